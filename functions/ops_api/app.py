@@ -1,0 +1,21 @@
+"""Operations API: GET /health and GET /openapi.json (the document of every route of the service)."""
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+
+from sales_assistant.api import ops, webhooks
+from sales_assistant.api.http import build_resolver, openapi_document
+from sales_assistant.config import get_settings
+from sales_assistant.observability import observed
+
+get_settings()
+app = build_resolver(ops.router, webhooks.router)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi() -> Response[str]:
+    """The OpenAPI document of the whole HTTP API."""
+    return Response(200, content_types.APPLICATION_JSON, openapi_document(app))
+
+
+lambda_handler = observed(app.resolve, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

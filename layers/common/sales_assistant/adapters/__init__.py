@@ -1,0 +1,1 @@
+"""Adapters: DynamoDB repositories, SQS queues, the Kommo client and the n8n client."""

@@ -1,0 +1,58 @@
+"""Run a side effect once per key, with Powertools Idempotency on the idempotency table.
+
+A second call with the same key returns the first call's result without running the effect again;
+a call that fails leaves no record, so a retry runs it. A call made while the first one is still
+running returns {"in_progress": True}: the first one owns the effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from sales_assistant.adapters.aws import dynamodb_client
+
+
+@cache
+def _persistence(table_name: str) -> Any:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb_client())
+
+
+def run_once(
+    scope: str,
+    key: str,
+    effect: Callable[[], dict[str, Any]],
+    *,
+    table_name: str,
+    ttl_seconds: int,
+    lambda_context: Any = None,
+) -> dict[str, Any]:
+    """Run `effect` unless `scope:key` already ran within `ttl_seconds`; returns the effect's result.
+
+    With the Lambda context, a run cut short by the Lambda timeout does not block its retry.
+    """
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+    config = IdempotencyConfig(
+        event_key_jmespath="key", expires_after_seconds=ttl_seconds, raise_on_no_idempotency_key=True
+    )
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(table_name), config=config)
+    def once(request: dict[str, str]) -> dict[str, Any]:
+        return effect()
+
+    try:
+        return once(request={"key": f"{scope}:{key}"})
+    except IdempotencyAlreadyInProgressError:
+        return {"in_progress": True}
+
+
+def reset_once_cache() -> None:
+    """Forget the cached persistence layer (tests)."""
+    _persistence.cache_clear()

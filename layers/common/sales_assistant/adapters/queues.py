@@ -1,0 +1,42 @@
+"""Publishing queue items to the flows' SQS queues (FIFO queues get group and dedup ids)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+from sales_assistant.adapters.aws import sqs_client
+from sales_assistant.config import Settings
+from sales_assistant.models.queue import Flow, QueueItem
+
+MAX_DELAY_SECONDS = 900
+
+
+class QueuePublisher:
+    """Sends each item to the queue of the flow that owns it."""
+
+    def __init__(self, queue_urls: Mapping[Flow, str]) -> None:
+        self._queue_urls = dict(queue_urls)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QueuePublisher:
+        """The publisher for the queues named in the settings."""
+        return cls(
+            {
+                Flow.CONVERSATIONS: settings.conversations_queue_url,
+                Flow.COMMANDS: settings.commands_queue_url,
+                Flow.LEAD_EVENTS: settings.lead_events_queue_url,
+            }
+        )
+
+    def publish(self, item: QueueItem, *, delay_seconds: int = 0) -> str:
+        """Send one item; returns the SQS message id. A delay applies to standard queues only."""
+        url = self._queue_urls[item.flow]
+        request: dict[str, object] = {"QueueUrl": url, "MessageBody": item.model_dump_json()}
+        if url.endswith(".fifo"):
+            request["MessageGroupId"] = item.group_id
+            request["MessageDeduplicationId"] = hashlib.sha256(item.dedup_key.encode()).hexdigest()
+        elif delay_seconds:
+            request["DelaySeconds"] = min(max(delay_seconds, 0), MAX_DELAY_SECONDS)
+        response = sqs_client().send_message(**request)
+        return str(response["MessageId"])

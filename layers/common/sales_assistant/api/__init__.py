@@ -1,0 +1,1 @@
+"""HTTP routes (Powertools Event Handler routers), shared so that one OpenAPI document covers them all."""

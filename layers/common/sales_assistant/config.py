@@ -1,0 +1,126 @@
+"""Settings of the service, read once per process.
+
+Values come from the Lambda environment (design.md section 3). In AWS the secrets are not in the
+environment: `SECRETS_ARN` names a Secrets Manager secret whose JSON object holds them under the
+same names (for example {"WEBHOOK_TOKEN": "...", "API_TOKEN": "..."}); it is read once per cold
+start through Powertools Parameters (cached). A missing or malformed setting fails at start with
+a `SettingsError` that names it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+SECRET_CACHE_SECONDS = 300
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+class Settings(BaseModel):
+    """Every setting the functions read (environment variable names, case-insensitive)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    stage: str = Field("local", alias="STAGE")
+
+    kommo_subdomain: str = Field(alias="KOMMO_SUBDOMAIN", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    kommo_base_url: str = Field("", alias="KOMMO_BASE_URL", pattern=r"^(https?://\S+)?$")
+    kommo_account_id: int | None = Field(None, alias="KOMMO_ACCOUNT_ID", gt=0)
+    kommo_client_id: str = Field("", alias="KOMMO_CLIENT_ID")
+    kommo_client_secret: SecretStr = Field(SecretStr(""), alias="KOMMO_CLIENT_SECRET")
+    kommo_redirect_uri: str = Field("", alias="KOMMO_REDIRECT_URI")
+    kommo_long_lived_token: SecretStr = Field(SecretStr(""), alias="KOMMO_LONG_LIVED_TOKEN")
+    kommo_salesbot_id: int = Field(alias="KOMMO_SALESBOT_ID", gt=0)
+    kommo_reply_field_id: int = Field(alias="KOMMO_REPLY_FIELD_ID", gt=0)
+    kommo_rate_limit_per_second: float = Field(7.0, alias="KOMMO_RATE_LIMIT_PER_SECOND", gt=0, le=7)
+
+    n8n_base_url: str = Field(alias="N8N_BASE_URL", pattern=r"^https?://\S+$")
+    n8n_reply_path: str = Field("/webhook/kommo-reply", alias="N8N_REPLY_PATH", pattern=r"^/\S*$")
+    n8n_proactive_path: str = Field("/webhook/kommo-proactive", alias="N8N_PROACTIVE_PATH", pattern=r"^/\S*$")
+    n8n_scheduling_path: str = Field("/webhook/kommo-scheduling", alias="N8N_SCHEDULING_PATH", pattern=r"^/\S*$")
+    n8n_signing_secret: SecretStr = Field(alias="N8N_SIGNING_SECRET", min_length=16)
+    n8n_timeout_seconds: float = Field(20.0, alias="N8N_TIMEOUT_SECONDS", gt=0, le=120)
+
+    webhook_token: SecretStr = Field(alias="WEBHOOK_TOKEN", min_length=16)
+    api_token: SecretStr = Field(alias="API_TOKEN", min_length=16)
+
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3)
+    kommo_table: str = Field(alias="KOMMO_TABLE", min_length=3)
+    conversations_table: str = Field(alias="CONVERSATIONS_TABLE", min_length=3)
+    bot_state_table: str = Field(alias="BOT_STATE_TABLE", min_length=3)
+    vendors_table: str = Field(alias="VENDORS_TABLE", min_length=3)
+
+    conversations_queue_url: str = Field(alias="CONVERSATIONS_QUEUE_URL", pattern=r"^https?://\S+$")
+    commands_queue_url: str = Field(alias="COMMANDS_QUEUE_URL", pattern=r"^https?://\S+\.fifo$")
+    lead_events_queue_url: str = Field(alias="LEAD_EVENTS_QUEUE_URL", pattern=r"^https?://\S+\.fifo$")
+
+    conversation_ttl_days: int = Field(30, alias="CONVERSATION_TTL_DAYS", gt=0, le=3650)
+
+    max_webhook_bytes: int = Field(256 * 1024, alias="MAX_WEBHOOK_BYTES", gt=1024, le=10 * 1024 * 1024)
+    echo_ttl_seconds: int = Field(900, alias="ECHO_TTL_SECONDS", gt=0)
+    dedup_ttl_seconds: int = Field(3 * 24 * 3600, alias="DEDUP_TTL_SECONDS", gt=0)
+
+    @model_validator(mode="after")
+    def _one_kommo_auth_mode(self) -> Settings:
+        oauth = self.kommo_client_id and self.kommo_client_secret.get_secret_value()
+        if not oauth and not self.kommo_long_lived_token.get_secret_value():
+            raise ValueError(
+                "set KOMMO_LONG_LIVED_TOKEN, or KOMMO_CLIENT_ID with KOMMO_CLIENT_SECRET and KOMMO_REDIRECT_URI"
+            )
+        if oauth and not self.kommo_redirect_uri:
+            raise ValueError("KOMMO_REDIRECT_URI is required with KOMMO_CLIENT_ID (OAuth2 mode)")
+        return self
+
+    @property
+    def kommo_api_base(self) -> str:
+        """API base URL: KOMMO_BASE_URL when set, otherwise the account's Kommo address."""
+        return (self.kommo_base_url or f"https://{self.kommo_subdomain}.kommo.com").rstrip("/")
+
+    @property
+    def uses_long_lived_token(self) -> bool:
+        """True for private integrations authenticated by a long-lived token instead of OAuth2."""
+        return bool(self.kommo_long_lived_token.get_secret_value())
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build settings from an environment mapping (plus the secret named by SECRETS_ARN, if any)."""
+    values: dict[str, Any] = {key.upper(): value for key, value in environ.items()}
+    secrets_arn = values.get("SECRETS_ARN")
+    if secrets_arn:
+        for key, value in _read_secret(secrets_arn).items():
+            values.setdefault(key.upper(), value)
+    values = {key: value for key, value in values.items() if value != ""}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use from os.environ."""
+    return load_settings(os.environ)
+
+
+def _read_secret(arn: str) -> dict[str, str]:
+    from aws_lambda_powertools.utilities import parameters
+
+    secret = parameters.get_secret(arn, transform="json", max_age=SECRET_CACHE_SECONDS)
+    if not isinstance(secret, dict):
+        raise SettingsError(f"SECRETS_ARN: secret {arn} must hold a JSON object")
+    return {str(key): str(value) for key, value in secret.items()}
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        problems.append(f"{name}: {item['msg']}")
+    return "invalid settings: " + "; ".join(problems)

@@ -1,0 +1,70 @@
+"""Decoding of PHP-style nested form keys, the way Kommo posts its webhooks.
+
+`message[add][0][author][id]=x` becomes {"message": {"add": [{"author": {"id": "x"}}]}}. Hostile
+bodies are bounded: depth, number of fields and list indexes are limited, and a key that is both a
+value and a container is rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+MAX_FIELDS = 5000
+MAX_DEPTH = 8
+MAX_INDEX = 499
+
+_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+_PART = re.compile(r"\[([^\[\]]*)\]")
+
+
+class FormError(ValueError):
+    """The body is not a well-formed Kommo form; the message says why."""
+
+
+def parse_nested_form(body: str) -> dict[str, Any]:
+    """Decode an application/x-www-form-urlencoded body with nested keys into dicts and lists."""
+    if not body.strip():
+        raise FormError("malformed form body: it is empty")
+    try:
+        pairs = parse_qsl(body, keep_blank_values=True, strict_parsing=True, max_num_fields=MAX_FIELDS)
+    except ValueError as error:
+        raise FormError(f"malformed form body: {error}") from None
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        _insert(root, _split_key(key), value, key)
+    return _lists_from_indexes(root)
+
+
+def _split_key(key: str) -> list[str]:
+    match = _KEY.match(key)
+    if not match:
+        raise FormError(f"malformed field name: {key[:80]!r}")
+    parts = [match.group(1), *_PART.findall(match.group(2))]
+    if len(parts) > MAX_DEPTH:
+        raise FormError(f"field name nested too deep: {key[:80]!r}")
+    return parts
+
+
+def _insert(node: dict[str, Any], parts: list[str], value: str, key: str) -> None:
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise FormError(f"field {key[:80]!r} is both a value and a group")
+        node = child
+    if isinstance(node.get(parts[-1]), dict):
+        raise FormError(f"field {key[:80]!r} is both a value and a group")
+    node[parts[-1]] = value
+
+
+def _lists_from_indexes(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    converted = {key: _lists_from_indexes(value) for key, value in node.items()}
+    if converted and all(key.isdigit() for key in converted):
+        indexes = sorted(converted, key=int)
+        if int(indexes[-1]) > MAX_INDEX:
+            raise FormError(f"list index {indexes[-1]} is above {MAX_INDEX}")
+        return [converted[index] for index in indexes]
+    return converted

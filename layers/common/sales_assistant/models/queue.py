@@ -1,0 +1,101 @@
+"""Items the service puts on its SQS queues: one model per kind, parsed back by the consumers."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from sales_assistant.models.kommo_webhook import ChatMessage, LeadChange, UnsortedLead
+
+
+class Flow(StrEnum):
+    """The queue (and so the flow) that owns an item."""
+
+    CONVERSATIONS = "conversations"
+    COMMANDS = "commands"
+    LEAD_EVENTS = "lead_events"
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    flow: ClassVar[Flow]
+
+
+class ClientMessageReceived(_Item):
+    """A client wrote in a chat: the reactive flow answers it."""
+
+    flow: ClassVar[Flow] = Flow.CONVERSATIONS
+    kind: Literal["client_message"] = "client_message"
+    message: ChatMessage
+
+    @property
+    def dedup_key(self) -> str:
+        return f"msg:{self.message.id}"
+
+    @property
+    def group_id(self) -> str:
+        return self.message.conversation_id
+
+
+class SalespersonMessageReceived(_Item):
+    """A Kommo user (salesperson) wrote in a chat: a command, or a manual reply that pauses the bot."""
+
+    flow: ClassVar[Flow] = Flow.COMMANDS
+    kind: Literal["salesperson_message"] = "salesperson_message"
+    message: ChatMessage
+
+    @property
+    def dedup_key(self) -> str:
+        return f"msg:{self.message.id}"
+
+    @property
+    def group_id(self) -> str:
+        return self.message.conversation_id
+
+
+class LeadChanged(_Item):
+    """A lead was added, changed status or changed responsible: the proactive flow may act."""
+
+    flow: ClassVar[Flow] = Flow.LEAD_EVENTS
+    kind: Literal["lead_change"] = "lead_change"
+    change: LeadChange
+
+    @property
+    def dedup_key(self) -> str:
+        digest = hashlib.sha256(self.change.model_dump_json().encode()).hexdigest()[:24]
+        return f"lead:{self.change.kind}:{self.change.id}:{digest}"
+
+    @property
+    def group_id(self) -> str:
+        return f"lead:{self.change.id}"
+
+
+class UnsortedLeadAdded(_Item):
+    """An incoming (unsorted) lead arrived."""
+
+    flow: ClassVar[Flow] = Flow.LEAD_EVENTS
+    kind: Literal["unsorted_lead"] = "unsorted_lead"
+    lead: UnsortedLead
+
+    @property
+    def dedup_key(self) -> str:
+        return f"unsorted:{self.lead.uid}"
+
+    @property
+    def group_id(self) -> str:
+        return f"unsorted:{self.lead.uid}"
+
+
+QueueItem = Annotated[
+    ClientMessageReceived | SalespersonMessageReceived | LeadChanged | UnsortedLeadAdded,
+    Field(discriminator="kind"),
+]
+queue_item_adapter: TypeAdapter[QueueItem] = TypeAdapter(QueueItem)
+
+
+def parse_queue_item(body: str) -> QueueItem:
+    """Parse an SQS message body back into its item (raises pydantic.ValidationError)."""
+    return queue_item_adapter.validate_json(body)

@@ -1,0 +1,78 @@
+"""One logger, tracer and metrics object for every function, plus masking of personal data.
+
+Service name, log level, namespace and tracing come from the Powertools environment variables set
+in template.yaml Globals. Nothing personal (phones, e-mails, names, message text) is logged as is:
+log `mask_phone(...)`, `mask_text(...)` or `mask_email(...)` instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+__all__ = [
+    "MetricUnit",
+    "count",
+    "fingerprint",
+    "logger",
+    "mask_email",
+    "mask_phone",
+    "mask_text",
+    "metrics",
+    "observed",
+    "tracer",
+]
+
+_DIGITS = re.compile(r"\D")
+
+
+def count(name: str, value: float = 1, **dimensions: str) -> None:
+    """Emit a count metric; dimensions (low-cardinality only) go into their own EMF blob."""
+    if not dimensions:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        return
+    from aws_lambda_powertools.metrics import single_metric
+
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=metrics.namespace) as metric:
+        for key, dimension in dimensions.items():
+            metric.add_dimension(name=key, value=dimension)
+
+
+def mask_phone(phone: str | None) -> str:
+    """'+55 11 98765-4321' -> '*********4321'."""
+    digits = _DIGITS.sub("", phone or "")
+    return "*" * max(len(digits) - 4, 0) + digits[-4:]
+
+
+def mask_email(email: str | None) -> str:
+    """'ana.souza@empresa.com.br' -> 'a***@empresa.com.br'."""
+    local, _, domain = (email or "").partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def mask_text(text: str | None) -> str:
+    """Message text -> its length and a short fingerprint, enough to correlate, nothing to read."""
+    return f"<{len(text or '')} chars #{fingerprint(text or '')}>"
+
+
+def fingerprint(text: str) -> str:
+    """A short stable hash of a text (not reversible in practice), for logs and dedup keys."""
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def observed(
+    handler: Callable[[dict, Any], Any], *, correlation_id_path: str | None = None
+) -> Callable[[dict, Any], Any]:
+    """Wrap a Lambda entry point with the logger (context, correlation id), tracer and metrics flush."""
+    traced = tracer.capture_lambda_handler(handler)
+    flushed = metrics.log_metrics(traced)
+    return logger.inject_lambda_context(flushed, correlation_id_path=correlation_id_path, clear_state=True)

@@ -1,0 +1,40 @@
+"""The embedded defaults of the local run and the tests: secrets, template parameters, the stack on moto."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from local.stack import Stack, load_template, parameter_defaults
+
+LOCAL_SECRETS = {
+    "WEBHOOK_TOKEN": "local-webhook-token-0123456789",
+    "API_TOKEN": "local-api-token-0123456789",
+    "N8N_SIGNING_SECRET": "local-n8n-signing-secret-0123456789",
+    "KOMMO_LONG_LIVED_TOKEN": "local-long-lived-token",
+}
+LOCAL_PARAMETERS = {
+    "Stage": "dev",
+    "KommoSubdomain": "vendasdemo",
+    "KommoAccountId": "31257294",
+    "KommoSalesbotId": "101",
+    "KommoReplyFieldId": "900001",
+    "N8nBaseUrl": "http://127.0.0.1:5678",
+}
+AWS_ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+
+def create_local_stack(session: Any) -> Stack:
+    """Create the template's tables, queues and the secrets on the AWS that `session` (boto3) reaches."""
+    stack = Stack(load_template(), parameters={})
+    secret = session.client("secretsmanager").create_secret(
+        Name="kommo-sales-assistant-local", SecretString=json.dumps(LOCAL_SECRETS)
+    )
+    stack.parameters = {**parameter_defaults(stack.template), **LOCAL_PARAMETERS, "SecretsArn": secret["ARN"]}
+    stack.create_resources(session.client("dynamodb"), session.client("sqs"))
+    return stack

@@ -1,0 +1,230 @@
+"""The local run: `python -m local.run` (the README's `make run`).
+
+On 127.0.0.1 it starts moto's server as AWS (tables, queues and the secret created from
+template.yaml), the HTTP API on port 3000 routing to the same handlers with API Gateway-shaped
+events, one SQS poller per consumer (SQS-shaped batches, partial batch failures honoured, failed
+messages retried and dead-lettered by the queue's redrive policy), schedules on demand
+(`POST /_local/schedules/{FunctionLogicalId}`), and the Kommo sandbox and the n8n stand-in unless
+KOMMO_BASE_URL / N8N_BASE_URL point elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from local.defaults import AWS_ENVIRONMENT, LOCAL_SECRETS, create_local_stack
+from local.lambda_events import LambdaContext, http_api_event, schedule_event, sqs_event
+from local.stack import ROOT, Function, HttpRoute, Stack
+
+RETRY_AFTER_FAILURE_SECONDS = 5
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=3000, help="HTTP API port (default 3000, like sam local start-api)")
+    parser.add_argument("--aws-port", type=int, default=5000, help="moto server port")
+    args = parser.parse_args(argv)
+    runner = LocalRunner(api_port=args.port, aws_port=args.aws_port)
+    runner.start()
+    print(runner.banner(), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    runner.stop()
+
+
+class LocalRunner:
+    """Everything the local run starts, in one object (also used by the end-to-end tests)."""
+
+    def __init__(self, *, api_port: int = 3000, aws_port: int = 5000, poll_wait_seconds: int = 1) -> None:
+        self.api_port = api_port
+        self.aws_port = aws_port
+        self.poll_wait_seconds = poll_wait_seconds
+        self.stack: Stack
+        self.functions: dict[str, Function] = {}
+        self.handlers: dict[str, Callable[[dict, Any], Any]] = {}
+        self.locks: dict[str, threading.Lock] = {}
+        self.routes: list[HttpRoute] = []
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._servers: list[Any] = []
+        self.kommo_url = os.environ.get("KOMMO_BASE_URL", "")
+        self.n8n_url = os.environ.get("N8N_BASE_URL", "")
+
+    # ------------------------------------------------------------------ start and stop
+    def start(self) -> None:
+        """Start AWS (moto), create the stack, import the handlers, serve HTTP and poll the queues."""
+        sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
+        self._start_aws()
+        self._configure_environment()
+        for function in self.stack.functions():
+            self.functions[function.logical_id] = function
+            self.locks[function.logical_id] = threading.Lock()
+            self.handlers[function.logical_id] = function.load_handler()
+            self.routes.extend(function.http_routes)
+            for queue_id, batch_size in function.sqs_sources:
+                self._spawn(self._poll, function.logical_id, queue_id, batch_size)
+        server = ThreadingHTTPServer(("127.0.0.1", self.api_port), _api_request_handler(self))
+        self._servers.append(server)
+        self._spawn(server.serve_forever)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for server in self._servers:
+            server.shutdown() if hasattr(server, "shutdown") else server.stop()
+
+    def banner(self) -> str:
+        lines = [f"HTTP API on http://127.0.0.1:{self.api_port}  (AWS on moto at http://127.0.0.1:{self.aws_port})"]
+        lines += [f"  {route.method:6} {route.path:40} -> {route.function}" for route in self.routes]
+        schedules = [name for name, function in self.functions.items() if function.schedules]
+        lines += [f"  POST   /_local/schedules/{name:24} (schedule on demand)" for name in schedules]
+        lines.append(f"  webhook token: {LOCAL_SECRETS['WEBHOOK_TOKEN']}   API token: {LOCAL_SECRETS['API_TOKEN']}")
+        return "\n".join(lines)
+
+    def _start_aws(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
+
+        os.environ.update({**AWS_ENVIRONMENT, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.aws_port}"})
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
+        moto.start()
+        self._servers.append(moto)
+        import boto3
+
+        self.sqs = boto3.client("sqs")
+        self.stack = create_local_stack(boto3.session.Session())
+
+    def _configure_environment(self) -> None:
+        environment = self.stack.environment()
+        if self.kommo_url:
+            environment["KOMMO_BASE_URL"] = self.kommo_url
+        if self.n8n_url:
+            environment["N8N_BASE_URL"] = self.n8n_url
+        os.environ.update(environment)
+
+    def _spawn(self, target: Callable[..., Any], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # ------------------------------------------------------------------ invocation
+    def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
+        """Invoke a handler as Lambda would: one invocation at a time per function."""
+        function = self.functions[function_id]
+        context = LambdaContext(function_name=function_id, timeout_seconds=function.timeout)
+        with self.locks[function_id]:
+            return self.handlers[function_id](event, context)
+
+    def handle_http(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Route one HTTP request to its function; returns status, headers and body."""
+        url = urlsplit(target)
+        if method == "POST" and url.path.startswith("/_local/schedules/"):
+            function_id = url.path.rsplit("/", 1)[-1]
+            if function_id not in self.functions or not self.functions[function_id].schedules:
+                return _json(404, {"error": "not_found", "message": f"no scheduled function {function_id}"})
+            return _json(200, {"result": self.invoke(function_id, schedule_event(function_id))})
+        for route in self.routes:
+            match = route.pattern.match(url.path)
+            if match and route.method == method:
+                event = http_api_event(
+                    method,
+                    url.path,
+                    route_key=f"{route.method} {route.path}",
+                    path_parameters=match.groupdict(),
+                    query=dict(parse_qsl(url.query)),
+                    headers=headers,
+                    body=body if body else None,
+                    base64_body=not headers.get("content-type", "").startswith("application/json"),
+                )
+                response = self.invoke(route.function, event)
+                payload = response.get("body") or ""
+                raw = payload.encode() if isinstance(payload, str) else payload
+                return response.get("statusCode", 200), response.get("headers", {}), raw
+        return _json(404, {"error": "not_found", "message": "no such route"})
+
+    def _poll(self, function_id: str, queue_id: str, batch_size: int) -> None:
+        url = self.stack.physical_ids[queue_id]
+        arn = self.stack.arns[queue_id]
+        while not self._stopping.is_set():
+            try:
+                received = self.sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=min(batch_size, 10),
+                    WaitTimeSeconds=self.poll_wait_seconds,
+                    AttributeNames=["All"],
+                ).get("Messages", [])
+            except Exception:  # the server is stopping
+                time.sleep(0.2)
+                continue
+            if received:
+                self._deliver(function_id, url, arn, received)
+
+    def _deliver(self, function_id: str, url: str, arn: str, messages: list[Any]) -> None:
+        try:
+            result = self.invoke(function_id, sqs_event(messages, arn)) or {}
+            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        except Exception as error:  # the whole batch failed, as in Lambda
+            print(f"[local] {function_id} failed: {error!r}", file=sys.stderr, flush=True)
+            failed = {message["MessageId"] for message in messages}
+        for message in messages:
+            if message["MessageId"] in failed:
+                self.sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=RETRY_AFTER_FAILURE_SECONDS
+                )
+            else:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _json(status: int, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    return status, {"content-type": "application/json"}, json.dumps(body).encode()
+
+
+def _api_request_handler(runner: LocalRunner) -> type[BaseHTTPRequestHandler]:
+    class ApiRequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            try:
+                status, response_headers, payload = runner.handle_http(self.command, self.path, headers, body)
+            except Exception as error:  # a crash is a 502 from API Gateway
+                print(f"[local] {self.command} {self.path} crashed: {error!r}", file=sys.stderr, flush=True)
+                status, response_headers, payload = _json(502, {"message": "Internal Server Error"})
+            self.send_response(status)
+            for key, value in response_headers.items():
+                self.send_header(key, value)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            path = urlsplit(self.path).path
+            if path.startswith("/webhooks/kommo/"):
+                path = "/webhooks/kommo/<token>"  # the token is a secret
+            print(f"[local] {self.command} {path} -> {args[1] if len(args) > 1 else ''}", flush=True)
+
+    return ApiRequestHandler
+
+
+if __name__ == "__main__":
+    main()
