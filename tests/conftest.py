@@ -86,3 +86,19 @@ def queue_messages(stack: Any, queue_id: str) -> list[dict[str, Any]]:
         for message in batch:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return taken
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[Any]:
+    from local.kommo_sandbox import KommoSandbox
+
+    server = KommoSandbox().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def kommo_sandbox(sandbox_server: Any) -> Any:
+    """The Kommo sandbox, back to its seeded account."""
+    sandbox_server.reset()
+    return sandbox_server

@@ -1,0 +1,283 @@
+"""The Kommo REST client: one pooled session per process, timeouts, shared rate limit, bounded
+retries (5xx and timeouts for safe calls only; 429 always, honouring Retry-After; never 403),
+one token refresh on 401, pagination, and typed methods for what the flows need."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from functools import cache
+from typing import Any
+
+import requests
+
+from sales_assistant.adapters.kommo.errors import (
+    KommoError,
+    KommoForbidden,
+    KommoReauthorizationRequired,
+    KommoUnavailable,
+    error_for,
+)
+from sales_assistant.adapters.kommo.rate_limit import SharedRateLimiter
+from sales_assistant.adapters.kommo.tokens import DynamoTokenStore, LongLivedToken, OAuthTokens, TokenSource
+from sales_assistant.config import Settings
+from sales_assistant.models.kommo import KommoContact, KommoLead, KommoUser, TokenPair
+from sales_assistant.observability import count, logger
+
+TIMEOUT = (3.05, 10.0)  # connect, read (seconds)
+MAX_RETRIES = 3
+FORBIDDEN_COOL_DOWN_SECONDS = 30.0
+PAGE_LIMIT = 50
+MAX_PAGES = 200
+
+
+class KommoClient:
+    """Calls Kommo's API v4 for the account at `base_url`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: TokenSource,
+        limiter: Any,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = TIMEOUT,
+        max_retries: int = MAX_RETRIES,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._tokens = tokens
+        self._limiter = limiter
+        self._session = session or pooled_session()
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._sleep = sleep
+        self._clock = clock
+        self._forbidden_until = 0.0
+
+    # ------------------------------------------------------------------ typed calls
+    def users(self) -> list[KommoUser]:
+        """Every user of the account (admin rights needed), across pages."""
+        return [KommoUser.model_validate(user) for user in self.collection("/api/v4/users", "users")]
+
+    def lead(self, lead_id: int) -> KommoLead:
+        """A lead with its contacts."""
+        return KommoLead.model_validate(self._json("GET", f"/api/v4/leads/{lead_id}", params={"with": "contacts"}))
+
+    def contact(self, contact_id: int) -> KommoContact:
+        """A contact with its phones and e-mails."""
+        return KommoContact.model_validate(self._json("GET", f"/api/v4/contacts/{contact_id}"))
+
+    def patch_lead(
+        self,
+        lead_id: int,
+        *,
+        status_id: int | None = None,
+        responsible_user_id: int | None = None,
+        text_fields: dict[int, str] | None = None,
+    ) -> None:
+        """Change a lead's status, responsible user or text custom fields (safe to repeat)."""
+        body: dict[str, Any] = {}
+        if status_id is not None:
+            body["status_id"] = status_id
+        if responsible_user_id is not None:
+            body["responsible_user_id"] = responsible_user_id
+        if text_fields:
+            body["custom_fields_values"] = [
+                {"field_id": field_id, "values": [{"value": value}]} for field_id, value in text_fields.items()
+            ]
+        self._json("PATCH", f"/api/v4/leads/{lead_id}", json=body)
+
+    def add_note(self, lead_id: int, text: str) -> int:
+        """Add a common note to a lead; returns the note id."""
+        answer = self._json(
+            "POST",
+            f"/api/v4/leads/{lead_id}/notes",
+            json=[{"note_type": "common", "params": {"text": text}}],
+            safe=False,
+        )
+        return int(answer["_embedded"]["notes"][0]["id"])
+
+    def add_task(
+        self, lead_id: int, responsible_user_id: int, text: str, complete_till: int, task_type_id: int = 1
+    ) -> int:
+        """Create a task on a lead for a salesperson; returns the task id."""
+        task = {
+            "text": text,
+            "complete_till": complete_till,
+            "entity_id": lead_id,
+            "entity_type": "leads",
+            "responsible_user_id": responsible_user_id,
+            "task_type_id": task_type_id,
+        }
+        answer = self._json("POST", "/api/v4/tasks", json=[task], safe=False)
+        return int(answer["_embedded"]["tasks"][0]["id"])
+
+    def run_salesbot(self, bot_id: int, lead_id: int) -> None:
+        """Start a Salesbot on a lead (it sends the reply field to the lead's chat)."""
+        self._json(
+            "POST",
+            "/api/v2/salesbot/run",
+            json=[{"bot_id": bot_id, "entity_id": lead_id, "entity_type": 2}],
+            safe=False,
+        )
+
+    # ------------------------------------------------------------------ plumbing
+    def collection(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Every entity of a paginated list: follows `_links.next.href`; 204 or no next link ends it."""
+        url: str | None = path
+        query: dict[str, Any] | None = {"limit": PAGE_LIMIT, "page": 1, **(params or {})}
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return
+            page = self._json("GET", url, params=query)
+            yield from page.get("_embedded", {}).get(key, [])
+            url = page.get("_links", {}).get("next", {}).get("href")
+            query = None  # the next link carries its own query
+        raise KommoError(f"Kommo {path}: more than {MAX_PAGES} pages")
+
+    def _json(self, method: str, path: str, *, params: Any = None, json: Any = None, safe: bool | None = None) -> Any:
+        response = self.request(
+            method, path, params=params, json=json, safe=method in ("GET", "PATCH") if safe is None else safe
+        )
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise KommoUnavailable(
+                f"Kommo {method} {path}: answer is not JSON", kommo_status=response.status_code
+            ) from None
+
+    def request(self, method: str, path: str, *, params: Any = None, json: Any = None, safe: bool) -> requests.Response:
+        """One logical call: rate-limited, authenticated, retried within bounds; raises a KommoError."""
+        if self._clock() < self._forbidden_until:
+            raise KommoForbidden("Kommo answered 403 moments ago: not calling again yet", kommo_status=403)
+        url = path if path.startswith("http") else f"{self._base_url}{path}"
+        what = f"{method} {path.split('?')[0]}"
+        refreshed = False
+        for attempt in range(self._max_retries + 1):
+            last_try = attempt == self._max_retries
+            self._limiter.acquire()
+            token = self._tokens.access_token()
+            started = time.perf_counter()
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    timeout=self._timeout,
+                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                )
+            except requests.RequestException as error:
+                count("KommoNetworkErrors")
+                if safe and not last_try:
+                    self._backoff(attempt)
+                    continue
+                raise KommoUnavailable(f"Kommo {what}: {type(error).__name__}") from None
+            logger.debug(
+                "kommo call",
+                extra={
+                    "call": what,
+                    "status": response.status_code,
+                    "ms": round((time.perf_counter() - started) * 1000),
+                },
+            )
+            status = response.status_code
+            if status == 401 and not refreshed:
+                refreshed = True
+                self._tokens.after_unauthorized(token)
+                continue
+            if status == 429 and not last_try:
+                count("KommoThrottled")
+                self._backoff(attempt, retry_after=response.headers.get("Retry-After"))
+                continue
+            if status >= 500 and safe and not last_try:
+                self._backoff(attempt)
+                continue
+            if status == 403:
+                self._forbidden_until = self._clock() + FORBIDDEN_COOL_DOWN_SECONDS
+            if status >= 400:
+                raise error_for(status, _problem(response), what)
+            return response
+        raise KommoUnavailable(f"Kommo {what}: retries exhausted")
+
+    def _backoff(self, attempt: int, retry_after: str | None = None) -> None:
+        delay = min(8.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, min(float(retry_after), 30.0))
+        self._sleep(delay)
+
+
+def _problem(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {"detail": response.text[:200]}
+    return body if isinstance(body, dict) else {"detail": str(body)[:200]}
+
+
+def pooled_session() -> requests.Session:
+    """A requests session with a connection pool (reused across invocations of a process)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def exchange_token(base_url: str, settings: Settings, grant: dict[str, str], session: requests.Session) -> TokenPair:
+    """POST /oauth2/access_token; a refused grant means a person must re-authorise."""
+    body = {
+        "client_id": settings.kommo_client_id,
+        "client_secret": settings.kommo_client_secret.get_secret_value(),
+        "redirect_uri": settings.kommo_redirect_uri,
+        **grant,
+    }
+    try:
+        response = session.post(f"{base_url}/oauth2/access_token", json=body, timeout=TIMEOUT)
+    except requests.RequestException as error:
+        raise KommoUnavailable(f"Kommo token endpoint: {type(error).__name__}") from None
+    if response.status_code in (400, 401):
+        count("KommoReauthorizationRequired")
+        logger.error("kommo refused the grant: re-authorise the integration", extra={"status": response.status_code})
+        raise KommoReauthorizationRequired(
+            "Kommo refused the grant (invalid_grant): re-authorise the integration (scripts/kommo_authorize.py)",
+            kommo_status=response.status_code,
+            problem=_problem(response),
+        )
+    if response.status_code != 200:
+        raise error_for(response.status_code, _problem(response), "token endpoint")
+    answer = response.json()
+    return TokenPair(
+        access_token=answer["access_token"],
+        refresh_token=answer["refresh_token"],
+        expires_at=int(time.time()) + int(answer.get("expires_in", 86400)),
+    )
+
+
+def token_source(settings: Settings, session: requests.Session) -> TokenSource:
+    """The long-lived token, or the OAuth2 pair in the Kommo table."""
+    if settings.uses_long_lived_token:
+        return LongLivedToken(settings.kommo_long_lived_token.get_secret_value())
+    base_url = settings.kommo_api_base
+    return OAuthTokens(
+        DynamoTokenStore(settings.kommo_table),
+        lambda refresh_token: exchange_token(
+            base_url, settings, {"grant_type": "refresh_token", "refresh_token": refresh_token}, session
+        ),
+    )
+
+
+@cache
+def kommo_client(settings: Settings) -> KommoClient:
+    """The process-wide Kommo client for these settings (created on first use)."""
+    session = pooled_session()
+    limiter = SharedRateLimiter(settings.kommo_table, settings.kommo_rate_limit_per_second)
+    return KommoClient(settings.kommo_api_base, token_source(settings, session), limiter, session=session)
+
+
+__all__ = ["KommoClient", "KommoReauthorizationRequired", "exchange_token", "kommo_client", "token_source"]

@@ -1,0 +1,78 @@
+"""The Kommo rate limit (7 requests/s per integration), shared by every concurrent function.
+
+Each call reserves the next free send slot in one DynamoDB item (`kommo#rate`, `next_at` in ms):
+slots are spaced 1/limit seconds apart (plus a small margin for network jitter), so no 1-second
+window ever holds more than `limit` requests, whatever the number of Lambdas. A reservation is one
+conditional UpdateItem (two when the bucket was idle); the caller then sleeps until its slot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sales_assistant.adapters.aws import dynamodb_table
+from sales_assistant.adapters.kommo.errors import KommoUnavailable
+
+RATE_KEY = "kommo#rate"
+
+
+class SharedRateLimiter:
+    """Blocks until this caller may send one request to Kommo."""
+
+    def __init__(
+        self,
+        table_name: str,
+        per_second: float,
+        *,
+        margin_seconds: float = 0.01,
+        max_wait_seconds: float = 20.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._table_name = table_name
+        self._interval_ms = int(1000 / per_second + margin_seconds * 1000) + 1
+        self._max_wait_ms = int(max_wait_seconds * 1000)
+        self._clock = clock
+        self._sleep = sleep
+
+    def acquire(self) -> None:
+        """Reserve a slot and wait for it; raises KommoUnavailable when the backlog is too long."""
+        now_ms = int(self._clock() * 1000)
+        slot_ms = self._reserve(now_ms)
+        wait_ms = slot_ms - now_ms
+        if wait_ms > self._max_wait_ms:
+            raise KommoUnavailable(f"Kommo rate limit backlog of {wait_ms} ms: try again later")
+        if wait_ms > 0:
+            self._sleep(wait_ms / 1000)
+
+    def _reserve(self, now_ms: int) -> int:
+        from botocore.exceptions import ClientError
+
+        table: Any = dynamodb_table(self._table_name)
+        for _ in range(10):
+            try:  # idle bucket: the slot is now
+                table.update_item(
+                    Key={"pk": RATE_KEY},
+                    UpdateExpression="SET next_at = :next",
+                    ConditionExpression="attribute_not_exists(next_at) OR next_at <= :now",
+                    ExpressionAttributeValues={":next": now_ms + self._interval_ms, ":now": now_ms},
+                )
+                return now_ms
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+            try:  # busy bucket: take the next slot
+                updated = table.update_item(
+                    Key={"pk": RATE_KEY},
+                    UpdateExpression="SET next_at = next_at + :interval",
+                    ConditionExpression="next_at > :now",
+                    ExpressionAttributeValues={":interval": self._interval_ms, ":now": now_ms},
+                    ReturnValues="UPDATED_NEW",
+                )
+                return int(updated["Attributes"]["next_at"]) - self._interval_ms
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        raise KommoUnavailable("could not reserve a Kommo rate-limit slot")

@@ -1,0 +1,189 @@
+"""Kommo access tokens: a long-lived token, or an OAuth2 pair rotated safely across Lambdas.
+
+A refresh token is single-use: two workers refreshing at once would break the integration. So the
+pair lives in DynamoDB; one worker refreshes under a lock (a conditional write with a lease),
+stores the new pair before using it, and the others wait for the new version and reuse it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sales_assistant.adapters.aws import dynamodb_table
+from sales_assistant.adapters.kommo.errors import KommoReauthorizationRequired, KommoUnavailable
+from sales_assistant.models.kommo import TokenPair
+from sales_assistant.observability import count, logger
+
+TOKEN_KEY = "kommo#token"  # noqa: S105 - a table key, not a secret
+LOCK_KEY = "kommo#token-lock"
+
+
+class TokenSource(Protocol):
+    """What the client asks for: a token to use, and a new one after a 401 with `rejected`."""
+
+    def access_token(self) -> str: ...
+
+    def after_unauthorized(self, rejected: str) -> str: ...
+
+
+class LongLivedToken:
+    """Private integrations: one token, no refresh."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def access_token(self) -> str:
+        return self._token
+
+    def after_unauthorized(self, rejected: str) -> str:
+        count("KommoReauthorizationRequired")
+        raise KommoReauthorizationRequired(
+            "Kommo refused the long-lived token: issue a new one (KOMMO_LONG_LIVED_TOKEN)"
+        )
+
+
+class StoredPair:
+    """A token pair and its version number in the store."""
+
+    def __init__(self, pair: TokenPair, version: int) -> None:
+        self.pair = pair
+        self.version = version
+
+
+class DynamoTokenStore:
+    """The token pair and the refresh lock, in the Kommo table."""
+
+    def __init__(self, table_name: str, clock: Callable[[], float] = time.time) -> None:
+        self._table_name = table_name
+        self._clock = clock
+
+    @property
+    def _table(self) -> Any:
+        return dynamodb_table(self._table_name)
+
+    def load(self) -> StoredPair | None:
+        item = self._table.get_item(Key={"pk": TOKEN_KEY}, ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        pair = TokenPair(
+            access_token=item["access_token"],
+            refresh_token=item["refresh_token"],
+            expires_at=int(item["expires_at_unix"]),
+        )
+        return StoredPair(pair, int(item["version"]))
+
+    def save(self, pair: TokenPair, version: int) -> None:
+        self._table.put_item(
+            Item={
+                "pk": TOKEN_KEY,
+                "access_token": pair.access_token,
+                "refresh_token": pair.refresh_token,
+                "expires_at_unix": pair.expires_at,
+                "version": version,
+                "updated_at": int(self._clock()),
+            }
+        )
+
+    def try_lock(self, owner: str, lease_seconds: float) -> bool:
+        from botocore.exceptions import ClientError
+
+        now = self._clock()
+        try:
+            self._table.put_item(
+                Item={
+                    "pk": LOCK_KEY,
+                    "owner": owner,
+                    "lease_until_ms": int((now + lease_seconds) * 1000),
+                    "expires_at": int(now) + 3600,
+                },
+                ConditionExpression="attribute_not_exists(pk) OR lease_until_ms < :now",
+                ExpressionAttributeValues={":now": int(now * 1000)},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def unlock(self, owner: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._table.delete_item(
+                Key={"pk": LOCK_KEY},
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": owner},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+
+class OAuthTokens:
+    """OAuth2 tokens from the store, refreshed before expiry and once after a 401, one refresher at a time."""
+
+    def __init__(
+        self,
+        store: DynamoTokenStore,
+        refresh: Callable[[str], TokenPair],
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        refresh_margin_seconds: int = 600,
+        lock_lease_seconds: float = 30.0,
+        wait_seconds: float = 20.0,
+    ) -> None:
+        self._store = store
+        self._refresh = refresh
+        self._clock = clock
+        self._sleep = sleep
+        self._margin = refresh_margin_seconds
+        self._lease = lock_lease_seconds
+        self._wait = wait_seconds
+
+    def access_token(self) -> str:
+        stored = self._load()
+        if stored.pair.expires_at - self._clock() > self._margin:
+            return stored.pair.access_token
+        return self._refreshed(stored).pair.access_token
+
+    def after_unauthorized(self, rejected: str) -> str:
+        stored = self._load()
+        if stored.pair.access_token != rejected:
+            return stored.pair.access_token  # another worker already refreshed
+        return self._refreshed(stored).pair.access_token
+
+    def _load(self) -> StoredPair:
+        stored = self._store.load()
+        if stored is None:
+            count("KommoReauthorizationRequired")
+            raise KommoReauthorizationRequired(
+                "no Kommo token stored: authorise the integration (scripts/kommo_authorize.py)"
+            )
+        return stored
+
+    def _refreshed(self, seen: StoredPair) -> StoredPair:
+        owner = uuid.uuid4().hex
+        deadline = self._clock() + self._wait
+        while self._clock() < deadline:
+            if self._store.try_lock(owner, self._lease):
+                try:
+                    current = self._load()
+                    if current.version != seen.version:
+                        return current  # refreshed while we were taking the lock
+                    pair = self._refresh(current.pair.refresh_token)
+                    self._store.save(pair, current.version + 1)  # stored before anyone uses it
+                    count("KommoTokenRefreshes")
+                    logger.info("kommo token refreshed", extra={"version": current.version + 1})
+                    return StoredPair(pair, current.version + 1)
+                finally:
+                    self._store.unlock(owner)
+            self._sleep(0.2)
+            current = self._load()
+            if current.version != seen.version:
+                return current
+        raise KommoUnavailable("timed out waiting for another worker to refresh the Kommo token")

@@ -1,0 +1,119 @@
+"""Kommo REST API v4 resources, as far as the service reads them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class TokenPair(_Model):
+    """An OAuth2 access/refresh token pair; `expires_at` is a unix time."""
+
+    access_token: str
+    refresh_token: str
+    expires_at: int
+
+
+class UserRights(_Model):
+    is_active: bool = True
+    is_admin: bool = False
+    group_id: int | None = None
+    role_id: int | None = None
+
+
+class KommoUser(_Model):
+    """A Kommo user: for this service, a salesperson."""
+
+    id: int
+    name: str = ""
+    email: str = ""
+    lang: str = ""
+    rights: UserRights = UserRights()
+
+
+class FieldValue(_Model):
+    value: Any = None
+    enum_id: int | None = None
+    enum_code: str | None = None
+
+
+class CustomFieldValues(_Model):
+    field_id: int
+    field_name: str = ""
+    field_code: str | None = None
+    field_type: str = ""
+    values: list[FieldValue] = []
+
+    def first_value(self) -> str:
+        return str(self.values[0].value) if self.values and self.values[0].value is not None else ""
+
+
+class LinkedContact(_Model):
+    id: int
+    is_main: bool = False
+
+
+class Tag(_Model):
+    id: int
+    name: str = ""
+
+
+class LeadEmbedded(_Model):
+    contacts: list[LinkedContact] = []
+    tags: list[Tag] = []
+
+
+class KommoLead(_Model):
+    """A lead with its custom fields and linked contacts (`?with=contacts`)."""
+
+    id: int
+    name: str = ""
+    status_id: int | None = None
+    pipeline_id: int | None = None
+    responsible_user_id: int | None = None
+    custom_fields_values: list[CustomFieldValues] | None = None
+    embedded: LeadEmbedded = Field(LeadEmbedded(), alias="_embedded")
+
+    @property
+    def main_contact_id(self) -> int | None:
+        """The main contact, or the first one, or None."""
+        contacts = self.embedded.contacts
+        main = next((contact for contact in contacts if contact.is_main), contacts[0] if contacts else None)
+        return main.id if main else None
+
+    def field(self, name_or_code: str) -> str:
+        """The first value of a custom field found by name or code ('' when absent)."""
+        wanted = name_or_code.casefold()
+        for field in self.custom_fields_values or []:
+            if wanted in (field.field_name.casefold(), (field.field_code or "").casefold()):
+                return field.first_value()
+        return ""
+
+
+class KommoContact(_Model):
+    """A contact; phones and e-mails are custom fields with codes PHONE and EMAIL."""
+
+    id: int
+    name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    custom_fields_values: list[CustomFieldValues] | None = None
+
+    def _by_code(self, code: str) -> str:
+        for field in self.custom_fields_values or []:
+            if field.field_code == code:
+                return field.first_value()
+        return ""
+
+    @property
+    def phone(self) -> str:
+        return self._by_code("PHONE")
+
+    @property
+    def email(self) -> str:
+        return self._by_code("EMAIL")

@@ -1,0 +1,169 @@
+"""The Kommo client against the sandbox: token rotation under concurrency, the shared rate limit,
+retries, typed errors and pagination."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from local.kommo_seed import CLIENT_ID, CLIENT_SECRET
+from sales_assistant.adapters.kommo import KommoClient, KommoReauthorizationRequired, KommoUnavailable
+from sales_assistant.adapters.kommo.client import pooled_session, token_source
+from sales_assistant.adapters.kommo.errors import KommoForbidden, KommoNotFound
+from sales_assistant.adapters.kommo.rate_limit import SharedRateLimiter
+from sales_assistant.adapters.kommo.tokens import DynamoTokenStore
+from sales_assistant.config import Settings, get_settings
+from sales_assistant.models.kommo import TokenPair
+
+
+class NoLimit:
+    def acquire(self) -> None:
+        return None
+
+
+def oauth_settings(sandbox: Any) -> Settings:
+    return get_settings().model_copy(
+        update={
+            "kommo_base_url": sandbox.url,
+            "kommo_long_lived_token": type(get_settings().kommo_long_lived_token)(""),
+            "kommo_client_id": CLIENT_ID,
+            "kommo_client_secret": type(get_settings().kommo_client_secret)(CLIENT_SECRET),
+            "kommo_redirect_uri": "https://vendasdemo.example/oauth",
+        }
+    )
+
+
+def client_for(settings: Settings, limiter: Any = None) -> KommoClient:
+    session = pooled_session()
+    return KommoClient(
+        settings.kommo_api_base,
+        token_source(settings, session),
+        limiter or NoLimit(),
+        session=session,
+        sleep=lambda _: None,
+    )
+
+
+def store_pair(sandbox: Any, settings: Settings, *, expires_in: int) -> None:
+    pair = sandbox.issue_pair(expires_in=expires_in)
+    DynamoTokenStore(settings.kommo_table).save(
+        TokenPair(
+            access_token=pair["access_token"],
+            refresh_token=pair["refresh_token"],
+            expires_at=int(time.time()) + expires_in,
+        ),
+        version=1,
+    )
+
+
+def test_twenty_workers_with_an_expired_token_cause_exactly_one_refresh(aws: Any, kommo_sandbox: Any) -> None:
+    settings = oauth_settings(kommo_sandbox)
+    store_pair(kommo_sandbox, settings, expires_in=-10)
+    kommo_sandbox.rate_limit_per_second = 1000
+
+    def worker(_: int) -> str:
+        return client_for(settings).lead(27754599).name  # each worker: its own client, like a Lambda
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        names = list(pool.map(worker, range(20)))
+    kommo_sandbox.rate_limit_per_second = 7
+    assert names == ["Consórcio auto - Mariana Costa"] * 20
+    assert kommo_sandbox.refresh_calls == 1
+    assert DynamoTokenStore(settings.kommo_table).load().version == 2  # type: ignore[union-attr]
+
+
+def test_a_401_refreshes_once_and_the_call_succeeds(aws: Any, kommo_sandbox: Any) -> None:
+    settings = oauth_settings(kommo_sandbox)
+    store_pair(kommo_sandbox, settings, expires_in=3600)
+    kommo_sandbox.access_tokens.clear()  # Kommo revoked the access token early
+    assert client_for(settings).contact(93589657).phone == "+55 11 98765-4321"
+    assert kommo_sandbox.refresh_calls == 1
+
+
+def test_a_refused_refresh_token_fails_loudly(aws: Any, kommo_sandbox: Any) -> None:
+    settings = oauth_settings(kommo_sandbox)
+    store_pair(kommo_sandbox, settings, expires_in=-10)
+    kommo_sandbox.refresh_tokens.clear()  # someone else used it: invalid_grant
+    with pytest.raises(KommoReauthorizationRequired, match="re-authorise"):
+        client_for(settings).lead(27754599)
+
+
+def test_no_stored_token_asks_for_authorisation(aws: Any, kommo_sandbox: Any) -> None:
+    with pytest.raises(KommoReauthorizationRequired, match="authorise"):
+        client_for(oauth_settings(kommo_sandbox)).lead(27754599)
+
+
+def test_a_burst_of_100_calls_never_exceeds_7_in_any_second(aws: Any, kommo_sandbox: Any) -> None:
+    settings = get_settings().model_copy(update={"kommo_base_url": kommo_sandbox.url})
+
+    def worker(index: int) -> None:
+        limiter = SharedRateLimiter(settings.kommo_table, 7)  # one limiter per "Lambda", one shared bucket
+        client_for(settings, limiter).lead(27754599 + index % 6)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(worker, range(100)))
+    arrivals = sorted(request.at for request in kommo_sandbox.calls("GET", "/api/v4/leads"))
+    assert len(arrivals) == 100
+    busiest = max(sum(1 for t in arrivals[i:] if t - start < 1.0) for i, start in enumerate(arrivals))
+    assert busiest <= 7
+    assert all(request.status == 200 for request in kommo_sandbox.requests)
+
+
+def test_a_429_then_200_succeeds_after_waiting(aws: Any, kommo_sandbox: Any) -> None:
+    settings = get_settings().model_copy(update={"kommo_base_url": kommo_sandbox.url})
+    kommo_sandbox.fail_next("/api/v4/leads", 429, headers={"Retry-After": "1"})
+    waits: list[float] = []
+    session = pooled_session()
+    client = KommoClient(
+        settings.kommo_api_base, token_source(settings, session), NoLimit(), session=session, sleep=waits.append
+    )
+    assert client.lead(27754599).id == 27754599
+    assert waits and waits[0] >= 1.0  # Retry-After honoured
+
+
+def test_5xx_is_retried_for_reads_but_not_for_notes(aws: Any, kommo_sandbox: Any) -> None:
+    client = client_for(get_settings().model_copy(update={"kommo_base_url": kommo_sandbox.url}))
+    kommo_sandbox.fail_next("/api/v4/leads/27754599", 503, times=2)
+    assert client.lead(27754599).id == 27754599
+    assert len(kommo_sandbox.calls("GET", "/api/v4/leads/27754599")) == 3
+
+    kommo_sandbox.fail_next("/api/v4/leads/27754599/notes", 503)
+    with pytest.raises(KommoUnavailable):
+        client.add_note(27754599, "Cliente pediu retorno")
+    assert len(kommo_sandbox.calls("POST", "/api/v4/leads/27754599/notes")) == 1
+    assert kommo_sandbox.notes == []
+
+
+def test_403_is_never_retried_and_calls_pause(aws: Any, kommo_sandbox: Any) -> None:
+    client = client_for(get_settings().model_copy(update={"kommo_base_url": kommo_sandbox.url}))
+    kommo_sandbox.fail_next("/api/v4/leads", 403)
+    with pytest.raises(KommoForbidden):
+        client.lead(27754599)
+    with pytest.raises(KommoForbidden):
+        client.lead(27754599)
+    assert len(kommo_sandbox.calls("GET", "/api/v4/leads")) == 1
+
+
+def test_problem_json_becomes_a_typed_error(aws: Any, kommo_sandbox: Any) -> None:
+    client = client_for(get_settings().model_copy(update={"kommo_base_url": kommo_sandbox.url}))
+    with pytest.raises(KommoNotFound) as raised:
+        client.lead(1)
+    assert raised.value.kommo_status == 404 and raised.value.problem["title"] == "Not Found"
+
+
+def test_users_are_read_over_three_pages_until_the_204(aws: Any, kommo_sandbox: Any, monkeypatch: Any) -> None:
+    from sales_assistant.adapters.kommo import client as client_module
+
+    monkeypatch.setattr(client_module, "PAGE_LIMIT", 5)
+    client = client_for(get_settings().model_copy(update={"kommo_base_url": kommo_sandbox.url}))
+    users = client.users()
+    assert len(users) == 12 and users[0].name == "Ana Souza"
+    assert len(kommo_sandbox.calls("GET", "/api/v4/users")) == 3
+
+    kommo_sandbox.users = kommo_sandbox.users[:10]  # two full pages: the third answers 204
+    kommo_sandbox.requests.clear()
+    assert len(client.users()) == 10
+    assert [r.status for r in kommo_sandbox.calls("GET", "/api/v4/users")] == [200, 200, 204]
