@@ -38,3 +38,7 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.kommo_rate_limit --workers 8
+	$(BIN)/python -m bench.kommo_rate_limit --workers 16

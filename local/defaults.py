@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from local.stack import Stack, load_template, parameter_defaults
+from local.stack import ROOT, Stack, load_template, parameter_defaults
 
 LOCAL_SECRETS = {
     "WEBHOOK_TOKEN": "local-webhook-token-0123456789",
@@ -21,6 +21,8 @@ LOCAL_PARAMETERS = {
     "KommoReplyFieldId": "900001",
     "N8nBaseUrl": "http://127.0.0.1:5678",
 }
+PSEUDO_PARAMETERS = {"AWS::StackName": "kommo-sales-assistant-local", "AWS::Region": "us-east-1"}
+VENDOR_PROFILES = ROOT / "config" / "vendor-profiles.json"
 AWS_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "local",
@@ -35,6 +37,17 @@ def create_local_stack(session: Any) -> Stack:
     secret = session.client("secretsmanager").create_secret(
         Name="kommo-sales-assistant-local", SecretString=json.dumps(LOCAL_SECRETS)
     )
-    stack.parameters = {**parameter_defaults(stack.template), **LOCAL_PARAMETERS, "SecretsArn": secret["ARN"]}
+    stack.parameters = {
+        **parameter_defaults(stack.template),
+        **LOCAL_PARAMETERS,
+        **PSEUDO_PARAMETERS,
+        "SecretsArn": secret["ARN"],
+    }
     stack.create_resources(session.client("dynamodb"), session.client("sqs"))
+    session.client("ssm").put_parameter(
+        Name=stack.environment()["VENDOR_PROFILES_PARAMETER"],
+        Type="String",
+        Value=VENDOR_PROFILES.read_text(),
+        Overwrite=True,
+    )
     return stack

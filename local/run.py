@@ -49,9 +49,12 @@ def main(argv: list[str] | None = None) -> None:
 class LocalRunner:
     """Everything the local run starts, in one object (also used by the end-to-end tests)."""
 
-    def __init__(self, *, api_port: int = 3000, aws_port: int = 5000, poll_wait_seconds: int = 1) -> None:
+    def __init__(
+        self, *, api_port: int = 3000, aws_port: int = 5000, kommo_port: int = 8088, poll_wait_seconds: int = 1
+    ) -> None:
         self.api_port = api_port
         self.aws_port = aws_port
+        self.kommo_port = kommo_port
         self.poll_wait_seconds = poll_wait_seconds
         self.stack: Stack
         self.functions: dict[str, Function] = {}
@@ -69,6 +72,7 @@ class LocalRunner:
         """Start AWS (moto), create the stack, import the handlers, serve HTTP and poll the queues."""
         sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
         self._start_aws()
+        self._start_kommo_sandbox()
         self._configure_environment()
         for function in self.stack.functions():
             self.functions[function.logical_id] = function
@@ -84,10 +88,13 @@ class LocalRunner:
     def stop(self) -> None:
         self._stopping.set()
         for server in self._servers:
-            server.shutdown() if hasattr(server, "shutdown") else server.stop()
+            server.stop() if hasattr(server, "stop") else server.shutdown()
 
     def banner(self) -> str:
-        lines = [f"HTTP API on http://127.0.0.1:{self.api_port}  (AWS on moto at http://127.0.0.1:{self.aws_port})"]
+        lines = [
+            f"HTTP API on http://127.0.0.1:{self.api_port}  (AWS on moto at http://127.0.0.1:{self.aws_port}, "
+            f"Kommo at {self.kommo_url})"
+        ]
         lines += [f"  {route.method:6} {route.path:40} -> {route.function}" for route in self.routes]
         schedules = [name for name, function in self.functions.items() if function.schedules]
         lines += [f"  POST   /_local/schedules/{name:24} (schedule on demand)" for name in schedules]
@@ -107,6 +114,16 @@ class LocalRunner:
 
         self.sqs = boto3.client("sqs")
         self.stack = create_local_stack(boto3.session.Session())
+
+    def _start_kommo_sandbox(self) -> None:
+        """The Kommo sandbox, unless KOMMO_BASE_URL points at a real account."""
+        if self.kommo_url:
+            return
+        from local.kommo_sandbox import KommoSandbox
+
+        sandbox = KommoSandbox(port=self.kommo_port).start()
+        self._servers.append(sandbox)
+        self.kommo_url = sandbox.url
 
     def _configure_environment(self) -> None:
         environment = self.stack.environment()

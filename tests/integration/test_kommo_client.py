@@ -167,3 +167,14 @@ def test_users_are_read_over_three_pages_until_the_204(aws: Any, kommo_sandbox: 
     kommo_sandbox.requests.clear()
     assert len(client.users()) == 10
     assert [r.status for r in kommo_sandbox.calls("GET", "/api/v4/users")] == [200, 200, 204]
+
+
+def test_the_authorization_code_bootstrap_stores_a_pair_the_client_uses(aws: Any, kommo_sandbox: Any) -> None:
+    from local.kommo_sandbox import AUTHORIZATION_CODE
+    from sales_assistant.adapters.kommo.client import store_authorization
+
+    settings = oauth_settings(kommo_sandbox)
+    assert store_authorization(settings, AUTHORIZATION_CODE) == 1
+    assert client_for(settings).lead(27754599).id == 27754599
+    with pytest.raises(KommoReauthorizationRequired):
+        store_authorization(settings, "expired-code")

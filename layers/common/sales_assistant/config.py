@@ -61,6 +61,7 @@ class Settings(BaseModel):
     commands_queue_url: str = Field(alias="COMMANDS_QUEUE_URL", pattern=r"^https?://\S+\.fifo$")
     lead_events_queue_url: str = Field(alias="LEAD_EVENTS_QUEUE_URL", pattern=r"^https?://\S+\.fifo$")
 
+    vendor_profiles_parameter: str = Field("", alias="VENDOR_PROFILES_PARAMETER")
     conversation_ttl_days: int = Field(30, alias="CONVERSATION_TTL_DAYS", gt=0, le=3650)
 
     max_webhook_bytes: int = Field(256 * 1024, alias="MAX_WEBHOOK_BYTES", gt=1024, le=10 * 1024 * 1024)

@@ -259,6 +259,21 @@ def exchange_token(base_url: str, settings: Settings, grant: dict[str, str], ses
     )
 
 
+def store_authorization(settings: Settings, code: str, session: requests.Session | None = None) -> int:
+    """Exchange an OAuth2 authorization code and store the pair (bootstrap); returns its version."""
+    pair = exchange_token(
+        settings.kommo_api_base,
+        settings,
+        {"grant_type": "authorization_code", "code": code},
+        session or pooled_session(),
+    )
+    store = DynamoTokenStore(settings.kommo_table)
+    current = store.load()
+    version = current.version + 1 if current else 1
+    store.save(pair, version)
+    return version
+
+
 def token_source(settings: Settings, session: requests.Session) -> TokenSource:
     """The long-lived token, or the OAuth2 pair in the Kommo table."""
     if settings.uses_long_lived_token:
@@ -280,4 +295,4 @@ def kommo_client(settings: Settings) -> KommoClient:
     return KommoClient(settings.kommo_api_base, token_source(settings, session), limiter, session=session)
 
 
-__all__ = ["KommoClient", "KommoReauthorizationRequired", "exchange_token", "kommo_client", "token_source"]
+__all__ = ["KommoClient", "exchange_token", "kommo_client", "store_authorization", "token_source"]

@@ -1,9 +1,10 @@
 """The Kommo rate limit (7 requests/s per integration), shared by every concurrent function.
 
-Each call reserves the next free send slot in one DynamoDB item (`kommo#rate`, `next_at` in ms):
-slots are spaced 1/limit seconds apart (plus a small margin for network jitter), so no 1-second
-window ever holds more than `limit` requests, whatever the number of Lambdas. A reservation is one
-conditional UpdateItem (two when the bucket was idle); the caller then sleeps until its slot.
+Each call reserves the next free send slot in one DynamoDB item (`kommo#rate`, `next_at` in ms);
+the caller then sleeps until its slot. A request can reach Kommo up to `jitter` late (scheduling,
+connection, network), so slots are spaced (1 s + jitter) / (limit - 1) apart: even with one request
+late by the full jitter, no 1-second window at Kommo holds more than `limit` requests, whatever the
+number of Lambdas. A reservation is one conditional UpdateItem (two when the bucket was idle).
 """
 
 from __future__ import annotations
@@ -26,22 +27,22 @@ class SharedRateLimiter:
         table_name: str,
         per_second: float,
         *,
-        margin_seconds: float = 0.01,
+        jitter_seconds: float = 0.1,
         max_wait_seconds: float = 20.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._table_name = table_name
-        self._interval_ms = int(1000 / per_second + margin_seconds * 1000) + 1
+        slots_per_window = max(per_second - 1, 1)
+        self._interval_ms = int((1000 + jitter_seconds * 1000) / slots_per_window) + 1
         self._max_wait_ms = int(max_wait_seconds * 1000)
         self._clock = clock
         self._sleep = sleep
 
     def acquire(self) -> None:
         """Reserve a slot and wait for it; raises KommoUnavailable when the backlog is too long."""
-        now_ms = int(self._clock() * 1000)
-        slot_ms = self._reserve(now_ms)
-        wait_ms = slot_ms - now_ms
+        slot_ms = self._reserve(int(self._clock() * 1000))
+        wait_ms = slot_ms - int(self._clock() * 1000)
         if wait_ms > self._max_wait_ms:
             raise KommoUnavailable(f"Kommo rate limit backlog of {wait_ms} ms: try again later")
         if wait_ms > 0:

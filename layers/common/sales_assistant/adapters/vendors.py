@@ -1,0 +1,100 @@
+"""The vendor cache in DynamoDB, and the profile config (SSM parameter in AWS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sales_assistant.adapters.aws import dynamodb_table
+from sales_assistant.models.kommo import KommoUser
+from sales_assistant.models.vendor import Vendor, VendorProfile, VendorProfiles
+from sales_assistant.observability import logger
+
+PROFILE_CACHE_SECONDS = 60
+
+
+class DynamoVendorRepository:
+    """One item per vendor: Kommo fields and the `profile` map, updated separately."""
+
+    def __init__(self, table_name: str) -> None:
+        self._table_name = table_name
+
+    @property
+    def _table(self) -> Any:
+        return dynamodb_table(self._table_name)
+
+    def all(self) -> list[Vendor]:
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {}
+        while True:
+            page = self._table.scan(**request)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted((Vendor.model_validate(_plain(item)) for item in items), key=lambda vendor: vendor.vendor_id)
+
+    def get(self, vendor_id: int) -> Vendor | None:
+        item = self._table.get_item(Key={"vendor_id": vendor_id}).get("Item")
+        return Vendor.model_validate(_plain(item)) if item else None
+
+    def save_from_kommo(self, user: KommoUser, synced_at: int) -> None:
+        self._table.update_item(
+            Key={"vendor_id": user.id},
+            UpdateExpression=(
+                "SET #name = :name, email = :email, active = :active, is_admin = :admin, group_id = :group, "
+                "role_id = :role, synced_at = :now REMOVE left_at"
+            ),
+            ExpressionAttributeNames={"#name": "name"},
+            ExpressionAttributeValues={
+                ":name": user.name,
+                ":email": user.email,
+                ":active": user.rights.is_active,
+                ":admin": user.rights.is_admin,
+                ":group": user.rights.group_id,
+                ":role": user.rights.role_id,
+                ":now": synced_at,
+            },
+        )
+
+    def save_profile(self, vendor_id: int, profile: VendorProfile) -> None:
+        self._table.update_item(
+            Key={"vendor_id": vendor_id},
+            UpdateExpression="SET profile = :profile",
+            ExpressionAttributeValues={":profile": profile.model_dump()},
+        )
+
+    def mark_left(self, vendor_id: int, left_at: int) -> None:
+        self._table.update_item(
+            Key={"vendor_id": vendor_id},
+            UpdateExpression="SET active = :false, left_at = :now",
+            ExpressionAttributeValues={":false": False, ":now": left_at},
+        )
+
+
+def load_profiles(parameter_name: str) -> dict[int, VendorProfile]:
+    """The profile config from SSM (JSON, validated); a missing parameter means no profiles."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        raw = parameters.get_parameter(parameter_name, max_age=PROFILE_CACHE_SECONDS)
+    except GetParameterError:
+        logger.warning("vendor profiles parameter not found: no local profile applied", extra={"name": parameter_name})
+        return {}
+    return VendorProfiles.model_validate_json(str(raw)).vendors
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB numbers (Decimal) back to ints."""
+    from decimal import Decimal
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return int(value)
+        if isinstance(value, dict):
+            return {key: convert(inner) for key, inner in value.items()}
+        if isinstance(value, list):
+            return [convert(inner) for inner in value]
+        return value
+
+    return convert(item)

@@ -1,0 +1,59 @@
+"""The salesperson (vendor) cache: what Kommo says of a user, plus the local profile Kommo lacks."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class VendorProfile(BaseModel):
+    """Fields that do not come from Kommo (config/vendor-profiles.json, kept in SSM in AWS)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    areas: list[str] = []
+    timezone: str = "America/Sao_Paulo"
+    working_hours: dict[str, list[str]] = Field(default_factory=dict, description='e.g. {"mon": ["09:00-12:00"]}')
+    meeting_minutes: int = Field(default=30, ge=5, le=480)
+    agenda_table: str = ""
+    is_test: bool = False
+
+    @field_validator("working_hours")
+    @classmethod
+    def _valid_hours(cls, hours: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, ranges in hours.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"unknown weekday {day!r} (use {', '.join(WEEKDAYS)})")
+            for hour_range in ranges:
+                if not _HOURS.match(hour_range):
+                    raise ValueError(f"{day}: {hour_range!r} is not HH:MM-HH:MM")
+        return hours
+
+
+class VendorProfiles(BaseModel):
+    """The profile config: Kommo user id -> profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vendors: dict[int, VendorProfile] = {}
+
+
+class Vendor(BaseModel):
+    """A cached salesperson. `active` is False for users who left Kommo (their history is kept)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    vendor_id: int
+    name: str = ""
+    email: str = ""
+    active: bool = True
+    is_admin: bool = False
+    group_id: int | None = None
+    role_id: int | None = None
+    synced_at: int | None = None
+    left_at: int | None = None
+    profile: VendorProfile = VendorProfile()

@@ -1,0 +1,70 @@
+"""Salesperson sync: Kommo users into the vendor cache, local profiles applied, leavers kept inactive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sales_assistant.models.kommo import KommoUser
+from sales_assistant.models.vendor import Vendor, VendorProfile
+
+
+class VendorRepository(Protocol):
+    """Where the vendor cache lives (DynamoDB in AWS)."""
+
+    def all(self) -> list[Vendor]: ...
+
+    def save_from_kommo(self, user: KommoUser, synced_at: int) -> None: ...
+
+    def save_profile(self, vendor_id: int, profile: VendorProfile) -> None: ...
+
+    def mark_left(self, vendor_id: int, left_at: int) -> None: ...
+
+
+@dataclass
+class SyncReport:
+    """What a sync changed (vendor ids)."""
+
+    added: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    left: list[int] = field(default_factory=list)
+    profiles_applied: list[int] = field(default_factory=list)
+
+
+def sync_vendors(
+    users: list[KommoUser], profiles: dict[int, VendorProfile], repository: VendorRepository, now: int
+) -> SyncReport:
+    """Upsert every Kommo user, apply configured profiles, mark users gone from Kommo as inactive.
+
+    Profile fields of a vendor the config does not mention are left as they are; nothing is deleted.
+    """
+    report = SyncReport()
+    cached = {vendor.vendor_id: vendor for vendor in repository.all()}
+    for user in users:
+        known = cached.get(user.id)
+        if known is None:
+            report.added.append(user.id)
+        elif _kommo_fields_differ(known, user):
+            report.updated.append(user.id)
+        repository.save_from_kommo(user, now)
+        profile = profiles.get(user.id)
+        if profile is not None and (known is None or known.profile != profile):
+            repository.save_profile(user.id, profile)
+            report.profiles_applied.append(user.id)
+    present = {user.id for user in users}
+    for vendor_id, vendor in cached.items():
+        if vendor_id not in present and vendor.left_at is None:
+            repository.mark_left(vendor_id, now)
+            report.left.append(vendor_id)
+    return report
+
+
+def _kommo_fields_differ(vendor: Vendor, user: KommoUser) -> bool:
+    return (vendor.name, vendor.email, vendor.active, vendor.is_admin, vendor.group_id, vendor.role_id) != (
+        user.name,
+        user.email,
+        user.rights.is_active,
+        user.rights.is_admin,
+        user.rights.group_id,
+        user.rights.role_id,
+    )

@@ -1,0 +1,75 @@
+"""The vendor_sync function: on schedule and POST /vendors/sync, against the Kommo sandbox; the
+vendor routes need the bearer token and never show secrets."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from local.lambda_events import LambdaContext, http_api_event, schedule_event
+from tests.conftest import API_TOKEN, handler_of
+
+AUTH = {"authorization": f"Bearer {API_TOKEN}"}
+
+
+@pytest.fixture
+def vendor_sync(aws: Any, kommo_sandbox: Any, monkeypatch: Any) -> Any:
+    from sales_assistant.adapters.kommo.client import kommo_client
+    from sales_assistant.config import get_settings
+
+    monkeypatch.setenv("KOMMO_BASE_URL", kommo_sandbox.url)
+    get_settings.cache_clear()
+    kommo_client.cache_clear()
+    handler = handler_of(aws, "VendorSyncFunction")
+
+    def invoke(event: dict[str, Any]) -> Any:
+        return handler(event, LambdaContext(function_name="VendorSyncFunction"))
+
+    yield invoke
+    get_settings.cache_clear()
+    kommo_client.cache_clear()
+
+
+def http(invoke: Any, method: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    response = invoke(http_api_event(method, path, headers=headers if headers is not None else AUTH))
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_the_schedule_caches_every_kommo_user_with_local_profiles(vendor_sync: Any) -> None:
+    result = vendor_sync(schedule_event())
+    assert result["kommo_users"] == 12 and len(result["added"]) == 12
+    status, body = http(vendor_sync, "GET", "/vendors")
+    assert status == 200 and len(body["vendors"]) == 12
+    ana = next(vendor for vendor in body["vendors"] if vendor["vendor_id"] == 8401234)
+    assert ana["name"] == "Ana Souza" and ana["profile"]["areas"] == ["Auto"]
+    testers = [vendor for vendor in body["vendors"] if vendor["profile"]["is_test"]]
+    assert len(testers) == 3
+
+
+def test_users_added_changed_and_removed_in_kommo_show_up(vendor_sync: Any, kommo_sandbox: Any) -> None:
+    vendor_sync(schedule_event())
+    kommo_sandbox.users = [user for user in kommo_sandbox.users if user["id"] != 8401235]  # Bruno left
+    kommo_sandbox.users[0]["name"] = "Ana Souza Lima"
+    kommo_sandbox.users.append(
+        {"id": 8401250, "name": "Otávio Nunes", "email": "otavio@vendasdemo.com.br", "rights": {"is_active": True}}
+    )
+    status, report = http(vendor_sync, "POST", "/vendors/sync")
+    assert status == 200
+    assert (report["added"], report["updated"], report["left"]) == ([8401250], [8401234], [8401235])
+    status, bruno = http(vendor_sync, "GET", "/vendors/8401235")
+    assert status == 200 and bruno["active"] is False and bruno["left_at"]
+    assert bruno["profile"]["areas"] == ["Imóveis"]  # the local profile survives
+
+
+def test_vendor_routes_need_the_bearer_token(vendor_sync: Any) -> None:
+    for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": API_TOKEN}):
+        status, body = http(vendor_sync, "GET", "/vendors", headers=headers)
+        assert (status, body["error"]) == (401, "unauthorized")
+
+
+def test_an_unknown_or_malformed_vendor_id_is_a_4xx(vendor_sync: Any) -> None:
+    assert http(vendor_sync, "GET", "/vendors/999")[0] == 404
+    status, body = http(vendor_sync, "GET", "/vendors/abc")
+    assert status == 422 and body["error"] == "invalid_request"
