@@ -20,15 +20,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local.defaults import AWS_ENVIRONMENT, LOCAL_SECRETS, create_local_stack
-from local.lambda_events import LambdaContext, http_api_event, schedule_event, sqs_event
+from local.lambda_events import LambdaContext, http_api_event, schedule_event
+from local.sqs_pump import deliver_batch, receive
 from local.stack import ROOT, Function, HttpRoute, Stack
 
-RETRY_AFTER_FAILURE_SECONDS = 5
+CONCURRENCY_PER_FUNCTION = 4  # concurrent "execution environments" of one function (threads here)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,16 +52,23 @@ class LocalRunner:
     """Everything the local run starts, in one object (also used by the end-to-end tests)."""
 
     def __init__(
-        self, *, api_port: int = 3000, aws_port: int = 5000, kommo_port: int = 8088, poll_wait_seconds: int = 1
+        self,
+        *,
+        api_port: int = 3000,
+        aws_port: int = 5000,
+        kommo_port: int = 8088,
+        n8n_port: int = 5678,
+        poll_wait_seconds: int = 1,
     ) -> None:
         self.api_port = api_port
         self.aws_port = aws_port
         self.kommo_port = kommo_port
+        self.n8n_port = n8n_port
         self.poll_wait_seconds = poll_wait_seconds
         self.stack: Stack
         self.functions: dict[str, Function] = {}
         self.handlers: dict[str, Callable[[dict, Any], Any]] = {}
-        self.locks: dict[str, threading.Lock] = {}
+        self.slots: dict[str, threading.Semaphore] = {}
         self.routes: list[HttpRoute] = []
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -73,14 +82,16 @@ class LocalRunner:
         sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
         self._start_aws()
         self._start_kommo_sandbox()
+        self._start_n8n_standin()
         self._configure_environment()
         for function in self.stack.functions():
             self.functions[function.logical_id] = function
-            self.locks[function.logical_id] = threading.Lock()
+            self.slots[function.logical_id] = threading.Semaphore(CONCURRENCY_PER_FUNCTION)
             self.handlers[function.logical_id] = function.load_handler()
             self.routes.extend(function.http_routes)
             for queue_id, batch_size in function.sqs_sources:
-                self._spawn(self._poll, function.logical_id, queue_id, batch_size)
+                for _ in range(CONCURRENCY_PER_FUNCTION):
+                    self._spawn(self._poll, function.logical_id, queue_id, batch_size)
         server = ThreadingHTTPServer(("127.0.0.1", self.api_port), _api_request_handler(self))
         self._servers.append(server)
         self._spawn(server.serve_forever)
@@ -93,7 +104,7 @@ class LocalRunner:
     def banner(self) -> str:
         lines = [
             f"HTTP API on http://127.0.0.1:{self.api_port}  (AWS on moto at http://127.0.0.1:{self.aws_port}, "
-            f"Kommo at {self.kommo_url})"
+            f"Kommo at {self.kommo_url}, n8n at {self.n8n_url})"
         ]
         lines += [f"  {route.method:6} {route.path:40} -> {route.function}" for route in self.routes]
         schedules = [name for name, function in self.functions.items() if function.schedules]
@@ -125,6 +136,16 @@ class LocalRunner:
         self._servers.append(sandbox)
         self.kommo_url = sandbox.url
 
+    def _start_n8n_standin(self) -> None:
+        """The n8n stand-in, unless N8N_BASE_URL points at a real n8n."""
+        if self.n8n_url:
+            return
+        from local.n8n_standin import N8nStandIn
+
+        standin = N8nStandIn(secret=LOCAL_SECRETS["N8N_SIGNING_SECRET"], port=self.n8n_port).start()
+        self._servers.append(standin)
+        self.n8n_url = standin.url
+
     def _configure_environment(self) -> None:
         environment = self.stack.environment()
         if self.kommo_url:
@@ -140,10 +161,10 @@ class LocalRunner:
 
     # ------------------------------------------------------------------ invocation
     def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
-        """Invoke a handler as Lambda would: one invocation at a time per function."""
+        """Invoke a handler as Lambda would, with up to CONCURRENCY_PER_FUNCTION invocations at once."""
         function = self.functions[function_id]
         context = LambdaContext(function_name=function_id, timeout_seconds=function.timeout)
-        with self.locks[function_id]:
+        with self.slots[function_id]:
             return self.handlers[function_id](event, context)
 
     def handle_http(
@@ -180,32 +201,12 @@ class LocalRunner:
         arn = self.stack.arns[queue_id]
         while not self._stopping.is_set():
             try:
-                received = self.sqs.receive_message(
-                    QueueUrl=url,
-                    MaxNumberOfMessages=min(batch_size, 10),
-                    WaitTimeSeconds=self.poll_wait_seconds,
-                    AttributeNames=["All"],
-                ).get("Messages", [])
+                received = receive(self.sqs, url, batch_size, self.poll_wait_seconds)
             except Exception:  # the server is stopping
                 time.sleep(0.2)
                 continue
             if received:
-                self._deliver(function_id, url, arn, received)
-
-    def _deliver(self, function_id: str, url: str, arn: str, messages: list[Any]) -> None:
-        try:
-            result = self.invoke(function_id, sqs_event(messages, arn)) or {}
-            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
-        except Exception as error:  # the whole batch failed, as in Lambda
-            print(f"[local] {function_id} failed: {error!r}", file=sys.stderr, flush=True)
-            failed = {message["MessageId"] for message in messages}
-        for message in messages:
-            if message["MessageId"] in failed:
-                self.sqs.change_message_visibility(
-                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=RETRY_AFTER_FAILURE_SECONDS
-                )
-            else:
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                deliver_batch(self.sqs, partial(self.invoke, function_id), url, arn, received)
 
 
 def _json(status: int, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

@@ -102,3 +102,122 @@ def kommo_sandbox(sandbox_server: Any) -> Any:
     """The Kommo sandbox, back to its seeded account."""
     sandbox_server.reset()
     return sandbox_server
+
+
+@pytest.fixture(scope="session")
+def n8n_server() -> Iterator[Any]:
+    from local.n8n_standin import N8nStandIn
+
+    server = N8nStandIn(secret=LOCAL_SECRETS["N8N_SIGNING_SECRET"]).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def n8n_standin(n8n_server: Any) -> Any:
+    """The n8n stand-in, with no forced answers."""
+    n8n_server.reset()
+    return n8n_server
+
+
+class World:
+    """The whole service on moto, with the Kommo sandbox and the n8n stand-in: post webhooks, pump
+    the queues through the consumers, and look at what Kommo and n8n saw."""
+
+    def __init__(self, stack: Any, kommo: Any, n8n: Any) -> None:
+        import boto3
+
+        from local.lambda_events import LambdaContext
+
+        self.stack, self.kommo, self.n8n = stack, kommo, n8n
+        self.sqs = boto3.client("sqs")
+        self._context = LambdaContext
+
+    def handler(self, function_id: str) -> Any:
+        handler = handler_of(self.stack, function_id)
+        return lambda event: handler(event, self._context(function_name=function_id))
+
+    def post_webhook(self, body: str) -> dict[str, Any]:
+        import json
+
+        from local.sam_events import webhook_event
+
+        response = self.handler("WebhookIntakeFunction")(webhook_event(body))
+        assert response["statusCode"] == 200, response["body"]
+        return dict(json.loads(response["body"]))
+
+    def pump(self, rounds: int = 10) -> None:
+        """Deliver every queued message to its consumer until all queues are quiet."""
+        from local.sqs_pump import deliver_batch, receive
+
+        consumers = [("ConversationsQueue", "ConversationWorkerFunction"), ("CommandsQueue", "BotCommandsFunction")]
+        for _ in range(rounds):
+            busy = False
+            for queue_id, function_id in consumers:
+                url, arn = self.stack.physical_ids[queue_id], self.stack.arns[queue_id]
+                while messages := receive(self.sqs, url):
+                    busy = True
+                    deliver_batch(self.sqs, self.handler(function_id), url, arn, messages, retry_after_seconds=0)
+            if not busy:
+                return
+
+    def pump_commands(self) -> None:
+        """Deliver the salesperson messages waiting on the commands queue."""
+        from local.sqs_pump import deliver_batch, receive
+
+        url, arn = self.stack.physical_ids["CommandsQueue"], self.stack.arns["CommandsQueue"]
+        while messages := receive(self.sqs, url):
+            deliver_batch(self.sqs, self.handler("BotCommandsFunction"), url, arn, messages, retry_after_seconds=0)
+
+    def pump_client_messages(self) -> None:
+        """Deliver only the client messages waiting on the conversations queue (their flush jobs stay)."""
+        from local.sqs_pump import deliver_batch, receive
+
+        url, arn = self.stack.physical_ids["ConversationsQueue"], self.stack.arns["ConversationsQueue"]
+        messages = receive(self.sqs, url)
+        assert all('"client_message"' in message["Body"] for message in messages)
+        deliver_batch(self.sqs, self.handler("ConversationWorkerFunction"), url, arn, messages)
+
+    def conversation(self, conversation_id: str = "lead:27754599") -> Any:
+        from sales_assistant.composition import conversation_repository
+        from sales_assistant.config import get_settings
+
+        return conversation_repository(get_settings()).get(conversation_id)
+
+    def bot_state(self, contact_id: int = 93589657) -> Any:
+        from sales_assistant.composition import takeover_service
+        from sales_assistant.config import get_settings
+
+        return takeover_service(get_settings()).state(contact_id)
+
+    def reply_field(self, lead_id: int = 27754599) -> str:
+        fields = self.kommo.leads[lead_id].get("custom_fields_values") or []
+        return next((f["values"][0]["value"] for f in fields if f["field_id"] == 900001), "")
+
+
+@pytest.fixture
+def world(aws: Any, kommo_sandbox: Any, n8n_standin: Any, monkeypatch: Any) -> Iterator[World]:
+    """The service end to end: moto + Kommo sandbox + n8n stand-in, no quiet window, 2 s n8n timeout."""
+    for name, value in {
+        "KOMMO_BASE_URL": kommo_sandbox.url,
+        "N8N_BASE_URL": n8n_standin.url,
+        "CONVERSATION_QUIET_SECONDS": "0",
+        "SALESBOT_MIN_GAP_SECONDS": "0",
+        "N8N_TIMEOUT_SECONDS": "2",
+    }.items():
+        monkeypatch.setenv(name, value)
+    _reset_service_caches()
+    yield World(aws, kommo_sandbox, n8n_standin)
+    _reset_service_caches()
+
+
+def _reset_service_caches() -> None:
+    from sales_assistant import composition
+    from sales_assistant.adapters.kommo.client import kommo_client
+    from sales_assistant.adapters.n8n import n8n_client
+    from sales_assistant.config import get_settings
+
+    get_settings.cache_clear()
+    kommo_client.cache_clear()
+    n8n_client.cache_clear()
+    composition.reset()

@@ -12,9 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+if TYPE_CHECKING:
+    from sales_assistant.texts import Texts
 
 SECRET_CACHE_SECONDS = 300
 
@@ -61,6 +64,12 @@ class Settings(BaseModel):
     commands_queue_url: str = Field(alias="COMMANDS_QUEUE_URL", pattern=r"^https?://\S+\.fifo$")
     lead_events_queue_url: str = Field(alias="LEAD_EVENTS_QUEUE_URL", pattern=r"^https?://\S+\.fifo$")
 
+    conversation_quiet_seconds: int = Field(4, alias="CONVERSATION_QUIET_SECONDS", ge=0, le=60)
+    salesbot_min_gap_seconds: int = Field(5, alias="SALESBOT_MIN_GAP_SECONDS", ge=0, le=300)
+    history_turns: int = Field(20, alias="HISTORY_TURNS", ge=0, le=100)
+    auto_pause_on_human_reply: bool = Field(True, alias="AUTO_PAUSE_ON_HUMAN_REPLY")
+    auto_resume_hours: float = Field(12, alias="AUTO_RESUME_HOURS", ge=0, le=24 * 30)
+    bot_texts: str = Field("", alias="BOT_TEXTS")
     vendor_profiles_parameter: str = Field("", alias="VENDOR_PROFILES_PARAMETER")
     conversation_ttl_days: int = Field(30, alias="CONVERSATION_TTL_DAYS", gt=0, le=3650)
 
@@ -78,6 +87,23 @@ class Settings(BaseModel):
         if oauth and not self.kommo_redirect_uri:
             raise ValueError("KOMMO_REDIRECT_URI is required with KOMMO_CLIENT_ID (OAuth2 mode)")
         return self
+
+    @model_validator(mode="after")
+    def _texts_are_valid(self) -> Settings:
+        from sales_assistant.texts import load_texts
+
+        try:
+            load_texts(self.bot_texts)
+        except ValueError as error:
+            raise ValueError(f"BOT_TEXTS: {error}") from None
+        return self
+
+    @property
+    def texts(self) -> Texts:
+        """The texts clients and salespeople see (pt-BR defaults plus BOT_TEXTS)."""
+        from sales_assistant.texts import load_texts
+
+        return load_texts(self.bot_texts)
 
     @property
     def kommo_api_base(self) -> str:

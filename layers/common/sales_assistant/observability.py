@@ -73,6 +73,13 @@ def observed(
     handler: Callable[[dict, Any], Any], *, correlation_id_path: str | None = None
 ) -> Callable[[dict, Any], Any]:
     """Wrap a Lambda entry point with the logger (context, correlation id), tracer and metrics flush."""
-    traced = tracer.capture_lambda_handler(handler)
+
+    def with_context(event: dict, context: Any) -> Any:
+        from sales_assistant.adapters.once import set_invocation_context
+
+        set_invocation_context(context)
+        return handler(event, context)
+
+    traced = tracer.capture_lambda_handler(with_context)
     flushed = metrics.log_metrics(traced)
     return logger.inject_lambda_context(flushed, correlation_id_path=correlation_id_path, clear_state=True)

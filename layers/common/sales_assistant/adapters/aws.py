@@ -34,6 +34,25 @@ def sqs_client() -> Any:
     return boto3.client("sqs")
 
 
+def plain(value: Any) -> Any:
+    """A DynamoDB item with its Decimals turned back into ints (or floats)."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: plain(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [plain(inner) for inner in value]
+    return value
+
+
+def is_condition_failure(error: Exception) -> bool:
+    """True for a DynamoDB conditional write that did not apply."""
+    response = getattr(error, "response", None) or {}
+    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
 def reset_clients() -> None:
     """Forget every cached client (tests, local runner)."""
     for factory in (dynamodb_table, dynamodb_client, sqs_client):

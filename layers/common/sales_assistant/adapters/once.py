@@ -8,10 +8,19 @@ running returns {"in_progress": True}: the first one owns the effect.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
 from sales_assistant.adapters.aws import dynamodb_client
+
+_invocation_context: ContextVar[Any] = ContextVar("lambda_context", default=None)
+
+
+def set_invocation_context(lambda_context: Any) -> None:
+    """Remember the Lambda context of the running invocation (set by observability.observed), so a
+    record left "in progress" by an invocation that timed out expires with it instead of blocking."""
+    _invocation_context.set(lambda_context)
 
 
 @cache
@@ -28,11 +37,12 @@ def run_once(
     *,
     table_name: str,
     ttl_seconds: int,
-    lambda_context: Any = None,
+    raise_in_progress: bool = False,
 ) -> dict[str, Any]:
     """Run `effect` unless `scope:key` already ran within `ttl_seconds`; returns the effect's result.
 
-    With the Lambda context, a run cut short by the Lambda timeout does not block its retry.
+    With `raise_in_progress`, a call made while another is running raises (the caller retries later)
+    instead of returning {"in_progress": True}.
     """
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
@@ -40,6 +50,7 @@ def run_once(
     config = IdempotencyConfig(
         event_key_jmespath="key", expires_after_seconds=ttl_seconds, raise_on_no_idempotency_key=True
     )
+    lambda_context = _invocation_context.get()
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
 
@@ -50,6 +61,8 @@ def run_once(
     try:
         return once(request={"key": f"{scope}:{key}"})
     except IdempotencyAlreadyInProgressError:
+        if raise_in_progress:
+            raise
         return {"in_progress": True}
 
 

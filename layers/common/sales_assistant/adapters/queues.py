@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from sales_assistant.adapters.aws import sqs_client
 from sales_assistant.config import Settings
-from sales_assistant.models.queue import Flow, QueueItem
+from sales_assistant.models.queue import ConversationFlushDue, Flow, QueueItem
 
 MAX_DELAY_SECONDS = 900
 
@@ -40,3 +40,15 @@ class QueuePublisher:
             request["DelaySeconds"] = min(max(delay_seconds, 0), MAX_DELAY_SECONDS)
         response = sqs_client().send_message(**request)
         return str(response["MessageId"])
+
+
+class SqsFlushScheduler:
+    """Flush jobs as delayed messages on the conversations queue (the debounce's timer)."""
+
+    def __init__(self, publisher: QueuePublisher) -> None:
+        self._publisher = publisher
+
+    def flush_later(self, conversation_id: str, seq: int, delay_seconds: int) -> None:
+        self._publisher.publish(
+            ConversationFlushDue(conversation_id=conversation_id, seq=seq), delay_seconds=delay_seconds
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sales_assistant.adapters.aws import dynamodb_table
+from sales_assistant.adapters.aws import dynamodb_table, plain
 from sales_assistant.models.kommo import KommoUser
 from sales_assistant.models.vendor import Vendor, VendorProfile, VendorProfiles
 from sales_assistant.observability import logger
@@ -31,11 +31,11 @@ class DynamoVendorRepository:
             if "LastEvaluatedKey" not in page:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return sorted((Vendor.model_validate(_plain(item)) for item in items), key=lambda vendor: vendor.vendor_id)
+        return sorted((Vendor.model_validate(plain(item)) for item in items), key=lambda vendor: vendor.vendor_id)
 
     def get(self, vendor_id: int) -> Vendor | None:
         item = self._table.get_item(Key={"vendor_id": vendor_id}).get("Item")
-        return Vendor.model_validate(_plain(item)) if item else None
+        return Vendor.model_validate(plain(item)) if item else None
 
     def save_from_kommo(self, user: KommoUser, synced_at: int) -> None:
         self._table.update_item(
@@ -82,19 +82,3 @@ def load_profiles(parameter_name: str) -> dict[int, VendorProfile]:
         logger.warning("vendor profiles parameter not found: no local profile applied", extra={"name": parameter_name})
         return {}
     return VendorProfiles.model_validate_json(str(raw)).vendors
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    """DynamoDB numbers (Decimal) back to ints."""
-    from decimal import Decimal
-
-    def convert(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return int(value)
-        if isinstance(value, dict):
-            return {key: convert(inner) for key, inner in value.items()}
-        if isinstance(value, list):
-            return [convert(inner) for inner in value]
-        return value
-
-    return convert(item)

@@ -67,7 +67,6 @@ def receive_kommo_webhook(token: str) -> dict[str, Any]:
             partial(_enqueue, publisher, item),
             table_name=settings.idempotency_table,
             ttl_seconds=settings.dedup_ttl_seconds,
-            lambda_context=router.lambda_context,
         )
         count("WebhookEventsAccepted", kind=item.kind)
     count("WebhooksAccepted")

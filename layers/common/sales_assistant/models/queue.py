@@ -89,8 +89,25 @@ class UnsortedLeadAdded(_Item):
         return f"unsorted:{self.lead.uid}"
 
 
+class ConversationFlushDue(_Item):
+    """The quiet window of a conversation may be over: answer its buffer if no newer message came."""
+
+    flow: ClassVar[Flow] = Flow.CONVERSATIONS
+    kind: Literal["flush_due"] = "flush_due"
+    conversation_id: str
+    seq: int
+
+    @property
+    def dedup_key(self) -> str:
+        return f"flush:{self.conversation_id}:{self.seq}"
+
+    @property
+    def group_id(self) -> str:
+        return self.conversation_id
+
+
 QueueItem = Annotated[
-    ClientMessageReceived | SalespersonMessageReceived | LeadChanged | UnsortedLeadAdded,
+    ClientMessageReceived | SalespersonMessageReceived | LeadChanged | UnsortedLeadAdded | ConversationFlushDue,
     Field(discriminator="kind"),
 ]
 queue_item_adapter: TypeAdapter[QueueItem] = TypeAdapter(QueueItem)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sales_assistant.errors import DependencyError
+from sales_assistant.errors import DependencyError, NotFound
 
 
 class KommoError(DependencyError):
@@ -26,7 +26,9 @@ class KommoValidationError(KommoError):
     code = "kommo_validation_error"
 
 
-class KommoNotFound(KommoError):
+class KommoNotFound(KommoError, NotFound):
+    """404: also a domain NotFound, so that services catch it without knowing Kommo's client."""
+
     code = "kommo_not_found"
 
 

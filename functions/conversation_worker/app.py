@@ -1,0 +1,24 @@
+"""Reactive flow: client messages and flush jobs from the conversations queue (partial batch failures)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from sales_assistant.config import get_settings
+from sales_assistant.consumers import conversation_item
+from sales_assistant.observability import observed
+
+get_settings()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def handle_record(record: SQSRecord) -> str:
+    return conversation_item(record.body, record.message_id)
+
+
+def consume(event: dict[str, Any], context: Any) -> Any:
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+
+
+lambda_handler = observed(consume)

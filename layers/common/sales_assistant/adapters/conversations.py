@@ -1,0 +1,160 @@
+"""Conversations in DynamoDB: the debounce buffer, the in-flight lease and recent turns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure, plain
+from sales_assistant.models.conversation import Conversation
+from sales_assistant.models.kommo_webhook import ChatMessage
+from sales_assistant.models.n8n import Turn
+
+
+class DynamoConversationRepository:
+    """One item per conversation (`lead:<id>`), expiring `ttl_seconds` after its last change."""
+
+    def __init__(self, table_name: str, ttl_seconds: int, max_turns: int) -> None:
+        self._table_name = table_name
+        self._ttl_seconds = ttl_seconds
+        self._max_turns = max_turns
+
+    @property
+    def _table(self) -> Any:
+        return dynamodb_table(self._table_name)
+
+    def get(self, conversation_id: str) -> Conversation | None:
+        item = self._table.get_item(Key={"conversation_id": conversation_id}, ConsistentRead=True).get("Item")
+        return Conversation.model_validate(plain(item)) if item else None
+
+    def append(self, message: ChatMessage, now: int) -> int:
+        """Add a client message to the buffer; returns the conversation's new seq. The time it was received
+        (`now`) opens the WhatsApp 24-hour window: Kommo delivers within seconds, retries within hours, and
+        the receipt time does not depend on the sender's clock."""
+        updated = self._table.update_item(
+            Key={"conversation_id": message.conversation_id},
+            UpdateExpression=(
+                "SET #buffer = list_append(if_not_exists(#buffer, :empty), :message), lead_id = :lead, "
+                "contact_id = :contact, last_client_message_at = :at, expires_at = :expires ADD seq :one"
+            ),
+            ExpressionAttributeNames={"#buffer": "buffer"},
+            ExpressionAttributeValues={
+                ":empty": [],
+                ":message": [message.model_dump(mode="json")],
+                ":lead": message.entity_id if message.entity_type == "lead" else None,
+                ":contact": message.contact_id,
+                ":at": now,
+                ":expires": now + self._ttl_seconds,
+                ":one": 1,
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(updated["Attributes"]["seq"])
+
+    def claim(
+        self, conversation_id: str, seq: int, owner: str, lease_until_ms: int, now_ms: int
+    ) -> Conversation | None:
+        """Take the buffer as the in-flight batch under a lease, if `seq` is still the latest, the buffer
+        is not empty and no other batch is in flight (or its lease expired). None otherwise."""
+        try:
+            updated = self._table.update_item(
+                Key={"conversation_id": conversation_id},
+                UpdateExpression=(
+                    "SET in_flight = list_append(if_not_exists(in_flight, :empty), #buffer), #buffer = :empty, "
+                    "lease_owner = :owner, lease_until_ms = :until"
+                ),
+                ConditionExpression=(
+                    "seq = :seq AND size(#buffer) > :zero AND "
+                    "(attribute_not_exists(lease_owner) OR lease_until_ms < :now)"
+                ),
+                ExpressionAttributeNames={"#buffer": "buffer"},
+                ExpressionAttributeValues={
+                    ":empty": [],
+                    ":owner": owner,
+                    ":until": lease_until_ms,
+                    ":seq": seq,
+                    ":zero": 0,
+                    ":now": now_ms,
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as error:
+            if is_condition_failure(error):
+                return None
+            raise
+        return Conversation.model_validate(plain(updated["Attributes"]))
+
+    def reclaim(self, conversation_id: str, owner: str, lease_until_ms: int) -> Conversation | None:
+        """Extend the lease `owner` holds (a retried job taking its own batch back); None if it lost it."""
+        try:
+            updated = self._table.update_item(
+                Key={"conversation_id": conversation_id},
+                UpdateExpression="SET lease_until_ms = :until",
+                ConditionExpression="lease_owner = :owner",
+                ExpressionAttributeValues={":until": lease_until_ms, ":owner": owner},
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as error:
+            if is_condition_failure(error):
+                return None
+            raise
+        return Conversation.model_validate(plain(updated["Attributes"]))
+
+    def finish(
+        self, conversation_id: str, owner: str, turns: list[Turn], delivered_at: int | None, now: int
+    ) -> Conversation:
+        """Record the batch's turns, clear it and release the lease; returns the conversation after."""
+        expression = (
+            "SET in_flight = :empty, turns = list_append(if_not_exists(turns, :empty), :turns), expires_at = :expires"
+        )
+        values: dict[str, Any] = {
+            ":empty": [],
+            ":turns": [turn.model_dump() for turn in turns],
+            ":expires": now + self._ttl_seconds,
+            ":owner": owner,
+        }
+        if delivered_at is not None:
+            expression += ", last_delivery_at = :delivered"
+            values[":delivered"] = delivered_at
+        updated = self._table.update_item(
+            Key={"conversation_id": conversation_id},
+            UpdateExpression=expression + " REMOVE lease_owner, lease_until_ms",
+            ConditionExpression="lease_owner = :owner",
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+        conversation = Conversation.model_validate(plain(updated["Attributes"]))
+        self._trim(conversation)
+        return conversation
+
+    def add_turns(self, conversation_id: str, turns: list[Turn], now: int) -> None:
+        """Record turns outside a batch (a salesperson's message, a client's message while paused)."""
+        updated = self._table.update_item(
+            Key={"conversation_id": conversation_id},
+            UpdateExpression="SET turns = list_append(if_not_exists(turns, :empty), :turns), expires_at = :expires",
+            ExpressionAttributeValues={
+                ":empty": [],
+                ":turns": [turn.model_dump() for turn in turns],
+                ":expires": now + self._ttl_seconds,
+            },
+            ReturnValues="ALL_NEW",
+        )
+        self._trim(Conversation.model_validate(plain(updated["Attributes"])))
+
+    def _trim(self, conversation: Conversation) -> None:
+        """Keep the last `max_turns` turns once the list has grown to twice that (one write in many)."""
+        if len(conversation.turns) <= 2 * max(self._max_turns, 1):
+            return
+        kept = conversation.turns[-self._max_turns :] if self._max_turns else []
+        try:
+            self._table.update_item(
+                Key={"conversation_id": conversation.conversation_id},
+                UpdateExpression="SET turns = :kept",
+                ConditionExpression="size(turns) = :seen",
+                ExpressionAttributeValues={
+                    ":kept": [turn.model_dump() for turn in kept],
+                    ":seen": len(conversation.turns),
+                },
+            )
+        except Exception as error:
+            if not is_condition_failure(error):
+                raise

@@ -1,0 +1,99 @@
+"""The n8n client: signed JSON requests, timeouts, bounded retries, validated responses."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from functools import cache
+
+import requests
+from pydantic import ValidationError
+
+from sales_assistant.adapters.kommo.client import pooled_session
+from sales_assistant.config import Settings
+from sales_assistant.models.n8n import N8nRequest, N8nResponse
+from sales_assistant.observability import MetricUnit, logger, metrics
+from sales_assistant.services.ports import AiFailure
+
+MAX_ATTEMPTS = 2
+CONNECT_TIMEOUT = 3.05
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """X-Signature of a request or response body: sha256=HMAC(secret, timestamp + "." + body)."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+class N8nClient:
+    """Calls one n8n instance; `ask` returns a validated response or raises AiFailure."""
+
+    def __init__(
+        self,
+        base_url: str,
+        secret: str,
+        read_timeout: float,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._secret = secret
+        self._timeout = (CONNECT_TIMEOUT, read_timeout)
+        self._session = session or pooled_session()
+        self._sleep = sleep
+
+    def ask(self, path: str, request: N8nRequest) -> N8nResponse:
+        """POST the request to {base}{path}; retries once on 5xx or an unreachable n8n (not on a slow one)."""
+        body = request.model_dump_json().encode()
+        reason = "unreachable"
+        for attempt in range(MAX_ATTEMPTS):
+            timestamp = str(int(time.time()))
+            headers = {
+                "Content-Type": "application/json",
+                "X-Timestamp": timestamp,
+                "X-Signature": sign(self._secret, timestamp, body),
+            }
+            started = time.perf_counter()
+            try:
+                response = self._session.post(
+                    f"{self._base_url}{path}", data=body, headers=headers, timeout=self._timeout
+                )
+            except requests.Timeout:
+                raise AiFailure("timeout") from None
+            except requests.RequestException:
+                reason = "unreachable"
+            else:
+                metrics.add_metric(
+                    name="N8nLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+                )
+                if response.status_code < 300:
+                    return _validated(response)
+                reason = f"http_{response.status_code}"
+                if response.status_code < 500:
+                    break
+            if attempt + 1 < MAX_ATTEMPTS:
+                self._sleep(0.5)
+        raise AiFailure(reason)
+
+
+def _validated(response: requests.Response) -> N8nResponse:
+    try:
+        payload = response.json()
+    except ValueError:
+        raise AiFailure("invalid_json") from None
+    try:
+        return N8nResponse.model_validate(payload)
+    except ValidationError as error:
+        logger.warning("n8n response refused", extra={"problems": error.error_count()})
+        raise AiFailure("invalid_response") from None
+
+
+@cache
+def n8n_client(settings: Settings) -> N8nClient:
+    """The process-wide n8n client for these settings."""
+    return N8nClient(
+        settings.n8n_base_url, settings.n8n_signing_secret.get_secret_value(), settings.n8n_timeout_seconds
+    )

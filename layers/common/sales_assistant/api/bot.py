@@ -1,0 +1,88 @@
+"""Bot state routes (bearer): GET /bot/{contact_id}, POST /bot/{contact_id}/pause|resume, GET /bot?status=paused."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, cast
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sales_assistant.api.http import BEARER_SECURITY, require_api_token
+from sales_assistant.composition import takeover_service
+from sales_assistant.config import get_settings
+from sales_assistant.errors import BadRequest
+from sales_assistant.models.bot_state import BotState, ChangeReason
+from sales_assistant.services.takeover import Actor
+
+router = Router()
+AUTH: dict[str, Any] = {"security": BEARER_SECURITY, "middlewares": [require_api_token], "tags": ["bot"]}
+
+
+class ChangeRequest(BaseModel):
+    """Optional body of pause/resume: who asks, and the lead to note the change on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: str = Field("admin", min_length=1, max_length=80)
+    lead_id: int | None = Field(None, gt=0)
+
+
+@router.get("/bot/<contact_id>", summary="The bot state of a contact", **AUTH)
+def get_state(contact_id: int) -> dict[str, Any]:
+    """Active, or paused (by whom, since, why, until when)."""
+    service = takeover_service(get_settings())
+    return _view(service.state(contact_id))
+
+
+@router.post("/bot/<contact_id>/pause", summary="Pause the bot for a contact", **AUTH)
+def pause(contact_id: int) -> dict[str, Any]:
+    """Pause the bot (a note goes on the lead when one is known)."""
+    request = _change_request()
+    state = takeover_service(get_settings()).pause(
+        contact_id, Actor(None, request.by), ChangeReason.ADMIN_API, _change_id(), request.lead_id
+    )
+    return _view(state)
+
+
+@router.post("/bot/<contact_id>/resume", summary="Resume the bot for a contact", **AUTH)
+def resume(contact_id: int) -> dict[str, Any]:
+    """Resume the bot (a note goes on the lead when one is known)."""
+    request = _change_request()
+    state = takeover_service(get_settings()).resume(
+        contact_id, Actor(None, request.by), ChangeReason.ADMIN_API, _change_id(), request.lead_id
+    )
+    return _view(state)
+
+
+@router.get("/bot", summary="Contacts with the bot paused", **AUTH)
+def list_paused(status: Annotated[Literal["paused"], Query()] = "paused") -> dict[str, Any]:
+    """Every contact for which the bot is paused now."""
+    return {"status": status, "contacts": [_view(state) for state in takeover_service(get_settings()).paused()]}
+
+
+def _view(state: BotState) -> dict[str, Any]:
+    service = takeover_service(get_settings())
+    return {
+        **state.model_dump(mode="json", exclude={"last_change_id", "version"}),
+        "description": service.describe(state),
+    }
+
+
+def _change_request() -> ChangeRequest:
+    body = router.current_event.body
+    if not body:
+        return ChangeRequest()
+    try:
+        return ChangeRequest.model_validate_json(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise BadRequest(
+            f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}", code="invalid_body"
+        ) from None
+
+
+def _change_id() -> str:
+    event = cast(APIGatewayProxyEventV2, router.current_event)
+    return f"admin:{event.request_context.request_id}"

@@ -1,0 +1,92 @@
+"""The services with their real adapters, built on first use and cached for the life of the process.
+
+Handlers and benchmarks get their services here; tests build services with fakes instead.
+"""
+
+from __future__ import annotations
+
+from functools import cache, partial
+from typing import TYPE_CHECKING
+
+from sales_assistant.config import Settings
+from sales_assistant.services.conversation import ReactiveConfig, ReactiveConversations
+from sales_assistant.services.takeover import TakeoverService
+
+if TYPE_CHECKING:
+    from sales_assistant.adapters.conversations import DynamoConversationRepository
+
+LEASE_MARGIN_SECONDS = 30
+
+
+@cache
+def takeover_service(settings: Settings) -> TakeoverService:
+    """Human takeover: bot state in DynamoDB, notes through Kommo."""
+    from sales_assistant.adapters.bot_state import DynamoBotStateRepository
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.lead_notes import OnceLeadNotes
+
+    kommo = kommo_client(settings)
+    return TakeoverService(
+        DynamoBotStateRepository(settings.bot_state_table),
+        kommo,
+        OnceLeadNotes(kommo, settings.idempotency_table, settings.dedup_ttl_seconds),
+        settings.texts,
+        auto_resume_hours=settings.auto_resume_hours,
+        pause_on_manual_reply=settings.auto_pause_on_human_reply,
+    )
+
+
+@cache
+def reactive_conversations(settings: Settings) -> ReactiveConversations:
+    """The reactive flow: conversations in DynamoDB, Kommo, n8n, flush jobs on SQS."""
+    from sales_assistant.adapters.echo_memory import DynamoEchoMemory
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.lead_notes import OnceLeadNotes
+    from sales_assistant.adapters.n8n import n8n_client
+    from sales_assistant.adapters.once import run_once
+    from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+
+    kommo = kommo_client(settings)
+    return ReactiveConversations(
+        conversations=conversation_repository(settings),
+        takeover=takeover_service(settings),
+        kommo=kommo,
+        notes=OnceLeadNotes(kommo, settings.idempotency_table, settings.dedup_ttl_seconds),
+        vendors=DynamoVendorRepository(settings.vendors_table),
+        ai=n8n_client(settings),
+        flushes=SqsFlushScheduler(QueuePublisher.from_settings(settings)),
+        echoes=DynamoEchoMemory(settings.kommo_table, settings.echo_ttl_seconds),
+        once=partial(
+            run_once,
+            table_name=settings.idempotency_table,
+            ttl_seconds=settings.dedup_ttl_seconds,
+            raise_in_progress=True,
+        ),
+        texts=settings.texts,
+        config=ReactiveConfig(
+            quiet_seconds=settings.conversation_quiet_seconds,
+            min_gap_seconds=settings.salesbot_min_gap_seconds,
+            history_turns=settings.history_turns,
+            lease_seconds=int(2 * settings.n8n_timeout_seconds) + LEASE_MARGIN_SECONDS,
+            salesbot_id=settings.kommo_salesbot_id,
+            reply_field_id=settings.kommo_reply_field_id,
+            n8n_path=settings.n8n_reply_path,
+        ),
+    )
+
+
+@cache
+def conversation_repository(settings: Settings) -> DynamoConversationRepository:
+    """Conversations in DynamoDB (shared by the worker and the commands consumer)."""
+    from sales_assistant.adapters.conversations import DynamoConversationRepository
+
+    return DynamoConversationRepository(
+        settings.conversations_table, settings.conversation_ttl_days * 86400, settings.history_turns
+    )
+
+
+def reset() -> None:
+    """Forget the built services (tests)."""
+    for factory in (takeover_service, reactive_conversations, conversation_repository):
+        factory.cache_clear()

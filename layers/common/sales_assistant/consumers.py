@@ -1,0 +1,71 @@
+"""What the SQS consumers do with one queue item (the handlers add Powertools Batch around them)."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+
+from sales_assistant.composition import conversation_repository, reactive_conversations, takeover_service
+from sales_assistant.config import get_settings
+from sales_assistant.models.kommo_webhook import ChatMessage
+from sales_assistant.models.n8n import Turn
+from sales_assistant.models.queue import (
+    ClientMessageReceived,
+    ConversationFlushDue,
+    SalespersonMessageReceived,
+    parse_queue_item,
+)
+from sales_assistant.observability import count, logger
+
+
+class UnexpectedItem(ValueError):
+    """An item on the wrong queue: it fails and ends in the DLQ, where someone can look at it."""
+
+
+def conversation_item(body: str, sqs_message_id: str) -> str:
+    """Conversations queue: a client message is buffered; a flush job answers the buffer."""
+    item = parse_queue_item(body)
+    flow = reactive_conversations(get_settings())
+    if isinstance(item, ClientMessageReceived):
+        flow.receive(item.message)
+        return "buffered"
+    if isinstance(item, ConversationFlushDue):
+        outcome = flow.flush(item.conversation_id, item.seq, job_id=sqs_message_id)
+        logger.info("flush done", extra={"conversation": item.conversation_id, "outcome": outcome})
+        return outcome
+    raise UnexpectedItem(f"{item.kind} does not belong on the conversations queue")
+
+
+def command_item(body: str) -> str:
+    """Commands queue: a salesperson's message is a command or a manual reply (auto-takeover)."""
+    item = parse_queue_item(body)
+    if not isinstance(item, SalespersonMessageReceived):
+        raise UnexpectedItem(f"{item.kind} does not belong on the commands queue")
+    settings = get_settings()
+    _record_salesperson_turn(item.message)
+    outcome = takeover_service(settings).handle_salesperson_message(item.message)
+    count("SalespersonMessages", outcome=outcome)
+    logger.info("salesperson message handled", extra={"outcome": outcome})
+    return outcome
+
+
+def _record_salesperson_turn(message: ChatMessage) -> None:
+    """The salesperson's words go into the conversation's history (once per message), for n8n's context."""
+    from sales_assistant.adapters.once import run_once
+
+    settings = get_settings()
+    turn = Turn(role="salesperson", text=message.text, at=message.created_at)
+    add = partial(_add_turn, message.conversation_id, turn)
+    run_once(
+        "salesperson-turn",
+        message.id,
+        add,
+        table_name=settings.idempotency_table,
+        ttl_seconds=settings.dedup_ttl_seconds,
+        raise_in_progress=True,
+    )
+
+
+def _add_turn(conversation_id: str, turn: Turn) -> dict[str, bool]:
+    conversation_repository(get_settings()).add_turns(conversation_id, [turn], int(time.time()))
+    return {"recorded": True}

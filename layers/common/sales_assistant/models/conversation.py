@@ -1,0 +1,33 @@
+"""A conversation (one lead's chat): recent turns, the debounce buffer and the in-flight batch."""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import BaseModel, ConfigDict
+
+from sales_assistant.models.kommo_webhook import ChatMessage
+from sales_assistant.models.n8n import Turn
+
+
+class Conversation(BaseModel):
+    """One item of the conversations table."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    conversation_id: str
+    lead_id: int | None = None
+    contact_id: int | None = None
+    seq: int = 0  # number of client messages ever buffered: a flush job for an older seq ends quietly
+    buffer: list[ChatMessage] = []  # client messages waiting for the quiet window
+    in_flight: list[ChatMessage] = []  # the batch being answered (under the lease)
+    lease_owner: str | None = None
+    lease_until_ms: int = 0
+    turns: list[Turn] = []
+    last_client_message_at: int = 0
+    last_delivery_at: int = 0
+
+
+def batch_id(messages: list[ChatMessage]) -> str:
+    """A stable id for a batch of client messages (idempotency of its reply and note)."""
+    return hashlib.sha256("|".join(sorted(message.id for message in messages)).encode()).hexdigest()[:32]

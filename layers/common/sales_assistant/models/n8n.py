@@ -1,0 +1,114 @@
+"""The n8n contract, version 1 (docs/contracts/ holds it as JSON Schema, with examples).
+
+The service POSTs an N8nRequest to {N8N_BASE_URL}{path}, signed (X-Timestamp, X-Signature); n8n
+answers an N8nResponse. A response that does not validate is treated like no response: fallback.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CONTRACT_VERSION: Literal["1"] = "1"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LeadInfo(_Model):
+    id: int
+    name: str = ""
+    status_id: int | None = None
+    pipeline_id: int | None = None
+    area: str = ""
+    custom_fields: dict[str, str] = Field(default_factory=dict, description="field name -> first value")
+
+
+class ContactInfo(_Model):
+    id: int
+    name: str = ""
+    phone: str = ""
+
+
+class VendorInfo(_Model):
+    id: int
+    name: str = ""
+    areas: list[str] = []
+
+
+class AttachmentInfo(_Model):
+    type: str = ""
+    link: str = ""
+    file_name: str = ""
+
+
+class ClientMessage(_Model):
+    """One client message of the batch; `type` is Kommo's message_type (text, voice, picture, ...)."""
+
+    id: str
+    text: str = ""
+    type: str = "text"
+    attachment: AttachmentInfo | None = None
+    created_at: int
+    readable: bool = Field(True, description="False when there is neither text nor an attachment link")
+
+
+class Turn(_Model):
+    role: Literal["client", "assistant", "salesperson"]
+    text: str
+    at: int
+    delivered: bool = Field(True, description="False for an assistant reply dropped because a human took over")
+
+
+class N8nRequest(_Model):
+    """What the service sends to n8n."""
+
+    version: Literal["1"] = CONTRACT_VERSION
+    kind: Literal["reply", "proactive", "scheduling"]
+    conversation_id: str
+    lead: LeadInfo
+    contact: ContactInfo
+    vendor: VendorInfo | None = None
+    messages: list[ClientMessage] = []
+    history: list[Turn] = []
+    trigger: dict[str, Any] | None = None
+    window_open: bool
+
+
+class TemplateReply(_Model):
+    name: str = Field(min_length=1)
+    params: dict[str, str] = {}
+
+
+class Action(BaseModel):
+    """Something the AI asks the service to do. Known types: handover, schedule, move_status; any other
+    type becomes a task for the salesperson."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(min_length=1, max_length=64)
+    reason: str = ""
+    status_id: int | None = None
+    slot: str | None = None
+
+    def details(self) -> str:
+        extra = {key: value for key, value in self.model_dump().items() if key != "type" and value}
+        return ", ".join(f"{key}: {value}" for key, value in extra.items()) or "sem detalhes"
+
+
+class N8nResponse(BaseModel):
+    """What n8n answers: a reply text, or a template when the 24-hour window is closed, and actions."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    reply: str | None = Field(None, max_length=4096)
+    template: TemplateReply | None = None
+    actions: list[Action] = []
+
+    @model_validator(mode="after")
+    def _says_something(self) -> N8nResponse:
+        if not (self.reply and self.reply.strip()) and self.template is None and not self.actions:
+            raise ValueError("the response needs a reply, a template or an action")
+        return self

@@ -1,0 +1,319 @@
+"""The reactive flow: a client writes on WhatsApp, the AI (n8n) answers through Kommo, once, in order.
+
+1. `receive`: each client message is added to its conversation's buffer (once per Kommo message id)
+   and a flush job is scheduled after the quiet window.
+2. `flush`: the job that finds no newer message claims the buffer under a lease (one batch in flight
+   per conversation; messages arriving meanwhile form the next batch), asks n8n once for the whole
+   batch, delivers one reply through the Salesbot relay, notes the exchange on the lead, releases
+   the lease and schedules the next batch if one formed. The bot state is checked before asking n8n
+   and again right before sending: a human who took over in between wins.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sales_assistant.models.bot_state import ChangeReason
+from sales_assistant.models.conversation import Conversation, batch_id
+from sales_assistant.models.kommo import KommoContact, KommoLead
+from sales_assistant.models.kommo_webhook import ChatMessage
+from sales_assistant.models.n8n import (
+    Action,
+    AttachmentInfo,
+    ClientMessage,
+    ContactInfo,
+    LeadInfo,
+    N8nRequest,
+    N8nResponse,
+    Turn,
+    VendorInfo,
+)
+from sales_assistant.observability import count, logger
+from sales_assistant.services.echoes import EchoMemory, lead_update_echo_keys, message_echo_key
+from sales_assistant.services.ports import (
+    AiFailure,
+    AiWriter,
+    ConversationRepository,
+    FlushScheduler,
+    KommoPort,
+    LeadNotes,
+    Once,
+    VendorLookup,
+)
+from sales_assistant.services.takeover import Actor, TakeoverService
+from sales_assistant.texts import Texts
+
+WHATSAPP_WINDOW_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class ReactiveConfig:
+    quiet_seconds: int
+    min_gap_seconds: int
+    history_turns: int
+    lease_seconds: int
+    salesbot_id: int
+    reply_field_id: int
+    n8n_path: str
+    area_field: str = "Área"
+
+
+@dataclass
+class Answer:
+    """What the batch gets: the text to send (if any), the actions to run, and why it is a fallback."""
+
+    reply: str | None
+    actions: list[Action]
+    fallback_reason: str | None = None
+    template: str | None = None
+
+
+class ReactiveConversations:
+    """The reactive flow's domain logic; every collaborator comes in as a port."""
+
+    def __init__(
+        self,
+        *,
+        conversations: ConversationRepository,
+        takeover: TakeoverService,
+        kommo: KommoPort,
+        notes: LeadNotes,
+        vendors: VendorLookup,
+        ai: AiWriter,
+        flushes: FlushScheduler,
+        echoes: EchoMemory,
+        once: Once,
+        texts: Texts,
+        config: ReactiveConfig,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._conversations = conversations
+        self._takeover = takeover
+        self._kommo = kommo
+        self._notes = notes
+        self._vendors = vendors
+        self._ai = ai
+        self._flushes = flushes
+        self._echoes = echoes
+        self._once = once
+        self._texts = texts
+        self._config = config
+        self._clock = clock
+
+    # ------------------------------------------------------------------ step 1: buffer
+    def receive(self, message: ChatMessage) -> int:
+        """Buffer a client message (once per Kommo message id) and schedule its flush; returns its seq."""
+        now = int(self._clock())
+        result = self._once("buffer", message.id, lambda: {"seq": self._conversations.append(message, now)})
+        count("ClientMessagesIn")
+        self._flushes.flush_later(message.conversation_id, int(result["seq"]), self._config.quiet_seconds)
+        return int(result["seq"])
+
+    # ------------------------------------------------------------------ step 2: answer a batch
+    def flush(self, conversation_id: str, seq: int, job_id: str) -> str:
+        """Answer the conversation's buffer if this job is the latest and nothing is in flight; returns
+        the outcome (answered, fallback, paused, superseded, busy, waiting_gap, nothing, no_lead)."""
+        conversation = self._claim(conversation_id, seq, job_id)
+        if isinstance(conversation, str):
+            return conversation
+        batch = sorted(conversation.in_flight, key=lambda message: (message.created_at, message.id))
+        client_turns = [Turn(role="client", text=_as_text(message), at=message.created_at) for message in batch]
+        contact_id = batch[-1].contact_id
+        if self._takeover.is_paused(contact_id):
+            count("RepliesSkippedPaused")
+            self._finish(conversation, job_id, client_turns, delivered_at=None)
+            return "paused"
+        if conversation.lead_id is None:
+            logger.warning(
+                "conversation without a lead: the Salesbot relay needs one", extra={"conversation": conversation_id}
+            )
+            count("RepliesWithoutLead")
+            self._finish(conversation, job_id, client_turns, delivered_at=None)
+            return "no_lead"
+
+        lead = self._kommo.lead(conversation.lead_id)
+        answer = self._answer(conversation, batch, lead)
+        key = batch_id(batch)
+        if answer.reply is None:
+            self._run_actions(answer.actions, lead, contact_id, key)
+            self._after_template(answer, lead, key)
+            self._finish(conversation, job_id, client_turns, delivered_at=None)
+            return "no_reply"
+        if self._takeover.is_paused(contact_id):  # a human took over while n8n was thinking
+            count("RepliesDroppedTakeover")
+            self._notes.note(f"dropped:{key}", lead.id, self._texts.render("note_reply_dropped", reply=answer.reply))
+            dropped = Turn(role="assistant", text=answer.reply, at=int(self._clock()), delivered=False)
+            self._finish(conversation, job_id, [*client_turns, dropped], delivered_at=None)
+            return "dropped_takeover"
+
+        delivered_at = self._deliver(conversation.conversation_id, lead.id, answer.reply, key)
+        client_text = "\n".join(turn.text for turn in client_turns)
+        self._notes.note(
+            f"exchange:{key}", lead.id, self._texts.render("note_exchange", client=client_text, reply=answer.reply)
+        )
+        if answer.fallback_reason:
+            self._notes.task(
+                f"fallback:{key}",
+                lead.id,
+                lead.responsible_user_id or 0,
+                self._texts.render("task_fallback", reason=answer.fallback_reason),
+            )
+        self._run_actions(answer.actions, lead, contact_id, key)
+        reply_turn = Turn(role="assistant", text=answer.reply, at=delivered_at)
+        self._finish(conversation, job_id, [*client_turns, reply_turn], delivered_at=delivered_at)
+        return "fallback" if answer.fallback_reason else "answered"
+
+    def _claim(self, conversation_id: str, seq: int, job_id: str) -> Conversation | str:
+        now = self._clock()
+        lease_until_ms = int((now + self._config.lease_seconds) * 1000)
+        conversation = self._conversations.get(conversation_id)
+        if conversation is None:
+            return "nothing"
+        if conversation.lease_owner == job_id:  # this job ran before and did not finish: take the batch back
+            return self._conversations.reclaim(conversation_id, job_id, lease_until_ms) or "superseded"
+        if conversation.seq != seq:
+            return "superseded"  # a newer message came: its own flush job answers the whole buffer
+        if not conversation.buffer:
+            return "nothing"
+        if conversation.lease_owner and conversation.lease_until_ms > now * 1000:
+            return "busy"  # the batch in flight schedules this buffer when it finishes
+        gap = conversation.last_delivery_at + self._config.min_gap_seconds - now
+        if gap > 0:  # the Salesbot may not have read the previous reply yet
+            self._flushes.flush_later(conversation_id, seq, int(gap) + 1)
+            return "waiting_gap"
+        claimed = self._conversations.claim(conversation_id, seq, job_id, lease_until_ms, int(now * 1000))
+        return claimed or "superseded"
+
+    def _answer(self, conversation: Conversation, batch: list[ChatMessage], lead: KommoLead) -> Answer:
+        if not any(message.has_content for message in batch):
+            count("UnreadableMessages")
+            return Answer(reply=self._texts.render("unreadable_reply"), actions=[])
+        contact = self._kommo.contact(batch[-1].contact_id)
+        request = self._request(conversation, batch, lead, contact)
+        try:
+            response = self._ai.ask(self._config.n8n_path, request)
+        except AiFailure as failure:
+            count("N8nFallbacks", reason=failure.reason)
+            logger.warning("n8n failed: sending the fallback text", extra={"reason": failure.reason})
+            return Answer(reply=self._texts.render("fallback_reply"), actions=[], fallback_reason=failure.reason)
+        count("BatchesSentToN8n")
+        return _answer_from(response, request.window_open)
+
+    def _request(
+        self, conversation: Conversation, batch: list[ChatMessage], lead: KommoLead, contact: KommoContact
+    ) -> N8nRequest:
+        vendor = self._vendors.get(lead.responsible_user_id) if lead.responsible_user_id else None
+        fields = {
+            field.field_name: field.first_value()
+            for field in lead.custom_fields_values or []
+            if field.field_id != self._config.reply_field_id and field.field_name
+        }
+        history = conversation.turns[-self._config.history_turns :] if self._config.history_turns else []
+        return N8nRequest(
+            kind="reply",
+            conversation_id=conversation.conversation_id,
+            lead=LeadInfo(
+                id=lead.id,
+                name=lead.name,
+                status_id=lead.status_id,
+                pipeline_id=lead.pipeline_id,
+                area=lead.field(self._config.area_field),
+                custom_fields=fields,
+            ),
+            contact=ContactInfo(id=contact.id, name=contact.name, phone=contact.phone),
+            vendor=VendorInfo(id=vendor.vendor_id, name=vendor.name, areas=vendor.profile.areas) if vendor else None,
+            messages=[_client_message(message) for message in batch],
+            history=history,
+            window_open=self._clock() - conversation.last_client_message_at < WHATSAPP_WINDOW_SECONDS,
+        )
+
+    def _deliver(self, conversation_id: str, lead_id: int, reply: str, key: str) -> int:
+        """Write the reply into the lead's reply field and run the Salesbot, once per batch."""
+
+        def send() -> dict[str, int]:
+            self._echoes.remember([message_echo_key(conversation_id, reply)])
+            self._kommo.patch_lead(lead_id, text_fields={self._config.reply_field_id: reply})
+            self._kommo.run_salesbot(self._config.salesbot_id, lead_id)
+            count("RepliesDelivered")
+            return {"delivered_at": int(self._clock())}
+
+        return int(self._once("deliver", key, send)["delivered_at"])
+
+    def _run_actions(self, actions: list[Action], lead: KommoLead, contact_id: int, key: str) -> None:
+        """Execute what the AI asked through the flow that owns it; anything else becomes a task."""
+        responsible = lead.responsible_user_id or 0
+        for index, action in enumerate(actions):
+            action_key = f"{key}:{index}"
+            if action.type == "handover":
+                self._takeover.pause(
+                    contact_id, Actor(None, "assistente"), ChangeReason.AI_HANDOVER, f"handover:{action_key}", lead.id
+                )
+                self._notes.task(
+                    f"handover:{action_key}",
+                    lead.id,
+                    responsible,
+                    self._texts.render("task_handover", reason=action.reason or "-"),
+                )
+            elif action.type == "move_status" and action.status_id:
+                self._echoes.remember(lead_update_echo_keys(lead.id, status_id=action.status_id))
+                self._kommo.patch_lead(lead.id, status_id=action.status_id)
+            else:  # schedule (until the scheduling flow lands) and any action without a flow: a task
+                self._notes.task(
+                    f"action:{action_key}",
+                    lead.id,
+                    responsible,
+                    self._texts.render("task_action", action=action.type, details=action.details()),
+                )
+            count(
+                "ActionsRun", action=action.type if action.type in ("handover", "move_status", "schedule") else "other"
+            )
+
+    def _after_template(self, answer: Answer, lead: KommoLead, key: str) -> None:
+        if answer.template:
+            self._notes.task(
+                f"template:{key}",
+                lead.id,
+                lead.responsible_user_id or 0,
+                self._texts.render("task_template_needed", template=answer.template),
+            )
+
+    def _finish(self, conversation: Conversation, job_id: str, turns: list[Turn], delivered_at: int | None) -> None:
+        after = self._conversations.finish(
+            conversation.conversation_id, job_id, turns, delivered_at, int(self._clock())
+        )
+        if after.buffer:  # messages that came while this batch was in flight: the next batch
+            delay = max(self._config.quiet_seconds, self._config.min_gap_seconds if delivered_at else 0)
+            self._flushes.flush_later(after.conversation_id, after.seq, delay)
+
+
+def _answer_from(response: N8nResponse, window_open: bool) -> Answer:
+    reply = response.reply.strip() if response.reply and response.reply.strip() else None
+    if reply and not window_open and response.template is not None:
+        reply = None  # outside the 24-hour window WhatsApp only takes a template
+    template = response.template.name if response.template is not None and reply is None else None
+    return Answer(reply=reply, actions=response.actions, template=template)
+
+
+def _client_message(message: ChatMessage) -> ClientMessage:
+    attachment = message.attachment
+    return ClientMessage(
+        id=message.id,
+        text=message.text,
+        type=message.message_type or "text",
+        attachment=AttachmentInfo(type=attachment.type, link=attachment.link, file_name=attachment.file_name)
+        if attachment and (attachment.link or attachment.type)
+        else None,
+        created_at=message.created_at,
+        readable=message.has_content,
+    )
+
+
+def _as_text(message: ChatMessage) -> str:
+    if message.text.strip():
+        return message.text
+    if message.attachment and message.attachment.link:
+        kind = message.message_type or message.attachment.type
+        return f"[{kind}] {message.attachment.file_name or message.attachment.link}"
+    return f"[{message.message_type or 'mensagem'} sem conteúdo legível]"

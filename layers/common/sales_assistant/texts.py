@@ -1,0 +1,59 @@
+"""Texts that clients and salespeople see: Brazilian Portuguese by default, each one configurable.
+
+Override any of them with the BOT_TEXTS setting, a JSON object of name -> text (same placeholders).
+"""
+
+from __future__ import annotations
+
+import json
+import string
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Texts(BaseModel):
+    """Every text the service writes to a chat or on a lead."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fallback_reply: str = "Olá! Recebemos sua mensagem e um dos nossos consultores vai te responder em instantes. 🙂"
+    unreadable_reply: str = "Desculpe, não consegui abrir sua mensagem. Pode me enviar em texto, por favor?"
+    note_exchange: str = "💬 Cliente:\n{client}\n\n🤖 Assistente:\n{reply}"
+    note_reply_dropped: str = "Resposta do assistente descartada porque o bot foi pausado durante a conversa:\n{reply}"
+    note_paused: str = "Bot pausado por {who} ({how})."
+    note_resumed: str = "Bot reativado por {who} ({how})."
+    note_auto_resumed: str = "Bot reativado automaticamente após {hours} h sem atividade humana."
+    note_status: str = "Status do bot para o contato {contact}: {status}."
+    note_unknown_command: str = "Comando não reconhecido: {command}. Use /assumir, /liberar ou /status, com ou sem id."
+    note_unknown_id: str = "Não encontrei lead nem contato com o id {id}. Nada foi alterado."
+    how_command_pause: str = "comando /assumir"
+    how_command_resume: str = "comando /liberar"
+    how_manual_reply: str = "resposta manual no chat"
+    how_ai_handover: str = "o assistente passou a conversa para um humano"
+    how_admin_api: str = "painel de administração"
+    status_active: str = "ativo"
+    status_paused: str = "pausado por {who} desde {since}"
+    task_fallback: str = (
+        "O assistente não conseguiu responder ao cliente ({reason}). Enviamos a mensagem padrão: confira a conversa."
+    )
+    task_handover: str = "O cliente precisa de atendimento humano: {reason}"
+    task_action: str = 'O assistente pediu a ação "{action}" ({details}). Por favor, dê sequência.'
+    task_template_needed: str = 'A janela de 24 h do WhatsApp está fechada: envie o modelo "{template}" ao cliente.'
+
+    def render(self, name: str, **values: object) -> str:
+        """The text `name` with its placeholders filled; unknown placeholders stay visible."""
+        template: str = getattr(self, name)
+        return string.Formatter().vformat(template, (), _KeepMissing(values))
+
+
+class _KeepMissing(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def load_texts(overrides_json: str) -> Texts:
+    """Default texts with the BOT_TEXTS overrides applied (raises ValueError on bad JSON or names)."""
+    overrides = json.loads(overrides_json) if overrides_json.strip() else {}
+    if not isinstance(overrides, dict):
+        raise ValueError("BOT_TEXTS must be a JSON object of text name -> text")
+    return Texts.model_validate(overrides)

@@ -1,0 +1,237 @@
+"""Scenario 2 end to end: a client's WhatsApp message, as Kommo posts it, gets one answer from n8n,
+delivered through the Salesbot relay and noted on the lead; or exactly one fallback."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from local.sam_events import kommo_body
+from tests.conftest import World
+
+ACCOUNT = [("account[subdomain]", "vendasdemo"), ("account[id]", "31257294")]
+
+
+def client_message(
+    message_id: str,
+    text: str,
+    *,
+    created_at: int = 1795521600,
+    lead: int = 27754599,
+    contact: int = 93589657,
+    extra: list[tuple[str, str]] | None = None,
+) -> str:
+    prefix = "message[add][0]"
+    rows = [
+        ("id", message_id),
+        ("chat_id", f"chat-{lead}"),
+        ("contact_id", str(contact)),
+        ("text", text),
+        ("created_at", str(created_at)),
+        ("entity_type", "lead"),
+        ("entity_id", str(lead)),
+        ("type", "incoming"),
+        ("author[id]", "client-author"),
+        ("author[type]", "external"),
+        ("author[name]", "Cliente"),
+        ("origin", "waba"),
+        *(extra or []),
+    ]
+    fields = []
+    for key, value in rows:
+        head = key.split("[", 1)[0]
+        fields.append((f"{prefix}[{head}]{key[len(head) :]}", value))
+    return urlencode(ACCOUNT + fields)
+
+
+def kommo_calls(world: World) -> list[str]:
+    return [f"{r.method} {r.path}" for r in world.kommo.requests if r.method != "GET"]
+
+
+def test_one_client_message_gets_one_reply_patched_run_and_noted_in_that_order(world: World) -> None:
+    world.post_webhook(kommo_body("client-message"))
+    world.pump()
+
+    [asked] = world.n8n.requests
+    request = asked["body"]
+    assert asked["path"] == "/webhook/kommo-reply"
+    assert request["kind"] == "reply" and request["version"] == "1"
+    assert request["conversation_id"] == "lead:27754599"
+    assert request["lead"]["area"] == "Auto" and request["lead"]["id"] == 27754599
+    assert request["contact"] == {"id": 93589657, "name": "Mariana Costa", "phone": "+55 11 98765-4321"}
+    assert [m["text"] for m in request["messages"]] == ["Oi! Vi o anúncio do consórcio, queria saber como funciona 😊"]
+    assert request["window_open"] is True
+
+    assert kommo_calls(world) == [
+        "PATCH /api/v4/leads/27754599",
+        "POST /api/v2/salesbot/run",
+        "POST /api/v4/leads/27754599/notes",
+    ]
+    assert world.reply_field().startswith("Olá, Mariana! Recebi sua mensagem sobre Auto")
+    [run] = world.kommo.salesbot_runs
+    assert run == {**run, "bot_id": 101, "entity_id": 27754599, "entity_type": 2}
+    [note] = world.kommo.notes
+    assert "💬 Cliente:" in note["params"]["text"] and "🤖 Assistente:" in note["params"]["text"]
+    turns = world.conversation().turns
+    assert [turn.role for turn in turns] == ["client", "assistant"]
+
+
+def test_the_same_webhook_delivered_three_times_gets_one_reply(world: World) -> None:
+    for _ in range(3):
+        world.post_webhook(kommo_body("client-message"))
+    world.pump()
+    assert len(world.n8n.requests) == 1 and len(world.kommo.salesbot_runs) == 1
+
+
+def test_a_message_redelivered_by_sqs_is_answered_once(world: World) -> None:
+    from sales_assistant.adapters.queues import QueuePublisher
+    from sales_assistant.config import get_settings
+    from sales_assistant.models.kommo_webhook import parse_kommo_webhook
+    from sales_assistant.models.queue import ClientMessageReceived
+
+    [message] = parse_kommo_webhook(kommo_body("client-message")).client_messages
+    publisher = QueuePublisher.from_settings(get_settings())
+    for _ in range(3):  # bypassing intake's dedup: the worker's own idempotency holds
+        publisher.publish(ClientMessageReceived(message=message))
+    world.pump()
+    assert len(world.n8n.requests) == 1 and len(world.kommo.salesbot_runs) == 1
+
+
+def test_three_quick_messages_go_to_n8n_as_one_batch_with_one_reply(world: World) -> None:
+    for index, text in enumerate(["oi", "tudo bem?", "quero saber do benefício"]):
+        world.post_webhook(client_message(f"burst-{index}", text, created_at=1795521600 + index))
+    world.pump()
+    [asked] = world.n8n.requests
+    assert [m["text"] for m in asked["body"]["messages"]] == ["oi", "tudo bem?", "quero saber do benefício"]
+    assert len(world.kommo.salesbot_runs) == 1
+    assert "Recebi suas mensagens" in world.reply_field()
+
+
+def test_a_paused_contact_gets_no_answer_but_the_message_is_kept(world: World) -> None:
+    from sales_assistant.composition import takeover_service
+    from sales_assistant.config import get_settings
+    from sales_assistant.models.bot_state import ChangeReason
+    from sales_assistant.services.takeover import Actor
+
+    takeover_service(get_settings()).pause(
+        93589657, Actor(8401234, "Ana Souza"), ChangeReason.COMMAND, "cmd-1", 27754599
+    )
+    world.kommo.requests.clear()
+    world.post_webhook(kommo_body("client-message"))
+    world.pump()
+    assert world.n8n.requests == [] and world.kommo.salesbot_runs == []
+    assert [turn.text for turn in world.conversation().turns][-1].startswith("Oi! Vi o anúncio")
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"status": 500, "times": 2},
+        {"status": 200, "raw": b"<html>not json</html>"},
+        {"status": 200, "body": {"unexpected": "shape"}},
+        {"status": 200, "body": {"reply": "tarde demais"}, "delay_seconds": 2.5},
+    ],
+    ids=["500", "invalid-json", "invalid-response", "timeout"],
+)
+def test_n8n_failing_gets_exactly_one_fallback_and_a_task(world: World, failure: dict[str, Any]) -> None:
+    times = failure.pop("times", 1)
+    for _ in range(times):
+        world.n8n.respond_with(**failure)
+    world.post_webhook(kommo_body("client-message"))
+    world.pump()
+    assert len(world.kommo.salesbot_runs) == 1
+    assert world.reply_field().startswith("Olá! Recebemos sua mensagem")
+    [task] = world.kommo.tasks
+    assert task["responsible_user_id"] == 8401234 and "não conseguiu responder" in task["text"]
+
+
+def test_kommo_failing_retries_through_the_queue_without_a_second_reply(world: World) -> None:
+    world.kommo.fail_next("/api/v2/salesbot/run", 503)
+    world.post_webhook(kommo_body("client-message"))
+    world.pump()
+    assert len(world.kommo.calls("POST", "/api/v2/salesbot/run")) == 2  # failed once, then delivered
+    assert len(world.kommo.salesbot_runs) == 1
+    assert len(world.kommo.notes) == 1
+
+
+def test_two_conversations_in_parallel_do_not_block_each_other(world: World) -> None:
+    from local.sqs_pump import deliver_batch, receive
+
+    world.n8n.holds["lead:27754599"] = threading.Event()
+    world.post_webhook(client_message("slow-1", "oi, sou a Mariana"))
+    world.post_webhook(client_message("fast-1", "oi, sou o Rafael", lead=27754600, contact=93589658))
+    world.pump_client_messages()
+    url, arn = world.stack.physical_ids["ConversationsQueue"], world.stack.arns["ConversationsQueue"]
+    flushes = {}
+    while len(flushes) < 2 and (batch := receive(world.sqs, url)):
+        flushes.update({("lead:27754599" in message["Body"]): message for message in batch})
+    worker = world.handler("ConversationWorkerFunction")
+    # Each flush job is its own invocation (BatchSize 1), as concurrent Lambdas run them.
+    slow = threading.Thread(target=deliver_batch, args=(world.sqs, worker, url, arn, [flushes[True]]))
+    slow.start()
+    try:
+        deliver_batch(world.sqs, worker, url, arn, [flushes[False]])
+        assert world.reply_field(27754600).startswith("Olá, Rafael!")
+        assert world.reply_field(27754599) == ""  # Mariana's answer is still being written
+    finally:
+        world.n8n.holds["lead:27754599"].set()
+        slow.join(timeout=30)
+    assert world.reply_field(27754599).startswith("Olá, Mariana!")
+
+
+def test_a_picture_goes_to_n8n_with_its_type_and_link(world: World) -> None:
+    world.post_webhook(kommo_body("client-picture"))
+    world.pump()
+    [message] = world.n8n.requests[0]["body"]["messages"]
+    assert message["type"] == "picture" and message["attachment"]["link"].endswith("comprovante.jpg")
+    assert world.reply_field().startswith("Recebi seu arquivo")
+
+
+def test_a_voice_note_is_never_dropped(world: World) -> None:
+    voice = [
+        ("message_type", "voice"),
+        ("attachment[type]", "voice"),
+        ("attachment[link]", "https://amojo.kommo.com/attachments/a1/audio.ogg"),
+    ]
+    world.post_webhook(client_message("voice-1", "", extra=voice))
+    world.pump()
+    assert world.n8n.requests[0]["body"]["messages"][0]["type"] == "voice"
+    assert world.reply_field().startswith("Recebi seu áudio")
+
+
+def test_a_message_with_nothing_readable_gets_the_could_not_read_reply(world: World) -> None:
+    world.post_webhook(client_message("empty-1", "", extra=[("message_type", "location")]))
+    world.pump()
+    assert world.n8n.requests == []
+    assert world.reply_field().startswith("Desculpe, não consegui abrir sua mensagem")
+
+
+def test_a_client_asking_for_a_human_is_handed_over(world: World) -> None:
+    world.post_webhook(client_message("human-1", "quero falar com um atendente"))
+    world.pump()
+    assert world.reply_field().startswith("Claro, Mariana!")
+    state = world.bot_state()
+    assert state.status == "paused" and state.reason == "ai_handover"
+    assert any("atendimento humano" in task["text"] for task in world.kommo.tasks)
+    world.post_webhook(client_message("human-2", "alô?"))
+    world.pump()
+    assert len(world.kommo.salesbot_runs) == 1  # the bot stays silent after the handover
+
+
+def test_a_schedule_request_becomes_a_task_until_the_scheduling_flow_exists(world: World) -> None:
+    world.post_webhook(client_message("meet-1", "posso agendar uma reunião amanhã?"))
+    world.pump()
+    [task] = world.kommo.tasks
+    assert 'ação "schedule"' in task["text"] and task["entity_id"] == 27754599
+
+
+def test_the_bots_own_reply_coming_back_as_an_outgoing_message_is_an_echo(world: World) -> None:
+    world.post_webhook(kommo_body("client-message"))
+    world.pump()
+    echo = kommo_body("salesperson-assumir").replace("%2Fassumir+27754599", urlencode({"x": world.reply_field()})[2:])
+    answer = world.post_webhook(echo)
+    assert answer["accepted"] == 0 and answer["echoes"] == 1
+    assert world.bot_state().status == "active"

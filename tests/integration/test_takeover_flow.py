@@ -1,0 +1,159 @@
+"""Scenario 3 end to end: salespeople take over with /assumir and give back with /liberar, typed in the
+Kommo chat; the admin API does the same; the bot never talks over a human."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from local.lambda_events import http_api_event, schedule_event
+from local.sam_events import kommo_body
+from tests.conftest import API_TOKEN, World
+from tests.integration.test_reactive_flow import client_message
+
+AUTH = {"authorization": f"Bearer {API_TOKEN}"}
+
+
+def salesperson_message(message_id: str, text: str) -> str:
+    body = kommo_body("salesperson-assumir")
+    return body.replace("e4a257ab-8c69-4192-9d7f-5a6b7c8d9ea4", message_id).replace(
+        "%2Fassumir+27754599", json.dumps(text)[1:-1].replace(" ", "+").replace("/", "%2F")
+    )
+
+
+def admin(
+    world: World, method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    event = http_api_event(
+        method,
+        path,
+        query=query,
+        headers={**AUTH, "content-type": "application/json"},
+        body=json.dumps(body) if body is not None else None,
+    )
+    response = world.handler("BotCommandsFunction")(event)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_assumir_with_the_lead_id_pauses_the_contact_and_notes_it(world: World) -> None:
+    world.post_webhook(salesperson_message("cmd-1", "/assumir 27754599"))
+    world.pump()
+    state = world.bot_state()
+    assert state.status == "paused" and state.by_user_id == 8401234 and state.reason == "command"
+    [note] = world.kommo.notes
+    assert note["params"]["text"] == "Bot pausado por Ana Souza (comando /assumir)."
+    assert [turn.role for turn in world.conversation().turns] == ["salesperson"]
+
+
+def test_liberar_resumes_and_the_bot_answers_again(world: World) -> None:
+    world.post_webhook(salesperson_message("cmd-1", "/assumir"))
+    world.pump()
+    world.post_webhook(client_message("c-1", "oi?"))
+    world.pump()
+    assert world.kommo.salesbot_runs == []
+    world.post_webhook(salesperson_message("cmd-2", "/liberar"))
+    world.pump()
+    assert world.bot_state().status == "active"
+    world.post_webhook(client_message("c-2", "alguém aí?"))
+    world.pump()
+    assert len(world.kommo.salesbot_runs) == 1
+
+
+def test_a_salespersons_normal_reply_pauses_the_bot(world: World) -> None:
+    world.post_webhook(salesperson_message("manual-1", "Oi Mariana, aqui é a Ana. Posso te ligar?"))
+    world.pump()
+    state = world.bot_state()
+    assert state.status == "paused" and state.reason == "manual_reply" and state.resume_at
+    assert world.kommo.notes[0]["params"]["text"] == "Bot pausado por Ana Souza (resposta manual no chat)."
+
+
+def test_a_client_typing_liberar_is_just_text_for_the_ai(world: World) -> None:
+    world.post_webhook(salesperson_message("cmd-1", "/assumir"))
+    world.pump()
+    world.post_webhook(client_message("c-1", "/liberar"))
+    world.pump()
+    assert world.bot_state().status == "paused"
+    assert world.kommo.salesbot_runs == []
+
+
+def test_an_unknown_id_changes_nothing_and_the_salesperson_is_told(world: World) -> None:
+    world.post_webhook(salesperson_message("cmd-1", "/assumir 424242"))
+    world.pump()
+    assert world.bot_state().status == "active"
+    assert (
+        world.kommo.notes[0]["params"]["text"] == "Não encontrei lead nem contato com o id 424242. Nada foi alterado."
+    )
+
+
+def test_a_duplicate_command_webhook_changes_the_state_once(world: World) -> None:
+    from sales_assistant.adapters.queues import QueuePublisher
+    from sales_assistant.config import get_settings
+    from sales_assistant.models.kommo_webhook import parse_kommo_webhook
+    from sales_assistant.models.queue import SalespersonMessageReceived
+
+    body = salesperson_message("cmd-dup", "/assumir")
+    world.post_webhook(body)
+    world.post_webhook(body)
+    world.pump()
+    [message] = parse_kommo_webhook(body).salesperson_messages
+    QueuePublisher.from_settings(get_settings()).publish(SalespersonMessageReceived(message=message))  # SQS redelivery
+    world.pump()
+    assert world.bot_state().version == 1 and len(world.kommo.notes) == 1
+    assert len(world.conversation().turns) == 1
+
+
+def test_a_takeover_while_n8n_is_thinking_drops_the_reply(world: World) -> None:
+    world.n8n.holds["lead:27754599"] = threading.Event()
+    world.post_webhook(client_message("c-1", "quanto custa o plano?"))
+    thinking = threading.Thread(target=world.pump)
+    thinking.start()
+    for _ in range(100):
+        if world.n8n.requests:
+            break
+        threading.Event().wait(0.05)
+    world.post_webhook(salesperson_message("cmd-1", "/assumir"))
+    world.pump_commands()
+    world.n8n.holds["lead:27754599"].set()
+    thinking.join(timeout=30)
+    assert world.kommo.salesbot_runs == [] and world.reply_field() == ""
+    turns = world.conversation().turns
+    assert turns[-1].role == "assistant" and turns[-1].delivered is False
+    assert any("descartada" in note["params"]["text"] for note in world.kommo.notes)
+
+
+def test_admin_api_pauses_lists_and_resumes(world: World) -> None:
+    status, paused = admin(world, "POST", "/bot/93589657/pause", {"by": "Supervisor", "lead_id": 27754599})
+    assert status == 200 and paused["status"] == "paused" and paused["reason"] == "admin_api"
+    assert admin(world, "GET", "/bot/93589657")[1]["description"].startswith("pausado por Supervisor")
+    status, listing = admin(world, "GET", "/bot", query={"status": "paused"})
+    assert status == 200 and [c["contact_id"] for c in listing["contacts"]] == [93589657]
+    status, resumed = admin(world, "POST", "/bot/93589657/resume")
+    assert status == 200 and resumed["status"] == "active"
+    assert [n["params"]["text"] for n in world.kommo.notes] == [
+        "Bot pausado por Supervisor (painel de administração).",
+        "Bot reativado por admin (painel de administração).",
+    ]
+
+
+def test_admin_api_refuses_bad_input_with_a_reason(world: World) -> None:
+    assert admin(world, "POST", "/bot/abc/pause")[0] == 422
+    status, body = admin(world, "POST", "/bot/93589657/pause", {"lead_id": "nope"})
+    assert status == 400 and body["error"] == "invalid_body" and "lead_id" in body["message"]
+    assert admin(world, "GET", "/bot", query={"status": "active"})[0] == 422
+    response = world.handler("BotCommandsFunction")(http_api_event("GET", "/bot/93589657"))
+    assert response["statusCode"] == 401
+
+
+def test_the_schedule_resumes_overdue_pauses(world: World) -> None:
+    from sales_assistant.adapters.bot_state import DynamoBotStateRepository
+    from sales_assistant.config import get_settings
+
+    world.post_webhook(salesperson_message("cmd-1", "/assumir"))
+    world.pump()
+    repository = DynamoBotStateRepository(get_settings().bot_state_table)
+    state = repository.get(93589657)
+    assert state is not None
+    repository.save(state.model_copy(update={"resume_at": 1, "version": state.version + 1}), state.version)
+    result = world.handler("BotCommandsFunction")(schedule_event())
+    assert result == {"resumed": [93589657]} and world.bot_state().status == "active"

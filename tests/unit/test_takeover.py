@@ -1,0 +1,217 @@
+"""Human takeover as pure logic: pauses, resumes, idle auto-resume with an injected clock, concurrency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sales_assistant.errors import NotFound
+from sales_assistant.models.bot_state import BotState, BotStatus, ChangeReason
+from sales_assistant.models.kommo import KommoContact, KommoLead
+from sales_assistant.models.kommo_webhook import Author, ChatMessage
+from sales_assistant.services.ports import StateConflict
+from sales_assistant.services.takeover import Actor, TakeoverService
+from sales_assistant.texts import Texts
+
+ANA = Actor(8401234, "Ana Souza")
+HOUR = 3600
+
+
+class InMemoryStates:
+    def __init__(self) -> None:
+        self.states: dict[int, BotState] = {}
+        self.conflicts_to_inject = 0
+
+    def get(self, contact_id: int) -> BotState | None:
+        return self.states.get(contact_id)
+
+    def save(self, state: BotState, expected_version: int) -> None:
+        current = self.states.get(state.contact_id)
+        if self.conflicts_to_inject or (current and current.version != expected_version):
+            self.conflicts_to_inject = max(self.conflicts_to_inject - 1, 0)
+            raise StateConflict("changed")
+        self.states[state.contact_id] = state
+
+    def with_status(self, status: BotStatus) -> list[BotState]:
+        return [state for state in self.states.values() if state.status == status]
+
+
+class FakeKommo:
+    leads = {
+        27754599: KommoLead.model_validate(
+            {"id": 27754599, "_embedded": {"contacts": [{"id": 93589657, "is_main": True}]}}
+        )
+    }
+    contacts = {93589657: KommoContact(id=93589657), 93589658: KommoContact(id=93589658)}
+
+    def lead(self, lead_id: int) -> KommoLead:
+        if lead_id not in self.leads:
+            raise NotFound("no lead")
+        return self.leads[lead_id]
+
+    def contact(self, contact_id: int) -> KommoContact:
+        if contact_id not in self.contacts:
+            raise NotFound("no contact")
+        return self.contacts[contact_id]
+
+    def patch_lead(self, lead_id: int, **_: Any) -> None:
+        raise AssertionError("takeover never patches leads")
+
+    def run_salesbot(self, bot_id: int, lead_id: int) -> None:
+        raise AssertionError("takeover never sends messages")
+
+
+class RecordedNotes:
+    def __init__(self) -> None:
+        self.notes: dict[str, tuple[int, str]] = {}
+
+    def note(self, key: str, lead_id: int, text: str) -> None:
+        self.notes.setdefault(key, (lead_id, text))
+
+    def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None:
+        raise AssertionError("no task expected")
+
+    def texts(self) -> list[str]:
+        return [text for _, text in self.notes.values()]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_795_521_600.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def notes() -> RecordedNotes:
+    return RecordedNotes()
+
+
+@pytest.fixture
+def states() -> InMemoryStates:
+    return InMemoryStates()
+
+
+@pytest.fixture
+def takeover(states: InMemoryStates, notes: RecordedNotes, clock: Clock) -> TakeoverService:
+    return TakeoverService(
+        states, FakeKommo(), notes, Texts(), auto_resume_hours=12, pause_on_manual_reply=True, clock=clock
+    )
+
+
+def salesperson_says(text: str, message_id: str = "m-1", *, user_id: int | None = 8401234) -> ChatMessage:
+    return ChatMessage(
+        id=message_id,
+        chat_id="chat-1",
+        contact_id=93589657,
+        text=text,
+        created_at=1,
+        entity_type="lead",
+        entity_id=27754599,
+        type="outgoing",
+        author=Author(id="a", type="internal", name="Ana Souza", user_id=user_id),
+    )
+
+
+def test_assumir_with_a_lead_id_pauses_its_main_contact(takeover: TakeoverService, notes: RecordedNotes) -> None:
+    assert takeover.handle_salesperson_message(salesperson_says("/assumir 27754599")) == "paused"
+    state = takeover.state(93589657)
+    assert state.status == BotStatus.PAUSED and state.by_name == "Ana Souza" and state.reason == ChangeReason.COMMAND
+    assert notes.texts() == ["Bot pausado por Ana Souza (comando /assumir)."]
+
+
+def test_assumir_without_id_pauses_the_chats_contact(takeover: TakeoverService) -> None:
+    takeover.handle_salesperson_message(salesperson_says("/assumir"))
+    assert takeover.is_paused(93589657)
+
+
+def test_assumir_with_a_contact_id_pauses_that_contact(takeover: TakeoverService) -> None:
+    takeover.handle_salesperson_message(salesperson_says("/assumir 93589658"))
+    assert takeover.is_paused(93589658) and not takeover.is_paused(93589657)
+
+
+def test_liberar_resumes(takeover: TakeoverService, notes: RecordedNotes) -> None:
+    takeover.handle_salesperson_message(salesperson_says("/assumir", "m-1"))
+    assert takeover.handle_salesperson_message(salesperson_says("/liberar", "m-2")) == "resumed"
+    assert not takeover.is_paused(93589657)
+    assert notes.texts()[-1] == "Bot reativado por Ana Souza (comando /liberar)."
+
+
+def test_a_manual_reply_pauses_and_later_ones_push_the_auto_resume_back(
+    takeover: TakeoverService, clock: Clock
+) -> None:
+    assert takeover.handle_salesperson_message(salesperson_says("Oi Mariana, aqui é a Ana!", "m-1")) == "paused"
+    first_resume = takeover.state(93589657).resume_at
+    clock.now += HOUR
+    assert takeover.handle_salesperson_message(salesperson_says("Te mando a proposta já", "m-2")) == "still_paused"
+    assert takeover.state(93589657).resume_at == first_resume + HOUR  # type: ignore[operator]
+
+
+def test_the_bot_resumes_by_itself_after_the_idle_time(
+    takeover: TakeoverService, clock: Clock, notes: RecordedNotes
+) -> None:
+    takeover.handle_salesperson_message(salesperson_says("/assumir"))
+    clock.now += 11 * HOUR
+    assert takeover.is_paused(93589657) and takeover.resume_overdue() == []
+    clock.now += 2 * HOUR
+    assert not takeover.is_paused(93589657)  # the worker honours resume_at before the sweep runs
+    assert takeover.resume_overdue() == [93589657]
+    assert takeover.state(93589657).status == BotStatus.ACTIVE
+    assert "reativado automaticamente após 12 h" in notes.texts()[-1]
+    assert takeover.resume_overdue() == []
+
+
+def test_auto_resume_zero_means_never(states: InMemoryStates, notes: RecordedNotes, clock: Clock) -> None:
+    takeover = TakeoverService(
+        states, FakeKommo(), notes, Texts(), auto_resume_hours=0, pause_on_manual_reply=True, clock=clock
+    )
+    takeover.handle_salesperson_message(salesperson_says("/assumir"))
+    clock.now += 1000 * HOUR
+    assert takeover.is_paused(93589657) and takeover.resume_overdue() == []
+
+
+def test_manual_replies_can_be_told_not_to_pause(states: InMemoryStates, notes: RecordedNotes, clock: Clock) -> None:
+    takeover = TakeoverService(
+        states, FakeKommo(), notes, Texts(), auto_resume_hours=12, pause_on_manual_reply=False, clock=clock
+    )
+    assert takeover.handle_salesperson_message(salesperson_says("Oi!")) == "manual_reply_ignored"
+    assert not takeover.is_paused(93589657)
+
+
+@pytest.mark.parametrize(
+    "text, expected", [("/assumir 999", "unknown_id"), ("/assumir abc", "unknown_id"), ("/pausar", "unknown_command")]
+)
+def test_an_unknown_command_or_id_changes_nothing_and_is_noted(
+    takeover: TakeoverService, notes: RecordedNotes, text: str, expected: str
+) -> None:
+    assert takeover.handle_salesperson_message(salesperson_says(text)) == expected
+    assert not takeover.is_paused(93589657)
+    [(lead_id, note)] = notes.notes.values()
+    assert lead_id == 27754599 and ("Não encontrei" in note or "não reconhecido" in note)
+
+
+def test_status_reports_on_the_lead(takeover: TakeoverService, notes: RecordedNotes) -> None:
+    takeover.handle_salesperson_message(salesperson_says("/assumir", "m-1"))
+    assert takeover.handle_salesperson_message(salesperson_says("/status", "m-2")) == "status"
+    assert "pausado por Ana Souza" in notes.texts()[-1]
+
+
+def test_the_same_command_delivered_twice_changes_the_state_once(
+    takeover: TakeoverService, notes: RecordedNotes
+) -> None:
+    takeover.handle_salesperson_message(salesperson_says("/assumir", "m-1"))
+    takeover.handle_salesperson_message(salesperson_says("/assumir", "m-1"))
+    assert takeover.state(93589657).version == 1 and len(notes.notes) == 1
+
+
+def test_a_concurrent_writer_is_retried_into_a_defined_state(takeover: TakeoverService, states: InMemoryStates) -> None:
+    states.conflicts_to_inject = 2
+    takeover.pause(93589657, ANA, ChangeReason.ADMIN_API, "admin-1", 27754599)
+    assert takeover.state(93589657).status == BotStatus.PAUSED
