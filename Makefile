@@ -42,3 +42,4 @@ clean:
 bench: $(STAMP)
 	$(BIN)/python -m bench.kommo_rate_limit --workers 8
 	$(BIN)/python -m bench.kommo_rate_limit --workers 16
+	$(BIN)/python -m bench.worker_overhead --messages 40

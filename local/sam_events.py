@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from local.defaults import LOCAL_SECRETS
-from local.lambda_events import http_api_event
+from local.lambda_events import http_api_event, schedule_event, sqs_event
+from sales_assistant.models.kommo_webhook import parse_kommo_webhook
+from sales_assistant.models.queue import ClientMessageReceived, ConversationFlushDue, SalespersonMessageReceived
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 FORM = "application/x-www-form-urlencoded"
@@ -35,14 +37,63 @@ def webhook_event(body: str, token: str = LOCAL_SECRETS["WEBHOOK_TOKEN"]) -> dic
 
 
 def render_events() -> dict[str, dict[str, Any]]:
-    """File name -> event, for every Kommo body (request ids and times fixed so files are stable)."""
+    """File name -> event: every Kommo body as a webhook delivery, the queue items the consumers get,
+    the schedules and a few admin calls (request ids and times fixed so the files are stable)."""
     rendered = {}
     for form in sorted((EVENTS / "kommo").glob("*.form")):
-        event = webhook_event(form.read_text())
-        event["requestContext"].update({"requestId": f"local-{form.stem}", "time": "24/Nov/2026:12:00:00 +0000"})
-        event["requestContext"]["timeEpoch"] = 1795521600000
-        rendered[f"webhook-{form.stem}.json"] = event
+        rendered[f"webhook-{form.stem}.json"] = _stable(webhook_event(form.read_text()), form.stem)
+    auth = {"authorization": f"Bearer {LOCAL_SECRETS['API_TOKEN']}", "content-type": "application/json"}
+    admin_calls = {
+        "api-bot-pause": (
+            "POST",
+            "/bot/93589657/pause",
+            "/bot/{contact_id}/pause",
+            {"contact_id": "93589657"},
+            '{"by": "Supervisor", "lead_id": 27754599}',
+        ),
+        "api-bot-paused-list": ("GET", "/bot", "/bot", None, None),
+        "api-vendors-sync": ("POST", "/vendors/sync", "/vendors/sync", None, None),
+        "api-health": ("GET", "/health", "/health", None, None),
+    }
+    for name, (method, path, route, parameters, body) in admin_calls.items():
+        event = http_api_event(
+            method,
+            path,
+            route_key=f"{method} {route}",
+            path_parameters=parameters,
+            headers=auth,
+            body=body,
+            query={"status": "paused"} if path == "/bot" else None,
+        )
+        rendered[f"{name}.json"] = _stable(event, name)
+    webhook = parse_kommo_webhook(kommo_body("client-message"))
+    command = parse_kommo_webhook(kommo_body("salesperson-assumir"))
+    queue_items = {
+        "sqs-conversations-client-message": ClientMessageReceived(message=webhook.client_messages[0]),
+        "sqs-conversations-flush-due": ConversationFlushDue(conversation_id="lead:27754599", seq=1),
+        "sqs-commands-assumir": SalespersonMessageReceived(message=command.salesperson_messages[0]),
+    }
+    for index, (name, item) in enumerate(queue_items.items(), start=1):
+        message = {"MessageId": f"00000000-0000-4000-8000-{index:012d}", "Body": item.model_dump_json()}
+        queue = "CommandsQueue.fifo" if isinstance(item, SalespersonMessageReceived) else "ConversationsQueue"
+        event = sqs_event([message], f"arn:aws:sqs:us-east-1:123456789012:{queue}")
+        event["Records"][0]["attributes"]["SentTimestamp"] = "1795521600000"
+        if isinstance(item, SalespersonMessageReceived):
+            event["Records"][0]["attributes"].update(
+                {"MessageGroupId": item.group_id, "MessageDeduplicationId": f"dedup-{index}", "SequenceNumber": "1"}
+            )
+        rendered[f"{name}.json"] = event
+    for name in ("schedule-vendor-sync", "schedule-auto-resume"):
+        event = schedule_event(name)
+        event.update({"id": f"00000000-0000-4000-8000-{len(name):012d}", "time": "2026-11-24T12:00:00Z"})
+        rendered[f"{name}.json"] = event
     return rendered
+
+
+def _stable(event: dict[str, Any], name: str) -> dict[str, Any]:
+    event["requestContext"].update({"requestId": f"local-{name}", "time": "24/Nov/2026:12:00:00 +0000"})
+    event["requestContext"]["timeEpoch"] = 1795521600000
+    return event
 
 
 def main() -> None:

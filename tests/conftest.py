@@ -80,7 +80,7 @@ def queue_messages(stack: Any, queue_id: str) -> list[dict[str, Any]]:
 
     sqs = boto3.client("sqs")
     url = stack.physical_ids[queue_id]
-    taken: list[dict[str, Any]] = []
+    taken: list[Any] = []
     while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300).get("Messages"):
         taken.extend(batch)
         for message in batch:

@@ -38,3 +38,26 @@ def test_an_unknown_route_is_a_json_404(aws: Any) -> None:
 def test_events_for_sam_local_invoke_are_up_to_date() -> None:
     for name, event in render_events().items():
         assert json.loads((EVENTS / name).read_text()) == event, f"run python -m local.sam_events ({name})"
+
+
+def test_every_event_file_is_handled_by_its_function(world: Any) -> None:
+    """events/*.json, as `sam local invoke -e` would pass them, run through the real handlers."""
+    targets = {
+        "api-health.json": "OpsApiFunction",
+        "api-bot-pause.json": "BotCommandsFunction",
+        "api-bot-paused-list.json": "BotCommandsFunction",
+        "api-vendors-sync.json": "VendorSyncFunction",
+        "sqs-conversations-client-message.json": "ConversationWorkerFunction",
+        "sqs-conversations-flush-due.json": "ConversationWorkerFunction",
+        "sqs-commands-assumir.json": "BotCommandsFunction",
+        "schedule-vendor-sync.json": "VendorSyncFunction",
+        "schedule-auto-resume.json": "BotCommandsFunction",
+    }
+    for name, function_id in targets.items():
+        result = world.handler(function_id)(json.loads((EVENTS / name).read_text()))
+        if "statusCode" in result:
+            assert result["statusCode"] == 200, (name, result["body"])
+        else:
+            assert result.get("batchItemFailures", []) == [], name
+    for path in sorted(EVENTS.glob("webhook-*.json")):
+        assert world.handler("WebhookIntakeFunction")(json.loads(path.read_text()))["statusCode"] == 200, path

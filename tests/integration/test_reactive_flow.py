@@ -165,7 +165,7 @@ def test_two_conversations_in_parallel_do_not_block_each_other(world: World) -> 
     world.post_webhook(client_message("fast-1", "oi, sou o Rafael", lead=27754600, contact=93589658))
     world.pump_client_messages()
     url, arn = world.stack.physical_ids["ConversationsQueue"], world.stack.arns["ConversationsQueue"]
-    flushes = {}
+    flushes: dict[bool, Any] = {}
     while len(flushes) < 2 and (batch := receive(world.sqs, url)):
         flushes.update({("lead:27754599" in message["Body"]): message for message in batch})
     worker = world.handler("ConversationWorkerFunction")

@@ -49,7 +49,7 @@ class KommoClient:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._tokens = tokens
-        self._limiter = limiter
+        self.limiter = limiter  # public: benchmarks swap in a limiter that records its waits
         self._session = session or pooled_session()
         self._timeout = timeout
         self._max_retries = max_retries
@@ -160,7 +160,7 @@ class KommoClient:
         refreshed = False
         for attempt in range(self._max_retries + 1):
             last_try = attempt == self._max_retries
-            self._limiter.acquire()
+            self.limiter.acquire()
             token = self._tokens.access_token()
             started = time.perf_counter()
             try:

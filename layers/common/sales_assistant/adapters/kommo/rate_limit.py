@@ -4,7 +4,8 @@ Each call reserves the next free send slot in one DynamoDB item (`kommo#rate`, `
 the caller then sleeps until its slot. A request can reach Kommo up to `jitter` late (scheduling,
 connection, network), so slots are spaced (1 s + jitter) / (limit - 1) apart: even with one request
 late by the full jitter, no 1-second window at Kommo holds more than `limit` requests, whatever the
-number of Lambdas. A reservation is one conditional UpdateItem (two when the bucket was idle).
+number of Lambdas. A reservation is one conditional UpdateItem when calls are close together
+(two when the bucket was idle).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sales_assistant.adapters.aws import dynamodb_table
+from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure
 from sales_assistant.adapters.kommo.errors import KommoUnavailable
 
 RATE_KEY = "kommo#rate"
@@ -49,22 +50,9 @@ class SharedRateLimiter:
             self._sleep(wait_ms / 1000)
 
     def _reserve(self, now_ms: int) -> int:
-        from botocore.exceptions import ClientError
-
         table: Any = dynamodb_table(self._table_name)
         for _ in range(10):
-            try:  # idle bucket: the slot is now
-                table.update_item(
-                    Key={"pk": RATE_KEY},
-                    UpdateExpression="SET next_at = :next",
-                    ConditionExpression="attribute_not_exists(next_at) OR next_at <= :now",
-                    ExpressionAttributeValues={":next": now_ms + self._interval_ms, ":now": now_ms},
-                )
-                return now_ms
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
-            try:  # busy bucket: take the next slot
+            try:  # busy bucket (the common case within a flow): take the next slot
                 updated = table.update_item(
                     Key={"pk": RATE_KEY},
                     UpdateExpression="SET next_at = next_at + :interval",
@@ -73,7 +61,18 @@ class SharedRateLimiter:
                     ReturnValues="UPDATED_NEW",
                 )
                 return int(updated["Attributes"]["next_at"]) - self._interval_ms
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            except Exception as error:
+                if not is_condition_failure(error):
+                    raise
+            try:  # idle bucket: the slot is now
+                table.update_item(
+                    Key={"pk": RATE_KEY},
+                    UpdateExpression="SET next_at = :next",
+                    ConditionExpression="attribute_not_exists(next_at) OR next_at <= :now",
+                    ExpressionAttributeValues={":next": now_ms + self._interval_ms, ":now": now_ms},
+                )
+                return now_ms
+            except Exception as error:
+                if not is_condition_failure(error):
                     raise
         raise KommoUnavailable("could not reserve a Kommo rate-limit slot")

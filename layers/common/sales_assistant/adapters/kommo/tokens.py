@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sales_assistant.adapters.aws import dynamodb_table
+from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure
 from sales_assistant.adapters.kommo.errors import KommoReauthorizationRequired, KommoUnavailable
 from sales_assistant.models.kommo import TokenPair
 from sales_assistant.observability import count, logger
@@ -88,8 +88,6 @@ class DynamoTokenStore:
         )
 
     def try_lock(self, owner: str, lease_seconds: float) -> bool:
-        from botocore.exceptions import ClientError
-
         now = self._clock()
         try:
             self._table.put_item(
@@ -102,15 +100,13 @@ class DynamoTokenStore:
                 ConditionExpression="attribute_not_exists(pk) OR lease_until_ms < :now",
                 ExpressionAttributeValues={":now": int(now * 1000)},
             )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        except Exception as error:
+            if is_condition_failure(error):
                 return False
             raise
         return True
 
     def unlock(self, owner: str) -> None:
-        from botocore.exceptions import ClientError
-
         try:
             self._table.delete_item(
                 Key={"pk": LOCK_KEY},
@@ -118,8 +114,8 @@ class DynamoTokenStore:
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={":owner": owner},
             )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        except Exception as error:
+            if not is_condition_failure(error):
                 raise
 
 

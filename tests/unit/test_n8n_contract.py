@@ -1,0 +1,44 @@
+"""The n8n contract: schema files up to date, examples valid, the stand-in obeying it, signatures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from local.contracts import CONTRACTS, schemas
+from local.n8n_standin import answer
+from sales_assistant.adapters.n8n import sign
+from sales_assistant.models.n8n import N8nRequest, N8nResponse
+
+
+def test_schema_files_match_the_models() -> None:
+    for name, schema in schemas().items():
+        assert json.loads((CONTRACTS / name).read_text()) == schema, f"run python -m local.contracts ({name})"
+
+
+def test_the_examples_obey_the_contract() -> None:
+    request = N8nRequest.model_validate_json((CONTRACTS / "examples" / "request-reply.json").read_text())
+    assert request.kind == "reply" and len(request.messages) == 2
+    for example in sorted((CONTRACTS / "examples").glob("response-*.json")):
+        N8nResponse.model_validate_json(example.read_text())
+
+
+@pytest.mark.parametrize("text", ["oi", "quero falar com um atendente", "posso agendar uma visita?"])
+def test_the_stand_in_answers_within_the_contract(text: str) -> None:
+    request = json.loads((CONTRACTS / "examples" / "request-reply.json").read_text())
+    request["messages"] = [{"id": "1", "text": text, "type": "text", "created_at": 1}]
+    N8nResponse.model_validate(answer(request))
+
+
+@pytest.mark.parametrize("body", [{}, {"reply": "   "}, {"actions": [{"type": ""}]}, {"reply": "x" * 5000}])
+def test_a_response_that_says_nothing_usable_is_refused(body: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        N8nResponse.model_validate(body)
+
+
+def test_the_signature_covers_timestamp_and_body() -> None:
+    signature = sign("secret", "1795521600", b'{"a":1}')
+    assert signature.startswith("sha256=") and len(signature) == 71
+    assert signature != sign("secret", "1795521601", b'{"a":1}') != sign("secret", "1795521600", b'{"a":2}')
