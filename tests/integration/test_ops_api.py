@@ -19,6 +19,7 @@ def test_health_reports_dependencies_without_secrets(aws: Any) -> None:
     status, body = call(aws, "GET", "/health")
     assert status == 200
     assert body["status"] == "ok" and body["checks"]["dynamodb"] == "ok" and body["checks"]["queues"] == "ok"
+    assert body["checks"]["kommo_token"] == "long_lived"
     text = json.dumps(body)
     assert WEBHOOK_TOKEN not in text and API_TOKEN not in text
 

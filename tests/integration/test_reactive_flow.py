@@ -235,3 +235,14 @@ def test_the_bots_own_reply_coming_back_as_an_outgoing_message_is_an_echo(world:
     answer = world.post_webhook(echo)
     assert answer["accepted"] == 0 and answer["echoes"] == 1
     assert world.bot_state().status == "active"
+
+
+def test_a_message_kommo_keeps_refusing_ends_in_the_dlq_not_lost(world: World) -> None:
+    from tests.conftest import queue_messages
+
+    world.kommo.fail_next("/api/v2/salesbot/run", 503, times=20)
+    world.post_webhook(kommo_body("client-message"))
+    world.pump(rounds=12)
+    [dead] = queue_messages(world.stack, "ConversationsDLQ")
+    assert '"flush_due"' in dead["Body"]
+    assert world.kommo.salesbot_runs == []

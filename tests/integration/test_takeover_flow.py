@@ -7,7 +7,7 @@ import json
 import threading
 from typing import Any
 
-from local.lambda_events import http_api_event, schedule_event
+from local.lambda_events import http_api_event, schedule_event, sqs_event
 from local.sam_events import kommo_body
 from tests.conftest import API_TOKEN, World
 from tests.integration.test_reactive_flow import client_message
@@ -87,8 +87,6 @@ def test_an_unknown_id_changes_nothing_and_the_salesperson_is_told(world: World)
 
 
 def test_a_duplicate_command_webhook_changes_the_state_once(world: World) -> None:
-    from sales_assistant.adapters.queues import QueuePublisher
-    from sales_assistant.config import get_settings
     from sales_assistant.models.kommo_webhook import parse_kommo_webhook
     from sales_assistant.models.queue import SalespersonMessageReceived
 
@@ -97,8 +95,13 @@ def test_a_duplicate_command_webhook_changes_the_state_once(world: World) -> Non
     world.post_webhook(body)
     world.pump()
     [message] = parse_kommo_webhook(body).salesperson_messages
-    QueuePublisher.from_settings(get_settings()).publish(SalespersonMessageReceived(message=message))  # SQS redelivery
-    world.pump()
+    redelivered = {
+        "MessageId": "redelivery-1",
+        "Body": SalespersonMessageReceived(message=message).model_dump_json(),
+        "Attributes": {"MessageGroupId": message.conversation_id},
+    }
+    result = world.handler("BotCommandsFunction")(sqs_event([redelivered]))  # SQS delivers at least once
+    assert result["batchItemFailures"] == []
     assert world.bot_state().version == 1 and len(world.kommo.notes) == 1
     assert len(world.conversation().turns) == 1
 

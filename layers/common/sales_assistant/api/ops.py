@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from sales_assistant.adapters.aws import dynamodb_client, sqs_client
-from sales_assistant.config import get_settings
+from sales_assistant.config import Settings, get_settings
 
 router = Router()
 
@@ -25,6 +26,7 @@ def health() -> Response[dict[str, Any]]:
             )
         ),
         "kommo_auth": "long_lived_token" if settings.uses_long_lived_token else "oauth2",
+        "kommo_token": _kommo_token_status(settings),
         "n8n_configured": bool(settings.n8n_base_url),
     }
     healthy = checks["dynamodb"] == "ok" and checks["queues"] == "ok"
@@ -33,6 +35,22 @@ def health() -> Response[dict[str, Any]]:
         content_type=content_types.APPLICATION_JSON,
         body={"status": "ok" if healthy else "degraded", "stage": settings.stage, "checks": checks},
     )
+
+
+def _kommo_token_status(settings: Settings) -> str:
+    """Whether the OAuth2 pair is stored and how long it lives (never the token itself)."""
+    if settings.uses_long_lived_token:
+        return "long_lived"
+    from sales_assistant.adapters.kommo.tokens import DynamoTokenStore
+
+    try:
+        stored = DynamoTokenStore(settings.kommo_table).load()
+    except Exception as error:  # reported, not raised
+        return f"error: {type(error).__name__}"
+    if stored is None:
+        return "missing: authorise the integration (scripts/kommo_authorize.py)"
+    hours = (stored.pair.expires_at - time.time()) / 3600
+    return f"valid for {hours:.1f} h (refreshed automatically)" if hours > 0 else "expired (refreshed on next call)"
 
 
 def _probe(call: Any) -> str:

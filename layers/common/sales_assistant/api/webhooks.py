@@ -37,6 +37,7 @@ def receive_kommo_webhook(token: str) -> dict[str, Any]:
     """Authenticate, parse and route a webhook; answers {"accepted", "echoes", "ignored"}."""
     settings = get_settings()
     event = cast(APIGatewayProxyEventV2, router.current_event)
+    count("WebhooksReceived")
     if not tokens_match(token, settings.webhook_token.get_secret_value()):
         _reject("wrong_token")
         raise NotFound("no such route")

@@ -30,7 +30,7 @@ from sales_assistant.models.n8n import (
     Turn,
     VendorInfo,
 )
-from sales_assistant.observability import count, logger
+from sales_assistant.observability import count, logger, mask_phone, mask_text
 from sales_assistant.services.echoes import EchoMemory, lead_update_echo_keys, message_echo_key
 from sales_assistant.services.ports import (
     AiFailure,
@@ -149,6 +149,10 @@ class ReactiveConversations:
             return "dropped_takeover"
 
         delivered_at = self._deliver(conversation.conversation_id, lead.id, answer.reply, key)
+        logger.info(
+            "reply delivered",
+            extra={"conversation": conversation_id, "messages": len(batch), "reply": mask_text(answer.reply)},
+        )
         client_text = "\n".join(turn.text for turn in client_turns)
         self._notes.note(
             f"exchange:{key}", lead.id, self._texts.render("note_exchange", client=client_text, reply=answer.reply)
@@ -191,6 +195,7 @@ class ReactiveConversations:
             count("UnreadableMessages")
             return Answer(reply=self._texts.render("unreadable_reply"), actions=[])
         contact = self._kommo.contact(batch[-1].contact_id)
+        logger.debug("asking n8n", extra={"contact_phone": mask_phone(contact.phone), "messages": len(batch)})
         request = self._request(conversation, batch, lead, contact)
         try:
             response = self._ai.ask(self._config.n8n_path, request)

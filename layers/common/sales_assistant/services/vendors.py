@@ -7,6 +7,7 @@ from typing import Protocol
 
 from sales_assistant.models.kommo import KommoUser
 from sales_assistant.models.vendor import Vendor, VendorProfile
+from sales_assistant.observability import logger, mask_email
 
 
 class VendorRepository(Protocol):
@@ -44,6 +45,7 @@ def sync_vendors(
         known = cached.get(user.id)
         if known is None:
             report.added.append(user.id)
+            logger.debug("new salesperson", extra={"vendor_id": user.id, "email": mask_email(user.email)})
         elif _kommo_fields_differ(known, user):
             report.updated.append(user.id)
         repository.save_from_kommo(user, now)
