@@ -14,11 +14,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local.kommo_seed import CLIENT_ID, CLIENT_SECRET, LONG_LIVED_TOKEN, seed_contacts, seed_leads, seed_users
+from local.loopback import LoopbackServer
 
 AUTHORIZATION_CODE = "local-authorization-code"
 TOKEN_LIFETIME = 86400
@@ -53,19 +53,22 @@ class KommoSandbox:
     _failures: deque[tuple[str, int, dict[str, str]]] = field(default_factory=deque)
     _recent: deque[float] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    _server: LoopbackServer | None = None
 
     # ------------------------------------------------------------------ control
     def start(self) -> KommoSandbox:
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LoopbackServer(self._http, self.port).start()
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
+
+    def _http(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        status, extra, answer = self.handle(method, target, headers, raw)
+        content_type = "application/hal+json" if status < 400 else "application/problem+json"
+        return status, {"content-type": content_type, **extra}, b"" if answer is None else json.dumps(answer).encode()
 
     @property
     def url(self) -> str:
@@ -194,29 +197,3 @@ class KommoSandbox:
 
 def _problem(status: int, title: str) -> dict[str, Any]:
     return {"title": title, "type": "https://httpstatus.es/" + str(status), "status": status, "detail": title}
-
-
-def _handler(sandbox: KommoSandbox) -> type[BaseHTTPRequestHandler]:
-    class SandboxRequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            headers = {key.lower(): value for key, value in self.headers.items()}
-            status, extra, answer = sandbox.handle(self.command, self.path, headers, raw)
-            payload = b"" if answer is None else json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/hal+json" if status < 400 else "application/problem+json")
-            for key, value in extra.items():
-                self.send_header(key, value)
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = do_PATCH = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            return
-
-    return SandboxRequestHandler

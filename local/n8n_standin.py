@@ -18,8 +18,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from local.loopback import LoopbackServer
 
 HUMAN = re.compile(r"\b(humano|atendente|pessoa|consultor)\b", re.IGNORECASE)
 MEETING = re.compile(r"\b(agendar|agenda|reuni[aã]o|hor[aá]rio|visita)\b", re.IGNORECASE)
@@ -41,19 +42,23 @@ class N8nStandIn:
     requests: list[dict[str, Any]] = field(default_factory=list)
     holds: dict[str, threading.Event] = field(default_factory=dict)
     _canned: deque[Canned] = field(default_factory=deque)
-    _server: ThreadingHTTPServer | None = None
+    _server: LoopbackServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> N8nStandIn:
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LoopbackServer(self._http, self.port).start()
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
+
+    def _http(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        if method != "POST":
+            return 405, {"content-type": "application/json"}, b'{"message": "POST only"}'
+        status, payload = self.handle(target, headers, raw)
+        return status, {"content-type": "application/json"}, payload
 
     @property
     def url(self) -> str:
@@ -117,24 +122,3 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     count = len(messages)
     received = "suas mensagens" if count > 1 else "sua mensagem"
     return {"reply": f"Olá, {first_name}! Recebi {received} sobre {area}. Como posso te ajudar hoje?"}
-
-
-def _handler(standin: N8nStandIn) -> type[BaseHTTPRequestHandler]:
-    class StandInRequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            headers = {key.lower(): value for key, value in self.headers.items()}
-            status, payload = standin.handle(self.path, headers, raw)
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            return
-
-    return StandInRequestHandler

@@ -21,12 +21,12 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local.defaults import AWS_ENVIRONMENT, LOCAL_SECRETS, create_local_stack
 from local.lambda_events import LambdaContext, http_api_event, schedule_event
+from local.loopback import LoopbackServer
 from local.sqs_pump import deliver_batch, receive
 from local.stack import ROOT, Function, HttpRoute, Stack
 
@@ -71,7 +71,6 @@ class LocalRunner:
         self.slots: dict[str, threading.Semaphore] = {}
         self.routes: list[HttpRoute] = []
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._servers: list[Any] = []
         self.kommo_url = os.environ.get("KOMMO_BASE_URL", "")
         self.n8n_url = os.environ.get("N8N_BASE_URL", "")
@@ -91,15 +90,15 @@ class LocalRunner:
             self.routes.extend(function.http_routes)
             for queue_id, batch_size in function.sqs_sources:
                 for _ in range(CONCURRENCY_PER_FUNCTION):
-                    self._spawn(self._poll, function.logical_id, queue_id, batch_size)
-        server = ThreadingHTTPServer(("127.0.0.1", self.api_port), _api_request_handler(self))
-        self._servers.append(server)
-        self._spawn(server.serve_forever)
+                    poller = threading.Thread(target=self._poll, args=(function.logical_id, queue_id, batch_size))
+                    poller.daemon = True
+                    poller.start()
+        self._servers.append(LoopbackServer(self._serve_http, self.api_port, log=_log_request).start())
 
     def stop(self) -> None:
         self._stopping.set()
         for server in self._servers:
-            server.stop() if hasattr(server, "stop") else server.shutdown()
+            server.stop()
 
     def banner(self) -> str:
         lines = [
@@ -154,11 +153,6 @@ class LocalRunner:
             environment["N8N_BASE_URL"] = self.n8n_url
         os.environ.update(environment)
 
-    def _spawn(self, target: Callable[..., Any], *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
     # ------------------------------------------------------------------ invocation
     def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
         """Invoke a handler as Lambda would, with up to CONCURRENCY_PER_FUNCTION invocations at once."""
@@ -166,6 +160,15 @@ class LocalRunner:
         context = LambdaContext(function_name=function_id, timeout_seconds=function.timeout)
         with self.slots[function_id]:
             return self.handlers[function_id](event, context)
+
+    def _serve_http(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        try:
+            return self.handle_http(method, target, headers, body)
+        except Exception as error:  # a crashed function is a 502 from API Gateway
+            print(f"[local] {method} {urlsplit(target).path} crashed: {error!r}", file=sys.stderr, flush=True)
+            return _json(502, {"message": "Internal Server Error"})
 
     def handle_http(
         self, method: str, target: str, headers: dict[str, str], body: bytes
@@ -213,35 +216,11 @@ def _json(status: int, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes
     return status, {"content-type": "application/json"}, json.dumps(body).encode()
 
 
-def _api_request_handler(runner: LocalRunner) -> type[BaseHTTPRequestHandler]:
-    class ApiRequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {key.lower(): value for key, value in self.headers.items()}
-            try:
-                status, response_headers, payload = runner.handle_http(self.command, self.path, headers, body)
-            except Exception as error:  # a crash is a 502 from API Gateway
-                print(f"[local] {self.command} {self.path} crashed: {error!r}", file=sys.stderr, flush=True)
-                status, response_headers, payload = _json(502, {"message": "Internal Server Error"})
-            self.send_response(status)
-            for key, value in response_headers.items():
-                self.send_header(key, value)
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            path = urlsplit(self.path).path
-            if path.startswith("/webhooks/kommo/"):
-                path = "/webhooks/kommo/<token>"  # the token is a secret
-            print(f"[local] {self.command} {path} -> {args[1] if len(args) > 1 else ''}", flush=True)
-
-    return ApiRequestHandler
+def _log_request(method: str, target: str, status: int) -> None:
+    path = urlsplit(target).path
+    if path.startswith("/webhooks/kommo/"):
+        path = "/webhooks/kommo/<token>"  # the token is a secret
+    print(f"[local] {method} {path} -> {status}", flush=True)
 
 
 if __name__ == "__main__":

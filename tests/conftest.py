@@ -148,35 +148,33 @@ class World:
 
     def pump(self, rounds: int = 10) -> None:
         """Deliver every queued message to its consumer until all queues are quiet."""
-        from local.sqs_pump import deliver_batch, receive
-
-        consumers = [("ConversationsQueue", "ConversationWorkerFunction"), ("CommandsQueue", "BotCommandsFunction")]
         for _ in range(rounds):
-            busy = False
-            for queue_id, function_id in consumers:
-                url, arn = self.stack.physical_ids[queue_id], self.stack.arns[queue_id]
-                while messages := receive(self.sqs, url):
-                    busy = True
-                    deliver_batch(self.sqs, self.handler(function_id), url, arn, messages, retry_after_seconds=0)
-            if not busy:
+            delivered = self.pump_queue("ConversationsQueue", "ConversationWorkerFunction")
+            delivered += self.pump_queue("CommandsQueue", "BotCommandsFunction")
+            if not delivered:
                 return
 
     def pump_commands(self) -> None:
         """Deliver the salesperson messages waiting on the commands queue."""
-        from local.sqs_pump import deliver_batch, receive
-
-        url, arn = self.stack.physical_ids["CommandsQueue"], self.stack.arns["CommandsQueue"]
-        while messages := receive(self.sqs, url):
-            deliver_batch(self.sqs, self.handler("BotCommandsFunction"), url, arn, messages, retry_after_seconds=0)
+        self.pump_queue("CommandsQueue", "BotCommandsFunction")
 
     def pump_client_messages(self) -> None:
         """Deliver only the client messages waiting on the conversations queue (their flush jobs stay)."""
+        self.pump_queue("ConversationsQueue", "ConversationWorkerFunction", kind="client_message", once=True)
+
+    def pump_queue(self, queue_id: str, function_id: str, *, kind: str | None = None, once: bool = False) -> int:
+        """Deliver what waits on one queue (failures come back at once); returns how many were delivered."""
         from local.sqs_pump import deliver_batch, receive
 
-        url, arn = self.stack.physical_ids["ConversationsQueue"], self.stack.arns["ConversationsQueue"]
-        messages = receive(self.sqs, url)
-        assert all('"client_message"' in message["Body"] for message in messages)
-        deliver_batch(self.sqs, self.handler("ConversationWorkerFunction"), url, arn, messages)
+        url, arn = self.stack.physical_ids[queue_id], self.stack.arns[queue_id]
+        delivered = 0
+        while messages := receive(self.sqs, url):
+            assert kind is None or all(f'"{kind}"' in message["Body"] for message in messages)
+            deliver_batch(self.sqs, self.handler(function_id), url, arn, messages, retry_after_seconds=0)
+            delivered += len(messages)
+            if once:
+                break
+        return delivered
 
     def conversation(self, conversation_id: str = "lead:27754599") -> Any:
         from sales_assistant.composition import conversation_repository

@@ -55,43 +55,40 @@ class DynamoConversationRepository:
     ) -> Conversation | None:
         """Take the buffer as the in-flight batch under a lease, if `seq` is still the latest, the buffer
         is not empty and no other batch is in flight (or its lease expired). None otherwise."""
-        try:
-            updated = self._table.update_item(
-                Key={"conversation_id": conversation_id},
-                UpdateExpression=(
-                    "SET in_flight = list_append(if_not_exists(in_flight, :empty), #buffer), #buffer = :empty, "
-                    "lease_owner = :owner, lease_until_ms = :until"
-                ),
-                ConditionExpression=(
-                    "seq = :seq AND size(#buffer) > :zero AND "
-                    "(attribute_not_exists(lease_owner) OR lease_until_ms < :now)"
-                ),
-                ExpressionAttributeNames={"#buffer": "buffer"},
-                ExpressionAttributeValues={
-                    ":empty": [],
-                    ":owner": owner,
-                    ":until": lease_until_ms,
-                    ":seq": seq,
-                    ":zero": 0,
-                    ":now": now_ms,
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except Exception as error:
-            if is_condition_failure(error):
-                return None
-            raise
-        return Conversation.model_validate(plain(updated["Attributes"]))
+        return self._update_if(
+            conversation_id,
+            UpdateExpression=(
+                "SET in_flight = list_append(if_not_exists(in_flight, :empty), #buffer), #buffer = :empty, "
+                "lease_owner = :owner, lease_until_ms = :until"
+            ),
+            ConditionExpression=(
+                "seq = :seq AND size(#buffer) > :zero AND (attribute_not_exists(lease_owner) OR lease_until_ms < :now)"
+            ),
+            ExpressionAttributeNames={"#buffer": "buffer"},
+            ExpressionAttributeValues={
+                ":empty": [],
+                ":owner": owner,
+                ":until": lease_until_ms,
+                ":seq": seq,
+                ":zero": 0,
+                ":now": now_ms,
+            },
+        )
 
     def reclaim(self, conversation_id: str, owner: str, lease_until_ms: int) -> Conversation | None:
         """Extend the lease `owner` holds (a retried job taking its own batch back); None if it lost it."""
+        return self._update_if(
+            conversation_id,
+            UpdateExpression="SET lease_until_ms = :until",
+            ConditionExpression="lease_owner = :owner",
+            ExpressionAttributeValues={":until": lease_until_ms, ":owner": owner},
+        )
+
+    def _update_if(self, conversation_id: str, **request: Any) -> Conversation | None:
+        """A conditional update returning the conversation after it, or None when the condition failed."""
         try:
             updated = self._table.update_item(
-                Key={"conversation_id": conversation_id},
-                UpdateExpression="SET lease_until_ms = :until",
-                ConditionExpression="lease_owner = :owner",
-                ExpressionAttributeValues={":until": lease_until_ms, ":owner": owner},
-                ReturnValues="ALL_NEW",
+                Key={"conversation_id": conversation_id}, ReturnValues="ALL_NEW", **request
             )
         except Exception as error:
             if is_condition_failure(error):

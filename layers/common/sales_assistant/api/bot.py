@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, cast
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -9,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sales_assistant.api.http import BEARER_SECURITY, require_api_token
+from sales_assistant.api.http import bearer_route
 from sales_assistant.composition import takeover_service
 from sales_assistant.config import get_settings
 from sales_assistant.errors import BadRequest
@@ -17,7 +18,7 @@ from sales_assistant.models.bot_state import BotState, ChangeReason
 from sales_assistant.services.takeover import Actor
 
 router = Router()
-AUTH: dict[str, Any] = {"security": BEARER_SECURITY, "middlewares": [require_api_token], "tags": ["bot"]}
+AUTH = bearer_route("bot")
 
 
 class ChangeRequest(BaseModel):
@@ -39,21 +40,20 @@ def get_state(contact_id: int) -> dict[str, Any]:
 @router.post("/bot/<contact_id>/pause", summary="Pause the bot for a contact", **AUTH)
 def pause(contact_id: int) -> dict[str, Any]:
     """Pause the bot (a note goes on the lead when one is known)."""
-    request = _change_request()
-    state = takeover_service(get_settings()).pause(
-        contact_id, Actor(None, request.by), ChangeReason.ADMIN_API, _change_id(), request.lead_id
-    )
-    return _view(state)
+    return _change(contact_id, takeover_service(get_settings()).pause)
 
 
 @router.post("/bot/<contact_id>/resume", summary="Resume the bot for a contact", **AUTH)
 def resume(contact_id: int) -> dict[str, Any]:
     """Resume the bot (a note goes on the lead when one is known)."""
+    return _change(contact_id, takeover_service(get_settings()).resume)
+
+
+def _change(contact_id: int, change: Callable[..., BotState]) -> dict[str, Any]:
     request = _change_request()
-    state = takeover_service(get_settings()).resume(
-        contact_id, Actor(None, request.by), ChangeReason.ADMIN_API, _change_id(), request.lead_id
-    )
-    return _view(state)
+    event = cast(APIGatewayProxyEventV2, router.current_event)
+    change_id = f"admin:{event.request_context.request_id}"
+    return _view(change(contact_id, Actor(None, request.by), ChangeReason.ADMIN_API, change_id, request.lead_id))
 
 
 @router.get("/bot", summary="Contacts with the bot paused", **AUTH)
@@ -81,8 +81,3 @@ def _change_request() -> ChangeRequest:
         raise BadRequest(
             f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}", code="invalid_body"
         ) from None
-
-
-def _change_id() -> str:
-    event = cast(APIGatewayProxyEventV2, router.current_event)
-    return f"admin:{event.request_context.request_id}"

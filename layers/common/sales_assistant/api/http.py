@@ -69,6 +69,11 @@ def require_api_token(app: APIGatewayHttpResolver, next_middleware: Callable[...
     return next_middleware(app)
 
 
+def bearer_route(tag: str) -> dict[str, Any]:
+    """Route options of an admin/n8n route: bearer auth enforced and documented, grouped under `tag`."""
+    return {"security": BEARER_SECURITY, "middlewares": [require_api_token], "tags": [tag]}
+
+
 def tokens_match(given: str, expected: str) -> bool:
     """Constant-time comparison of a secret token."""
     return hmac.compare_digest(given.encode(), expected.encode())

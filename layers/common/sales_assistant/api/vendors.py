@@ -11,13 +11,14 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from sales_assistant.adapters.kommo import kommo_client
 from sales_assistant.adapters.vendors import DynamoVendorRepository, load_profiles
-from sales_assistant.api.http import BEARER_SECURITY, require_api_token
+from sales_assistant.api.http import bearer_route
 from sales_assistant.config import get_settings
 from sales_assistant.errors import NotFound
 from sales_assistant.observability import count, logger
 from sales_assistant.services.vendors import sync_vendors
 
 router = Router()
+AUTH = bearer_route("vendors")
 
 
 def run_vendor_sync() -> dict[str, Any]:
@@ -33,26 +34,14 @@ def run_vendor_sync() -> dict[str, Any]:
     return {"kommo_users": len(users), **asdict(report)}
 
 
-@router.get(
-    "/vendors",
-    summary="The salesperson cache",
-    tags=["vendors"],
-    security=BEARER_SECURITY,
-    middlewares=[require_api_token],
-)
+@router.get("/vendors", summary="The salesperson cache", **AUTH)
 def list_vendors() -> dict[str, Any]:
     """Every cached salesperson (active and former), with their local profile."""
     vendors = DynamoVendorRepository(get_settings().vendors_table).all()
     return {"vendors": [vendor.model_dump(mode="json") for vendor in vendors]}
 
 
-@router.get(
-    "/vendors/<vendor_id>",
-    summary="One cached salesperson",
-    tags=["vendors"],
-    security=BEARER_SECURITY,
-    middlewares=[require_api_token],
-)
+@router.get("/vendors/<vendor_id>", summary="One cached salesperson", **AUTH)
 def get_vendor(vendor_id: int) -> dict[str, Any]:
     """One salesperson by Kommo user id (404 when not cached)."""
     vendor = DynamoVendorRepository(get_settings().vendors_table).get(vendor_id)
@@ -61,13 +50,7 @@ def get_vendor(vendor_id: int) -> dict[str, Any]:
     return vendor.model_dump(mode="json")
 
 
-@router.post(
-    "/vendors/sync",
-    summary="Sync salespeople from Kommo now",
-    tags=["vendors"],
-    security=BEARER_SECURITY,
-    middlewares=[require_api_token],
-)
+@router.post("/vendors/sync", summary="Sync salespeople from Kommo now", **AUTH)
 def sync_now() -> dict[str, Any]:
     """Run the sync the schedule runs, and answer what changed."""
     return run_vendor_sync()

@@ -158,12 +158,7 @@ class ReactiveConversations:
             f"exchange:{key}", lead.id, self._texts.render("note_exchange", client=client_text, reply=answer.reply)
         )
         if answer.fallback_reason:
-            self._notes.task(
-                f"fallback:{key}",
-                lead.id,
-                lead.responsible_user_id or 0,
-                self._texts.render("task_fallback", reason=answer.fallback_reason),
-            )
+            self._task_for_salesperson(lead, f"fallback:{key}", "task_fallback", reason=answer.fallback_reason)
         self._run_actions(answer.actions, lead, contact_id, key)
         reply_turn = Turn(role="assistant", text=answer.reply, at=delivered_at)
         self._finish(conversation, job_id, [*client_turns, reply_turn], delivered_at=delivered_at)
@@ -248,28 +243,19 @@ class ReactiveConversations:
 
     def _run_actions(self, actions: list[Action], lead: KommoLead, contact_id: int, key: str) -> None:
         """Execute what the AI asked through the flow that owns it; anything else becomes a task."""
-        responsible = lead.responsible_user_id or 0
         for index, action in enumerate(actions):
             action_key = f"{key}:{index}"
             if action.type == "handover":
                 self._takeover.pause(
                     contact_id, Actor(None, "assistente"), ChangeReason.AI_HANDOVER, f"handover:{action_key}", lead.id
                 )
-                self._notes.task(
-                    f"handover:{action_key}",
-                    lead.id,
-                    responsible,
-                    self._texts.render("task_handover", reason=action.reason or "-"),
-                )
+                self._task_for_salesperson(lead, f"handover:{action_key}", "task_handover", reason=action.reason or "-")
             elif action.type == "move_status" and action.status_id:
                 self._echoes.remember(lead_update_echo_keys(lead.id, status_id=action.status_id))
                 self._kommo.patch_lead(lead.id, status_id=action.status_id)
             else:  # schedule (until the scheduling flow lands) and any action without a flow: a task
-                self._notes.task(
-                    f"action:{action_key}",
-                    lead.id,
-                    responsible,
-                    self._texts.render("task_action", action=action.type, details=action.details()),
+                self._task_for_salesperson(
+                    lead, f"action:{action_key}", "task_action", action=action.type, details=action.details()
                 )
             count(
                 "ActionsRun", action=action.type if action.type in ("handover", "move_status", "schedule") else "other"
@@ -277,12 +263,11 @@ class ReactiveConversations:
 
     def _after_template(self, answer: Answer, lead: KommoLead, key: str) -> None:
         if answer.template:
-            self._notes.task(
-                f"template:{key}",
-                lead.id,
-                lead.responsible_user_id or 0,
-                self._texts.render("task_template_needed", template=answer.template),
-            )
+            self._task_for_salesperson(lead, f"template:{key}", "task_template_needed", template=answer.template)
+
+    def _task_for_salesperson(self, lead: KommoLead, key: str, text_name: str, **values: object) -> None:
+        """A task for the lead's responsible salesperson, once per key."""
+        self._notes.task(key, lead.id, lead.responsible_user_id or 0, self._texts.render(text_name, **values))
 
     def _finish(self, conversation: Conversation, job_id: str, turns: list[Turn], delivered_at: int | None) -> None:
         after = self._conversations.finish(
