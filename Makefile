@@ -43,3 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.kommo_rate_limit --workers 8
 	$(BIN)/python -m bench.kommo_rate_limit --workers 16
 	$(BIN)/python -m bench.worker_overhead --messages 40
+	$(BIN)/python -m bench.intake_latency --webhooks 200

@@ -35,6 +35,7 @@ class LoopbackServer:
 def _handler(answer: Answer, log: Callable[[str, str, int], None] | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
         def _serve(self) -> None:
             length = int(self.headers.get("content-length") or 0)

@@ -178,3 +178,22 @@ def test_the_authorization_code_bootstrap_stores_a_pair_the_client_uses(aws: Any
     assert client_for(settings).lead(27754599).id == 27754599
     with pytest.raises(KommoReauthorizationRequired):
         store_authorization(settings, "expired-code")
+
+
+def test_a_caller_that_wakes_up_late_gives_its_slot_up_for_a_new_one(aws: Any) -> None:
+    now = [1_795_521_600.0]
+    sleeps: list[float] = []
+
+    def oversleep(seconds: float) -> None:  # a busy machine: every sleep lasts 300 ms longer
+        sleeps.append(seconds)
+        now[0] += seconds + (0.3 if len(sleeps) == 1 else 0)
+
+    from sales_assistant.adapters.aws import dynamodb_table
+    from sales_assistant.adapters.kommo.rate_limit import RATE_KEY
+
+    limiter = SharedRateLimiter(get_settings().kommo_table, 7, clock=lambda: now[0], sleep=oversleep)
+    limiter.acquire()  # idle bucket: slot now, no sleep
+    limiter.acquire()  # next slot in 184 ms, but woke 300 ms late: gives it up and reserves again (now free)
+    assert sleeps == [pytest.approx(0.184, abs=0.002)]
+    bucket = dynamodb_table(get_settings().kommo_table).get_item(Key={"pk": RATE_KEY})["Item"]
+    assert int(bucket["next_at"]) == int(now[0] * 1000) + 184  # the slot actually used starts a new spacing

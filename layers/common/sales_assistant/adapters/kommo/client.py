@@ -160,8 +160,8 @@ class KommoClient:
         refreshed = False
         for attempt in range(self._max_retries + 1):
             last_try = attempt == self._max_retries
+            token = self._tokens.access_token()  # before the slot: nothing slow between slot and send
             self.limiter.acquire()
-            token = self._tokens.access_token()
             started = time.perf_counter()
             try:
                 response = self._session.request(

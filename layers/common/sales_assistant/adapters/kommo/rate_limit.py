@@ -1,10 +1,10 @@
 """The Kommo rate limit (7 requests/s per integration), shared by every concurrent function.
 
 Each call reserves the next free send slot in one DynamoDB item (`kommo#rate`, `next_at` in ms);
-the caller then sleeps until its slot. A request can reach Kommo up to `jitter` late (scheduling,
-connection, network), so slots are spaced (1 s + jitter) / (limit - 1) apart: even with one request
-late by the full jitter, no 1-second window at Kommo holds more than `limit` requests, whatever the
-number of Lambdas. A reservation is one conditional UpdateItem when calls are close together
+the caller then sleeps until its slot, and gives the slot up for another if it woke up more than
+half the jitter late. A request can still reach Kommo up to `jitter` late (network), so slots are
+spaced (1 s + jitter) / (limit - 1) apart: even with one request late by the full jitter, no
+1-second window at Kommo holds more than `limit` requests, whatever the number of Lambdas. A reservation is one conditional UpdateItem when calls are close together
 (two when the bucket was idle).
 """
 
@@ -18,6 +18,7 @@ from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure
 from sales_assistant.adapters.kommo.errors import KommoUnavailable
 
 RATE_KEY = "kommo#rate"
+MAX_LATE_WAKE_UPS = 5
 
 
 class SharedRateLimiter:
@@ -36,18 +37,26 @@ class SharedRateLimiter:
         self._table_name = table_name
         slots_per_window = max(per_second - 1, 1)
         self._interval_ms = int((1000 + jitter_seconds * 1000) / slots_per_window) + 1
+        self._late_ms = int(jitter_seconds * 1000 / 2)
         self._max_wait_ms = int(max_wait_seconds * 1000)
         self._clock = clock
         self._sleep = sleep
 
     def acquire(self) -> None:
-        """Reserve a slot and wait for it; raises KommoUnavailable when the backlog is too long."""
-        slot_ms = self._reserve(int(self._clock() * 1000))
-        wait_ms = slot_ms - int(self._clock() * 1000)
-        if wait_ms > self._max_wait_ms:
-            raise KommoUnavailable(f"Kommo rate limit backlog of {wait_ms} ms: try again later")
-        if wait_ms > 0:
-            self._sleep(wait_ms / 1000)
+        """Reserve a slot and wait for it; raises KommoUnavailable when the backlog is too long.
+
+        A caller that wakes up too late for its slot (a busy machine) gives it up and reserves another,
+        so every request leaves within half the jitter allowance of its slot."""
+        for _ in range(MAX_LATE_WAKE_UPS):
+            slot_ms = self._reserve(int(self._clock() * 1000))
+            wait_ms = slot_ms - int(self._clock() * 1000)
+            if wait_ms > self._max_wait_ms:
+                raise KommoUnavailable(f"Kommo rate limit backlog of {wait_ms} ms: try again later")
+            if wait_ms > 0:
+                self._sleep(wait_ms / 1000)
+            if int(self._clock() * 1000) - slot_ms <= self._late_ms:
+                return
+        raise KommoUnavailable("woke up too late for every Kommo rate-limit slot: try again later")
 
     def _reserve(self, now_ms: int) -> int:
         table: Any = dynamodb_table(self._table_name)
