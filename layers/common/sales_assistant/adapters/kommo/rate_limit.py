@@ -4,8 +4,8 @@ Each call reserves the next free send slot in one DynamoDB item (`kommo#rate`, `
 the caller then sleeps until its slot, and gives the slot up for another if it woke up more than
 half the jitter late. A request can still reach Kommo up to `jitter` late (network), so slots are
 spaced (1 s + jitter) / (limit - 1) apart: even with one request late by the full jitter, no
-1-second window at Kommo holds more than `limit` requests, whatever the number of Lambdas. A reservation is one conditional UpdateItem when calls are close together
-(two when the bucket was idle).
+1-second window at Kommo holds more than `limit` requests, whatever the number of Lambdas. A
+reservation is one conditional UpdateItem when calls are close together (two when the bucket was idle).
 """
 
 from __future__ import annotations
