@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local.kommo_seed import CLIENT_ID, CLIENT_SECRET, LONG_LIVED_TOKEN, seed_contacts, seed_leads, seed_users
-from local.loopback import LoopbackServer
+from local.loopback import LoopbackServer, ServedOnLoopback
 
 AUTHORIZATION_CODE = "local-authorization-code"
 TOKEN_LIFETIME = 86400
@@ -35,7 +35,7 @@ class RecordedRequest:
 
 
 @dataclass
-class KommoSandbox:
+class KommoSandbox(ServedOnLoopback):
     """The sandbox's state and HTTP server. `start()` it, use `url`, `stop()` it."""
 
     port: int = 0
@@ -56,23 +56,10 @@ class KommoSandbox:
     _server: LoopbackServer | None = None
 
     # ------------------------------------------------------------------ control
-    def start(self) -> KommoSandbox:
-        self._server = LoopbackServer(self._http, self.port).start()
-        self.port = self._server.port
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-
     def _http(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes]:
         status, extra, answer = self.handle(method, target, headers, raw)
         content_type = "application/hal+json" if status < 400 else "application/problem+json"
         return status, {"content-type": content_type, **extra}, b"" if answer is None else json.dumps(answer).encode()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def fail_next(self, path_prefix: str, status: int, times: int = 1, headers: dict[str, str] | None = None) -> None:
         """Answer the next `times` requests whose path starts with `path_prefix` with `status`."""

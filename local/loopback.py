@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 Answer = Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
 """(method, target, lower-cased headers, body) -> (status, headers, body)"""
@@ -57,3 +57,29 @@ def _handler(answer: Answer, log: Callable[[str, str, int], None] | None) -> typ
             return
 
     return Handler
+
+
+class ServedOnLoopback:
+    """start(), stop() and url for a fake service whose `_http` answers its requests."""
+
+    port: int
+    _server: LoopbackServer | None
+
+    def _http(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Serve on 127.0.0.1:`port` (0 = any free port); returns self."""
+        self._server = LoopbackServer(self._http, self.port).start()
+        self.port = self._server.port
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"

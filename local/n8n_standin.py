@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.loopback import LoopbackServer
+from local.loopback import LoopbackServer, ServedOnLoopback
 
 HUMAN = re.compile(r"\b(humano|atendente|pessoa|consultor)\b", re.IGNORECASE)
 MEETING = re.compile(r"\b(agendar|agenda|reuni[aã]o|hor[aá]rio|visita)\b", re.IGNORECASE)
@@ -36,7 +36,7 @@ class Canned:
 
 
 @dataclass
-class N8nStandIn:
+class N8nStandIn(ServedOnLoopback):
     secret: str
     port: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -45,24 +45,11 @@ class N8nStandIn:
     _server: LoopbackServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self) -> N8nStandIn:
-        self._server = LoopbackServer(self._http, self.port).start()
-        self.port = self._server.port
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-
     def _http(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes]:
         if method != "POST":
             return 405, {"content-type": "application/json"}, b'{"message": "POST only"}'
         status, payload = self.handle(target, headers, raw)
         return status, {"content-type": "application/json"}, payload
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def respond_with(
         self, status: int = 200, body: Any = None, *, raw: bytes | None = None, delay_seconds: float = 0
