@@ -155,6 +155,7 @@ def test_kommo_failing_retries_through_the_queue_without_a_second_reply(world: W
     assert len(world.kommo.calls("POST", "/api/v2/salesbot/run")) == 2  # failed once, then delivered
     assert len(world.kommo.salesbot_runs) == 1
     assert len(world.kommo.notes) == 1
+    assert len(world.n8n.requests) == 1  # the retry reused n8n's answer: delivered text = noted text
 
 
 def test_two_conversations_in_parallel_do_not_block_each_other(world: World) -> None:
@@ -246,3 +247,14 @@ def test_a_message_kommo_keeps_refusing_ends_in_the_dlq_not_lost(world: World) -
     [dead] = queue_messages(world.stack, "ConversationsDLQ")
     assert '"flush_due"' in dead["Body"]
     assert world.kommo.salesbot_runs == []
+
+
+def test_a_message_on_a_lead_deleted_in_kommo_is_kept_without_failing(world: World) -> None:
+    from tests.conftest import queue_messages
+
+    del world.kommo.leads[27754599]
+    world.post_webhook(kommo_body("client-message"))
+    world.pump()
+    assert world.n8n.requests == [] and world.kommo.salesbot_runs == []
+    assert queue_messages(world.stack, "ConversationsDLQ") == []
+    assert world.conversation().turns[-1].role == "client"

@@ -15,6 +15,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pydantic import BaseModel
+
+from sales_assistant.errors import NotFound
 from sales_assistant.models.bot_state import ChangeReason
 from sales_assistant.models.conversation import Conversation, batch_id
 from sales_assistant.models.kommo import KommoContact, KommoLead
@@ -60,12 +63,11 @@ class ReactiveConfig:
     area_field: str = "Área"
 
 
-@dataclass
-class Answer:
+class Answer(BaseModel):
     """What the batch gets: the text to send (if any), the actions to run, and why it is a fallback."""
 
     reply: str | None
-    actions: list[Action]
+    actions: list[Action] = []
     fallback_reason: str | None = None
     template: str | None = None
 
@@ -133,9 +135,18 @@ class ReactiveConversations:
             self._finish(conversation, job_id, client_turns, delivered_at=None)
             return "no_lead"
 
-        lead = self._kommo.lead(conversation.lead_id)
-        answer = self._answer(conversation, batch, lead)
+        try:
+            lead = self._kommo.lead(conversation.lead_id)
+        except NotFound:  # the lead was deleted in Kommo: nothing to answer through
+            count("RepliesWithoutLead")
+            self._finish(conversation, job_id, client_turns, delivered_at=None)
+            return "no_lead"
         key = batch_id(batch)
+        # Once per batch: a retried job (Kommo failed after n8n answered) reuses the answer instead of
+        # asking n8n again, so what is delivered, noted and recorded is one and the same text.
+        answer = Answer.model_validate(
+            self._once("answer", key, lambda: self._answer(conversation, batch, lead).model_dump(mode="json"))
+        )
         if answer.reply is None:
             self._run_actions(answer.actions, lead, contact_id, key)
             self._after_template(answer, lead, key)
@@ -188,7 +199,7 @@ class ReactiveConversations:
     def _answer(self, conversation: Conversation, batch: list[ChatMessage], lead: KommoLead) -> Answer:
         if not any(message.has_content for message in batch):
             count("UnreadableMessages")
-            return Answer(reply=self._texts.render("unreadable_reply"), actions=[])
+            return Answer(reply=self._texts.render("unreadable_reply"))
         contact = self._kommo.contact(batch[-1].contact_id)
         logger.debug("asking n8n", extra={"contact_phone": mask_phone(contact.phone), "messages": len(batch)})
         request = self._request(conversation, batch, lead, contact)
@@ -197,7 +208,7 @@ class ReactiveConversations:
         except AiFailure as failure:
             count("N8nFallbacks", reason=failure.reason)
             logger.warning("n8n failed: sending the fallback text", extra={"reason": failure.reason})
-            return Answer(reply=self._texts.render("fallback_reply"), actions=[], fallback_reason=failure.reason)
+            return Answer(reply=self._texts.render("fallback_reply"), fallback_reason=failure.reason)
         count("BatchesSentToN8n")
         return _answer_from(response, request.window_open)
 
