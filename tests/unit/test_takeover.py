@@ -215,3 +215,21 @@ def test_a_concurrent_writer_is_retried_into_a_defined_state(takeover: TakeoverS
     states.conflicts_to_inject = 2
     takeover.pause(93589657, ANA, ChangeReason.ADMIN_API, "admin-1", 27754599)
     assert takeover.state(93589657).status == BotStatus.PAUSED
+
+
+def test_liberar_on_an_active_bot_changes_nothing_and_says_so(takeover: TakeoverService, notes: RecordedNotes) -> None:
+    assert takeover.handle_salesperson_message(salesperson_says("/liberar")) == "resumed"
+    assert takeover.state(93589657).version == 0
+    assert notes.texts() == ["O bot já estava ativo para este contato: nada foi alterado."]
+
+
+def test_the_sweep_never_resumes_a_pause_renewed_after_it_looked(
+    takeover: TakeoverService, states: InMemoryStates, clock: Clock
+) -> None:
+    takeover.handle_salesperson_message(salesperson_says("Oi, aqui é a Ana", "m-1"))
+    clock.now += 13 * HOUR
+    stale = states.with_status(BotStatus.PAUSED)  # what the sweep read...
+    takeover.pause(93589657, ANA, ChangeReason.COMMAND, "m-2", 27754599)  # ...before Ana typed /assumir again
+    states.with_status = lambda status: stale  # type: ignore[method-assign]
+    assert takeover.resume_overdue() == []
+    assert takeover.is_paused(93589657)

@@ -22,6 +22,7 @@ class Texts(BaseModel):
     note_reply_dropped: str = "Resposta do assistente descartada porque o bot foi pausado durante a conversa:\n{reply}"
     note_paused: str = "Bot pausado por {who} ({how})."
     note_resumed: str = "Bot reativado por {who} ({how})."
+    note_already_active: str = "O bot já estava ativo para este contato: nada foi alterado."
     note_auto_resumed: str = "Bot reativado automaticamente após {hours} h sem atividade humana."
     note_status: str = "Status do bot para o contato {contact}: {status}."
     note_unknown_command: str = "Comando não reconhecido: {command}. Use /assumir, /liberar ou /status, com ou sem id."

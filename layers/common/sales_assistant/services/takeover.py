@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from sales_assistant.errors import NotFound
 from sales_assistant.models.bot_state import BotState, BotStatus, ChangeReason
@@ -17,6 +18,7 @@ from sales_assistant.services.ports import BotStateRepository, KommoPort, LeadNo
 from sales_assistant.texts import Texts
 
 MAX_WRITE_ATTEMPTS = 5
+CHANGED, REPEATED, UNCHANGED = "changed", "repeated", "unchanged"
 _HOW_PAUSED = {
     ChangeReason.COMMAND: "how_command_pause",
     ChangeReason.MANUAL_REPLY: "how_manual_reply",
@@ -79,9 +81,13 @@ class TakeoverService:
         self, contact_id: int, actor: Actor, reason: ChangeReason, change_id: str, lead_id: int | None = None
     ) -> BotState:
         """Pause the bot for a contact and note it on the lead (idempotent per change_id)."""
-        resume_at = int(self._clock()) + self._auto_resume_seconds if self._auto_resume_seconds else None
-        state, changed = self._change(contact_id, change_id, BotStatus.PAUSED, actor, reason, resume_at, lead_id)
-        if changed:
+        resume_at = self._resume_at()
+
+        def paused(current: BotState) -> BotState:
+            return self._moved(current, BotStatus.PAUSED, actor, reason, resume_at, lead_id)
+
+        state, outcome = self._change(contact_id, change_id, paused)
+        if outcome == CHANGED:
             count("BotPaused", reason=reason.value)
         self._note(state, change_id, "note_paused", who=actor.name, how=self._texts.render(_HOW_PAUSED[reason]))
         return state
@@ -89,9 +95,19 @@ class TakeoverService:
     def resume(
         self, contact_id: int, actor: Actor, reason: ChangeReason, change_id: str, lead_id: int | None = None
     ) -> BotState:
-        """Resume the bot for a contact and note it on the lead (idempotent per change_id)."""
-        state, changed = self._change(contact_id, change_id, BotStatus.ACTIVE, actor, reason, None, lead_id)
-        if changed:
+        """Resume the bot for a contact and note it on the lead (idempotent per change_id); a bot that
+        was already active stays as it is and the note says so."""
+
+        def resumed(current: BotState) -> BotState | None:
+            if current.status == BotStatus.ACTIVE:
+                return None
+            return self._moved(current, BotStatus.ACTIVE, actor, reason, None, lead_id)
+
+        state, outcome = self._change(contact_id, change_id, resumed)
+        if outcome == UNCHANGED:
+            self._note_on(lead_id or state.lead_id, change_id, "note_already_active")
+            return state
+        if outcome == CHANGED:
             count("BotResumed", reason=reason.value)
         how = self._texts.render(_HOW_RESUMED.get(reason, "how_admin_api"))
         self._note(state, change_id, "note_resumed", who=actor.name, how=how)
@@ -100,19 +116,21 @@ class TakeoverService:
     def resume_overdue(self) -> list[int]:
         """Resume every contact whose resume_at has passed (the schedule's sweep); returns their ids."""
         now = self._clock()
+        hours = f"{round(self._auto_resume_seconds / 3600, 1):g}"
         resumed = []
-        for state in self._states.with_status(BotStatus.PAUSED):
-            if state.resume_at is None or state.resume_at > now:
+        for seen in self._states.with_status(BotStatus.PAUSED):
+            if seen.resume_at is None or seen.resume_at > now:
                 continue
-            change_id = f"auto-resume:{state.contact_id}:{state.resume_at}"
-            after, changed = self._change(
-                state.contact_id, change_id, BotStatus.ACTIVE, Actor(None, "auto"), ChangeReason.AUTO_RESUME, None, None
+            change_id = f"auto-resume:{seen.contact_id}:{seen.resume_at}"
+            state, outcome = self._change(
+                seen.contact_id, change_id, partial(self._still_overdue_resumed, seen.resume_at)
             )
-            if changed:
+            if outcome == UNCHANGED:
+                continue
+            if outcome == CHANGED:
                 count("BotResumed", reason=ChangeReason.AUTO_RESUME.value)
-                resumed.append(state.contact_id)
-            hours = round(self._auto_resume_seconds / 3600, 1) if self._auto_resume_seconds else 0
-            self._note(after, change_id, "note_auto_resumed", hours=f"{hours:g}")
+                resumed.append(seen.contact_id)
+            self._note(state, change_id, "note_auto_resumed", hours=hours)
         return resumed
 
     # ------------------------------------------------------------------ salesperson messages
@@ -156,18 +174,14 @@ class TakeoverService:
         if not self._pause_on_manual_reply:
             return "manual_reply_ignored"
         if self.is_paused(message.contact_id):
-            state = self.state(message.contact_id)
-            if state.resume_at is not None:  # the salesperson is still at it: push the auto-resume back
-                new_resume = int(self._clock()) + self._auto_resume_seconds
-                self._change(
-                    message.contact_id,
-                    message.id,
-                    BotStatus.PAUSED,
-                    Actor(state.by_user_id, state.by_name),
-                    state.reason or ChangeReason.MANUAL_REPLY,
-                    new_resume,
-                    state.lead_id,
-                )
+
+            def renewed(current: BotState) -> BotState | None:
+                # The salesperson is still at it: push the auto-resume back (who paused and why stay).
+                if not current.paused_at(self._clock()) or current.resume_at is None:
+                    return None
+                return current.model_copy(update={"resume_at": self._resume_at()})
+
+            self._change(message.contact_id, message.id, renewed)
             return "still_paused"
         self.pause(message.contact_id, actor, ChangeReason.MANUAL_REPLY, message.id, chat_lead)
         return "paused"
@@ -189,46 +203,65 @@ class TakeoverService:
             return None
         return target, chat_lead
 
-    def _change(
+    def _still_overdue_resumed(self, seen_resume_at: int, current: BotState) -> BotState | None:
+        """Resumed, if this is still the pause the sweep saw overdue (not one renewed meanwhile)."""
+        if current.status != BotStatus.PAUSED or current.resume_at != seen_resume_at:
+            return None
+        return self._moved(current, BotStatus.ACTIVE, Actor(None, "auto"), ChangeReason.AUTO_RESUME, None, None)
+
+    def _resume_at(self) -> int | None:
+        """When a pause starting now ends by itself (None: never)."""
+        return int(self._clock()) + self._auto_resume_seconds if self._auto_resume_seconds else None
+
+    def _moved(
         self,
-        contact_id: int,
-        change_id: str,
+        current: BotState,
         status: BotStatus,
         actor: Actor,
         reason: ChangeReason,
         resume_at: int | None,
         lead_id: int | None,
-    ) -> tuple[BotState, bool]:
-        """Write the new state with optimistic concurrency; (state, whether it changed)."""
+    ) -> BotState:
+        """`current` moved to `status` by `actor` (`since` kept when the status stays the same)."""
+        since = current.since
+        if current.status != status or not since:
+            since = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="seconds")
+        return current.model_copy(
+            update={
+                "status": status,
+                "by_user_id": actor.user_id,
+                "by_name": actor.name,
+                "since": since,
+                "reason": reason,
+                "resume_at": resume_at,
+                "lead_id": lead_id or current.lead_id,
+            }
+        )
+
+    def _change(
+        self, contact_id: int, change_id: str, transition: Callable[[BotState], BotState | None]
+    ) -> tuple[BotState, str]:
+        """Apply `transition` to the stored state with optimistic concurrency (re-read on conflict).
+
+        Returns the state and CHANGED, REPEATED (this change_id was applied already: a redelivery) or
+        UNCHANGED (the transition had nothing to do)."""
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = self.state(contact_id)
             if current.last_change_id == change_id:
-                return current, False  # this very change was applied already (a redelivery)
-            if current.status == status and status == BotStatus.ACTIVE:
-                return current, False
-            updated = current.model_copy(
-                update={
-                    "status": status,
-                    "by_user_id": actor.user_id,
-                    "by_name": actor.name,
-                    "since": datetime.now(UTC).isoformat(timespec="seconds")
-                    if current.status != status
-                    else current.since,
-                    "reason": reason,
-                    "resume_at": resume_at,
-                    "lead_id": lead_id or current.lead_id,
-                    "last_change_id": change_id,
-                    "version": current.version + 1,
-                }
-            )
+                return current, REPEATED
+            updated = transition(current)
+            if updated is None:
+                return current, UNCHANGED
+            updated = updated.model_copy(update={"last_change_id": change_id, "version": current.version + 1})
             try:
                 self._states.save(updated, current.version)
             except StateConflict:
                 continue
             logger.info(
-                "bot state changed", extra={"contact_id": contact_id, "status": status.value, "reason": reason.value}
+                "bot state changed",
+                extra={"contact_id": contact_id, "status": updated.status.value, "reason": str(updated.reason)},
             )
-            return updated, current.status != status
+            return updated, CHANGED
         raise ConcurrentChanges(f"bot state of contact {contact_id} kept changing")
 
     def _note(self, state: BotState, change_id: str, text_name: str, **values: object) -> None:
