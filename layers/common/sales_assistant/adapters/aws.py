@@ -1,5 +1,8 @@
 """boto3 clients created on first use and cached for the life of the process.
 
+Every client has short timeouts and bounded retries (standard mode, 3 attempts): a slow AWS call
+fails the record, and SQS retries it later, instead of eating the Lambda's whole timeout.
+
 Tests and the local runner point boto3 at moto through AWS_ENDPOINT_URL; `reset_clients()` drops
 the cache so that a test's mock or endpoint is picked up.
 """
@@ -9,21 +12,40 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+CONNECT_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 5
+MAX_ATTEMPTS = 3
+
+
+def _config() -> Any:
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+    )
+
 
 @cache
 def dynamodb_table(name: str) -> Any:
     """The DynamoDB Table resource for `name`."""
+    return _dynamodb_resource().Table(name)
+
+
+@cache
+def _dynamodb_resource() -> Any:
     import boto3
 
-    return boto3.resource("dynamodb").Table(name)
+    return boto3.resource("dynamodb", config=_config())
 
 
 @cache
 def dynamodb_client() -> Any:
-    """The low-level DynamoDB client (Powertools idempotency, batch reads)."""
+    """The low-level DynamoDB client (Powertools idempotency, describe_table)."""
     import boto3
 
-    return boto3.client("dynamodb")
+    return boto3.client("dynamodb", config=_config())
 
 
 @cache
@@ -31,7 +53,7 @@ def sqs_client() -> Any:
     """The SQS client."""
     import boto3
 
-    return boto3.client("sqs")
+    return boto3.client("sqs", config=_config())
 
 
 def plain(value: Any) -> Any:
@@ -55,5 +77,5 @@ def is_condition_failure(error: Exception) -> bool:
 
 def reset_clients() -> None:
     """Forget every cached client (tests, local runner)."""
-    for factory in (dynamodb_table, dynamodb_client, sqs_client):
+    for factory in (dynamodb_table, _dynamodb_resource, dynamodb_client, sqs_client):
         factory.cache_clear()
