@@ -91,7 +91,8 @@ class LocalRunner:
             self.handlers[function.logical_id] = function.load_handler()
             self.routes.extend(function.http_routes)
             for queue_id, batch_size in function.sqs_sources:
-                for _ in range(CONCURRENCY_PER_FUNCTION):
+                fifo = self.stack.physical_ids[queue_id].endswith(".fifo")  # one poller keeps FIFO order
+                for _ in range(1 if fifo else CONCURRENCY_PER_FUNCTION):
                     poller = threading.Thread(target=self._poll, args=(function.logical_id, queue_id, batch_size))
                     poller.daemon = True
                     poller.start()
