@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from local.kommo_seed import CLIENT_ID, CLIENT_SECRET, LONG_LIVED_TOKEN, seed_contacts, seed_leads, seed_users
+from local.kommo_seed import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    LEAD_FIELD_IDS,
+    LONG_LIVED_TOKEN,
+    seed_contacts,
+    seed_leads,
+    seed_users,
+)
 from local.loopback import LoopbackServer, ServedOnLoopback
 
 AUTHORIZATION_CODE = "local-authorization-code"
@@ -173,6 +181,15 @@ class KommoSandbox(ServedOnLoopback):
         return 200, {}, {"_page": page, "_links": links, "_embedded": {"users": chunk}}
 
     def _patch_lead(self, lead: dict[str, Any], body: dict[str, Any]) -> Any:
+        for index, value in enumerate(body.get("custom_fields_values", [])):
+            if value.get("field_id") not in LEAD_FIELD_IDS:
+                error = {
+                    "code": "NotSupportedChoice",
+                    "path": f"custom_fields_values.{index}.field_id",
+                    "detail": "The value you have provided is not supported",
+                }
+                problem = {**_problem(400, "Bad Request"), "detail": "Request validation failed"}
+                return 400, {}, {**problem, "validation-errors": [{"request_id": "0", "errors": [error]}]}
         for key in ("status_id", "responsible_user_id", "pipeline_id"):
             if key in body:
                 lead[key] = body[key]

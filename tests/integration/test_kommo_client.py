@@ -197,3 +197,14 @@ def test_a_caller_that_wakes_up_late_gives_its_slot_up_for_a_new_one(aws: Any) -
     assert sleeps == [pytest.approx(0.184, abs=0.002)]
     bucket = dynamodb_table(get_settings().kommo_table).get_item(Key={"pk": RATE_KEY})["Item"]
     assert int(bucket["next_at"]) == int(now[0] * 1000) + 184  # the slot actually used starts a new spacing
+
+
+def test_a_refused_patch_surfaces_kommos_validation_errors(aws: Any, kommo_sandbox: Any) -> None:
+    from sales_assistant.adapters.kommo import KommoValidationError
+
+    client = client_for(get_settings().model_copy(update={"kommo_base_url": kommo_sandbox.url}))
+    with pytest.raises(KommoValidationError) as raised:
+        client.patch_lead(27754599, text_fields={123: "campo que não existe"})
+    [request_errors] = raised.value.validation_errors
+    assert request_errors["errors"][0]["path"] == "custom_fields_values.0.field_id"
+    assert len(kommo_sandbox.calls("PATCH", "/api/v4/leads/27754599")) == 1  # a 400 is never retried
