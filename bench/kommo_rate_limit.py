@@ -25,6 +25,7 @@ def main() -> None:
 
     from local.defaults import AWS_ENVIRONMENT, create_local_stack
     from local.kommo_sandbox import KommoSandbox
+    from local.moto_threads import serialised_dynamodb
 
     os.environ.update(AWS_ENVIRONMENT)
     sandbox = KommoSandbox().start()
@@ -45,7 +46,7 @@ def main() -> None:
             )
 
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+        with serialised_dynamodb(), ThreadPoolExecutor(max_workers=args.workers) as pool:
             list(pool.map(worker, range(args.calls)))
         elapsed = time.perf_counter() - started
     sandbox.stop()

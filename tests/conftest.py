@@ -219,3 +219,12 @@ def _reset_service_caches() -> None:
     kommo_client.cache_clear()
     n8n_client.cache_clear()
     composition.reset()
+
+
+@pytest.fixture
+def atomic_dynamodb() -> Iterator[None]:
+    """Concurrent workers in one process: moto's DynamoDB made atomic like DynamoDB (local.moto_threads)."""
+    from local.moto_threads import serialised_dynamodb
+
+    with serialised_dynamodb():
+        yield

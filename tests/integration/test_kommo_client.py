@@ -59,7 +59,9 @@ def store_pair(sandbox: Any, settings: Settings, *, expires_in: int) -> None:
     )
 
 
-def test_twenty_workers_with_an_expired_token_cause_exactly_one_refresh(aws: Any, kommo_sandbox: Any) -> None:
+def test_twenty_workers_with_an_expired_token_cause_exactly_one_refresh(
+    aws: Any, kommo_sandbox: Any, atomic_dynamodb: None
+) -> None:
     settings = oauth_settings(kommo_sandbox)
     store_pair(kommo_sandbox, settings, expires_in=-10)
     kommo_sandbox.rate_limit_per_second = 1000
@@ -96,7 +98,9 @@ def test_no_stored_token_asks_for_authorisation(aws: Any, kommo_sandbox: Any) ->
         client_for(oauth_settings(kommo_sandbox)).lead(27754599)
 
 
-def test_a_burst_of_100_calls_never_exceeds_7_in_any_second(aws: Any, kommo_sandbox: Any) -> None:
+def test_a_burst_of_100_calls_never_exceeds_7_in_any_second(
+    aws: Any, kommo_sandbox: Any, atomic_dynamodb: None
+) -> None:
     settings = get_settings().model_copy(update={"kommo_base_url": kommo_sandbox.url})
 
     def worker(index: int) -> None:

@@ -158,7 +158,7 @@ def test_kommo_failing_retries_through_the_queue_without_a_second_reply(world: W
     assert len(world.n8n.requests) == 1  # the retry reused n8n's answer: delivered text = noted text
 
 
-def test_two_conversations_in_parallel_do_not_block_each_other(world: World) -> None:
+def test_two_conversations_in_parallel_do_not_block_each_other(world: World, atomic_dynamodb: None) -> None:
     from local.sqs_pump import deliver_batch, receive
 
     world.n8n.holds["lead:27754599"] = threading.Event()

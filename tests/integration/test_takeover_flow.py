@@ -106,7 +106,7 @@ def test_a_duplicate_command_webhook_changes_the_state_once(world: World) -> Non
     assert len(world.conversation().turns) == 1
 
 
-def test_a_takeover_while_n8n_is_thinking_drops_the_reply(world: World) -> None:
+def test_a_takeover_while_n8n_is_thinking_drops_the_reply(world: World, atomic_dynamodb: None) -> None:
     world.n8n.holds["lead:27754599"] = threading.Event()
     world.post_webhook(client_message("c-1", "quanto custa o plano?"))
     thinking = threading.Thread(target=world.pump)
