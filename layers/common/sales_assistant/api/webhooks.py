@@ -16,7 +16,7 @@ from sales_assistant.adapters.once import run_once
 from sales_assistant.adapters.queues import QueuePublisher
 from sales_assistant.api.http import tokens_match
 from sales_assistant.config import get_settings
-from sales_assistant.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from sales_assistant.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from sales_assistant.models.kommo_webhook import WebhookError, parse_kommo_webhook
 from sales_assistant.models.queue import QueueItem
 from sales_assistant.observability import count, logger
@@ -57,7 +57,11 @@ def receive_kommo_webhook(token: str) -> dict[str, Any]:
         raise (Unprocessable if error.code in ("unknown_event", "invalid_event") else BadRequest)(
             error.message, code=error.code
         ) from None
-    check_account(webhook.account, subdomain=settings.kommo_subdomain, account_id=settings.kommo_account_id)
+    try:
+        check_account(webhook.account, subdomain=settings.kommo_subdomain, account_id=settings.kommo_account_id)
+    except Forbidden:
+        _reject("foreign_account")
+        raise
 
     routed = route_webhook(webhook, DynamoEchoMemory(settings.kommo_table, settings.echo_ttl_seconds))
     publisher = QueuePublisher.from_settings(settings)
