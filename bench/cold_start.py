@@ -16,25 +16,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from local.defaults import EXAMPLE_SETTINGS
+
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ["webhook_intake", "conversation_worker", "bot_commands", "vendor_sync", "ops_api"]
 SETTINGS = {
-    "KOMMO_SUBDOMAIN": "vendasdemo",
-    "KOMMO_LONG_LIVED_TOKEN": "token",
-    "KOMMO_SALESBOT_ID": "1",
-    "KOMMO_REPLY_FIELD_ID": "2",
-    "N8N_BASE_URL": "http://127.0.0.1:5678",
-    "N8N_SIGNING_SECRET": "s" * 32,
-    "WEBHOOK_TOKEN": "w" * 32,
-    "API_TOKEN": "a" * 32,
-    "IDEMPOTENCY_TABLE": "idem",
-    "KOMMO_TABLE": "kommo",
-    "CONVERSATIONS_TABLE": "conversations",
-    "BOT_STATE_TABLE": "bot",
-    "VENDORS_TABLE": "vendors",
-    "CONVERSATIONS_QUEUE_URL": "http://127.0.0.1/q",
-    "COMMANDS_QUEUE_URL": "http://127.0.0.1/c.fifo",
-    "LEAD_EVENTS_QUEUE_URL": "http://127.0.0.1/l.fifo",
+    **EXAMPLE_SETTINGS,
     "POWERTOOLS_METRICS_NAMESPACE": "Bench",
     "POWERTOOLS_SERVICE_NAME": "bench",
     "AWS_DEFAULT_REGION": "us-east-1",

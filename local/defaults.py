@@ -21,6 +21,25 @@ LOCAL_PARAMETERS = {
     "KommoReplyFieldId": "900001",
     "N8nBaseUrl": "http://127.0.0.1:5678",
 }
+EXAMPLE_SETTINGS = {
+    "KOMMO_SUBDOMAIN": "vendasdemo",
+    "KOMMO_LONG_LIVED_TOKEN": "token",
+    "KOMMO_SALESBOT_ID": "101",
+    "KOMMO_REPLY_FIELD_ID": "900001",
+    "N8N_BASE_URL": "https://n8n.example.com",
+    "N8N_SIGNING_SECRET": "s" * 32,
+    "WEBHOOK_TOKEN": "w" * 32,
+    "API_TOKEN": "a" * 32,
+    "IDEMPOTENCY_TABLE": "idem",
+    "KOMMO_TABLE": "kommo",
+    "CONVERSATIONS_TABLE": "conversations",
+    "BOT_STATE_TABLE": "bot-state",
+    "VENDORS_TABLE": "vendors",
+    "CONVERSATIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/conversations",
+    "COMMANDS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/commands.fifo",
+    "LEAD_EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/lead-events.fifo",
+}
+"""A complete, valid set of settings with placeholder values (settings tests, cold-start benchmark)."""
 PSEUDO_PARAMETERS = {"AWS::StackName": "kommo-sales-assistant-local", "AWS::Region": "us-east-1"}
 VENDOR_PROFILES = ROOT / "config" / "vendor-profiles.json"
 AWS_ENVIRONMENT = {

@@ -4,26 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from local.defaults import EXAMPLE_SETTINGS
 from sales_assistant.config import SettingsError, load_settings
 
-VALID = {
-    "KOMMO_SUBDOMAIN": "vendasdemo",
-    "KOMMO_LONG_LIVED_TOKEN": "token",
-    "KOMMO_SALESBOT_ID": "101",
-    "KOMMO_REPLY_FIELD_ID": "900001",
-    "N8N_BASE_URL": "https://n8n.example.com",
-    "N8N_SIGNING_SECRET": "s" * 32,
-    "WEBHOOK_TOKEN": "w" * 32,
-    "API_TOKEN": "a" * 32,
-    "IDEMPOTENCY_TABLE": "idem",
-    "KOMMO_TABLE": "kommo",
-    "CONVERSATIONS_TABLE": "conversations",
-    "BOT_STATE_TABLE": "bot-state",
-    "VENDORS_TABLE": "vendors",
-    "CONVERSATIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/conversations",
-    "COMMANDS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/commands.fifo",
-    "LEAD_EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/lead-events.fifo",
-}
+VALID = EXAMPLE_SETTINGS
 
 
 def test_defaults_follow_the_design() -> None:
