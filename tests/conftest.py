@@ -32,7 +32,7 @@ def stack() -> Iterator[Any]:
         environment = created.environment()
         environment.update({"KOMMO_BASE_URL": "http://127.0.0.1:9", "N8N_BASE_URL": "http://127.0.0.1:9"})
         os.environ.update(environment)
-        _reset_caches()
+        reset_caches()
         yield created
 
 
@@ -54,18 +54,26 @@ def aws(stack: Any) -> Iterator[Any]:
                     batch.delete_item(Key=item)
         elif resource["Type"] == "AWS::SQS::Queue":
             queue_messages(stack, logical_id)
-    _reset_caches()
+    reset_caches()
     yield stack
 
 
-def _reset_caches() -> None:
+def reset_caches() -> None:
+    """Forget everything built once per process (settings, clients, services): the next use rebuilds
+    it from the current environment and mock."""
+    from sales_assistant import composition
     from sales_assistant.adapters.aws import reset_clients
+    from sales_assistant.adapters.kommo.client import kommo_client
+    from sales_assistant.adapters.n8n import n8n_client
     from sales_assistant.adapters.once import reset_once_cache
     from sales_assistant.config import get_settings
 
     get_settings.cache_clear()
     reset_clients()
     reset_once_cache()
+    kommo_client.cache_clear()
+    n8n_client.cache_clear()
+    composition.reset()
 
 
 def handler_of(stack: Any, function_id: str) -> Any:
@@ -204,21 +212,9 @@ def world(aws: Any, kommo_sandbox: Any, n8n_standin: Any, monkeypatch: Any) -> I
         "N8N_TIMEOUT_SECONDS": "2",
     }.items():
         monkeypatch.setenv(name, value)
-    _reset_service_caches()
+    reset_caches()
     yield World(aws, kommo_sandbox, n8n_standin)
-    _reset_service_caches()
-
-
-def _reset_service_caches() -> None:
-    from sales_assistant import composition
-    from sales_assistant.adapters.kommo.client import kommo_client
-    from sales_assistant.adapters.n8n import n8n_client
-    from sales_assistant.config import get_settings
-
-    get_settings.cache_clear()
-    kommo_client.cache_clear()
-    n8n_client.cache_clear()
-    composition.reset()
+    reset_caches()
 
 
 @pytest.fixture

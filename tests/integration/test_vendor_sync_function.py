@@ -9,27 +9,22 @@ from typing import Any
 import pytest
 
 from local.lambda_events import LambdaContext, http_api_event, schedule_event
-from tests.conftest import API_TOKEN, handler_of
+from tests.conftest import API_TOKEN, handler_of, reset_caches
 
 AUTH = {"authorization": f"Bearer {API_TOKEN}"}
 
 
 @pytest.fixture
 def vendor_sync(aws: Any, kommo_sandbox: Any, monkeypatch: Any) -> Any:
-    from sales_assistant.adapters.kommo.client import kommo_client
-    from sales_assistant.config import get_settings
-
     monkeypatch.setenv("KOMMO_BASE_URL", kommo_sandbox.url)
-    get_settings.cache_clear()
-    kommo_client.cache_clear()
+    reset_caches()
     handler = handler_of(aws, "VendorSyncFunction")
 
     def invoke(event: dict[str, Any]) -> Any:
         return handler(event, LambdaContext(function_name="VendorSyncFunction"))
 
     yield invoke
-    get_settings.cache_clear()
-    kommo_client.cache_clear()
+    reset_caches()
 
 
 def http(invoke: Any, method: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:

@@ -9,6 +9,7 @@ the cache so that a test's mock or endpoint is picked up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -54,6 +55,17 @@ def sqs_client() -> Any:
     import boto3
 
     return boto3.client("sqs", config=_config())
+
+
+def all_items(read_page: Callable[..., dict[str, Any]], **request: Any) -> list[dict[str, Any]]:
+    """Every item of a Scan or Query (`read_page` is table.scan or table.query), following LastEvaluatedKey."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = read_page(**request)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def plain(value: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure, plain
+from sales_assistant.adapters.aws import all_items, dynamodb_table, is_condition_failure, plain
 from sales_assistant.models.bot_state import BotState, BotStatus
 from sales_assistant.services.ports import StateConflict
 
@@ -39,16 +39,11 @@ class DynamoBotStateRepository:
 
     def with_status(self, status: BotStatus) -> list[BotState]:
         """Every contact in `status`, oldest change first."""
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "IndexName": "by_status",
-            "KeyConditionExpression": "#status = :status",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {":status": status.value},
-        }
-        while True:
-            page = self._table.query(**request)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return [BotState.model_validate(plain(item)) for item in items]
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = all_items(
+            self._table.query,
+            IndexName="by_status",
+            KeyConditionExpression="#status = :status",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":status": status.value},
+        )
+        return [BotState.model_validate(plain(item)) for item in items]

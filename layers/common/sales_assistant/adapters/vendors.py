@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sales_assistant.adapters.aws import dynamodb_table, plain
+from sales_assistant.adapters.aws import all_items, dynamodb_table, plain
 from sales_assistant.models.kommo import KommoUser
 from sales_assistant.models.vendor import Vendor, VendorProfile, VendorProfiles
 from sales_assistant.observability import logger
@@ -23,15 +23,8 @@ class DynamoVendorRepository:
         return dynamodb_table(self._table_name)
 
     def all(self) -> list[Vendor]:
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {}
-        while True:
-            page = self._table.scan(**request)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return sorted((Vendor.model_validate(plain(item)) for item in items), key=lambda vendor: vendor.vendor_id)
+        vendors = (Vendor.model_validate(plain(item)) for item in all_items(self._table.scan))
+        return sorted(vendors, key=lambda vendor: vendor.vendor_id)
 
     def get(self, vendor_id: int) -> Vendor | None:
         item = self._table.get_item(Key={"vendor_id": vendor_id}).get("Item")
