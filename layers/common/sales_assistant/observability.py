@@ -75,7 +75,7 @@ def observed(
     """Wrap a Lambda entry point with the logger (context, correlation id), tracer and metrics flush."""
 
     def with_context(event: dict, context: Any) -> Any:
-        from sales_assistant.adapters.once import set_invocation_context
+        from sales_assistant.invocation import set_invocation_context
 
         set_invocation_context(context)
         return handler(event, context)

@@ -8,19 +8,11 @@ running returns {"in_progress": True}: the first one owns the effect.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
 from sales_assistant.adapters.aws import dynamodb_client
-
-_invocation_context: ContextVar[Any] = ContextVar("lambda_context", default=None)
-
-
-def set_invocation_context(lambda_context: Any) -> None:
-    """Remember the Lambda context of the running invocation (set by observability.observed), so a
-    record left "in progress" by an invocation that timed out expires with it instead of blocking."""
-    _invocation_context.set(lambda_context)
+from sales_assistant.invocation import invocation_context
 
 
 @cache
@@ -50,8 +42,8 @@ def run_once(
     config = IdempotencyConfig(
         event_key_jmespath="key", expires_after_seconds=ttl_seconds, raise_on_no_idempotency_key=True
     )
-    lambda_context = _invocation_context.get()
-    if lambda_context is not None:
+    lambda_context = invocation_context()
+    if lambda_context is not None:  # a record left "in progress" by a timed-out invocation expires with it
         config.register_lambda_context(lambda_context)
 
     @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(table_name), config=config)
