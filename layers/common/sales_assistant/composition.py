@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 
 from sales_assistant.config import Settings
 from sales_assistant.services.conversation import ReactiveConfig, ReactiveConversations
+from sales_assistant.services.delivery import Delivery, DeliveryConfig
 from sales_assistant.services.takeover import TakeoverService
 
 if TYPE_CHECKING:
     from sales_assistant.adapters.conversations import DynamoConversationRepository
+    from sales_assistant.adapters.echo_memory import DynamoEchoMemory
+    from sales_assistant.adapters.lead_notes import OnceLeadNotes
 
 LEASE_MARGIN_SECONDS = 30
 
@@ -23,13 +26,11 @@ def takeover_service(settings: Settings) -> TakeoverService:
     """Human takeover: bot state in DynamoDB, notes through Kommo."""
     from sales_assistant.adapters.bot_state import DynamoBotStateRepository
     from sales_assistant.adapters.kommo import kommo_client
-    from sales_assistant.adapters.lead_notes import OnceLeadNotes
 
-    kommo = kommo_client(settings)
     return TakeoverService(
         DynamoBotStateRepository(settings.bot_state_table),
-        kommo,
-        OnceLeadNotes(kommo, settings.idempotency_table, settings.dedup_ttl_seconds),
+        kommo_client(settings),
+        lead_notes(settings),
         settings.texts,
         auto_resume_hours=settings.auto_resume_hours,
         pause_on_manual_reply=settings.auto_pause_on_human_reply,
@@ -39,9 +40,7 @@ def takeover_service(settings: Settings) -> TakeoverService:
 @cache
 def reactive_conversations(settings: Settings) -> ReactiveConversations:
     """The reactive flow: conversations in DynamoDB, Kommo, n8n, flush jobs on SQS."""
-    from sales_assistant.adapters.echo_memory import DynamoEchoMemory
     from sales_assistant.adapters.kommo import kommo_client
-    from sales_assistant.adapters.lead_notes import OnceLeadNotes
     from sales_assistant.adapters.n8n import n8n_client
     from sales_assistant.adapters.once import run_once
     from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
@@ -52,11 +51,12 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
         conversations=conversation_repository(settings),
         takeover=takeover_service(settings),
         kommo=kommo,
-        notes=OnceLeadNotes(kommo, settings.idempotency_table, settings.dedup_ttl_seconds),
+        notes=lead_notes(settings),
         vendors=DynamoVendorRepository(settings.vendors_table),
         ai=n8n_client(settings),
         flushes=SqsFlushScheduler(QueuePublisher.from_settings(settings)),
-        echoes=DynamoEchoMemory(settings.kommo_table, settings.echo_ttl_seconds),
+        delivery=delivery(settings),
+        echoes=echo_memory(settings),
         once=partial(
             run_once,
             table_name=settings.idempotency_table,
@@ -69,11 +69,55 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
             min_gap_seconds=settings.salesbot_min_gap_seconds,
             history_turns=settings.history_turns,
             lease_seconds=int(2 * settings.n8n_timeout_seconds) + LEASE_MARGIN_SECONDS,
-            salesbot_id=settings.kommo_salesbot_id,
             reply_field_id=settings.kommo_reply_field_id,
             n8n_path=settings.n8n_reply_path,
         ),
+        lease_seconds=lambda: lease_seconds(settings),
     )
+
+
+def lease_seconds(settings: Settings) -> float:
+    """How long a conversation lease lasts from now: past the end of the running invocation (so no
+    other job takes the conversation while this one lives), or two n8n timeouts outside Lambda."""
+    from sales_assistant.invocation import remaining_seconds
+
+    remaining = remaining_seconds()
+    if remaining is None:
+        remaining = 2 * settings.n8n_timeout_seconds
+    return remaining + LEASE_MARGIN_SECONDS
+
+
+@cache
+def delivery(settings: Settings) -> Delivery:
+    """The one way out to a client's WhatsApp (Salesbot relay, once per key)."""
+    from sales_assistant.adapters.delivery_log import DynamoDeliveryLog
+    from sales_assistant.adapters.kommo import kommo_client
+
+    return Delivery(
+        kommo=kommo_client(settings),
+        echoes=echo_memory(settings),
+        log=DynamoDeliveryLog(settings.idempotency_table, settings.dedup_ttl_seconds),
+        notes=lead_notes(settings),
+        texts=settings.texts,
+        config=DeliveryConfig(salesbot_id=settings.kommo_salesbot_id, reply_field_id=settings.kommo_reply_field_id),
+    )
+
+
+@cache
+def lead_notes(settings: Settings) -> OnceLeadNotes:
+    """Notes and tasks on leads, once per key."""
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.lead_notes import OnceLeadNotes
+
+    return OnceLeadNotes(kommo_client(settings), settings.idempotency_table, settings.dedup_ttl_seconds)
+
+
+@cache
+def echo_memory(settings: Settings) -> DynamoEchoMemory:
+    """Echo keys of the service's own effects in Kommo."""
+    from sales_assistant.adapters.echo_memory import DynamoEchoMemory
+
+    return DynamoEchoMemory(settings.kommo_table, settings.echo_ttl_seconds)
 
 
 @cache
@@ -88,5 +132,12 @@ def conversation_repository(settings: Settings) -> DynamoConversationRepository:
 
 def reset() -> None:
     """Forget the built services (tests)."""
-    for factory in (takeover_service, reactive_conversations, conversation_repository):
+    for factory in (
+        takeover_service,
+        reactive_conversations,
+        conversation_repository,
+        delivery,
+        lead_notes,
+        echo_memory,
+    ):
         factory.cache_clear()

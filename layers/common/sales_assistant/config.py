@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -74,7 +74,9 @@ class Settings(BaseModel):
     conversation_ttl_days: int = Field(30, alias="CONVERSATION_TTL_DAYS", gt=0, le=3650)
 
     max_webhook_bytes: int = Field(256 * 1024, alias="MAX_WEBHOOK_BYTES", gt=1024, le=10 * 1024 * 1024)
-    echo_ttl_seconds: int = Field(900, alias="ECHO_TTL_SECONDS", gt=0)
+    echo_ttl_seconds: int = Field(10800, alias="ECHO_TTL_SECONDS", ge=7200)  # Kommo retries for about 1.5 h
+    automation_authors: str = Field("", alias="AUTOMATION_AUTHORS", max_length=2000)
+    unattributed_outgoing: Literal["pause", "ignore"] = Field("pause", alias="UNATTRIBUTED_OUTGOING")
     dedup_ttl_seconds: int = Field(3 * 24 * 3600, alias="DEDUP_TTL_SECONDS", gt=0)
 
     @model_validator(mode="after")

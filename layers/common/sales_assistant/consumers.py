@@ -43,7 +43,7 @@ def command_item(body: str) -> str:
         raise UnexpectedItem(f"{item.kind} does not belong on the commands queue")
     settings = get_settings()
     _record_salesperson_turn(item.message)
-    outcome = takeover_service(settings).handle_salesperson_message(item.message)
+    outcome = takeover_service(settings).handle_salesperson_message(item.message, item.author)
     count("SalespersonMessages", outcome=outcome)
     logger.info("salesperson message handled", extra={"outcome": outcome})
     return outcome

@@ -32,6 +32,7 @@ class Texts(BaseModel):
     how_manual_reply: str = "resposta manual no chat"
     how_ai_handover: str = "o assistente passou a conversa para um humano"
     how_admin_api: str = "painel de administração"
+    phone_app_author: str = "atendente pelo app WhatsApp Business"
     status_active: str = "ativo"
     status_paused: str = "pausado por {who} desde {since}"
     task_fallback: str = (
@@ -39,6 +40,10 @@ class Texts(BaseModel):
     )
     task_handover: str = "O cliente precisa de atendimento humano: {reason}"
     task_action: str = 'O assistente pediu a ação "{action}" ({details}). Por favor, dê sequência.'
+    task_delivery_unconfirmed: str = (
+        "Não foi possível confirmar que a resposta do assistente chegou ao cliente (o Kommo não respondeu a tempo)."
+        " Confira o chat e, se ela não estiver lá, envie: {reply}"
+    )
     task_template_needed: str = 'A janela de 24 h do WhatsApp está fechada: envie o modelo "{template}" ao cliente.'
 
     def render(self, name: str, **values: object) -> str:

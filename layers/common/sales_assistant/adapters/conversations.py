@@ -27,9 +27,9 @@ class DynamoConversationRepository:
         return Conversation.model_validate(plain(item)) if item else None
 
     def append(self, message: ChatMessage, now: int) -> int:
-        """Add a client message to the buffer; returns the conversation's new seq. The time it was received
-        (`now`) opens the WhatsApp 24-hour window: Kommo delivers within seconds, retries within hours, and
-        the receipt time does not depend on the sender's clock."""
+        """Add a client message to the buffer; returns the conversation's new seq. The message opens the
+        WhatsApp 24-hour window at the earlier of Kommo's `created_at` and the time it was received (`now`),
+        so a webhook Kommo retried an hour late never makes a closed window look open."""
         updated = self._table.update_item(
             Key={"conversation_id": message.conversation_id},
             UpdateExpression=(
@@ -40,9 +40,9 @@ class DynamoConversationRepository:
             ExpressionAttributeValues={
                 ":empty": [],
                 ":message": [message.model_dump(mode="json")],
-                ":lead": message.entity_id if message.entity_type == "lead" else None,
+                ":lead": message.lead_id,
                 ":contact": message.contact_id,
-                ":at": now,
+                ":at": min(message.created_at, now),
                 ":expires": now + self._ttl_seconds,
                 ":one": 1,
             },
@@ -84,6 +84,17 @@ class DynamoConversationRepository:
             ExpressionAttributeValues={":until": lease_until_ms, ":owner": owner},
         )
 
+    def mark_sending(self, conversation_id: str, owner: str, message_ids: list[str], lease_until_ms: int) -> bool:
+        """Right before sending: renew `owner`'s lease and record which client messages are being answered;
+        False when `owner` lost the lease (nothing must be sent)."""
+        updated = self._update_if(
+            conversation_id,
+            UpdateExpression="SET lease_until_ms = :until, answered_ids = :ids",
+            ConditionExpression="lease_owner = :owner",
+            ExpressionAttributeValues={":until": lease_until_ms, ":owner": owner, ":ids": message_ids},
+        )
+        return updated is not None
+
     def _update_if(self, conversation_id: str, **request: Any) -> Conversation | None:
         """A conditional update returning the conversation after it, or None when the condition failed."""
         try:
@@ -98,8 +109,9 @@ class DynamoConversationRepository:
 
     def finish(
         self, conversation_id: str, owner: str, turns: list[Turn], delivered_at: int | None, now: int
-    ) -> Conversation:
-        """Record the batch's turns, clear it and release the lease; returns the conversation after."""
+    ) -> Conversation | None:
+        """Record the batch's turns, clear it and release the lease; returns the conversation after, or
+        None when `owner` no longer holds the lease (nothing is written then)."""
         expression = (
             "SET in_flight = :empty, turns = list_append(if_not_exists(turns, :empty), :turns), expires_at = :expires"
         )
@@ -112,15 +124,14 @@ class DynamoConversationRepository:
         if delivered_at is not None:
             expression += ", last_delivery_at = :delivered"
             values[":delivered"] = delivered_at
-        updated = self._table.update_item(
-            Key={"conversation_id": conversation_id},
-            UpdateExpression=expression + " REMOVE lease_owner, lease_until_ms",
+        conversation = self._update_if(
+            conversation_id,
+            UpdateExpression=expression + " REMOVE lease_owner, lease_until_ms, answered_ids",
             ConditionExpression="lease_owner = :owner",
             ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
         )
-        conversation = Conversation.model_validate(plain(updated["Attributes"]))
-        self._trim(conversation)
+        if conversation is not None:
+            self._trim(conversation)
         return conversation
 
     def add_turns(self, conversation_id: str, turns: list[Turn], now: int) -> None:

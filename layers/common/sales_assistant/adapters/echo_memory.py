@@ -7,9 +7,12 @@ from collections.abc import Iterable
 
 from sales_assistant.adapters.aws import dynamodb_table
 
+SEEN_PREFIX = "seen#"
+
 
 class DynamoEchoMemory:
-    """Remembers echo keys for `ttl_seconds`; expired keys count as unknown even before TTL deletes them."""
+    """Remembers echo keys (and which came back) for `ttl_seconds`; expired ones count as unknown even
+    before TTL deletes them."""
 
     def __init__(self, table_name: str, ttl_seconds: int) -> None:
         self._table_name = table_name
@@ -22,11 +25,16 @@ class DynamoEchoMemory:
             table.put_item(Item={"pk": key, "expires_at": expires_at})
 
     def known(self, keys: Iterable[str]) -> set[str]:
-        table = dynamodb_table(self._table_name)
-        now = int(time.time())
-        found = set()
-        for key in set(keys):
-            item = table.get_item(Key={"pk": key}, ProjectionExpression="expires_at").get("Item")
-            if item and int(item["expires_at"]) > now:
-                found.add(key)
-        return found
+        return {key for key in set(keys) if self._alive(key)}
+
+    def mark_seen(self, keys: Iterable[str]) -> None:
+        """Record that Kommo reported these echoes back (the message reached the chat)."""
+        self.remember(SEEN_PREFIX + key for key in keys)
+
+    def seen(self, key: str) -> bool:
+        """True when Kommo reported the echo of `key` back."""
+        return self._alive(SEEN_PREFIX + key)
+
+    def _alive(self, key: str) -> bool:
+        item = dynamodb_table(self._table_name).get_item(Key={"pk": key}, ProjectionExpression="expires_at").get("Item")
+        return bool(item and int(item["expires_at"]) > int(time.time()))

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sales_assistant.adapters.echo_memory import DynamoEchoMemory
 from sales_assistant.adapters.once import run_once
+from sales_assistant.adapters.parked import DynamoParkedEntities
 from sales_assistant.adapters.queues import QueuePublisher
 from sales_assistant.api.http import tokens_match
 from sales_assistant.config import get_settings
@@ -20,7 +21,7 @@ from sales_assistant.errors import BadRequest, Forbidden, NotFound, PayloadTooLa
 from sales_assistant.models.kommo_webhook import WebhookError, parse_kommo_webhook
 from sales_assistant.models.queue import QueueItem
 from sales_assistant.observability import count, logger
-from sales_assistant.services.intake import check_account, route_webhook
+from sales_assistant.services.intake import AuthorRules, check_account, route_webhook
 
 router = Router()
 
@@ -34,14 +35,16 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
     tags=["webhooks"],
 )
 def receive_kommo_webhook(token: str) -> dict[str, Any]:
-    """Authenticate, parse and route a webhook; answers {"accepted", "echoes", "ignored"}."""
+    """Authenticate, parse and route a webhook; answers what became of its events: {"accepted", "echoes",
+    "automations", "ignored", "parked"}. A body of the right account with a known event is always 200."""
     settings = get_settings()
     event = cast(APIGatewayProxyEventV2, router.current_event)
     count("WebhooksReceived")
     if not tokens_match(token, settings.webhook_token.get_secret_value()):
         _reject("wrong_token")
         raise NotFound("no such route")
-    logger.set_correlation_id(event.headers.get("x-amocrm-requestid") or event.request_context.request_id)
+    request_id = (event.headers.get("x-amocrm-requestid") or event.request_context.request_id)[:128]
+    logger.set_correlation_id(request_id)
     content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type != FORM_CONTENT_TYPE:
         _reject("unsupported_media_type")
@@ -54,16 +57,22 @@ def receive_kommo_webhook(token: str) -> dict[str, Any]:
         webhook = parse_kommo_webhook(body)
     except WebhookError as error:
         _reject(error.code)
-        raise (Unprocessable if error.code in ("unknown_event", "invalid_event") else BadRequest)(
-            error.message, code=error.code
-        ) from None
+        raise (Unprocessable if error.code == "unknown_event" else BadRequest)(error.message, code=error.code) from None
     try:
         check_account(webhook.account, subdomain=settings.kommo_subdomain, account_id=settings.kommo_account_id)
     except Forbidden:
         _reject("foreign_account")
         raise
 
-    routed = route_webhook(webhook, DynamoEchoMemory(settings.kommo_table, settings.echo_ttl_seconds))
+    if webhook.parked:  # the rest of the body goes on: one odd entity must not make Kommo retry them all
+        DynamoParkedEntities(settings.kommo_table).park(webhook.parked, request_id=request_id)
+        count("WebhookEntitiesParked", len(webhook.parked))
+        logger.warning("webhook entities parked", extra={"parked": [entity.reason for entity in webhook.parked]})
+    echoes = DynamoEchoMemory(settings.kommo_table, settings.echo_ttl_seconds)
+    rules = AuthorRules.from_settings(settings.automation_authors, settings.unattributed_outgoing)
+    routed = route_webhook(webhook, echoes, rules)
+    if routed.echo_keys_seen:
+        echoes.mark_seen(routed.echo_keys_seen)
     publisher = QueuePublisher.from_settings(settings)
     for item in routed.items:
         run_once(
@@ -75,10 +84,15 @@ def receive_kommo_webhook(token: str) -> dict[str, Any]:
         )
         count("WebhookEventsAccepted", kind=item.kind)
     count("WebhooksAccepted")
-    logger.info(
-        "webhook accepted", extra={"accepted": len(routed.items), "echoes": routed.echoes, "ignored": routed.ignored}
-    )
-    return {"accepted": len(routed.items), "echoes": routed.echoes, "ignored": routed.ignored}
+    answer = {
+        "accepted": len(routed.items),
+        "echoes": routed.echoes,
+        "automations": routed.automations,
+        "ignored": routed.ignored,
+        "parked": len(webhook.parked),
+    }
+    logger.info("webhook accepted", extra=answer)
+    return answer
 
 
 def _enqueue(publisher: QueuePublisher, item: QueueItem) -> dict[str, str]:

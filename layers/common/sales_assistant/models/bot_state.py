@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+RECENT_CHANGES = 50
+
 
 class BotStatus(StrEnum):
     ACTIVE = "active"
@@ -35,8 +37,13 @@ class BotState(BaseModel):
     reason: ChangeReason | None = None
     resume_at: int | None = None  # unix time; None = no automatic resume
     lead_id: int | None = None  # the lead notes about this contact go to
-    last_change_id: str = ""  # the command or request that made the last change (idempotency)
+    last_change_id: str = ""  # the command or request that made the last change
+    recent_change_ids: list[str] = []  # the last RECENT_CHANGES change ids: a redelivery of any is a no-op
     version: int = 0
+
+    def applied(self, change_id: str) -> bool:
+        """True when this change (a Kommo message id, an admin request id) was applied already."""
+        return change_id == self.last_change_id or change_id in self.recent_change_ids
 
     def paused_at(self, now: float) -> bool:
         """True while the bot must stay silent for this contact."""

@@ -23,6 +23,7 @@ class Conversation(BaseModel):
     in_flight: list[ChatMessage] = []  # the batch being answered (under the lease)
     lease_owner: str | None = None
     lease_until_ms: int = 0
+    answered_ids: list[str] = []  # in-flight messages whose answer is being sent by the lease owner
     turns: list[Turn] = []
     last_client_message_at: int = 0
     last_delivery_at: int = 0

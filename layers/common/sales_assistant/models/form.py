@@ -1,8 +1,9 @@
 """Decoding of PHP-style nested form keys, the way Kommo posts its webhooks.
 
 `message[add][0][author][id]=x` becomes {"message": {"add": [{"author": {"id": "x"}}]}}. Hostile
-bodies are bounded: depth, number of fields and list indexes are limited, and a key that is both a
-value and a container is rejected.
+bodies are bounded: depth, number of fields and the length of list indexes are limited. Like PHP, which Kommo's
+senders are written in, a key given twice keeps its last value, also when one is a value and the
+other a group; only ASCII digits make list indexes.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from urllib.parse import parse_qsl
 
 MAX_FIELDS = 5000
 MAX_DEPTH = 8
-MAX_INDEX = 499
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _PART = re.compile(r"\[([^\[\]]*)\]")
+_INDEX = re.compile(r"[0-9]{1,9}")
 
 
 class FormError(ValueError):
@@ -33,7 +34,7 @@ def parse_nested_form(body: str) -> dict[str, Any]:
         raise FormError(f"malformed form body: {error}") from None
     root: dict[str, Any] = {}
     for key, value in pairs:
-        _insert(root, _split_key(key), value, key)
+        _insert(root, _split_key(key), value)
     return _lists_from_indexes(root)
 
 
@@ -47,14 +48,12 @@ def _split_key(key: str) -> list[str]:
     return parts
 
 
-def _insert(node: dict[str, Any], parts: list[str], value: str, key: str) -> None:
+def _insert(node: dict[str, Any], parts: list[str], value: str) -> None:
     for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise FormError(f"field {key[:80]!r} is both a value and a group")
+        child = node.get(part)
+        if not isinstance(child, dict):  # absent, or a value that this later group replaces (PHP)
+            child = node[part] = {}
         node = child
-    if isinstance(node.get(parts[-1]), dict):
-        raise FormError(f"field {key[:80]!r} is both a value and a group")
     node[parts[-1]] = value
 
 
@@ -62,9 +61,6 @@ def _lists_from_indexes(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     converted = {key: _lists_from_indexes(value) for key, value in node.items()}
-    if converted and all(key.isdigit() for key in converted):
-        indexes = sorted(converted, key=int)
-        if int(indexes[-1]) > MAX_INDEX:
-            raise FormError(f"list index {indexes[-1]} is above {MAX_INDEX}")
-        return [converted[index] for index in indexes]
+    if converted and all(_INDEX.fullmatch(key) for key in converted):
+        return [converted[index] for index in sorted(converted, key=int)]  # sparse indexes stay compact
     return converted

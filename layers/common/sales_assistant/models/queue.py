@@ -6,7 +6,7 @@ import hashlib
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from sales_assistant.models.kommo_webhook import ChatMessage, LeadChange, UnsortedLead
 
@@ -46,6 +46,7 @@ class SalespersonMessageReceived(_Item):
     flow: ClassVar[Flow] = Flow.COMMANDS
     kind: Literal["salesperson_message"] = "salesperson_message"
     message: ChatMessage
+    author: Literal["salesperson", "phone_app"] = "salesperson"  # phone_app: WhatsApp Business app, no Kommo user
 
     @property
     def dedup_key(self) -> str:
@@ -113,6 +114,17 @@ QueueItem = Annotated[
 queue_item_adapter: TypeAdapter[QueueItem] = TypeAdapter(QueueItem)
 
 
+class InvalidQueueItem(ValueError):
+    """A queue message that is not one of the service's items (its values are never in the message)."""
+
+
 def parse_queue_item(body: str) -> QueueItem:
-    """Parse an SQS message body back into its item (raises pydantic.ValidationError)."""
-    return queue_item_adapter.validate_json(body)
+    """Parse an SQS message body back into its item (raises InvalidQueueItem, without personal data)."""
+    try:
+        return queue_item_adapter.validate_json(body)
+    except ValidationError as error:
+        first = error.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidQueueItem(
+            f"not a queue item ({error.error_count()} problem(s)); {where}: {first['msg']}"
+        ) from None

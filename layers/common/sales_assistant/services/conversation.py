@@ -34,7 +34,8 @@ from sales_assistant.models.n8n import (
     VendorInfo,
 )
 from sales_assistant.observability import count, logger, mask_phone, mask_text
-from sales_assistant.services.echoes import EchoMemory, lead_update_echo_keys, message_echo_key
+from sales_assistant.services.delivery import Delivery, Lease, LeaseLost, Outgoing
+from sales_assistant.services.echoes import EchoMemory, lead_update_echo_keys
 from sales_assistant.services.ports import (
     AiFailure,
     AiWriter,
@@ -49,6 +50,7 @@ from sales_assistant.services.takeover import Actor, TakeoverService
 from sales_assistant.texts import Texts
 
 WHATSAPP_WINDOW_SECONDS = 24 * 3600
+MAX_DELAY = 900  # SQS DelaySeconds at most
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,8 @@ class ReactiveConfig:
     quiet_seconds: int
     min_gap_seconds: int
     history_turns: int
-    lease_seconds: int
-    salesbot_id: int
-    reply_field_id: int
+    lease_seconds: int  # outside Lambda (tests, scripts); in Lambda the lease outlives the invocation
+    reply_field_id: int  # the Salesbot relay's field: never sent to n8n as lead data
     n8n_path: str
     area_field: str = "Área"
 
@@ -85,10 +86,12 @@ class ReactiveConversations:
         vendors: VendorLookup,
         ai: AiWriter,
         flushes: FlushScheduler,
+        delivery: Delivery,
         echoes: EchoMemory,
         once: Once,
         texts: Texts,
         config: ReactiveConfig,
+        lease_seconds: Callable[[], float] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._conversations = conversations
@@ -98,10 +101,12 @@ class ReactiveConversations:
         self._vendors = vendors
         self._ai = ai
         self._flushes = flushes
+        self._delivery = delivery
         self._echoes = echoes
         self._once = once
         self._texts = texts
         self._config = config
+        self._lease_seconds = lease_seconds or (lambda: float(config.lease_seconds))
         self._clock = clock
 
     # ------------------------------------------------------------------ step 1: buffer
@@ -116,53 +121,70 @@ class ReactiveConversations:
     # ------------------------------------------------------------------ step 2: answer a batch
     def flush(self, conversation_id: str, seq: int, job_id: str) -> str:
         """Answer the conversation's buffer if this job is the latest and nothing is in flight; returns
-        the outcome (answered, fallback, paused, superseded, busy, waiting_gap, nothing, no_lead)."""
-        conversation = self._claim(conversation_id, seq, job_id)
-        if isinstance(conversation, str):
-            return conversation
-        batch = sorted(conversation.in_flight, key=lambda message: (message.created_at, message.id))
+        the outcome (answered, fallback, paused, superseded, busy, waiting_gap, nothing, no_lead, ...)."""
+        claimed = self._claim(conversation_id, seq, job_id)
+        if isinstance(claimed, str):
+            return claimed
+        conversation, batch, lease = claimed
+        try:
+            return self._answer_batch(conversation, batch, lease)
+        except LeaseLost:  # another job took the conversation over: it answers; this one sent nothing
+            count("LeasesLost")
+            logger.warning("conversation lease lost: nothing sent", extra={"conversation": conversation_id})
+            return "lease_lost"
+
+    def _answer_batch(self, conversation: Conversation, batch: list[ChatMessage], lease: Lease) -> str:
+        if not batch:  # the job that lost the lease was already answering all of it
+            self._finish(conversation, lease, [], delivered_at=None)
+            return "already_answered"
         client_turns = [Turn(role="client", text=_as_text(message), at=message.created_at) for message in batch]
         contact_id = batch[-1].contact_id
         if self._takeover.is_paused(contact_id):
-            count("RepliesSkippedPaused")
-            self._finish(conversation, job_id, client_turns, delivered_at=None)
-            return "paused"
-        if conversation.lead_id is None:
-            logger.warning(
-                "conversation without a lead: the Salesbot relay needs one", extra={"conversation": conversation_id}
-            )
-            count("RepliesWithoutLead")
-            self._finish(conversation, job_id, client_turns, delivered_at=None)
-            return "no_lead"
-
-        try:
-            lead = self._kommo.lead(conversation.lead_id)
-        except NotFound:  # the lead was deleted in Kommo: nothing to answer through
-            count("RepliesWithoutLead")
-            self._finish(conversation, job_id, client_turns, delivered_at=None)
-            return "no_lead"
+            return self._without_reply(conversation, lease, client_turns, "paused")
+        lead = self._lead_of(conversation, lease)
+        if lead is None:
+            return self._without_reply(conversation, lease, client_turns, "no_lead")
+        if contact_id not in {
+            linked.id for linked in lead.embedded.contacts
+        }:  # a forged or odd body must not reach another lead
+            logger.warning("the message's contact is not linked to the lead", extra={"lead_id": lead.id})
+            return self._without_reply(conversation, lease, client_turns, "contact_not_on_lead")
+        if lead.main_contact_id not in (None, contact_id) and self._takeover.is_paused(lead.main_contact_id):
+            return self._without_reply(conversation, lease, client_turns, "paused")
         key = batch_id(batch)
         # Once per batch: a retried job (Kommo failed after n8n answered) reuses the answer instead of
         # asking n8n again, so what is delivered, noted and recorded is one and the same text.
-        answer = Answer.model_validate(
-            self._once("answer", key, lambda: self._answer(conversation, batch, lead).model_dump(mode="json"))
-        )
+        try:
+            answer = Answer.model_validate(
+                self._once(
+                    "answer", key, lambda: self._answer(conversation, batch, lead, lease).model_dump(mode="json")
+                )
+            )
+        except NotFound:  # the contact was deleted or merged in Kommo: like a deleted lead
+            return self._without_reply(conversation, lease, client_turns, "no_contact")
         if answer.reply is None:
             self._run_actions(answer.actions, lead, contact_id, key)
             self._after_template(answer, lead, key)
-            self._finish(conversation, job_id, client_turns, delivered_at=None)
+            self._finish(conversation, lease, client_turns, delivered_at=None)
             return "no_reply"
         if self._takeover.is_paused(contact_id):  # a human took over while n8n was thinking
             count("RepliesDroppedTakeover")
             self._notes.note(f"dropped:{key}", lead.id, self._texts.render("note_reply_dropped", reply=answer.reply))
             dropped = Turn(role="assistant", text=answer.reply, at=int(self._clock()), delivered=False)
-            self._finish(conversation, job_id, [*client_turns, dropped], delivered_at=None)
+            self._finish(conversation, lease, [*client_turns, dropped], delivered_at=None)
             return "dropped_takeover"
 
-        delivered_at = self._deliver(conversation.conversation_id, lead.id, answer.reply, key)
+        outgoing = Outgoing(
+            key, conversation.conversation_id, lead.id, contact_id, lead.responsible_user_id, answer.reply
+        )
+        delivered_at = self._delivery.send(outgoing, lease, [message.id for message in batch])
         logger.info(
             "reply delivered",
-            extra={"conversation": conversation_id, "messages": len(batch), "reply": mask_text(answer.reply)},
+            extra={
+                "conversation": conversation.conversation_id,
+                "messages": len(batch),
+                "reply": mask_text(answer.reply),
+            },
         )
         client_text = "\n".join(turn.text for turn in client_turns)
         self._notes.note(
@@ -172,37 +194,68 @@ class ReactiveConversations:
             self._task_for_salesperson(lead, f"fallback:{key}", "task_fallback", reason=answer.fallback_reason)
         self._run_actions(answer.actions, lead, contact_id, key)
         reply_turn = Turn(role="assistant", text=answer.reply, at=delivered_at)
-        self._finish(conversation, job_id, [*client_turns, reply_turn], delivered_at=delivered_at)
+        self._finish(conversation, lease, [*client_turns, reply_turn], delivered_at=delivered_at)
         return "fallback" if answer.fallback_reason else "answered"
 
-    def _claim(self, conversation_id: str, seq: int, job_id: str) -> Conversation | str:
+    def _without_reply(self, conversation: Conversation, lease: Lease, turns: list[Turn], outcome: str) -> str:
+        """End the batch without a reply: the client's messages stay in the history."""
+        count("RepliesSkipped", reason=outcome)
+        self._finish(conversation, lease, turns, delivered_at=None)
+        return outcome
+
+    def _claim(
+        self, conversation_id: str, seq: int, job_id: str
+    ) -> tuple[Conversation, list[ChatMessage], Lease] | str:
+        """The conversation, the batch to answer and this job's lease; or why there is nothing to do."""
         now = self._clock()
-        lease_until_ms = int((now + self._config.lease_seconds) * 1000)
+        lease = Lease(self._conversations, conversation_id, job_id, self._lease_seconds, self._clock)
         conversation = self._conversations.get(conversation_id)
         if conversation is None:
             return "nothing"
-        if conversation.lease_owner == job_id:  # this job ran before and did not finish: take the batch back
-            return self._conversations.reclaim(conversation_id, job_id, lease_until_ms) or "superseded"
+        if conversation.lease_owner == job_id:  # this job ran before and did not finish: take its batch back
+            reclaimed = self._conversations.reclaim(conversation_id, job_id, lease.until_ms())
+            return (reclaimed, _ordered(reclaimed.in_flight), lease) if reclaimed else "superseded"
         if conversation.seq != seq:
             return "superseded"  # a newer message came: its own flush job answers the whole buffer
         if not conversation.buffer:
             return "nothing"
         if conversation.lease_owner and conversation.lease_until_ms > now * 1000:
-            return "busy"  # the batch in flight schedules this buffer when it finishes
+            # Another batch is in flight: look again when its lease ends, so that this buffer is answered
+            # even if that job dies before it can schedule the next batch.
+            wait = int(conversation.lease_until_ms / 1000 - now) + 1
+            self._flushes.flush_later(conversation_id, seq, min(max(wait, self._config.quiet_seconds), MAX_DELAY))
+            return "busy"
         gap = conversation.last_delivery_at + self._config.min_gap_seconds - now
         if gap > 0:  # the Salesbot may not have read the previous reply yet
             self._flushes.flush_later(conversation_id, seq, int(gap) + 1)
             return "waiting_gap"
-        claimed = self._conversations.claim(conversation_id, seq, job_id, lease_until_ms, int(now * 1000))
-        return claimed or "superseded"
+        claimed = self._conversations.claim(conversation_id, seq, job_id, lease.until_ms(), int(now * 1000))
+        if claimed is None:
+            return "superseded"
+        # Messages that a job which lost its lease was already answering are not answered again.
+        batch = [message for message in claimed.in_flight if message.id not in claimed.answered_ids]
+        return claimed, _ordered(batch), lease
 
-    def _answer(self, conversation: Conversation, batch: list[ChatMessage], lead: KommoLead) -> Answer:
+    def _lead_of(self, conversation: Conversation, lease: Lease) -> KommoLead | None:
+        """The conversation's lead from Kommo; None for a chat without a lead or a lead deleted in Kommo
+        (the Salesbot relay needs a lead: the messages stay in history)."""
+        if conversation.lead_id is None:
+            return None
+        lease.renew()
+        try:
+            return self._kommo.lead(conversation.lead_id)
+        except NotFound:
+            return None
+
+    def _answer(self, conversation: Conversation, batch: list[ChatMessage], lead: KommoLead, lease: Lease) -> Answer:
         if not any(message.has_content for message in batch):
             count("UnreadableMessages")
             return Answer(reply=self._texts.render("unreadable_reply"))
+        lease.renew()
         contact = self._kommo.contact(batch[-1].contact_id)
         logger.debug("asking n8n", extra={"contact_phone": mask_phone(contact.phone), "messages": len(batch)})
         request = self._request(conversation, batch, lead, contact)
+        lease.renew()
         try:
             response = self._ai.ask(self._config.n8n_path, request)
         except AiFailure as failure:
@@ -240,18 +293,6 @@ class ReactiveConversations:
             window_open=self._clock() - conversation.last_client_message_at < WHATSAPP_WINDOW_SECONDS,
         )
 
-    def _deliver(self, conversation_id: str, lead_id: int, reply: str, key: str) -> int:
-        """Write the reply into the lead's reply field and run the Salesbot, once per batch."""
-
-        def send() -> dict[str, int]:
-            self._echoes.remember([message_echo_key(conversation_id, reply)])
-            self._kommo.patch_lead(lead_id, text_fields={self._config.reply_field_id: reply})
-            self._kommo.run_salesbot(self._config.salesbot_id, lead_id)
-            count("RepliesDelivered")
-            return {"delivered_at": int(self._clock())}
-
-        return int(self._once("deliver", key, send)["delivered_at"])
-
     def _run_actions(self, actions: list[Action], lead: KommoLead, contact_id: int, key: str) -> None:
         """Execute what the AI asked through the flow that owns it; anything else becomes a task."""
         for index, action in enumerate(actions):
@@ -280,10 +321,14 @@ class ReactiveConversations:
         """A task for the lead's responsible salesperson, once per key."""
         self._notes.task(key, lead.id, lead.responsible_user_id or 0, self._texts.render(text_name, **values))
 
-    def _finish(self, conversation: Conversation, job_id: str, turns: list[Turn], delivered_at: int | None) -> None:
-        after = self._conversations.finish(
-            conversation.conversation_id, job_id, turns, delivered_at, int(self._clock())
-        )
+    def _finish(self, conversation: Conversation, lease: Lease, turns: list[Turn], delivered_at: int | None) -> None:
+        """Record the batch's turns, release the lease and schedule the next batch if one formed."""
+        now = int(self._clock())
+        after = self._conversations.finish(conversation.conversation_id, lease.owner, turns, delivered_at, now)
+        if after is None:  # the lease ran out after the answer went out: keep the turns, the new owner goes on
+            count("LeasesLost")
+            self._conversations.add_turns(conversation.conversation_id, turns, now)
+            return
         if after.buffer:  # messages that came while this batch was in flight: the next batch
             delay = max(self._config.quiet_seconds, self._config.min_gap_seconds if delivered_at else 0)
             self._flushes.flush_later(after.conversation_id, after.seq, delay)
@@ -295,6 +340,10 @@ def _answer_from(response: N8nResponse, window_open: bool) -> Answer:
         reply = None  # outside the 24-hour window WhatsApp only takes a template
     template = response.template.name if response.template is not None and reply is None else None
     return Answer(reply=reply, actions=response.actions, template=template)
+
+
+def _ordered(messages: list[ChatMessage]) -> list[ChatMessage]:
+    return sorted(messages, key=lambda message: (message.created_at, message.id))
 
 
 def _client_message(message: ChatMessage) -> ClientMessage:

@@ -2,7 +2,12 @@
 
 Every change the service makes in Kommo (a reply sent through the Salesbot, a lead moved to another
 status or salesperson) fires a webhook back at it. Before making the change the service remembers
-its echo key for a short while; intake drops any event whose key is remembered.
+its echo keys (for hours: Kommo retries a webhook for about 1.5 h); intake drops any event whose key
+is remembered, and marks the key as seen, which confirms that a message really reached the chat.
+
+A sent message has two keys, by conversation and by contact, because Kommo may report the bot's
+message without its lead. A template message's text is Meta's, not ours, so its run is remembered
+per contact instead: an unattributed outgoing message on that contact soon after is our template.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from sales_assistant.models.kommo_webhook import LeadChange
+from sales_assistant.models.kommo_webhook import ChatMessage, LeadChange
 from sales_assistant.observability import fingerprint
 
 
@@ -21,10 +26,28 @@ class EchoMemory(Protocol):
 
     def known(self, keys: Iterable[str]) -> set[str]: ...
 
+    def mark_seen(self, keys: Iterable[str]) -> None: ...
 
-def message_echo_key(conversation_id: str, text: str) -> str:
-    """Key of a message the service sent into a conversation."""
-    return f"echo:msg:{conversation_id}:{fingerprint(text.strip())}"
+    def seen(self, key: str) -> bool: ...
+
+
+def sent_message_echo_keys(conversation_id: str, contact_id: int, text: str) -> list[str]:
+    """Keys to remember before the service sends `text` to a contact's chat."""
+    digest = fingerprint(text.strip())
+    return [f"echo:msg:{conversation_id}:{digest}", f"echo:msg:contact:{contact_id}:{digest}"]
+
+
+def template_echo_key(contact_id: int) -> str:
+    """Key to remember before the service sends a template (its text is not known here)."""
+    return f"echo:template:contact:{contact_id}"
+
+
+def outgoing_echo_keys(message: ChatMessage, *, attributed: bool) -> list[str]:
+    """Keys under which an outgoing message reported by Kommo may be the service's own. A message a
+    Kommo user wrote is never taken for our template."""
+    digest = fingerprint(message.text.strip())
+    keys = [f"echo:msg:{message.conversation_id}:{digest}", f"echo:msg:contact:{message.contact_id}:{digest}"]
+    return keys if attributed else [*keys, template_echo_key(message.contact_id)]
 
 
 def lead_echo_key(change: LeadChange) -> str | None:

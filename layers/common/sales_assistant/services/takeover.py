@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from sales_assistant.errors import NotFound
-from sales_assistant.models.bot_state import BotState, BotStatus, ChangeReason
+from sales_assistant.models.bot_state import RECENT_CHANGES, BotState, BotStatus, ChangeReason
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.observability import count, logger
 from sales_assistant.services.commands import parse_command
@@ -134,9 +134,13 @@ class TakeoverService:
         return resumed
 
     # ------------------------------------------------------------------ salesperson messages
-    def handle_salesperson_message(self, message: ChatMessage) -> str:
-        """Apply a command typed by a salesperson, or pause the bot on a manual reply; returns the outcome."""
-        chat_lead = message.entity_id if message.entity_type == "lead" else None
+    def handle_salesperson_message(self, message: ChatMessage, author: str = "salesperson") -> str:
+        """Apply a command typed by a salesperson, or pause the bot on a manual reply; returns the outcome.
+        A reply from the WhatsApp Business phone app (`author` phone_app) pauses too but is never a command:
+        only Kommo users give commands."""
+        chat_lead = message.lead_id
+        if author == "phone_app":
+            return self._manual_reply(message, Actor(None, self._texts.render("phone_app_author")), chat_lead)
         actor = Actor(message.author.user_id, message.author.name or "vendedor(a)")
         command = parse_command(message.text)
         if command is None:
@@ -243,16 +247,19 @@ class TakeoverService:
     ) -> tuple[BotState, str]:
         """Apply `transition` to the stored state with optimistic concurrency (re-read on conflict).
 
-        Returns the state and CHANGED, REPEATED (this change_id was applied already: a redelivery) or
-        UNCHANGED (the transition had nothing to do)."""
+        Returns the state and CHANGED, REPEATED (this change_id was applied already, even if other changes
+        came after it: a redelivered `/liberar` never undoes a later pause) or UNCHANGED (nothing to do)."""
         for _ in range(MAX_WRITE_ATTEMPTS):
             current = self.state(contact_id)
-            if current.last_change_id == change_id:
+            if current.applied(change_id):
                 return current, REPEATED
             updated = transition(current)
             if updated is None:
                 return current, UNCHANGED
-            updated = updated.model_copy(update={"last_change_id": change_id, "version": current.version + 1})
+            recent = [*current.recent_change_ids, change_id][-RECENT_CHANGES:]
+            updated = updated.model_copy(
+                update={"last_change_id": change_id, "recent_change_ids": recent, "version": current.version + 1}
+            )
             try:
                 self._states.save(updated, current.version)
             except StateConflict:

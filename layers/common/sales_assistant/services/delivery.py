@@ -1,0 +1,192 @@
+"""The one way out to a client's WhatsApp, shared by every flow that writes to a client.
+
+Two pieces:
+- `Lease`: one job at a time per conversation. A job holds the conversation's lease while it works,
+  renews it before every outside call, and proves it still holds it with a conditional write right
+  before sending; a job that lost it stops (`LeaseLost`) and sends nothing. So a reply and another
+  reply (or a proactive message) to one lead never race, and the Salesbot relay reads one text.
+- `Delivery`: the Salesbot relay (write the text into the lead's reply field, run the Salesbot),
+  at most once per key. The run is recorded as attempted *before* it is posted: when the post fails
+  in a way Kommo may still have applied (a timeout, a 5xx), it is never posted again; the delivery
+  is confirmed when Kommo reports the bot's message back (its echo), and a salesperson gets a task
+  when no echo comes. The client never gets the same answer twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
+
+from sales_assistant.errors import DependencyError
+from sales_assistant.observability import count, logger
+from sales_assistant.services.echoes import EchoMemory, sent_message_echo_keys
+from sales_assistant.services.ports import KommoPort, LeadNotes
+from sales_assistant.texts import Texts
+
+NOT_APPLIED_STATUSES = {400, 401, 402, 403, 404, 422, 429}  # Kommo refused: the run did not happen
+
+
+class LeaseLost(Exception):
+    """Another job holds the conversation now: this one must not send anything."""
+
+
+class AwaitingConfirmation(DependencyError):
+    """A Salesbot run may or may not have happened: wait for its echo (the queue retries shortly)."""
+
+    code = "awaiting_confirmation"
+
+
+class LeaseStore(Protocol):
+    """The conversation item's lease fields (the conversations repository implements it)."""
+
+    def reclaim(self, conversation_id: str, owner: str, lease_until_ms: int) -> object | None: ...
+
+    def mark_sending(self, conversation_id: str, owner: str, message_ids: list[str], lease_until_ms: int) -> bool: ...
+
+
+class Lease:
+    """A job's hold on one conversation, for `seconds()` from each renewal (the invocation's remaining
+    time plus a margin, so it outlives the job that holds it)."""
+
+    def __init__(
+        self,
+        store: LeaseStore,
+        conversation_id: str,
+        owner: str,
+        seconds: Callable[[], float],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self.conversation_id = conversation_id
+        self.owner = owner
+        self._seconds = seconds
+        self._clock = clock
+
+    def until_ms(self) -> int:
+        """When a lease taken or renewed now ends (ms)."""
+        return int((self._clock() + self._seconds()) * 1000)
+
+    def renew(self) -> None:
+        """Extend the lease before an outside call; raises LeaseLost when another job took it."""
+        if self._store.reclaim(self.conversation_id, self.owner, self.until_ms()) is None:
+            raise LeaseLost(self.conversation_id)
+
+    def guard_send(self, message_ids: list[str]) -> None:
+        """The conditional write right before sending: still ours, and these client messages are being
+        answered (a job that takes the conversation over later leaves them out of its batch)."""
+        if not self._store.mark_sending(self.conversation_id, self.owner, message_ids, self.until_ms()):
+            raise LeaseLost(self.conversation_id)
+
+
+class DeliveryRecord(BaseModel):
+    """What is known of one delivery: the run was attempted, delivered, or could not be confirmed."""
+
+    state: Literal["run_attempted", "delivered", "unconfirmed"]
+    at: int
+
+
+class DeliveryLog(Protocol):
+    def get(self, key: str) -> DeliveryRecord | None: ...
+
+    def start_run(self, key: str, at: int) -> bool:
+        """Record the attempt before the run; False when one was recorded already."""
+        ...
+
+    def forget_run(self, key: str) -> None: ...
+
+    def finish(self, key: str, state: Literal["delivered", "unconfirmed"], at: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for a client: `key` makes it once-only (a batch id, a trigger id)."""
+
+    key: str
+    conversation_id: str
+    lead_id: int
+    contact_id: int
+    responsible_user_id: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    salesbot_id: int
+    reply_field_id: int
+    confirm_seconds: int = 120  # how long an ambiguous run waits for its echo before a salesperson is asked
+
+
+class Delivery:
+    """Sends texts through the Salesbot relay, at most once per key."""
+
+    def __init__(
+        self,
+        *,
+        kommo: KommoPort,
+        echoes: EchoMemory,
+        log: DeliveryLog,
+        notes: LeadNotes,
+        texts: Texts,
+        config: DeliveryConfig,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._kommo = kommo
+        self._echoes = echoes
+        self._log = log
+        self._notes = notes
+        self._texts = texts
+        self._config = config
+        self._clock = clock
+
+    def send(self, outgoing: Outgoing, lease: Lease, message_ids: list[str]) -> int:
+        """Deliver `outgoing` unless it was already; returns when it was delivered (unix time).
+
+        Raises LeaseLost (nothing sent), AwaitingConfirmation or a Kommo error (the queue retries)."""
+        record = self._log.get(outgoing.key)
+        if record is not None and record.state != "run_attempted":
+            return record.at
+        if record is not None:
+            return self._confirm(outgoing, record)
+        lease.guard_send(message_ids)
+        self._echoes.remember(sent_message_echo_keys(outgoing.conversation_id, outgoing.contact_id, outgoing.text))
+        self._kommo.patch_lead(outgoing.lead_id, text_fields={self._config.reply_field_id: outgoing.text})
+        now = int(self._clock())
+        if not self._log.start_run(outgoing.key, now):
+            return self._confirm(outgoing, self._log.get(outgoing.key) or DeliveryRecord(state="run_attempted", at=now))
+        try:
+            self._kommo.run_salesbot(self._config.salesbot_id, outgoing.lead_id)
+        except DependencyError as error:
+            if getattr(error, "kommo_status", 0) in NOT_APPLIED_STATUSES:
+                self._log.forget_run(outgoing.key)  # Kommo refused it: a retry may run it
+            else:
+                count("DeliveriesAmbiguous")
+                logger.warning("salesbot run outcome unknown: waiting for its echo", extra={"key": outgoing.key})
+            raise
+        self._log.finish(outgoing.key, "delivered", now)
+        count("RepliesDelivered")
+        return now
+
+    def _confirm(self, outgoing: Outgoing, record: DeliveryRecord) -> int:
+        """After an ambiguous run: delivered if its echo came back; else wait, then ask a salesperson."""
+        keys = sent_message_echo_keys(outgoing.conversation_id, outgoing.contact_id, outgoing.text)
+        now = int(self._clock())
+        if any(self._echoes.seen(key) for key in keys):
+            self._log.finish(outgoing.key, "delivered", record.at)
+            count("RepliesDelivered")
+            count("DeliveriesConfirmedByEcho")
+            return record.at
+        if now - record.at < self._config.confirm_seconds:
+            raise AwaitingConfirmation(f"delivery {outgoing.key}: waiting for the Salesbot's echo")
+        self._notes.task(
+            f"unconfirmed:{outgoing.key}",
+            outgoing.lead_id,
+            outgoing.responsible_user_id or 0,
+            self._texts.render("task_delivery_unconfirmed", reply=outgoing.text),
+        )
+        self._log.finish(outgoing.key, "unconfirmed", record.at)
+        count("DeliveriesUnconfirmed")
+        return record.at
