@@ -1,16 +1,18 @@
-"""Reactive flow: client messages and flush jobs from the conversations queue (partial batch failures)."""
+"""Reactive flow: client messages and flush jobs from the conversations queue (partial batch failures,
+retried after a short growing delay)."""
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from sales_assistant.adapters.retry import RetrySoonProcessor
 from sales_assistant.config import get_settings
 from sales_assistant.consumers import conversation_item
 from sales_assistant.observability import observed
 
 get_settings()
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = RetrySoonProcessor(lambda: get_settings().conversations_queue_url)  # retried in seconds
 
 
 def handle_record(record: SQSRecord) -> str:

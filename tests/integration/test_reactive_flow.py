@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 
 from local.sam_events import kommo_body
-from tests.conftest import World
+from tests.conftest import World, queue_messages
 
 ACCOUNT = [("account[subdomain]", "vendasdemo"), ("account[id]", "31257294")]
 
@@ -301,3 +301,67 @@ def test_a_message_on_a_lead_deleted_in_kommo_is_kept_without_failing(world: Wor
     assert world.n8n.requests == [] and world.kommo.salesbot_runs == []
     assert queue_messages(world.stack, "ConversationsDLQ") == []
     assert world.conversation().turns[-1].role == "client"
+
+
+def test_a_job_whose_lease_expired_mid_flush_sends_nothing_and_the_new_owner_answers_once(
+    world: World, atomic_dynamodb: None
+) -> None:
+    import boto3
+
+    from sales_assistant.config import get_settings
+
+    world.n8n.holds["lead:27754599"] = threading.Event()
+    world.post_webhook(client_message("m-1", "quero saber do consórcio"))
+    first = threading.Thread(target=world.pump)
+    first.start()
+    for _ in range(100):
+        if world.n8n.requests:
+            break
+        threading.Event().wait(0.05)
+    # While n8n thinks, the job's lease expires and a newer job takes the conversation over.
+    boto3.resource("dynamodb").Table(get_settings().conversations_table).update_item(
+        Key={"conversation_id": "lead:27754599"},
+        UpdateExpression="SET lease_owner = :other, lease_until_ms = :later",
+        ExpressionAttributeValues={":other": "newer-job", ":later": int((time.time() + 600) * 1000)},
+    )
+    world.n8n.holds["lead:27754599"].set()
+    first.join(timeout=30)
+    assert world.kommo.salesbot_runs == [] and world.reply_field() == ""  # never over the new owner
+
+
+def test_a_flush_that_finds_a_batch_in_flight_looks_again_when_its_lease_ends(world: World) -> None:
+    import boto3
+
+    from sales_assistant.composition import reactive_conversations
+    from sales_assistant.config import get_settings
+
+    world.post_webhook(client_message("m-1", "oi"))
+    world.pump_client_messages()
+    queue_messages(world.stack, "ConversationsQueue")  # the flush job is taken away: this test runs it
+    flow = reactive_conversations(get_settings())
+    conversation = world.conversation()
+    boto3.resource("dynamodb").Table(get_settings().conversations_table).update_item(
+        Key={"conversation_id": "lead:27754599"},
+        UpdateExpression="SET lease_owner = :other, lease_until_ms = :later",
+        ExpressionAttributeValues={":other": "job-that-will-die", ":later": int((time.time() + 30) * 1000)},
+    )
+    assert flow.flush("lead:27754599", conversation.seq, "job-2") == "busy"
+    attributes = world.sqs.get_queue_attributes(
+        QueueUrl=world.stack.physical_ids["ConversationsQueue"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"  # not dropped: due again when the lease ends
+
+
+def test_a_deleted_contact_ends_the_batch_quietly_in_history(world: World) -> None:
+    del world.kommo.contacts[93589657]
+    world.post_webhook(client_message("m-1", "oi"))
+    world.pump()
+    assert world.kommo.salesbot_runs == [] and world.n8n.requests == []
+    assert [turn.text for turn in world.conversation().turns] == ["oi"]
+    assert queue_messages(world.stack, "ConversationsDLQ") == []
+
+
+def test_a_message_whose_contact_is_not_on_the_lead_is_never_answered_there(world: World) -> None:
+    world.post_webhook(client_message("m-1", "oi", contact=93589658))  # another lead's contact
+    world.pump()
+    assert world.kommo.salesbot_runs == [] and world.n8n.requests == []

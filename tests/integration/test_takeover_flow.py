@@ -160,3 +160,45 @@ def test_the_schedule_resumes_overdue_pauses(world: World) -> None:
     repository.save(state.model_copy(update={"resume_at": 1, "version": state.version + 1}), state.version)
     result = world.handler("BotCommandsFunction")(schedule_event())
     assert result == {"resumed": [93589657]} and world.bot_state().status == "active"
+
+
+def test_a_redelivered_liberar_never_undoes_a_later_assumir(world: World) -> None:
+    from sales_assistant.models.kommo_webhook import parse_kommo_webhook
+    from sales_assistant.models.queue import SalespersonMessageReceived
+
+    world.post_webhook(salesperson_message("cmd-a", "/assumir"))
+    world.pump()
+    liberar = salesperson_message("cmd-b", "/liberar")
+    world.post_webhook(liberar)
+    world.pump()
+    world.post_webhook(salesperson_message("cmd-c", "/assumir"))
+    world.pump()
+    assert world.bot_state().status == "paused"
+
+    [message] = parse_kommo_webhook(liberar).outgoing_messages
+    late = {
+        "MessageId": "late-redelivery",
+        "Body": SalespersonMessageReceived(message=message).model_dump_json(),
+        "Attributes": {"MessageGroupId": message.conversation_id},
+    }
+    assert world.handler("BotCommandsFunction")(sqs_event([late]))["batchItemFailures"] == []
+    assert world.bot_state().status == "paused"  # the /liberar of before stays applied once
+
+
+def test_a_reply_from_the_whatsapp_business_phone_app_pauses_the_bot(world: World) -> None:
+    body = salesperson_message("phone-1", "Oi! Aqui é a Ana, pelo celular").replace(
+        "author%5D%5Buser_id%5D=8401234", "author%5D%5Buser_id%5D=0"
+    )
+    assert world.post_webhook(body)["accepted"] == 1
+    world.pump()
+    state = world.bot_state()
+    assert state.status == "paused" and state.reason == "manual_reply" and "WhatsApp Business" in state.by_name
+
+
+def test_another_automations_greeting_never_pauses_the_bot(world: World) -> None:
+    body = salesperson_message("bot-1", "Bem-vindo! Em que posso ajudar?").replace(
+        "author%5D%5Btype%5D=internal", "author%5D%5Btype%5D=bot"
+    )
+    assert world.post_webhook(body)["automations"] == 1
+    world.pump()
+    assert world.bot_state().status == "active"
