@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from sales_assistant.errors import DependencyError
 from sales_assistant.observability import count, logger
 from sales_assistant.services.echoes import EchoMemory, sent_message_echo_keys
-from sales_assistant.services.ports import KommoPort, LeadNotes
+from sales_assistant.services.ports import LeadNotes
 from sales_assistant.texts import Texts
 
 NOT_APPLIED_STATUSES = {400, 401, 402, 403, 404, 422, 429}  # Kommo refused: the run did not happen
@@ -82,6 +82,14 @@ class Lease:
             raise LeaseLost(self.conversation_id)
 
 
+class SalesbotRelay(Protocol):
+    """What delivery needs of Kommo: write a lead's text field, start a Salesbot on the lead."""
+
+    def patch_lead(self, lead_id: int, *, text_fields: dict[int, str] | None = None) -> None: ...
+
+    def run_salesbot(self, bot_id: int, lead_id: int) -> None: ...
+
+
 class DeliveryRecord(BaseModel):
     """What is known of one delivery: the run was attempted, delivered, or could not be confirmed."""
 
@@ -126,7 +134,7 @@ class Delivery:
     def __init__(
         self,
         *,
-        kommo: KommoPort,
+        kommo: SalesbotRelay,
         echoes: EchoMemory,
         log: DeliveryLog,
         notes: LeadNotes,
