@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
 
-.PHONY: run check lint typecheck template test bench clean
+.PHONY: run check lint typecheck template test bench reliability clean
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ template: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+reliability: $(STAMP)  # the fault suite (also part of `test`), its table written to docs/reliability.md
+	WRITE_RELIABILITY_DOC=1 $(BIN)/pytest tests/integration/test_fault_suite.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -303,32 +303,6 @@ def test_a_message_on_a_lead_deleted_in_kommo_is_kept_without_failing(world: Wor
     assert world.conversation().turns[-1].role == "client"
 
 
-def test_a_job_whose_lease_expired_mid_flush_sends_nothing_and_the_new_owner_answers_once(
-    world: World, atomic_dynamodb: None
-) -> None:
-    import boto3
-
-    from sales_assistant.config import get_settings
-
-    world.n8n.holds["lead:27754599"] = threading.Event()
-    world.post_webhook(client_message("m-1", "quero saber do consórcio"))
-    first = threading.Thread(target=world.pump)
-    first.start()
-    for _ in range(100):
-        if world.n8n.requests:
-            break
-        threading.Event().wait(0.05)
-    # While n8n thinks, the job's lease expires and a newer job takes the conversation over.
-    boto3.resource("dynamodb").Table(get_settings().conversations_table).update_item(
-        Key={"conversation_id": "lead:27754599"},
-        UpdateExpression="SET lease_owner = :other, lease_until_ms = :later",
-        ExpressionAttributeValues={":other": "newer-job", ":later": int((time.time() + 600) * 1000)},
-    )
-    world.n8n.holds["lead:27754599"].set()
-    first.join(timeout=30)
-    assert world.kommo.salesbot_runs == [] and world.reply_field() == ""  # never over the new owner
-
-
 def test_a_flush_that_finds_a_batch_in_flight_looks_again_when_its_lease_ends(world: World) -> None:
     import boto3
 
