@@ -176,8 +176,8 @@ def test_a_worker_killed_mid_flush_is_retried_into_exactly_one_reply(
 ) -> None:
     from sales_assistant.adapters.kommo.client import KommoClient
 
-    real = {"after_patch": KommoClient.patch_lead, "after_run": KommoClient.run_salesbot}[kill_point]
     method = "patch_lead" if kill_point == "after_patch" else "run_salesbot"
+    real: Callable[..., None] = getattr(KommoClient, method)
     kills = [Killed()]
 
     def then_killed(self: KommoClient, *args: Any, **kwargs: Any) -> None:
