@@ -1,7 +1,8 @@
 """An n8n stand-in: answers the service's n8n contract deterministically, in Portuguese.
 
 It checks the request signature (401 when wrong), records every request, and answers like a simple
-sales assistant would: a human is asked for -> handover; a meeting -> schedule; a voice note or a
+sales assistant would: a first message (kind proactive) -> a template outside the 24-hour window,
+a greeting naming the trigger inside it; a human is asked for -> handover; a meeting -> schedule; a voice note or a
 picture -> acknowledged; otherwise a greeting about the lead's area. One implementation for the
 tests, the benchmarks and the local run (started by `make run` when N8N_BASE_URL is not set).
 Tests steer it: `respond_with(...)` for the next answers, `holds[conversation_id]` (an Event) to keep
@@ -83,11 +84,20 @@ class N8nStandIn(ServedOnLoopback):
         return 200, json.dumps(answer(request), ensure_ascii=False).encode()
 
 
+TRIGGER_PHRASES = {
+    "form": "preencheu nosso formulário",
+    "material": "baixou nosso material",
+    "meeting_request": "pediu uma reunião",
+}
+
+
 def answer(request: dict[str, Any]) -> dict[str, Any]:
     """The stand-in's deterministic answer to a contract request."""
     messages = request.get("messages") or []
     texts = " ".join(message.get("text", "") for message in messages)
     first_name = (request.get("contact", {}).get("name") or "").split(" ")[0] or "tudo bem"
+    if request.get("kind") == "proactive":
+        return first_message(request, first_name)
     if HUMAN.search(texts):
         return {
             "reply": f"Claro, {first_name}! Vou chamar um consultor para falar com você agora mesmo. 👍",
@@ -109,3 +119,13 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     count = len(messages)
     received = "suas mensagens" if count > 1 else "sua mensagem"
     return {"reply": f"Olá, {first_name}! Recebi {received} sobre {area}. Como posso te ajudar hoje?"}
+
+
+def first_message(request: dict[str, Any], first_name: str) -> dict[str, Any]:
+    """A proactive first message: a template outside the 24-hour window, free text inside it."""
+    if not request.get("window_open"):
+        return {"template": {"name": "boas_vindas", "params": {"nome": first_name}}}
+    vendor = (request.get("vendor") or {}).get("name") or "nossa equipe"
+    trigger = request.get("trigger") or {}
+    did = TRIGGER_PHRASES.get(trigger.get("kind", ""), "entrou em contato")
+    return {"reply": f"Olá, {first_name}! Aqui é o assistente de {vendor}. Vi que você {did}: posso te ajudar?"}

@@ -14,7 +14,13 @@ from typing import Any
 from local.defaults import LOCAL_SECRETS
 from local.lambda_events import http_api_event, schedule_event, sqs_event
 from sales_assistant.models.kommo_webhook import parse_kommo_webhook
-from sales_assistant.models.queue import ClientMessageReceived, ConversationFlushDue, SalespersonMessageReceived
+from sales_assistant.models.queue import (
+    ClientMessageReceived,
+    ConversationFlushDue,
+    Flow,
+    SalespersonMessageReceived,
+    TriggerDue,
+)
 
 _CREATED_AT = re.compile(r"(%5Bcreated_at%5D=)[0-9]+")
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -59,6 +65,14 @@ def render_events() -> dict[str, dict[str, Any]]:
         "api-bot-paused-list": ("GET", "/bot", "/bot", None, None),
         "api-vendors-sync": ("POST", "/vendors/sync", "/vendors/sync", None, None),
         "api-health": ("GET", "/health", "/health", None, None),
+        "api-trigger-form": (
+            "POST",
+            "/triggers",
+            "/triggers",
+            None,
+            '{"lead_id": 27754601, "trigger": "form", "data": {"pagina": "/consorcio-imovel", "valor": "250000"}}',
+        ),
+        "api-triggers-deferred": ("GET", "/triggers", "/triggers", None, None),
     }
     for name, (method, path, route, parameters, body) in admin_calls.items():
         event = http_api_event(
@@ -68,27 +82,36 @@ def render_events() -> dict[str, dict[str, Any]]:
             path_parameters=parameters,
             headers=auth,
             body=body,
-            query={"status": "paused"} if path == "/bot" else None,
+            query={"status": "paused"}
+            if path == "/bot"
+            else {"status": "deferred"}
+            if name == "api-triggers-deferred"
+            else None,
         )
         rendered[f"{name}.json"] = _stable(event, name)
     webhook = parse_kommo_webhook(kommo_body("client-message", fresh=False))
     command = parse_kommo_webhook(kommo_body("salesperson-assumir", fresh=False))
-    queue_items = {
+    queue_items: dict[str, ClientMessageReceived | ConversationFlushDue | SalespersonMessageReceived | TriggerDue] = {
         "sqs-conversations-client-message": ClientMessageReceived(message=webhook.client_messages[0]),
         "sqs-conversations-flush-due": ConversationFlushDue(conversation_id="lead:27754599", seq=1),
         "sqs-commands-assumir": SalespersonMessageReceived(message=command.outgoing_messages[0]),
+        "sqs-lead-events-trigger": TriggerDue(
+            lead_id=27754601, trigger="form", source="api", lead_created_at=1795521600
+        ),
     }
     for index, (name, item) in enumerate(queue_items.items(), start=1):
         message = {"MessageId": f"00000000-0000-4000-8000-{index:012d}", "Body": item.model_dump_json()}
-        queue = "CommandsQueue.fifo" if isinstance(item, SalespersonMessageReceived) else "ConversationsQueue"
+        queue = {Flow.COMMANDS: "CommandsQueue.fifo", Flow.LEAD_EVENTS: "LeadEventsQueue.fifo"}.get(
+            item.flow, "ConversationsQueue"
+        )
         event = sqs_event([message], f"arn:aws:sqs:us-east-1:123456789012:{queue}")
         event["Records"][0]["attributes"]["SentTimestamp"] = "1795521600000"
-        if isinstance(item, SalespersonMessageReceived):
+        if item.flow != Flow.CONVERSATIONS:
             event["Records"][0]["attributes"].update(
                 {"MessageGroupId": item.group_id, "MessageDeduplicationId": f"dedup-{index}", "SequenceNumber": "1"}
             )
         rendered[f"{name}.json"] = event
-    for name in ("schedule-vendor-sync", "schedule-auto-resume"):
+    for name in ("schedule-vendor-sync", "schedule-auto-resume", "schedule-proactive-sweep"):
         event = schedule_event(name)
         event.update({"id": f"00000000-0000-4000-8000-{len(name):012d}", "time": "2026-11-24T12:00:00Z"})
         rendered[f"{name}.json"] = event

@@ -157,7 +157,8 @@ class World:
     def pump(self, rounds: int = 10) -> None:
         """Deliver every queued message to its consumer until all queues are quiet."""
         for _ in range(rounds):
-            delivered = self.pump_queue("ConversationsQueue", "ConversationWorkerFunction")
+            delivered = self.pump_queue("LeadEventsQueue", "ProactiveTriggerFunction")
+            delivered += self.pump_queue("ConversationsQueue", "ConversationWorkerFunction")
             delivered += self.pump_queue("CommandsQueue", "BotCommandsFunction")
             if not delivered:
                 return

@@ -82,7 +82,7 @@ class Tasks:
     def __init__(self) -> None:
         self.tasks: dict[str, str] = {}
 
-    def note(self, key: str, lead_id: int, text: str) -> None:
+    def note(self, key: str, lead_id: int, text: str, *, service: bool = False) -> None:
         raise AssertionError("delivery writes no note")
 
     def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None:

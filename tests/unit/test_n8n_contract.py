@@ -32,6 +32,15 @@ def test_the_stand_in_answers_within_the_contract(text: str) -> None:
     N8nResponse.model_validate(answer(request))
 
 
+@pytest.mark.parametrize("window_open", [False, True])
+def test_the_stand_in_writes_a_first_message_a_template_only_outside_the_window(window_open: bool) -> None:
+    request = N8nRequest.model_validate_json((CONTRACTS / "examples" / "request-proactive.json").read_text())
+    request = request.model_copy(update={"window_open": window_open})
+    response = N8nResponse.model_validate(answer(request.model_dump(mode="json")))
+    assert (response.template is not None) is not window_open
+    assert window_open is False or "preencheu nosso formulário" in (response.reply or "")
+
+
 @pytest.mark.parametrize("body", [{}, {"reply": "   "}, {"actions": [{"type": ""}]}, {"reply": "x" * 5000}])
 def test_a_response_that_says_nothing_usable_is_refused(body: dict[str, object]) -> None:
     with pytest.raises(ValidationError):

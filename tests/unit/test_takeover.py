@@ -66,7 +66,7 @@ class RecordedNotes:
     def __init__(self) -> None:
         self.notes: dict[str, tuple[int, str]] = {}
 
-    def note(self, key: str, lead_id: int, text: str) -> None:
+    def note(self, key: str, lead_id: int, text: str, *, service: bool = False) -> None:
         self.notes.setdefault(key, (lead_id, text))
 
     def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import cache, partial
 from typing import TYPE_CHECKING
 
-from sales_assistant.config import Settings
+from sales_assistant.config import Settings, SettingsError
 from sales_assistant.services.conversation import ReactiveConfig, ReactiveConversations
 from sales_assistant.services.delivery import Delivery, DeliveryConfig
 from sales_assistant.services.takeover import TakeoverService
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sales_assistant.adapters.conversations import DynamoConversationRepository
     from sales_assistant.adapters.echo_memory import DynamoEchoMemory
     from sales_assistant.adapters.lead_notes import OnceLeadNotes
+    from sales_assistant.services.proactive import ProactiveOutreach
 
 LEASE_MARGIN_SECONDS = 30
 
@@ -88,6 +89,57 @@ def lease_seconds(settings: Settings) -> float:
 
 
 @cache
+def proactive_outreach(settings: Settings) -> ProactiveOutreach:
+    """The proactive flow: triggers in DynamoDB, salespeople routed, first messages through delivery."""
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.n8n import n8n_client
+    from sales_assistant.adapters.once import run_once
+    from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
+    from sales_assistant.adapters.round_robin import DynamoRoundRobin
+    from sales_assistant.adapters.triggers import DynamoTriggerRepository
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.services.proactive import ProactiveConfig, ProactiveOutreach
+
+    if not settings.triggers_table:
+        raise SettingsError("TRIGGERS_TABLE: required by the proactive flow")
+    publisher = QueuePublisher.from_settings(settings)
+    return ProactiveOutreach(
+        kommo=kommo_client(settings),
+        triggers=DynamoTriggerRepository(settings.triggers_table),
+        vendors=DynamoVendorRepository(settings.vendors_table),
+        round_robin=DynamoRoundRobin(settings.kommo_table),
+        conversations=conversation_repository(settings),
+        takeover=takeover_service(settings),
+        ai=n8n_client(settings),
+        delivery=delivery(settings),
+        notes=lead_notes(settings),
+        echoes=echo_memory(settings),
+        flushes=SqsFlushScheduler(publisher),
+        queue=publisher,
+        once=partial(
+            run_once,
+            table_name=settings.idempotency_table,
+            ttl_seconds=settings.dedup_ttl_seconds,
+            raise_in_progress=True,
+        ),
+        texts=settings.texts,
+        config=ProactiveConfig(
+            n8n_path=settings.n8n_proactive_path,
+            reply_field_id=settings.kommo_reply_field_id,
+            min_gap_seconds=settings.salesbot_min_gap_seconds,
+            lease_seconds=int(2 * settings.n8n_timeout_seconds) + LEASE_MARGIN_SECONDS,
+            rules=settings.trigger_rules,
+            area_field_id=settings.lead_area_field_id,
+            reassign=settings.proactive_reassign,
+            test_lead_tag=settings.test_lead_tag,
+            cooldown_seconds=int(settings.proactive_cooldown_hours * 3600),
+            fallback_template=settings.proactive_fallback_template,
+        ),
+        lease_seconds=lambda: lease_seconds(settings),
+    )
+
+
+@cache
 def delivery(settings: Settings) -> Delivery:
     """The one way out to a client's WhatsApp (Salesbot relay, once per key)."""
     from sales_assistant.adapters.delivery_log import DynamoDeliveryLog
@@ -99,7 +151,13 @@ def delivery(settings: Settings) -> Delivery:
         log=DynamoDeliveryLog(settings.idempotency_table, settings.dedup_ttl_seconds),
         notes=lead_notes(settings),
         texts=settings.texts,
-        config=DeliveryConfig(salesbot_id=settings.kommo_salesbot_id, reply_field_id=settings.kommo_reply_field_id),
+        config=DeliveryConfig(
+            salesbot_id=settings.kommo_salesbot_id,
+            reply_field_id=settings.kommo_reply_field_id,
+            template_salesbot_id=settings.kommo_template_salesbot_id,
+            template_salesbots=settings.template_salesbots,
+            template_fields=settings.template_fields,
+        ),
     )
 
 
@@ -133,6 +191,7 @@ def conversation_repository(settings: Settings) -> DynamoConversationRepository:
 def reset() -> None:
     """Forget the built services (tests)."""
     for factory in (
+        proactive_outreach,
         takeover_service,
         reactive_conversations,
         conversation_repository,

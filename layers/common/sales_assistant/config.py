@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr, TypeAdapter, ValidationError, model_validator
 
 if TYPE_CHECKING:
+    from sales_assistant.models.trigger import TriggerRule
     from sales_assistant.texts import Texts
 
 SECRET_CACHE_SECONDS = 300
+_NAME_TO_ID: TypeAdapter[dict[str, PositiveInt]] = TypeAdapter(dict[str, PositiveInt])
 
 
 class SettingsError(RuntimeError):
@@ -73,6 +75,17 @@ class Settings(BaseModel):
     vendor_profiles_parameter: str = Field("", alias="VENDOR_PROFILES_PARAMETER")
     conversation_ttl_days: int = Field(30, alias="CONVERSATION_TTL_DAYS", gt=0, le=3650)
 
+    kommo_template_salesbot_id: int | None = Field(None, alias="KOMMO_TEMPLATE_SALESBOT_ID", gt=0)
+    template_salesbots_json: str = Field("{}", alias="TEMPLATE_SALESBOTS")
+    template_fields_json: str = Field("{}", alias="TEMPLATE_FIELDS")
+    lead_area_field_id: int | None = Field(None, alias="LEAD_AREA_FIELD_ID", gt=0)
+    trigger_rules_json: str = Field("[]", alias="TRIGGER_RULES")
+    proactive_reassign: bool = Field(False, alias="PROACTIVE_REASSIGN")
+    test_lead_tag: str = Field("teste", alias="TEST_LEAD_TAG", max_length=64)
+    proactive_cooldown_hours: float = Field(24, alias="PROACTIVE_COOLDOWN_HOURS", ge=0, le=720)
+    proactive_fallback_template: str = Field("", alias="PROACTIVE_FALLBACK_TEMPLATE", max_length=128)
+    triggers_table: str = Field("", alias="TRIGGERS_TABLE")
+
     max_webhook_bytes: int = Field(256 * 1024, alias="MAX_WEBHOOK_BYTES", gt=1024, le=10 * 1024 * 1024)
     echo_ttl_seconds: int = Field(10800, alias="ECHO_TTL_SECONDS", ge=7200)  # Kommo retries for about 1.5 h
     automation_authors: str = Field("", alias="AUTOMATION_AUTHORS", max_length=2000)
@@ -99,6 +112,36 @@ class Settings(BaseModel):
         except ValueError as error:
             raise ValueError(f"BOT_TEXTS: {error}") from None
         return self
+
+    @model_validator(mode="after")
+    def _json_settings_are_valid(self) -> Settings:
+        for name, parse in (
+            ("TEMPLATE_SALESBOTS", lambda: self.template_salesbots),
+            ("TEMPLATE_FIELDS", lambda: self.template_fields),
+            ("TRIGGER_RULES", lambda: self.trigger_rules),
+        ):
+            try:
+                parse()
+            except ValueError as error:
+                raise ValueError(f"{name}: {str(error).splitlines()[0][:200]}") from None
+        return self
+
+    @property
+    def template_salesbots(self) -> dict[str, int]:
+        """Template name -> the Salesbot whose message step sends it (TEMPLATE_SALESBOTS, JSON)."""
+        return _NAME_TO_ID.validate_json(self.template_salesbots_json)
+
+    @property
+    def template_fields(self) -> dict[str, int]:
+        """Template variable -> the lead custom field it is written into (TEMPLATE_FIELDS, JSON)."""
+        return _NAME_TO_ID.validate_json(self.template_fields_json)
+
+    @property
+    def trigger_rules(self) -> tuple[TriggerRule, ...]:
+        """Which new Kommo leads are proactive triggers, and of which kind (TRIGGER_RULES, JSON list)."""
+        from sales_assistant.models.trigger import TriggerRule
+
+        return tuple(TypeAdapter(list[TriggerRule]).validate_json(self.trigger_rules_json))
 
     @property
     def texts(self) -> Texts:

@@ -12,7 +12,10 @@ from sales_assistant.models.n8n import Turn
 from sales_assistant.models.queue import (
     ClientMessageReceived,
     ConversationFlushDue,
+    LeadChanged,
     SalespersonMessageReceived,
+    TriggerDue,
+    UnsortedLeadAdded,
     parse_queue_item,
 )
 from sales_assistant.observability import count, logger
@@ -34,6 +37,26 @@ def conversation_item(body: str, sqs_message_id: str) -> str:
         logger.info("flush done", extra={"conversation": item.conversation_id, "outcome": outcome})
         return outcome
     raise UnexpectedItem(f"{item.kind} does not belong on the conversations queue")
+
+
+def lead_event_item(body: str) -> str:
+    """Lead events queue: new leads that match a trigger rule, and triggers, get their first message."""
+    from sales_assistant.composition import proactive_outreach
+
+    item = parse_queue_item(body)
+    flow = proactive_outreach(get_settings())
+    if isinstance(item, TriggerDue):
+        outcome = flow.handle(item)
+    elif isinstance(item, LeadChanged) and item.change.kind == "add":
+        outcome = flow.from_new_lead(item.change.id, source="", lead_created_at=item.change.created_at)
+    elif isinstance(item, UnsortedLeadAdded) and item.lead.lead_id:
+        outcome = flow.from_new_lead(item.lead.lead_id, source=item.lead.source, lead_created_at=item.lead.created_at)
+    elif isinstance(item, LeadChanged | UnsortedLeadAdded):
+        outcome = "ignored"  # a status or responsible change, or an unsorted lead without a lead yet
+    else:
+        raise UnexpectedItem(f"{item.kind} does not belong on the lead events queue")
+    logger.info("lead event handled", extra={"kind": item.kind, "outcome": outcome})
+    return outcome
 
 
 def command_item(body: str) -> str:

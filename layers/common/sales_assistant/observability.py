@@ -27,6 +27,7 @@ __all__ = [
     "mask_email",
     "mask_phone",
     "mask_text",
+    "measure",
     "metrics",
     "observed",
     "tracer",
@@ -45,6 +46,11 @@ def count(name: str, value: float = 1, **dimensions: str) -> None:
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=metrics.namespace) as metric:
         for key, dimension in dimensions.items():
             metric.add_dimension(name=key, value=dimension)
+
+
+def measure(name: str, value: float, unit: MetricUnit = MetricUnit.Seconds) -> None:
+    """Emit a measurement (a duration by default)."""
+    metrics.add_metric(name=name, unit=unit, value=value)
 
 
 def mask_phone(phone: str | None) -> str:

@@ -44,6 +44,29 @@ class Texts(BaseModel):
         "Não foi possível confirmar que a resposta do assistente chegou ao cliente (o Kommo não respondeu a tempo)."
         " Confira o chat e, se ela não estiver lá, envie: {reply}"
     )
+    proactive_fallback: str = (
+        "Olá, {nome}! Recebemos seu contato e vou te ajudar por aqui. Quando for um bom momento para conversarmos?"
+    )
+    note_proactive_sent: str = (
+        "Primeira mensagem enviada pelo assistente ({trigger}).\nVendedor(a): {salesperson} ({routing}).\n"
+        "Mensagem: {message}"
+    )
+    note_proactive_skipped: str = "Primeira mensagem não enviada ({trigger}): {reason}."
+    trigger_form: str = "formulário preenchido"
+    trigger_material: str = "material baixado"
+    trigger_meeting_request: str = "pedido de reunião"
+    route_responsible: str = "responsável pelo lead"
+    route_responsible_unknown: str = "o responsável não é um vendedor conhecido; escolhido por rodízio da área"
+    route_responsible_inactive: str = "o responsável está inativo; escolhido por rodízio da área"
+    route_test_user_for_real_lead: str = "o responsável é usuário de teste; escolhido por rodízio da área"
+    route_area_mismatch: str = "o responsável não atende a área do lead; escolhido por rodízio da área"
+    route_no_one_in_area: str = "ninguém atende a área do lead; mantido o responsável"
+    skip_lead_closed: str = "o lead já está ganho ou perdido"
+    skip_no_phone: str = "o contato não tem telefone nem chat de WhatsApp"
+    skip_paused: str = "o bot está pausado para este contato"
+    skip_recently_contacted: str = "o assistente já escreveu primeiro para este lead há pouco"
+    skip_no_salesperson: str = "nenhum vendedor ativo atende este lead"
+    skip_template_not_configured: str = "a janela de 24 h está fechada e não há modelo configurado"
     task_template_needed: str = 'A janela de 24 h do WhatsApp está fechada: envie o modelo "{template}" ao cliente.'
 
     def render(self, name: str, **values: object) -> str:

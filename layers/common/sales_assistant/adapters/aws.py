@@ -81,6 +81,14 @@ def plain(value: Any) -> Any:
     return value
 
 
+def storable(value: Any) -> Any:
+    """Free-form JSON data (trigger data from a site form) as DynamoDB takes it: floats as Decimals."""
+    import json
+    from decimal import Decimal
+
+    return json.loads(json.dumps(value, default=str), parse_float=Decimal)
+
+
 def is_condition_failure(error: Exception) -> bool:
     """True for a DynamoDB conditional write that did not apply."""
     response = getattr(error, "response", None) or {}

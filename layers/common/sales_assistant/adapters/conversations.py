@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure, plain
+from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure, plain, storable
 from sales_assistant.models.conversation import Conversation
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.n8n import Turn
@@ -82,6 +83,47 @@ class DynamoConversationRepository:
             UpdateExpression="SET lease_until_ms = :until",
             ConditionExpression="lease_owner = :owner",
             ExpressionAttributeValues={":until": lease_until_ms, ":owner": owner},
+        )
+
+    def acquire(
+        self, conversation_id: str, lead_id: int, contact_id: int, owner: str, lease_until_ms: int, free_after: int
+    ) -> Conversation | None:
+        """Take the conversation's lease to write first (no client batch): only when no batch is in flight
+        and nothing was delivered after `free_after` (the minimum gap). None when busy."""
+        now = int(time.time())
+        return self._update_if(
+            conversation_id,
+            UpdateExpression=(
+                "SET lease_owner = :owner, lease_until_ms = :until, lead_id = if_not_exists(lead_id, :lead), "
+                "contact_id = if_not_exists(contact_id, :contact), expires_at = :expires"
+            ),
+            ConditionExpression=(
+                "(attribute_not_exists(lease_owner) OR lease_until_ms < :now_ms) "
+                "AND (attribute_not_exists(last_delivery_at) OR last_delivery_at <= :free_after)"
+            ),
+            ExpressionAttributeValues={
+                ":owner": owner,
+                ":until": lease_until_ms,
+                ":lead": lead_id,
+                ":contact": contact_id,
+                ":expires": now + self._ttl_seconds,
+                ":now_ms": now * 1000,
+                ":free_after": free_after,
+            },
+        )
+
+    def set_context(self, conversation_id: str, context: dict[str, Any], now: int) -> None:
+        """Keep what opened the conversation (a proactive trigger and its data) for n8n; `sent_at` in it
+        marks when the assistant wrote first."""
+        expression = "SET proactive = :context, expires_at = :expires"
+        values: dict[str, Any] = {":context": storable(context), ":expires": now + self._ttl_seconds}
+        if context.get("sent_at"):
+            expression += ", proactive_at = :sent"
+            values[":sent"] = context["sent_at"]
+        self._table.update_item(
+            Key={"conversation_id": conversation_id},
+            UpdateExpression=expression,
+            ExpressionAttributeValues=values,
         )
 
     def mark_sending(self, conversation_id: str, owner: str, message_ids: list[str], lease_until_ms: int) -> bool:

@@ -20,16 +20,16 @@ class OnceLeadNotes:
         self._table = idempotency_table
         self._ttl = ttl_seconds
 
-    def note(self, key: str, lead_id: int, text: str) -> None:
-        """Add a note to a lead, once per key."""
-        self._once("note", key, partial(self._note, lead_id, text))
+    def note(self, key: str, lead_id: int, text: str, *, service: bool = False) -> None:
+        """Add a note to a lead, once per key (`service`: a system event, collapsible in Kommo)."""
+        self._once("note", key, partial(self._note, lead_id, text, service))
 
     def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None:
         """Create a task for a salesperson, due in an hour, once per key."""
         self._once("task", key, partial(self._task, lead_id, responsible_user_id, text))
 
-    def _note(self, lead_id: int, text: str) -> dict[str, Any]:
-        return {"note_id": self._kommo.add_note(lead_id, text)}
+    def _note(self, lead_id: int, text: str, service: bool) -> dict[str, Any]:
+        return {"note_id": self._kommo.add_note(lead_id, text, service=service)}
 
     def _task(self, lead_id: int, responsible_user_id: int, text: str) -> dict[str, Any]:
         due = int(time.time()) + TASK_DUE_SECONDS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,6 +28,8 @@ class Conversation(BaseModel):
     turns: list[Turn] = []
     last_client_message_at: int = 0
     last_delivery_at: int = 0
+    proactive: dict[str, Any] | None = None  # the trigger that opened the conversation (n8n sees it)
+    proactive_at: int = 0  # when the assistant last wrote first
 
 
 def batch_id(messages: list[ChatMessage]) -> str:

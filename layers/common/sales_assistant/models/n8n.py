@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sales_assistant.models.kommo import KommoLead
+
 CONTRACT_VERSION: Literal["1"] = "1"
 
 
@@ -24,6 +26,23 @@ class LeadInfo(_Model):
     pipeline_id: int | None = None
     area: str = ""
     custom_fields: dict[str, str] = Field(default_factory=dict, description="field name -> first value")
+
+    @classmethod
+    def of(cls, lead: KommoLead, *, area: str, hidden_field_ids: set[int]) -> LeadInfo:
+        """What n8n sees of a Kommo lead (never the fields the service writes itself)."""
+        fields = {
+            field.field_name: field.first_value()
+            for field in lead.custom_fields_values or []
+            if field.field_id not in hidden_field_ids and field.field_name
+        }
+        return cls(
+            id=lead.id,
+            name=lead.name,
+            status_id=lead.status_id,
+            pipeline_id=lead.pipeline_id,
+            area=area,
+            custom_fields=fields,
+        )
 
 
 class ContactInfo(_Model):
@@ -62,6 +81,18 @@ class Turn(_Model):
     delivered: bool = Field(True, description="False for an assistant reply dropped because a human took over")
 
 
+class TriggerInfo(BaseModel):
+    """What made the assistant write first (kind proactive), kept with the conversation afterwards so
+    that n8n knows it when the client answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["form", "material", "meeting_request"]
+    data: dict[str, Any] = Field(default_factory=dict, description="what the lead sent (form fields, material)")
+    routing: str = Field("", description="why this salesperson: responsible, area_mismatch, ...")
+    sent_at: int | None = Field(None, description="when the first message went out (unix time)")
+
+
 class N8nRequest(_Model):
     """What the service sends to n8n."""
 
@@ -73,7 +104,7 @@ class N8nRequest(_Model):
     vendor: VendorInfo | None = None
     messages: list[ClientMessage] = []
     history: list[Turn] = []
-    trigger: dict[str, Any] | None = None
+    trigger: TriggerInfo | None = None
     window_open: bool
 
 

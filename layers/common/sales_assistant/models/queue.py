@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from sales_assistant.models.kommo_webhook import ChatMessage, LeadChange, UnsortedLead
+from sales_assistant.models.trigger import TriggerKind
 
 
 class Flow(StrEnum):
@@ -90,6 +91,28 @@ class UnsortedLeadAdded(_Item):
         return f"unsorted:{self.lead.uid}"
 
 
+class TriggerDue(_Item):
+    """A lead should get its first message (from POST /triggers, a new lead matching the trigger rules,
+    or the sweep of deferred triggers whose salesperson's hours opened)."""
+
+    flow: ClassVar[Flow] = Flow.LEAD_EVENTS
+    kind: Literal["trigger"] = "trigger"
+    lead_id: int
+    trigger: TriggerKind
+    data: dict[str, Any] = {}
+    source: Literal["api", "webhook", "sweep"]
+    lead_created_at: int | None = None
+
+    @property
+    def dedup_key(self) -> str:
+        digest = hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:24]
+        return f"trigger:{self.lead_id}:{self.trigger}:{digest}"
+
+    @property
+    def group_id(self) -> str:
+        return f"lead:{self.lead_id}"
+
+
 class ConversationFlushDue(_Item):
     """The quiet window of a conversation may be over: answer its buffer if no newer message came."""
 
@@ -108,7 +131,12 @@ class ConversationFlushDue(_Item):
 
 
 QueueItem = Annotated[
-    ClientMessageReceived | SalespersonMessageReceived | LeadChanged | UnsortedLeadAdded | ConversationFlushDue,
+    ClientMessageReceived
+    | SalespersonMessageReceived
+    | LeadChanged
+    | UnsortedLeadAdded
+    | TriggerDue
+    | ConversationFlushDue,
     Field(discriminator="kind"),
 ]
 queue_item_adapter: TypeAdapter[QueueItem] = TypeAdapter(QueueItem)

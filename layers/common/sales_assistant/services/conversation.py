@@ -30,11 +30,13 @@ from sales_assistant.models.n8n import (
     LeadInfo,
     N8nRequest,
     N8nResponse,
+    TemplateReply,
+    TriggerInfo,
     Turn,
     VendorInfo,
 )
 from sales_assistant.observability import count, logger, mask_phone, mask_text
-from sales_assistant.services.delivery import Delivery, Lease, LeaseLost, Outgoing
+from sales_assistant.services.delivery import Delivery, Lease, LeaseLost, Outgoing, Template, TemplateNotConfigured
 from sales_assistant.services.echoes import EchoMemory, lead_update_echo_keys
 from sales_assistant.services.ports import (
     AiFailure,
@@ -65,12 +67,29 @@ class ReactiveConfig:
 
 
 class Answer(BaseModel):
-    """What the batch gets: the text to send (if any), the actions to run, and why it is a fallback."""
+    """What the batch gets: the text or template to send (if any), the actions to run, and why it is a
+    fallback."""
 
     reply: str | None
     actions: list[Action] = []
     fallback_reason: str | None = None
-    template: str | None = None
+    template: TemplateReply | None = None
+
+    def outgoing(self, key: str, conversation_id: str, lead: KommoLead, contact_id: int) -> Outgoing | None:
+        """The message to deliver, or None when the AI only asked for actions."""
+        if self.reply is None and self.template is None:
+            return None
+        return Outgoing(
+            key,
+            conversation_id,
+            lead.id,
+            contact_id,
+            lead.responsible_user_id,
+            text=self.reply or "",
+            template=Template(self.template.name, self.template.params)
+            if self.reply is None and self.template
+            else None,
+        )
 
 
 class ReactiveConversations:
@@ -162,38 +181,44 @@ class ReactiveConversations:
             )
         except NotFound:  # the contact was deleted or merged in Kommo: like a deleted lead
             return self._without_reply(conversation, lease, client_turns, "no_contact")
-        if answer.reply is None:
+        outgoing = answer.outgoing(key, conversation.conversation_id, lead, contact_id)
+        if outgoing is None:
             self._run_actions(answer.actions, lead, contact_id, key)
-            self._after_template(answer, lead, key)
             self._finish(conversation, lease, client_turns, delivered_at=None)
             return "no_reply"
         if self._takeover.is_paused(contact_id):  # a human took over while n8n was thinking
             count("RepliesDroppedTakeover")
-            self._notes.note(f"dropped:{key}", lead.id, self._texts.render("note_reply_dropped", reply=answer.reply))
-            dropped = Turn(role="assistant", text=answer.reply, at=int(self._clock()), delivered=False)
+            text = outgoing.described
+            self._notes.note(f"dropped:{key}", lead.id, self._texts.render("note_reply_dropped", reply=text))
+            dropped = Turn(role="assistant", text=text, at=int(self._clock()), delivered=False)
             self._finish(conversation, lease, [*client_turns, dropped], delivered_at=None)
             return "dropped_takeover"
-
-        outgoing = Outgoing(
-            key, conversation.conversation_id, lead.id, contact_id, lead.responsible_user_id, answer.reply
-        )
-        delivered_at = self._delivery.send(outgoing, lease, [message.id for message in batch])
+        try:
+            delivered_at = self._delivery.send(outgoing, lease, [message.id for message in batch])
+        except TemplateNotConfigured:  # the window is closed and no Salesbot can send this template
+            name = outgoing.template.name if outgoing.template else "-"
+            self._task_for_salesperson(lead, f"template:{key}", "task_template_needed", template=name)
+            self._run_actions(answer.actions, lead, contact_id, key)
+            self._finish(conversation, lease, client_turns, delivered_at=None)
+            return "template_not_configured"
         logger.info(
             "reply delivered",
             extra={
                 "conversation": conversation.conversation_id,
                 "messages": len(batch),
-                "reply": mask_text(answer.reply),
+                "reply": mask_text(outgoing.described),
             },
         )
         client_text = "\n".join(turn.text for turn in client_turns)
         self._notes.note(
-            f"exchange:{key}", lead.id, self._texts.render("note_exchange", client=client_text, reply=answer.reply)
+            f"exchange:{key}",
+            lead.id,
+            self._texts.render("note_exchange", client=client_text, reply=outgoing.described),
         )
         if answer.fallback_reason:
             self._task_for_salesperson(lead, f"fallback:{key}", "task_fallback", reason=answer.fallback_reason)
         self._run_actions(answer.actions, lead, contact_id, key)
-        reply_turn = Turn(role="assistant", text=answer.reply, at=delivered_at)
+        reply_turn = Turn(role="assistant", text=outgoing.described, at=delivered_at)
         self._finish(conversation, lease, [*client_turns, reply_turn], delivered_at=delivered_at)
         return "fallback" if answer.fallback_reason else "answered"
 
@@ -263,33 +288,24 @@ class ReactiveConversations:
             logger.warning("n8n failed: sending the fallback text", extra={"reason": failure.reason})
             return Answer(reply=self._texts.render("fallback_reply"), fallback_reason=failure.reason)
         count("BatchesSentToN8n")
-        return _answer_from(response, request.window_open)
+        return answer_from(response, request.window_open)
 
     def _request(
         self, conversation: Conversation, batch: list[ChatMessage], lead: KommoLead, contact: KommoContact
     ) -> N8nRequest:
         vendor = self._vendors.get(lead.responsible_user_id) if lead.responsible_user_id else None
-        fields = {
-            field.field_name: field.first_value()
-            for field in lead.custom_fields_values or []
-            if field.field_id != self._config.reply_field_id and field.field_name
-        }
         history = conversation.turns[-self._config.history_turns :] if self._config.history_turns else []
         return N8nRequest(
             kind="reply",
             conversation_id=conversation.conversation_id,
-            lead=LeadInfo(
-                id=lead.id,
-                name=lead.name,
-                status_id=lead.status_id,
-                pipeline_id=lead.pipeline_id,
-                area=lead.field(self._config.area_field),
-                custom_fields=fields,
+            lead=LeadInfo.of(
+                lead, area=lead.field(self._config.area_field), hidden_field_ids={self._config.reply_field_id}
             ),
             contact=ContactInfo(id=contact.id, name=contact.name, phone=contact.phone),
             vendor=VendorInfo(id=vendor.vendor_id, name=vendor.name, areas=vendor.profile.areas) if vendor else None,
             messages=[_client_message(message) for message in batch],
             history=history,
+            trigger=TriggerInfo.model_validate(conversation.proactive) if conversation.proactive else None,
             window_open=self._clock() - conversation.last_client_message_at < WHATSAPP_WINDOW_SECONDS,
         )
 
@@ -313,10 +329,6 @@ class ReactiveConversations:
                 "ActionsRun", action=action.type if action.type in ("handover", "move_status", "schedule") else "other"
             )
 
-    def _after_template(self, answer: Answer, lead: KommoLead, key: str) -> None:
-        if answer.template:
-            self._task_for_salesperson(lead, f"template:{key}", "task_template_needed", template=answer.template)
-
     def _task_for_salesperson(self, lead: KommoLead, key: str, text_name: str, **values: object) -> None:
         """A task for the lead's responsible salesperson, once per key."""
         self._notes.task(key, lead.id, lead.responsible_user_id or 0, self._texts.render(text_name, **values))
@@ -334,11 +346,12 @@ class ReactiveConversations:
             self._flushes.flush_later(after.conversation_id, after.seq, delay)
 
 
-def _answer_from(response: N8nResponse, window_open: bool) -> Answer:
+def answer_from(response: N8nResponse, window_open: bool) -> Answer:
+    """What n8n's response lets the service send: free text, or a template when the window is closed."""
     reply = response.reply.strip() if response.reply and response.reply.strip() else None
     if reply and not window_open and response.template is not None:
         reply = None  # outside the 24-hour window WhatsApp only takes a template
-    template = response.template.name if response.template is not None and reply is None else None
+    template = response.template if reply is None else None
     return Answer(reply=reply, actions=response.actions, template=template)
 
 

@@ -5,8 +5,9 @@ Two pieces:
   renews it before every outside call, and proves it still holds it with a conditional write right
   before sending; a job that lost it stops (`LeaseLost`) and sends nothing. So a reply and another
   reply (or a proactive message) to one lead never race, and the Salesbot relay reads one text.
-- `Delivery`: the Salesbot relay (write the text into the lead's reply field, run the Salesbot),
-  at most once per key. The run is recorded as attempted *before* it is posted: when the post fails
+- `Delivery`: the Salesbot relay (write the text into the lead's reply field, run the Salesbot; a
+  template: write its variables into their lead fields, run the template's Salesbot), at most once
+  per key. The run is recorded as attempted *before* it is posted: when the post fails
   in a way Kommo may still have applied (a timeout, a 5xx), it is never posted again; the delivery
   is confirmed when Kommo reports the bot's message back (its echo), and a salesperson gets a task
   when no echo comes. The client never gets the same answer twice.
@@ -16,14 +17,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
 from sales_assistant.errors import DependencyError
 from sales_assistant.observability import count, logger
-from sales_assistant.services.echoes import EchoMemory, sent_message_echo_keys
+from sales_assistant.services.echoes import EchoMemory, sent_message_echo_keys, template_echo_key
 from sales_assistant.services.ports import LeadNotes
 from sales_assistant.texts import Texts
 
@@ -110,22 +111,68 @@ class DeliveryLog(Protocol):
 
 
 @dataclass(frozen=True)
+class Template:
+    """A Meta-approved WhatsApp template and its variables (the only message allowed outside the 24-hour
+    window)."""
+
+    name: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Outgoing:
-    """One message for a client: `key` makes it once-only (a batch id, a trigger id)."""
+    """One message for a client, free text or a template: `key` makes it once-only (a batch id, a
+    trigger id)."""
 
     key: str
     conversation_id: str
     lead_id: int
     contact_id: int
     responsible_user_id: int | None
-    text: str
+    text: str = ""
+    template: Template | None = None
+
+    @property
+    def echo_keys(self) -> list[str]:
+        """How the message is recognised when Kommo reports it back."""
+        if self.template is not None:
+            return [template_echo_key(self.contact_id)]
+        return sent_message_echo_keys(self.conversation_id, self.contact_id, self.text)
+
+    @property
+    def described(self) -> str:
+        """The message in a salesperson's words (notes, tasks)."""
+        if self.template is None:
+            return self.text
+        params = ", ".join(f"{name}={value}" for name, value in self.template.params.items())
+        return f"[modelo {self.template.name}{': ' + params if params else ''}]"
+
+
+class TemplateNotConfigured(ValueError):
+    """No template Salesbot (or no lead field for one of its variables) is configured for this template."""
 
 
 @dataclass(frozen=True)
 class DeliveryConfig:
     salesbot_id: int
     reply_field_id: int
+    template_salesbot_id: int | None = None  # KOMMO_TEMPLATE_SALESBOT_ID: its message step uses the template
+    template_salesbots: dict[str, int] = field(default_factory=dict)  # template name -> its own Salesbot
+    template_fields: dict[str, int] = field(default_factory=dict)  # template variable -> lead field id
     confirm_seconds: int = 120  # how long an ambiguous run waits for its echo before a salesperson is asked
+
+    def relay_for(self, outgoing: Outgoing) -> tuple[int, dict[int, str]]:
+        """The Salesbot to run and the lead fields to write first (raises TemplateNotConfigured)."""
+        if outgoing.template is None:
+            return self.salesbot_id, {self.reply_field_id: outgoing.text}
+        bot = self.template_salesbots.get(outgoing.template.name, self.template_salesbot_id)
+        missing = sorted(set(outgoing.template.params) - set(self.template_fields))
+        if bot is None or missing:
+            raise TemplateNotConfigured(
+                f"template {outgoing.template.name}: "
+                + ("no template Salesbot" if bot is None else f"no lead field for {', '.join(missing)}")
+            )
+        return bot, {self.template_fields[name]: value for name, value in outgoing.template.params.items()}
 
 
 class Delivery:
@@ -159,14 +206,16 @@ class Delivery:
             return record.at
         if record is not None:
             return self._confirm(outgoing, record)
+        bot_id, fields = self._config.relay_for(outgoing)
         lease.guard_send(message_ids)
-        self._echoes.remember(sent_message_echo_keys(outgoing.conversation_id, outgoing.contact_id, outgoing.text))
-        self._kommo.patch_lead(outgoing.lead_id, text_fields={self._config.reply_field_id: outgoing.text})
+        self._echoes.remember(outgoing.echo_keys)
+        if fields:
+            self._kommo.patch_lead(outgoing.lead_id, text_fields=fields)
         now = int(self._clock())
         if not self._log.start_run(outgoing.key, now):
             return self._confirm(outgoing, self._log.get(outgoing.key) or DeliveryRecord(state="run_attempted", at=now))
         try:
-            self._kommo.run_salesbot(self._config.salesbot_id, outgoing.lead_id)
+            self._kommo.run_salesbot(bot_id, outgoing.lead_id)
         except DependencyError as error:
             if getattr(error, "kommo_status", 0) in NOT_APPLIED_STATUSES:
                 self._log.forget_run(outgoing.key)  # Kommo refused it: a retry may run it
@@ -180,9 +229,8 @@ class Delivery:
 
     def _confirm(self, outgoing: Outgoing, record: DeliveryRecord) -> int:
         """After an ambiguous run: delivered if its echo came back; else wait, then ask a salesperson."""
-        keys = sent_message_echo_keys(outgoing.conversation_id, outgoing.contact_id, outgoing.text)
         now = int(self._clock())
-        if any(self._echoes.seen(key) for key in keys):
+        if any(self._echoes.seen(key) for key in outgoing.echo_keys):
             self._log.finish(outgoing.key, "delivered", record.at)
             count("RepliesDelivered")
             count("DeliveriesConfirmedByEcho")
@@ -193,7 +241,7 @@ class Delivery:
             f"unconfirmed:{outgoing.key}",
             outgoing.lead_id,
             outgoing.responsible_user_id or 0,
-            self._texts.render("task_delivery_unconfirmed", reply=outgoing.text),
+            self._texts.render("task_delivery_unconfirmed", reply=outgoing.described),
         )
         self._log.finish(outgoing.key, "unconfirmed", record.at)
         count("DeliveriesUnconfirmed")

@@ -47,7 +47,9 @@ class KommoPort(Protocol):
 class LeadNotes(Protocol):
     """Notes and tasks on leads, idempotent per key."""
 
-    def note(self, key: str, lead_id: int, text: str) -> None: ...
+    def note(self, key: str, lead_id: int, text: str, *, service: bool = False) -> None:
+        """A note on the lead; `service`: a system event (Kommo's collapsible service message)."""
+        ...
 
     def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None: ...
 

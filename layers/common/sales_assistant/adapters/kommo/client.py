@@ -62,6 +62,10 @@ class KommoClient:
         """Every user of the account (admin rights needed), across pages."""
         return [KommoUser.model_validate(user) for user in self.collection("/api/v4/users", "users")]
 
+    def user(self, user_id: int) -> KommoUser:
+        """One user (a salesperson), e.g. after a cache miss; 404 -> KommoNotFound."""
+        return KommoUser.model_validate(self._json("GET", f"/api/v4/users/{user_id}"))
+
     def lead(self, lead_id: int) -> KommoLead:
         """A lead with its contacts."""
         return KommoLead.model_validate(self._json("GET", f"/api/v4/leads/{lead_id}", params={"with": "contacts"}))
@@ -90,14 +94,15 @@ class KommoClient:
             ]
         self._json("PATCH", f"/api/v4/leads/{lead_id}", json=body)
 
-    def add_note(self, lead_id: int, text: str) -> int:
-        """Add a common note to a lead; returns the note id."""
-        answer = self._json(
-            "POST",
-            f"/api/v4/leads/{lead_id}/notes",
-            json=[{"note_type": "common", "params": {"text": text}}],
-            safe=False,
+    def add_note(self, lead_id: int, text: str, *, service: bool = False) -> int:
+        """Add a note to a lead: `common`, or with `service` an `extended_service_message` (a system event,
+        collapsible in the lead's feed); returns the note id."""
+        note = (
+            {"note_type": "extended_service_message", "params": {"service": "Assistente", "text": text}}
+            if service
+            else {"note_type": "common", "params": {"text": text}}
         )
+        answer = self._json("POST", f"/api/v4/leads/{lead_id}/notes", json=[note], safe=False)
         return int(answer["_embedded"]["notes"][0]["id"])
 
     def add_task(

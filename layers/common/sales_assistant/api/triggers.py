@@ -1,0 +1,65 @@
+"""Proactive triggers (bearer): POST /triggers from site forms and n8n, GET /triggers?status=deferred."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import ValidationError
+
+from sales_assistant.api.http import bearer_route
+from sales_assistant.composition import proactive_outreach
+from sales_assistant.config import get_settings
+from sales_assistant.errors import NotFound, Unprocessable
+from sales_assistant.models.trigger import Trigger, TriggerRequest
+
+router = Router()
+AUTH = bearer_route("triggers")
+MAX_FIELDS_SHOWN = 40
+
+
+@router.post(
+    "/triggers",
+    summary="A lead should get its first message",
+    description='Body: {"lead_id": 123, "trigger": "form|material|meeting_request", "data": {...}}. '
+    "202 with the trigger id; the message goes out within the salesperson's hours, once per lead and trigger.",
+    **AUTH,
+)
+def post_trigger() -> Response[dict[str, str]]:
+    """Queue a trigger; 404 for a lead Kommo does not know, 422 for a bad body."""
+    request = _trigger_request(router.current_event.body or "")
+    try:
+        trigger_id = proactive_outreach(get_settings()).accept(request)
+    except NotFound:
+        raise NotFound(f"lead {request.lead_id} does not exist in Kommo", code="unknown_lead") from None
+    return Response(202, content_types.APPLICATION_JSON, {"trigger_id": trigger_id, "status": "accepted"})
+
+
+@router.get("/triggers", summary="Triggers waiting for their salesperson's hours", **AUTH)
+def list_triggers(status: Annotated[Literal["deferred"], Query()] = "deferred") -> dict[str, Any]:
+    """Deferred triggers, soonest first (their data stays out: it may hold personal data)."""
+    return {"status": status, "triggers": [_view(trigger) for trigger in proactive_outreach(get_settings()).deferred()]}
+
+
+def _trigger_request(body: str) -> TriggerRequest:
+    try:
+        return TriggerRequest.model_validate_json(body or "{}")
+    except ValidationError as error:
+        first = error.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise Unprocessable(f"{where}: {first['msg']}"[:200], code="invalid_body") from None
+
+
+def _view(trigger: Trigger) -> dict[str, Any]:
+    return {
+        "trigger_id": trigger.trigger_id,
+        "lead_id": trigger.lead_id,
+        "trigger": trigger.kind,
+        "vendor_id": trigger.vendor_id,
+        "due_at": datetime.fromtimestamp(trigger.due_at, UTC).isoformat(),
+        "sources": trigger.sources,
+        "data_fields": sorted(trigger.data)[:MAX_FIELDS_SHOWN],
+    }
