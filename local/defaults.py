@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from local.kommo_seed import AREA_FIELD_ID, PIPELINE_ID, TEMPLATE_NAME_FIELD_ID
 from local.stack import ROOT, Stack, load_template, parameter_defaults
 
 LOCAL_SECRETS = {
@@ -20,6 +21,10 @@ LOCAL_PARAMETERS = {
     "KommoSalesbotId": "101",
     "KommoReplyFieldId": "900001",
     "N8nBaseUrl": "http://127.0.0.1:5678",
+    "KommoTemplateSalesbotId": "102",
+    "TemplateFields": json.dumps({"nome": TEMPLATE_NAME_FIELD_ID}),
+    "LeadAreaFieldId": str(AREA_FIELD_ID),
+    "TriggerRules": json.dumps([{"kind": "form", "pipeline_id": PIPELINE_ID}]),
 }
 EXAMPLE_SETTINGS = {
     "KOMMO_SUBDOMAIN": "vendasdemo",
@@ -66,7 +71,16 @@ def create_local_stack(session: Any) -> Stack:
     session.client("ssm").put_parameter(
         Name=stack.environment()["VENDOR_PROFILES_PARAMETER"],
         Type="String",
-        Value=VENDOR_PROFILES.read_text(),
+        Value=local_vendor_profiles(),
         Overwrite=True,
     )
     return stack
+
+
+def local_vendor_profiles() -> str:
+    """config/vendor-profiles.json with every salesperson at work all day, so that a first message tried
+    locally goes out at any hour (deferral to the real hours is shown by the tests)."""
+    profiles = json.loads(VENDOR_PROFILES.read_text())
+    for profile in profiles["vendors"].values():
+        profile["working_hours"] = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    return json.dumps(profiles)
