@@ -5,6 +5,7 @@ as the replies, with a note on the lead."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Any
 
@@ -240,3 +241,45 @@ def test_the_round_robin_gives_every_lambda_its_own_turn(aws: Any, atomic_dynamo
     for thread in threads:
         thread.join()
     assert sorted(turns) == list(range(1, 21))  # 20 leads, 20 turns: with 4 salespeople, 5 leads each
+
+
+@pytest.mark.parametrize("tag, kind", [("ebook", "material"), ("reuniao", "meeting_request"), (None, "form")])
+def test_a_new_kommo_lead_is_a_trigger_of_the_kind_its_rule_says(
+    proactive: World, monkeypatch: pytest.MonkeyPatch, tag: str | None, kind: str
+) -> None:
+    rules = [{"kind": "material", "tag": "ebook"}, {"kind": "meeting_request", "tag": "reuniao"}, {"kind": "form"}]
+    monkeypatch.setenv("TRIGGER_RULES", json.dumps(rules))
+    reset_caches()
+    if tag:
+        proactive.kommo.leads[JULIANA_LEAD]["_embedded"]["tags"] = [{"id": 1, "name": tag}]
+    proactive.post_webhook(kommo_body("lead-added"))
+    proactive.pump()
+    [request] = proactive.n8n.requests
+    assert request["body"]["trigger"]["kind"] == kind and len(runs(proactive, JULIANA_LEAD)) == 1
+
+
+def test_a_lead_matching_no_rule_is_ignored(proactive: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIGGER_RULES", json.dumps([{"kind": "form", "pipeline_id": 1}]))
+    reset_caches()
+    proactive.post_webhook(kommo_body("lead-added"))
+    proactive.pump()
+    assert proactive.n8n.requests == [] and runs(proactive, JULIANA_LEAD) == []
+
+
+def test_with_reassignment_on_the_lead_moves_to_the_chosen_salesperson_without_a_loop(
+    proactive: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROACTIVE_REASSIGN", "true")
+    reset_caches()
+    proactive.kommo.leads[MARIANA_LEAD]["responsible_user_id"] = 8401235  # Imóveis, for an Auto lead
+    post_trigger(proactive, {"lead_id": MARIANA_LEAD, "trigger": "form"})
+    proactive.pump()
+    chosen = proactive.kommo.leads[MARIANA_LEAD]["responsible_user_id"]
+    assert chosen in {8401234, 8401237, 8401239, 8401240}
+    echo = re.sub(  # Kommo reports the move back: the service's own change, dropped
+        r"%5Bresponsible_user_id%5D=[0-9]+",
+        f"%5Bresponsible_user_id%5D={chosen}",
+        kommo_body("lead-responsible-changed"),
+    )
+    answer = proactive.post_webhook(echo)
+    assert (answer["accepted"], answer["echoes"]) == (0, 1)
