@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
 
-.PHONY: run check lint typecheck template test bench reliability clean
+.PHONY: run check lint typecheck template test bench reliability clean test-n8n
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ test: $(STAMP)
 
 reliability: $(STAMP)  # the fault suite (also part of `test`), its table written to docs/reliability.md
 	WRITE_RELIABILITY_DOC=1 $(BIN)/pytest tests/integration/test_fault_suite.py
+
+test-n8n: $(STAMP)  # opt-in: the shipped workflows in a real n8n 1.123 + PostgreSQL (n8n/README.md)
+	RUN_N8N_TESTS=1 $(BIN)/pytest tests/n8n --durations=5 -rs
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,45 @@
+// Build the contract answer (docs/contracts/n8n-response.v1.schema.json) from the agent's output:
+// `reply` is the agent's text (at most 4096 characters), `actions` come from the tools it called:
+// - hand_over -> {"type": "handover", "reason"}: the service pauses the bot and tasks the salesperson;
+// - book_appointment that did not book (the service's API unreachable or refusing, other than a
+//   taken slot, which the agent handles by offering other times) -> {"type": "schedule", "slot",
+//   "reason"}: the salesperson gets a task to confirm the meeting by hand.
+// A successful booking needs no action: the service booked it and runs its own scheduling flow.
+const output = $input.first().json;
+const text = typeof output.output === 'string' ? output.output.trim() : '';
+const steps = Array.isArray(output.intermediateSteps) ? output.intermediateSteps : [];
+
+function parsed(value) {
+  if (typeof value !== 'string') return value;
+  try { return JSON.parse(value); } catch (error) { return value; }
+}
+function toolAnswer(observation) {
+  let value = parsed(observation);
+  if (Array.isArray(value)) value = value[0];
+  if (value && typeof value === 'object' && 'response' in value) value = parsed(value.response);
+  return value;
+}
+
+const actions = [];
+for (const step of steps) {
+  const tool = String((step.action && step.action.tool) || '');
+  const input = (step.action && step.action.toolInput) || {};
+  if (tool === 'hand_over' && !actions.some((action) => action.type === 'handover')) {
+    actions.push({ type: 'handover', reason: String(input.reason || 'o assistente pediu um consultor').slice(0, 500) });
+  }
+  if (tool === 'book_appointment') {
+    const answer = toolAnswer(step.observation);
+    const booked = answer && typeof answer === 'object' && answer.id && !answer.error;
+    const taken = answer && typeof answer === 'object' && Array.isArray(answer.nearest_free);
+    if (!booked && !taken) {
+      actions.push({
+        type: 'schedule',
+        slot: typeof input.start === 'string' ? input.start : null,
+        reason: 'o assistente não conseguiu marcar pelo sistema: confirme o horário com o cliente',
+      });
+    }
+  }
+}
+
+const reply = text ? Array.from(text).slice(0, 4096).join('') : null;
+return [{ json: { reply, actions } }];

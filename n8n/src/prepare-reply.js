@@ -1,0 +1,60 @@
+// Turn the contract request (kind reply) into the agent's system message and prompt.
+// Settings (n8n variables, or n8n's environment): KOMMO_ASSISTANT_API_URL (the service's HTTP API,
+// called by the scheduling tools), KOMMO_ASSISTANT_TIMEZONE (default America/Sao_Paulo).
+function setting(name, fallback) {
+  try { if ($vars[name]) return String($vars[name]); } catch (error) { /* no variables here */ }
+  try { if ($env[name]) return String($env[name]); } catch (error) { /* environment access blocked */ }
+  return fallback;
+}
+
+const request = $input.first().json.request;
+const timezone = setting('KOMMO_ASSISTANT_TIMEZONE', 'America/Sao_Paulo');
+const lead = request.lead || {};
+const contact = request.contact || {};
+const vendor = request.vendor || null;
+const firstName = String(contact.name || '').trim().split(/\s+/)[0] || '';
+const now = new Date().toLocaleString('sv-SE', { timeZone: timezone }).replace(' ', 'T');
+
+const roles = { client: 'Cliente', assistant: 'Assistente', salesperson: 'Consultor' };
+const history = (request.history || []).map((turn) =>
+  `- ${roles[turn.role] || turn.role}${turn.delivered === false ? ' (não enviada)' : ''}: ${turn.text}`);
+
+function describe(message) {
+  if (message.text) return message.text;
+  if (message.readable === false) return '[mensagem sem conteúdo legível]';
+  const link = message.attachment && message.attachment.link ? `: ${message.attachment.link}` : '';
+  return `[${message.type || 'anexo'}${link}]`;
+}
+const prompt = (request.messages || []).map(describe).join('\n') || '[o cliente não escreveu nada legível]';
+
+const fields = Object.entries(lead.custom_fields || {}).map(([name, value]) => `${name}: ${value}`).join('; ');
+const trigger = request.trigger
+  ? `O primeiro contato veio de: ${request.trigger.kind} ${JSON.stringify(request.trigger.data || {})}.`
+  : '';
+const system = [
+  `Você é o assistente virtual de vendas${vendor ? ` de ${vendor.name}` : ''} no WhatsApp, atendendo leads de consórcio.`,
+  'Responda em português do Brasil, em mensagens curtas (no máximo 3 frases), com tom cordial e sem markdown.',
+  'Não invente preços, taxas, prazos nem condições: quando não souber, diga que o consultor confirma.',
+  vendor
+    ? 'Para marcar uma conversa com o consultor: consulte check_availability (from/to em ISO 8601 com fuso), ofereça no máximo 3 horários, reserve o escolhido com hold_slot e só chame book_appointment depois que o cliente confirmar. Se o horário estiver ocupado, ofereça os horários livres mais próximos.'
+    : 'Este lead ainda não tem consultor: não marque horários; chame hand_over se o cliente quiser marcar.',
+  'Se o cliente pedir um humano, reclamar, ou o assunto fugir do que você pode resolver, chame hand_over com o motivo e diga que um consultor vai continuar o atendimento.',
+  `Agora são ${now} (${timezone}).`,
+  `Cliente: ${firstName || 'nome desconhecido'}. Lead: ${lead.name || lead.id}${lead.area ? `, área ${lead.area}` : ''}${fields ? ` (${fields})` : ''}.`,
+  vendor ? `Consultor responsável: ${vendor.name} (áreas: ${(vendor.areas || []).join(', ') || '-'}).` : '',
+  trigger,
+  history.length ? `Conversa recente:\n${history.join('\n')}` : '',
+].filter(Boolean).join('\n');
+
+return [{
+  json: {
+    system,
+    prompt,
+    window_open: request.window_open === true,
+    conversation_id: request.conversation_id,
+    first_name: firstName,
+    lead_id: lead.id,
+    vendor_id: vendor ? vendor.id : null,
+    api_url: setting('KOMMO_ASSISTANT_API_URL', '').replace(/\/+$/, ''),
+  },
+}];

@@ -1,0 +1,485 @@
+"""Builds the shipped n8n workflows, n8n/workflows/*.json, from this file and the Code nodes' sources
+in n8n/src/*.js (one copy of the signature check for all four workflows).
+
+    python scripts/n8n_workflows.py           # rewrite n8n/workflows/*.json
+    python scripts/n8n_workflows.py --check   # fail when they differ from what this file builds
+
+Node types and parameters are n8n 1.123's (checked against the installed package's node
+definitions, and run by `make test-n8n`). Edit here or in n8n/src/, not in the JSON files; a
+workflow changed in n8n's editor can be exported over its JSON file, then brought back here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT / "n8n" / "src"
+WORKFLOWS = ROOT / "n8n" / "workflows"
+NAMESPACE = uuid.UUID("6f1d0c3e-9a57-4b1e-8f36-2c4d8e0b7a15")  # stable node ids across rebuilds
+
+CHAT_MODEL = {"id": "kommoChatModel01", "name": "Kommo assistant: chat model"}
+DATABASE = {"id": "kommoSupabase001", "name": "Kommo assistant: Supabase"}
+SERVICE_API = {"id": "kommoServiceApi1", "name": "Kommo assistant: service API"}
+MODEL_NAME = "gpt-4.1-mini"
+
+Node = dict[str, Any]
+
+
+class Workflow:
+    """One workflow: nodes, and connections by node name."""
+
+    def __init__(self, workflow_id: str, name: str) -> None:
+        self.id, self.name = workflow_id, name
+        self.nodes: list[Node] = []
+        self.connections: dict[str, dict[str, list[list[dict[str, Any]]]]] = {}
+
+    def add(self, name: str, node_type: str, version: float, position: tuple[int, int], **fields: Any) -> str:
+        node: Node = {
+            "parameters": fields.pop("parameters", {}),
+            "id": str(uuid.uuid5(NAMESPACE, f"{self.id}/{name}")),
+            "name": name,
+            "type": node_type,
+            "typeVersion": version,
+            "position": list(position),
+            **fields,
+        }
+        self.nodes.append(node)
+        return name
+
+    def link(self, source: str, target: str, *, output: int = 0, kind: str = "main") -> None:
+        outputs = self.connections.setdefault(source, {}).setdefault(kind, [])
+        while len(outputs) <= output:
+            outputs.append([])
+        outputs[output].append({"node": target, "type": kind, "index": 0})
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "nodes": self.nodes,
+            "connections": self.connections,
+            "active": False,
+            "settings": {"executionOrder": "v1", "callerPolicy": "workflowsFromSameOwner"},
+            "pinData": {},
+            "meta": {"templateCredsSetupCompleted": True},
+            "tags": [],
+        }
+
+
+# ---------------------------------------------------------------------- node builders
+def code(flow: Workflow, name: str, position: tuple[int, int], source: str) -> str:
+    """A Code node (JavaScript, once for all items) whose code is n8n/src/<source> or inline code."""
+    js = (SOURCES / source).read_text() if source.endswith(".js") else source
+    return flow.add(name, "n8n-nodes-base.code", 2, position, parameters={"jsCode": js})
+
+
+def webhook(flow: Workflow, path: str) -> str:
+    """POST /webhook/<path>, answered by a Respond to Webhook node, keeping the raw body for the signature."""
+    return flow.add(
+        "Webhook",
+        "n8n-nodes-base.webhook",
+        2.1,
+        (0, 300),
+        parameters={"httpMethod": "POST", "path": path, "responseMode": "responseNode", "options": {"rawBody": True}},
+        webhookId=str(uuid.uuid5(NAMESPACE, f"webhook/{path}")),
+    )
+
+
+def condition(flow: Workflow, name: str, position: tuple[int, int], expression: str) -> str:
+    """An If node: true when the boolean expression is true."""
+    return flow.add(
+        name,
+        "n8n-nodes-base.if",
+        2.2,
+        position,
+        parameters={
+            "conditions": {
+                "options": {"caseSensitive": True, "leftValue": "", "typeValidation": "strict", "version": 2},
+                "conditions": [
+                    {
+                        "id": str(uuid.uuid5(NAMESPACE, f"{flow.id}/{name}/condition")),
+                        "leftValue": expression,
+                        "rightValue": "",
+                        "operator": {"type": "boolean", "operation": "true", "singleValue": True},
+                    }
+                ],
+                "combinator": "and",
+            },
+            "options": {},
+        },
+    )
+
+
+def respond(flow: Workflow, name: str, position: tuple[int, int], body: str | None = None, status: int = 200) -> str:
+    """Respond to Webhook: the incoming item as JSON, or `body` (an expression) with `status`."""
+    parameters: dict[str, Any] = {"respondWith": "firstIncomingItem", "options": {"responseCode": status}}
+    if body is not None:
+        parameters = {"respondWith": "json", "responseBody": body, "options": {"responseCode": status}}
+    return flow.add(name, "n8n-nodes-base.respondToWebhook", 1.4, position, parameters=parameters)
+
+
+def signed_entry(flow: Workflow, path: str) -> str:
+    """Webhook -> Verify signature -> Signed? (false: 401). Returns the If node (its output 0 is signed)."""
+    webhook(flow, path)
+    code(flow, "Verify signature", (220, 300), "verify-signature.js")
+    condition(flow, "Signed?", (440, 300), "={{ $json.signed }}")
+    respond(
+        flow,
+        "Refuse (401)",
+        (660, 520),
+        "={{ { error: 'unauthorized', message: $json.reason } }}",
+        status=401,
+    )
+    flow.link("Webhook", "Verify signature")
+    flow.link("Verify signature", "Signed?")
+    flow.link("Signed?", "Refuse (401)", output=1)
+    return "Signed?"
+
+
+def agent(flow: Workflow, position: tuple[int, int], *, max_iterations: int) -> str:
+    """The AI Agent (tools agent), prompt and system message from the previous Code node, with the
+    OpenAI-compatible chat model attached."""
+    flow.add(
+        "AI Agent",
+        "@n8n/n8n-nodes-langchain.agent",
+        3,
+        position,
+        parameters={
+            "promptType": "define",
+            "text": "={{ $json.prompt }}",
+            "options": {
+                "systemMessage": "={{ $json.system }}",
+                "maxIterations": max_iterations,
+                "returnIntermediateSteps": True,
+                "enableStreaming": False,
+                "passthroughBinaryImages": False,
+            },
+        },
+        onError="continueErrorOutput",
+    )
+    flow.add(
+        "Chat model",
+        "@n8n/n8n-nodes-langchain.lmChatOpenAi",
+        1.3,
+        (position[0] - 120, position[1] + 240),
+        parameters={
+            "model": {"__rl": True, "mode": "id", "value": MODEL_NAME},
+            "responsesApiEnabled": False,  # chat completions: what OpenAI-compatible servers speak
+            "options": {"temperature": 0.3, "timeout": 12000, "maxRetries": 0},  # within the service's 20 s
+        },
+        credentials={"openAiApi": CHAT_MODEL},
+    )
+    flow.link("Chat model", "AI Agent", kind="ai_languageModel")
+    # the model failing (unreachable, timeout, bad key): a 502, which the service retries once before
+    # sending its fallback text
+    respond(
+        flow,
+        "AI failed (502)",
+        (position[0] + 360, position[1] - 160),
+        "={{ { error: 'ai_failed', message: String(($json.error && $json.error.message) || $json.error "
+        "|| 'the AI agent failed') } }}",
+        status=502,
+    )
+    flow.link("AI Agent", "AI failed (502)", output=1)
+    return "AI Agent"
+
+
+def service_tool(
+    flow: Workflow,
+    name: str,
+    position: tuple[int, int],
+    description: str,
+    method: str,
+    path: str,
+    *,
+    query: dict[str, str] | None = None,
+    body: str | None = None,
+) -> None:
+    """An HTTP Request tool calling the service's API (bearer API_TOKEN from the credential); the
+    service's answer goes back to the agent whatever its status (a 409 lists the nearest free slots)."""
+    parameters: dict[str, Any] = {
+        "toolDescription": description,
+        "method": method,
+        "url": "={{ $('Prepare conversation').first().json.api_url }}" + path,
+        "authentication": "genericCredentialType",
+        "genericAuthType": "httpBearerAuth",
+    }
+    if query:
+        parameters |= {
+            "sendQuery": True,
+            "specifyQuery": "keypair",
+            "queryParameters": {"parameters": [{"name": key, "value": value} for key, value in query.items()]},
+        }
+    if body:
+        parameters |= {"sendBody": True, "contentType": "json", "specifyBody": "json", "jsonBody": body}
+    parameters["options"] = {"timeout": 8000, "response": {"response": {"neverError": True}}}
+    flow.add(
+        name,
+        "n8n-nodes-base.httpRequestTool",
+        4.3,
+        position,
+        parameters=parameters,
+        credentials={"httpBearerAuth": SERVICE_API},
+        onError="continueRegularOutput",  # an unreachable service is told to the agent, not a crash
+    )
+    flow.link(name, "AI Agent", kind="ai_tool")
+
+
+# ---------------------------------------------------------------------- the four workflows
+CONVERSATION = "$('Prepare conversation').first().json"
+
+
+def reply_workflow() -> Workflow:
+    flow = Workflow("kommoReplyFlow01", "Kommo assistant: reply (kommo-reply)")
+    signed = signed_entry(flow, "kommo-reply")
+    code(flow, "Prepare conversation", (660, 200), "prepare-reply.js")
+    condition(flow, "Window open?", (880, 200), "={{ $json.window_open }}")
+    agent(flow, (1120, 100), max_iterations=8)
+    code(flow, "Build answer", (1480, 100), "answer-reply.js")
+    code(flow, "Template answer", (1120, 420), "template-reply.js")
+    respond(flow, "Answer", (1720, 200))
+    flow.add(
+        "Memory",
+        "@n8n/n8n-nodes-langchain.memoryPostgresChat",
+        1.3,
+        (1080, 340),
+        parameters={
+            "sessionIdType": "customKey",
+            "sessionKey": "={{ " + CONVERSATION + ".conversation_id }}",
+            "tableName": "n8n_chat_histories",
+            "contextWindowLength": 20,
+        },
+        credentials={"postgres": DATABASE},
+    )
+    flow.link("Memory", "AI Agent", kind="ai_memory")
+    service_tool(
+        flow,
+        "check_availability",
+        (1200, 360),
+        "Lista os horários livres do consultor do cliente entre `from` e `to` (ISO 8601 com fuso). "
+        'Responde {"vendor_id", "timezone", "slots": [{"start", "end"}]}.',
+        "GET",
+        "/vendors/{{ " + CONVERSATION + ".vendor_id }}/availability",
+        query={
+            "from": "={{ $fromAI('from', 'início do período, ISO 8601 com fuso, ex. 2026-11-26T08:00:00-03:00', "
+            "'string') }}",
+            "to": "={{ $fromAI('to', 'fim do período, ISO 8601 com fuso', 'string') }}",
+        },
+    )
+    service_tool(
+        flow,
+        "hold_slot",
+        (1320, 360),
+        "Reserva por alguns minutos o horário que o cliente escolheu (`start`, ISO 8601 com fuso, um dos "
+        "horários de check_availability), enquanto ele confirma. Responde a reserva com o seu id.",
+        "POST",
+        "/holds",
+        body="={{ JSON.stringify({ vendor_id: " + CONVERSATION + ".vendor_id, lead_id: " + CONVERSATION + ".lead_id, "
+        "start: $fromAI('start', 'início do horário escolhido, ISO 8601 com fuso', 'string') }) }}",
+    )
+    service_tool(
+        flow,
+        "book_appointment",
+        (1440, 360),
+        "Marca a conversa com o consultor no horário `start` (ISO 8601 com fuso) que o cliente confirmou; "
+        "`hold_id` é o id devolvido por hold_slot (vazio se não houver). Responde a reunião marcada, ou 409 "
+        "com os horários livres mais próximos (nearest_free) quando o horário já foi ocupado.",
+        "POST",
+        "/appointments",
+        body="={{ JSON.stringify({ vendor_id: " + CONVERSATION + ".vendor_id, lead_id: " + CONVERSATION + ".lead_id, "
+        "start: $fromAI('start', 'início do horário confirmado, ISO 8601 com fuso', 'string'), "
+        "idempotency_key: " + CONVERSATION + ".conversation_id + ':' + $fromAI('start', 'início do horário "
+        "confirmado, ISO 8601 com fuso', 'string'), "
+        "hold_id: $fromAI('hold_id', 'id da reserva de hold_slot, vazio se não houver', 'string', '') "
+        "|| undefined }) }}",
+    )
+    flow.add(
+        "hand_over",
+        "@n8n/n8n-nodes-langchain.toolCode",
+        1.3,
+        (1560, 360),
+        parameters={
+            "description": "Passa a conversa para um consultor humano: use quando o cliente pedir um humano, "
+            "reclamar, ou o assunto fugir do que você pode resolver. Informe o motivo em `reason`.",
+            "language": "javaScript",
+            "jsCode": (SOURCES / "hand-over-tool.js").read_text(),
+            "specifyInputSchema": True,
+            "schemaType": "manual",
+            "inputSchema": json.dumps(
+                {
+                    "type": "object",
+                    "properties": {"reason": {"type": "string", "description": "por que um humano deve assumir"}},
+                    "required": ["reason"],
+                },
+                indent=2,
+                ensure_ascii=False,
+            ),
+        },
+    )
+    flow.link("hand_over", "AI Agent", kind="ai_tool")
+    flow.link(signed, "Prepare conversation")
+    flow.link("Prepare conversation", "Window open?")
+    flow.link("Window open?", "AI Agent")
+    flow.link("Window open?", "Template answer", output=1)
+    flow.link("AI Agent", "Build answer")
+    flow.link("Build answer", "Answer")
+    flow.link("Template answer", "Answer")
+    return flow
+
+
+def proactive_workflow() -> Workflow:
+    flow = Workflow("kommoProactive01", "Kommo assistant: first message (kommo-proactive)")
+    signed = signed_entry(flow, "kommo-proactive")
+    code(flow, "Prepare conversation", (660, 200), "prepare-proactive.js")
+    condition(flow, "Window open?", (880, 200), "={{ $json.window_open }}")
+    agent(flow, (1120, 100), max_iterations=2)
+    code(flow, "Build answer", (1480, 100), "answer-proactive.js")
+    code(flow, "Template answer", (1120, 420), "template-proactive.js")
+    respond(flow, "Answer", (1720, 200))
+    flow.link(signed, "Prepare conversation")
+    flow.link("Prepare conversation", "Window open?")
+    flow.link("Window open?", "AI Agent")
+    flow.link("Window open?", "Template answer", output=1)
+    flow.link("AI Agent", "Build answer")
+    flow.link("Build answer", "Answer")
+    flow.link("Template answer", "Answer")
+    return flow
+
+
+def postgres(flow: Workflow, name: str, position: tuple[int, int], parameters: dict[str, Any]) -> str:
+    """A Postgres node whose failure answers 503 (the service may retry: every write is idempotent)."""
+    flow.add(
+        name,
+        "n8n-nodes-base.postgres",
+        2.6,
+        position,
+        parameters=parameters,
+        credentials={"postgres": DATABASE},
+        onError="continueErrorOutput",
+    )
+    flow.link(name, "Database failed (503)", output=1)
+    return name
+
+
+def upsert(table: dict[str, Any], key: str) -> dict[str, Any]:
+    """The Postgres node's upsert (INSERT ... ON CONFLICT (key) DO UPDATE) of the incoming item's fields."""
+    return {
+        "operation": "upsert",
+        "schema": {"__rl": True, "mode": "list", "value": "public", "cachedResultName": "public"},
+        "table": table,
+        "columns": {
+            "mappingMode": "autoMapInputData",
+            "value": {},
+            "matchingColumns": [key],
+            "schema": [],
+            "attemptToConvertTypes": False,
+            "convertFieldsToString": False,
+        },
+        "options": {},
+    }
+
+
+def scheduling_workflow() -> Workflow:
+    flow = Workflow("kommoSchedule001", "Kommo assistant: store appointments (kommo-scheduling)")
+    signed = signed_entry(flow, "kommo-scheduling")
+    appointment = "$('Validate appointment').first().json"
+    code(flow, "Validate appointment", (660, 200), "validate-appointment.js")
+    condition(flow, "Valid?", (880, 200), "={{ $json.valid }}")
+    respond(
+        flow,
+        "Refuse (400)",
+        (1100, 420),
+        "={{ { stored: false, error: 'invalid_appointment', problems: $json.problems } }}",
+        status=400,
+    )
+    respond(
+        flow,
+        "Database failed (503)",
+        (1540, 420),
+        "={{ { stored: false, error: 'database_error', message: String(($json.error && $json.error.message) "
+        "|| $json.error || 'the database failed') } }}",
+        status=503,
+    )
+    postgres(
+        flow,
+        "Ensure agenda table",
+        (1100, 100),
+        {
+            "operation": "executeQuery",
+            "query": "SELECT criar_agenda($1) AS agenda_table",
+            "options": {"queryReplacement": "={{ $json.agenda_table }}"},
+        },
+    )
+    code(flow, "Agenda row", (1320, 100), f"return [{{ json: {appointment}.agenda }}];")
+    postgres(
+        flow,
+        "Upsert agenda",
+        (1540, 100),
+        upsert({"__rl": True, "mode": "name", "value": "={{ " + appointment + ".agenda_table }}"}, "id"),
+    )
+    code(flow, "History row", (1760, 100), f"return [{{ json: {appointment}.history }}];")
+    postgres(
+        flow,
+        "Upsert historico",
+        (1980, 100),
+        upsert({"__rl": True, "mode": "list", "value": "historico", "cachedResultName": "historico"}, "event_key"),
+    )
+    respond(flow, "Stored", (2200, 100), "={{ { stored: true } }}")
+    flow.link(signed, "Validate appointment")
+    flow.link("Validate appointment", "Valid?")
+    flow.link("Valid?", "Ensure agenda table")
+    flow.link("Valid?", "Refuse (400)", output=1)
+    flow.link("Ensure agenda table", "Agenda row")
+    flow.link("Agenda row", "Upsert agenda")
+    flow.link("Upsert agenda", "History row")
+    flow.link("History row", "Upsert historico")
+    flow.link("Upsert historico", "Stored")
+    return flow
+
+
+def health_workflow() -> Workflow:
+    flow = Workflow("kommoHealth00001", "Kommo assistant: health (kommo-health)")
+    signed = signed_entry(flow, "kommo-health")
+    respond(flow, "OK", (660, 200), "={{ { ok: true } }}")
+    flow.link(signed, "OK")
+    return flow
+
+
+BUILDERS = {
+    "kommo-reply.json": reply_workflow,
+    "kommo-proactive.json": proactive_workflow,
+    "kommo-scheduling.json": scheduling_workflow,
+    "kommo-health.json": health_workflow,
+}
+
+
+def rendered() -> dict[str, str]:
+    """File name -> JSON text of every shipped workflow."""
+    return {name: json.dumps(build().json(), indent=2, ensure_ascii=False) + "\n" for name, build in BUILDERS.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="fail when n8n/workflows/ is not up to date")
+    args = parser.parse_args()
+    stale = []
+    for name, text in rendered().items():
+        path = WORKFLOWS / name
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    if stale:
+        sys.exit(f"out of date: {', '.join(stale)} (run python scripts/n8n_workflows.py)")
+
+
+if __name__ == "__main__":
+    main()

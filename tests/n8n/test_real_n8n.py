@@ -1,0 +1,419 @@
+"""The shipped workflows (n8n/workflows/) in a real n8n 1.123.81, driven by the service's local run.
+
+Setup (once for the module): PostgreSQL loaded with n8n/supabase/schema.sql, the fake chat model,
+n8n with the credentials and workflows imported by its CLI and activated, then `python -m local.run`
+with N8N_BASE_URL pointing at that n8n (the Kommo sandbox stands in for Kommo). Then: client messages
+posted as Kommo posts them are answered through the real reply workflow, the agent's tools call the
+service's API, appointments signed with the service's `sign()` are stored in the agenda and history
+tables, and wrong signatures are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+
+from local.defaults import LOCAL_SECRETS
+from sales_assistant.adapters.n8n import sign
+from sales_assistant.models.n8n import N8nResponse
+from scripts.n8n_fake_model import REPLY_PREFIX, FakeChatModel, Step
+from scripts.n8n_harness import Postgres, RealN8n, free_port, postgres_binaries, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = LOCAL_SECRETS["N8N_SIGNING_SECRET"]
+API_TOKEN = LOCAL_SECRETS["API_TOKEN"]
+LEAD, CONTACT, VENDOR = 27754599, 93589657, 8401234
+EXAMPLES = ROOT / "docs" / "contracts" / "examples"
+N8N_EXAMPLES = ROOT / "n8n" / "examples"
+PATHS = ("/webhook/kommo-reply", "/webhook/kommo-proactive", "/webhook/kommo-scheduling", "/webhook/kommo-health")
+
+
+@dataclass
+class Stack:
+    n8n_url: str
+    api_url: str
+    kommo_url: str
+    model: FakeChatModel
+    postgres: Postgres
+    timings: dict[str, float]
+
+    def timed(self, name: str, started: float) -> None:
+        self.timings[name] = time.perf_counter() - started
+
+
+@pytest.fixture(scope="module")
+def stack(n8n_timings: dict[str, float]) -> Iterator[Stack]:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js 20 and npm are needed to install n8n")
+    if postgres_binaries() is None:
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    started = time.perf_counter()
+    api_port, aws_port, kommo_port = free_port(), free_port(), free_port()
+    with tempfile.TemporaryDirectory(prefix="kommo-n8n-test-") as base:
+        real = RealN8n(SECRET, f"http://127.0.0.1:{api_port}", API_TOKEN, Path(base))
+        real.start()
+        service: subprocess.Popen[bytes] | None = None
+        try:
+            assert real.n8n is not None and real.model is not None and real.postgres is not None
+            service_started = time.perf_counter()
+            service = start_service(api_port, aws_port, kommo_port, real.n8n.url, Path(base) / "service.log")
+            n8n_timings.update({f"setup: {name}": seconds for name, seconds in real.timings.items()})
+            n8n_timings["setup: start the service's local run"] = time.perf_counter() - service_started
+            n8n_timings["setup: total"] = time.perf_counter() - started
+            yield Stack(
+                real.n8n.url,
+                f"http://127.0.0.1:{api_port}",
+                f"http://127.0.0.1:{kommo_port}",
+                real.model,
+                real.postgres,
+                n8n_timings,
+            )
+        finally:
+            if service is not None:
+                service.terminate()
+                try:
+                    service.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    service.kill()
+                    service.wait(timeout=5)
+            real.stop()
+
+
+def start_service(api: int, aws: int, kommo: int, n8n_url: str, log: Path) -> subprocess.Popen[bytes]:
+    """`python -m local.run` (LocalRunner: moto, the HTTP API, the queue pollers, the Kommo sandbox)
+    with N8N_BASE_URL at the real n8n, so no stand-in starts."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "KOMMO_", "N8N_"))}
+    environment |= {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'common'}", "N8N_BASE_URL": n8n_url}
+    with log.open("ab") as output:
+        process = subprocess.Popen(  # noqa: S603 - our own module
+            [sys.executable, "-m", "local.run", "--port", str(api), "--aws-port", str(aws), "--kommo-port", str(kommo)],
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: http("GET", f"http://127.0.0.1:{api}/health")[1].get("status") == "ok", 90, "the service")
+    except BaseException:
+        process.terminate()
+        process.wait(timeout=15)
+        raise AssertionError(f"the local run did not start:\n{log.read_text()[-3000:]}") from None
+    # the salespeople into the vendor cache (as the schedule does), so that requests name the vendor
+    status, synced = http("POST", f"http://127.0.0.1:{api}/vendors/sync", b"", {"authorization": f"Bearer {API_TOKEN}"})
+    assert status < 300, synced
+    return process
+
+
+# ---------------------------------------------------------------------- helpers
+def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def signed_post(
+    url: str, payload: dict[str, Any], *, secret: str = SECRET, at: int | None = None, signature: str | None = None
+) -> tuple[int, Any]:
+    """POST as the service does: compact JSON, X-Timestamp, X-Signature from the service's own sign()."""
+    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    timestamp = str(int(time.time()) if at is None else at)
+    headers = {
+        "content-type": "application/json",
+        "x-timestamp": timestamp,
+        "x-signature": signature if signature is not None else sign(secret, timestamp, raw),
+    }
+    return http("POST", url, raw, headers)
+
+
+def example(name: str, directory: Path = EXAMPLES) -> dict[str, Any]:
+    return dict(json.loads((directory / name).read_text()))
+
+
+def client_message(message_id: str, text: str) -> bytes:
+    """events/kommo/client-message.form (Mariana, lead 27754599) with another id and text, dated now."""
+    fields = parse_qsl((ROOT / "events" / "kommo" / "client-message.form").read_text())
+    replaced = {"message[add][0][id]": message_id, "message[add][0][text]": text}
+    replaced["message[add][0][created_at]"] = str(int(time.time()))
+    return urlencode([(key, replaced.get(key, value)) for key, value in fields]).encode()
+
+
+def post_client_message(stack: Stack, message_id: str, text: str) -> None:
+    status, answer = http(
+        "POST",
+        f"{stack.api_url}/webhooks/kommo/{LOCAL_SECRETS['WEBHOOK_TOKEN']}",
+        client_message(message_id, text),
+        {"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert (status, answer["accepted"]) == (200, 1), answer
+
+
+def kommo_requests(stack: Stack) -> list[dict[str, Any]]:
+    return list(http("GET", f"{stack.kommo_url}/_sandbox/requests")[1])
+
+
+def delivered_reply(stack: Stack, containing: str, seconds: float = 45) -> dict[str, Any]:
+    """The lead PATCH that wrote a reply containing `containing` into the reply field, once the
+    Salesbot run that sends it followed."""
+
+    def found() -> dict[str, Any] | None:
+        recorded = kommo_requests(stack)
+        for index, request in enumerate(recorded):
+            patched = request["method"] == "PATCH" and request["path"].endswith(f"/leads/{LEAD}")
+            if patched and containing in json.dumps(request["body"], ensure_ascii=False):
+                runs = [r for r in recorded[index:] if r["path"] == "/api/v2/salesbot/run"]
+                if runs:
+                    return dict(request)
+        return None
+
+    return dict(wait_until(found, seconds, f"a reply containing {containing!r} delivered through Kommo"))
+
+
+def tasks(stack: Stack) -> list[dict[str, Any]]:
+    return [r["body"][0] for r in kommo_requests(stack) if r["method"] == "POST" and r["path"] == "/api/v4/tasks"]
+
+
+def first_item(tool_result: str) -> dict[str, Any]:
+    """What a tool answered, as the agent saw it (n8n hands the model a JSON list of items)."""
+    value = json.loads(tool_result)
+    return dict(value[0] if isinstance(value, list) else value)
+
+
+def reply_text(patch: dict[str, Any]) -> str:
+    return str(patch["body"]["custom_fields_values"][0]["values"][0]["value"])
+
+
+# ---------------------------------------------------------------------- the checks
+def test_the_shipped_workflows_are_built_from_their_sources() -> None:
+    completed = subprocess.run(  # noqa: S603 - our own script
+        [sys.executable, str(ROOT / "scripts" / "n8n_workflows.py"), "--check"], capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_the_health_ping_is_answered(stack: Stack) -> None:
+    started = time.perf_counter()
+    assert signed_post(stack.n8n_url + "/webhook/kommo-health", example("request-health.json", N8N_EXAMPLES)) == (
+        200,
+        {"ok": True},
+    )
+    stack.timed("health ping", started)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_wrong_signature_is_refused(stack: Stack, path: str) -> None:
+    payload = (
+        example("request-scheduling.json", N8N_EXAMPLES) if "scheduling" in path else example("request-reply.json")
+    )
+    now = int(time.time())
+    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    asked = len(stack.model.requests)
+    refused = {
+        "wrong secret": signed_post(stack.n8n_url + path, payload, secret="not-the-secret"),
+        "no signature": signed_post(stack.n8n_url + path, payload, signature=""),
+        "signature of another body": signed_post(
+            stack.n8n_url + path, payload, signature=sign(SECRET, str(now), raw + b" ")
+        ),
+        "six minutes old": signed_post(stack.n8n_url + path, payload, at=now - 360),
+        "from the future": signed_post(stack.n8n_url + path, payload, at=now + 120),
+    }
+    assert {case: status for case, (status, _) in refused.items()} == dict.fromkeys(refused, 401)
+    assert refused["six minutes old"][1] == {"error": "unauthorized", "message": "request too old"}
+    assert len(stack.model.requests) == asked  # nothing reached the AI
+
+
+def test_a_request_within_the_clock_skew_is_accepted(stack: Stack) -> None:
+    at = int(time.time()) + 20  # the service's clock 20 s ahead: allowed (30 s of skew)
+    assert signed_post(stack.n8n_url + "/webhook/kommo-health", {"version": "1", "kind": "health"}, at=at) == (
+        200,
+        {"ok": True},
+    )
+
+
+def test_a_curled_client_message_is_answered_through_the_real_reply_workflow(stack: Stack) -> None:
+    started = time.perf_counter()
+    stack.model.reset()
+    post_client_message(stack, "n8n-msg-1", "Oi! Vi o anúncio do consórcio, como funciona?")
+    patch = delivered_reply(stack, REPLY_PREFIX)
+    stack.timed("client message -> reply delivered (4 s quiet window)", started)
+    assert reply_text(patch) == f"{REPLY_PREFIX} Olá! Recebi: Oi! Vi o anúncio do consórcio, como funciona?"
+    [first, *_] = stack.model.requests
+    system = first["messages"][0]["content"]
+    assert first["messages"][0]["role"] == "system"
+    assert "Ana Souza" in system and "Mariana" in system
+    assert "98765" not in json.dumps(first, ensure_ascii=False)  # the phone never reaches the model
+    assert {tool["function"]["name"] for tool in first["tools"]} == {
+        "check_availability",
+        "hold_slot",
+        "book_appointment",
+        "hand_over",
+    }
+    memory = stack.postgres.rows(
+        "SELECT message FROM n8n_chat_histories WHERE session_id = 'lead:27754599' ORDER BY id"
+    )
+    assert [row["message"]["type"] for row in memory][-2:] == ["human", "ai"]
+
+
+def test_the_agent_calls_the_service_scheduling_api_through_its_tools(stack: Stack) -> None:
+    """The fake model asks for availability, then books; n8n calls the service's routes with the API
+    token. Until the service's scheduling routes exist they answer 404: the booking then becomes a
+    `schedule` action, which the service turns into a task for the salesperson."""
+    started = time.perf_counter()
+    stack.model.reset()
+    stack.model.script(
+        Step(tool="check_availability"),
+        Step(tool="book_appointment"),
+        Step(text=f"{REPLY_PREFIX} Pronto, verifiquei a agenda."),
+    )
+    tasks_before = len(tasks(stack))
+    post_client_message(stack, "n8n-msg-2", "Quero agendar uma reunião amanhã à tarde")
+    patch = delivered_reply(stack, "verifiquei a agenda")
+    stack.timed("client message with two tool calls -> reply", started)
+    assert reply_text(patch) == f"{REPLY_PREFIX} Pronto, verifiquei a agenda."
+    availability, booking = (first_item(result) for result in stack.model.tool_results())
+    print(f"\nservice answers to the agent's tools: availability {availability}, booking {booking}")
+    assert {availability.get("error"), booking.get("error")}.isdisjoint({"unauthorized", "forbidden"})
+    if booking.get("id"):  # the scheduling routes exist: booked, no task needed
+        time.sleep(1)
+        assert len(tasks(stack)) == tasks_before
+    else:  # not booked: the `schedule` action became a task for the salesperson
+        wait_until(
+            lambda: any('"schedule"' in task["text"] for task in tasks(stack)[tasks_before:]),
+            10,
+            "a task for the salesperson about the meeting",
+        )
+
+
+def test_a_closed_window_gets_a_template_from_the_reply_workflow(stack: Stack) -> None:
+    request = example("request-reply.json") | {"window_open": False}
+    status, answer = signed_post(stack.n8n_url + "/webhook/kommo-reply", request)
+    assert status == 200
+    assert answer == {"template": {"name": "retomada_contato", "params": {"nome": "Mariana"}}, "actions": []}
+    N8nResponse.model_validate(answer)
+
+
+def test_a_failing_model_answers_502_for_the_service_to_retry(stack: Stack) -> None:
+    stack.model.reset()
+    stack.model.script(Step(status=500))
+    status, answer = signed_post(stack.n8n_url + "/webhook/kommo-reply", example("request-reply.json"))
+    assert (status, answer["error"]) == (502, "ai_failed"), answer
+    assert len(stack.model.requests) == 1  # no retry inside n8n: the service's 20 s are not spent twice
+
+
+@pytest.mark.parametrize("window_open", [False, True])
+def test_a_first_message_is_a_template_or_free_text(stack: Stack, window_open: bool) -> None:
+    stack.model.reset()
+    stack.model.script(Step(text="Olá, Juliana! Aqui é o assistente de Carla Mendes."))
+    request = example("request-proactive.json") | {"window_open": window_open}
+    status, answer = signed_post(stack.n8n_url + "/webhook/kommo-proactive", request)
+    assert status == 200
+    N8nResponse.model_validate(answer)
+    if window_open:
+        assert answer == {"reply": "Olá, Juliana! Aqui é o assistente de Carla Mendes.", "actions": []}
+        assert "formulário" in json.dumps(stack.model.requests[0]["messages"], ensure_ascii=False)
+    else:
+        assert answer == {"template": {"name": "boas_vindas", "params": {"nome": "Juliana"}}, "actions": []}
+        assert stack.model.requests == []
+
+
+def test_an_appointment_is_stored_once_in_the_agenda_and_the_history(stack: Stack) -> None:
+    started = time.perf_counter()
+    url = stack.n8n_url + "/webhook/kommo-scheduling"
+    request = example("request-scheduling.json", N8N_EXAMPLES)
+    appointment = request["appointment"]
+    appointment["id"] = "apt-test-1"
+    assert signed_post(url, request) == (200, {"stored": True})
+    stack.timed("appointment stored (one request)", started)
+    assert signed_post(url, request) == (200, {"stored": True})  # the service retried: nothing changes
+    agenda = stack.postgres.rows("SELECT * FROM agenda_8401234 WHERE id = 'apt-test-1'")
+    assert [(row["vendor_id"], row["lead_id"], row["contact_id"], row["status"]) for row in agenda] == [
+        (VENDOR, LEAD, CONTACT, "booked")
+    ]
+    starts = stack.postgres.psql(
+        "SELECT starts_at = '2026-11-26T10:00:00-03:00' FROM agenda_8401234 WHERE id = 'apt-test-1'"
+    )
+    assert starts == "t"
+    history = "SELECT status FROM historico WHERE appointment_id = 'apt-test-1' ORDER BY id"
+    assert [row["status"] for row in stack.postgres.rows(history)] == ["booked"]
+
+    rescheduled = appointment | {
+        "start": "2026-11-27T15:00:00-03:00",
+        "end": "2026-11-27T15:30:00-03:00",
+        "status": "rescheduled",
+    }
+    assert signed_post(url, request | {"appointment": rescheduled}) == (200, {"stored": True})
+    agenda_status = "SELECT status FROM agenda_8401234 WHERE id = 'apt-test-1'"
+    assert [row["status"] for row in stack.postgres.rows(agenda_status)] == ["rescheduled"]
+    assert [row["status"] for row in stack.postgres.rows(history)] == ["booked", "rescheduled"]
+
+
+def test_a_salesperson_without_an_agenda_table_gets_one(stack: Stack) -> None:
+    request = example("request-scheduling.json", N8N_EXAMPLES)
+    request["appointment"] |= {"id": "apt-test-2", "vendor_id": 8401235, "agenda_table": "agenda_8401235"}
+    assert signed_post(stack.n8n_url + "/webhook/kommo-scheduling", request) == (200, {"stored": True})
+    assert [row["id"] for row in stack.postgres.rows("SELECT id FROM agenda_8401235")] == ["apt-test-2"]
+
+
+@pytest.mark.parametrize(
+    "table", ["agenda_x; DROP TABLE historico", "historico", "agenda_Ana", "agenda_template", "agenda_" + "x" * 60]
+)
+def test_an_agenda_table_name_outside_the_pattern_is_refused(stack: Stack, table: str) -> None:
+    request = example("request-scheduling.json", N8N_EXAMPLES)
+    request["appointment"] |= {"id": "apt-test-bad", "agenda_table": table}
+    status, answer = signed_post(stack.n8n_url + "/webhook/kommo-scheduling", request)
+    assert (status, answer["stored"], answer["error"]) == (400, False, "invalid_appointment")
+    assert stack.postgres.rows("SELECT id FROM historico WHERE appointment_id = 'apt-test-bad'") == []
+
+
+def test_a_database_failure_answers_503_and_the_retry_stores_the_appointment(stack: Stack) -> None:
+    url = stack.n8n_url + "/webhook/kommo-scheduling"
+    request = example("request-scheduling.json", N8N_EXAMPLES)
+    request["appointment"]["id"] = "apt-test-3"
+    stack.postgres.psql("ALTER TABLE historico RENAME TO historico_offline")
+    try:
+        status, answer = signed_post(url, request)
+    finally:
+        stack.postgres.psql("ALTER TABLE historico_offline RENAME TO historico")
+    assert (status, answer["stored"], answer["error"]) == (503, False, "database_error")
+    assert signed_post(url, request) == (200, {"stored": True})
+    assert len(stack.postgres.rows("SELECT id FROM agenda_8401234 WHERE id = 'apt-test-3'")) == 1
+    assert len(stack.postgres.rows("SELECT id FROM historico WHERE appointment_id = 'apt-test-3'")) == 1
+
+
+def test_the_agent_hands_over_to_a_salesperson(stack: Stack) -> None:
+    """Last: the bot stays paused for Mariana afterwards."""
+    started = time.perf_counter()
+    stack.model.reset()
+    post_client_message(stack, "n8n-msg-3", "Quero falar com um atendente humano, por favor")
+    patch = delivered_reply(stack, "Consultei o sistema")
+    stack.timed("client message with the hand-over tool -> reply + pause", started)
+    assert "um consultor humano vai assumir" in reply_text(patch)
+
+    def paused() -> bool:
+        status, state = http("GET", f"{stack.api_url}/bot/{CONTACT}", headers={"authorization": f"Bearer {API_TOKEN}"})
+        return status == 200 and state["status"] == "paused"
+
+    wait_until(paused, 15, "the bot paused for the contact")
+    wait_until(
+        lambda: any("atendimento humano" in task["text"] for task in tasks(stack)), 10, "a task for the salesperson"
+    )
