@@ -1,9 +1,24 @@
 """A Kommo sandbox: the subset of Kommo's API the service uses, on loopback, recording every request.
 
-OAuth2 with rotating single-use refresh tokens, users with pagination and 204, leads with contacts,
-contacts, lead PATCH, notes, tasks, Salesbot run, and Kommo's 7 requests/s limit answered with 429.
-One implementation for the tests, the benchmarks and the local run. Seeded with a fixture account.
-Tests steer it in process (`fail_next`, `users`, ...); `GET /_sandbox/requests` shows the record.
+OAuth2 with rotating single-use refresh tokens, users (paginated, and one by id), leads with
+contacts, contacts, lead PATCH, notes (`common`, `service_message`, `extended_service_message`;
+recorded in `notes` with `lead_id`, `note_type` and `params`, so tests read `params["text"]`),
+tasks, Salesbot run (recorded in `salesbot_runs`), webhooks (`disabled` flag), the events feed
+(`events`; `add_chat_message` adds one), and Kommo's 7 requests/s limit answered with 429. Empty
+lists answer 204, like Kommo. One implementation for the tests, the benchmarks and the local run.
+Seeded with a fixture account. Tests steer it in process (`users`, `leads`, `webhooks`, ...);
+`GET /_sandbox/requests` shows the record.
+
+Faults, for the fault suite (each for requests whose path starts with a prefix):
+- `fail_next(prefix, status, times)`: the next `times` requests answer `status` and change nothing;
+  with `after_effect=True` Kommo applies each first (the run starts, the note is written, recorded
+  as usual) and only then answers `status`: a 5xx for something that happened.
+- `hang_next(prefix, seconds, times)`: the next `times` requests are applied, then their answer
+  waits `seconds`: past the client's read timeout, the client sees a timeout for a request Kommo
+  applied. Other requests are served meanwhile.
+- `fail_for(seconds, status=429, prefix="/")`: every matching request answers `status` for
+  `seconds` (a 429 storm with Retry-After: 1, or a path's 5xx outage).
+`reset()` clears them all, with the record.
 """
 
 from __future__ import annotations
@@ -15,21 +30,28 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from local.kommo_seed import (
     CLIENT_ID,
     CLIENT_SECRET,
     LEAD_FIELD_IDS,
     LONG_LIVED_TOKEN,
+    chat_message_event,
     seed_contacts,
     seed_leads,
     seed_users,
+    seed_webhooks,
 )
 from local.loopback import LoopbackServer, ServedOnLoopback
 
 AUTHORIZATION_CODE = "local-authorization-code"
 TOKEN_LIFETIME = 86400
+NOTE_PARAMS = {
+    "common": {"text"},
+    "service_message": {"service", "text"},
+    "extended_service_message": {"service", "text"},
+}
 
 
 @dataclass
@@ -43,6 +65,20 @@ class RecordedRequest:
 
 
 @dataclass
+class Fault:
+    """An injected answer for requests whose path starts with `path_prefix`: `status` (0: Kommo's own
+    answer), before or after the request takes effect, held `hang_seconds`; for the next request only,
+    or for every one until `until` (a unix time)."""
+
+    path_prefix: str
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    after_effect: bool = False
+    hang_seconds: float = 0.0
+    until: float = 0.0
+
+
+@dataclass
 class KommoSandbox(ServedOnLoopback):
     """The sandbox's state and HTTP server. `start()` it, use `url`, `stop()` it."""
 
@@ -51,6 +87,8 @@ class KommoSandbox(ServedOnLoopback):
     users: list[dict[str, Any]] = field(default_factory=seed_users)
     leads: dict[int, dict[str, Any]] = field(default_factory=seed_leads)
     contacts: dict[int, dict[str, Any]] = field(default_factory=seed_contacts)
+    webhooks: list[dict[str, Any]] = field(default_factory=seed_webhooks)
+    events: list[dict[str, Any]] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
     tasks: list[dict[str, Any]] = field(default_factory=list)
@@ -58,7 +96,7 @@ class KommoSandbox(ServedOnLoopback):
     access_tokens: dict[str, float] = field(default_factory=dict)
     refresh_tokens: set[str] = field(default_factory=set)
     refresh_calls: int = 0
-    _failures: deque[tuple[str, int, dict[str, str]]] = field(default_factory=deque)
+    _faults: list[Fault] = field(default_factory=list)
     _recent: deque[float] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: LoopbackServer | None = None
@@ -69,10 +107,38 @@ class KommoSandbox(ServedOnLoopback):
         content_type = "application/hal+json" if status < 400 else "application/problem+json"
         return status, {"content-type": content_type, **extra}, b"" if answer is None else json.dumps(answer).encode()
 
-    def fail_next(self, path_prefix: str, status: int, times: int = 1, headers: dict[str, str] | None = None) -> None:
-        """Answer the next `times` requests whose path starts with `path_prefix` with `status`."""
+    def fail_next(
+        self,
+        path_prefix: str,
+        status: int,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        *,
+        after_effect: bool = False,
+    ) -> None:
+        """Answer the next `times` requests whose path starts with `path_prefix` with `status`; with
+        `after_effect`, each request takes effect first."""
+        self._inject([Fault(path_prefix, status, headers or {}, after_effect) for _ in range(times)])
+
+    def hang_next(self, path_prefix: str, seconds: float, times: int = 1) -> None:
+        """Apply the next `times` matching requests, then hold each answer `seconds`."""
+        self._inject([Fault(path_prefix, after_effect=True, hang_seconds=seconds) for _ in range(times)])
+
+    def fail_for(
+        self, seconds: float, status: int = 429, path_prefix: str = "/", headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer every matching request with `status` for `seconds` (429s carry Retry-After: 1)."""
+        default = {"Retry-After": "1"} if status == 429 else {}
+        self._inject([Fault(path_prefix, status, headers or default, until=time.time() + seconds)])
+
+    def add_chat_message(self, contact_id: int, message_id: str, created_at: int | None = None) -> None:
+        """An incoming chat message in the events feed (whether or not its webhook is delivered)."""
         with self._lock:
-            self._failures.extend([(path_prefix, status, headers or {})] * times)
+            self.events.append(chat_message_event(contact_id, message_id, created_at or int(time.time())))
+
+    def _inject(self, faults: list[Fault]) -> None:
+        with self._lock:
+            self._faults.extend(faults)
 
     def issue_pair(self, *, expires_in: int = TOKEN_LIFETIME) -> dict[str, Any]:
         """A fresh access/refresh pair, as the token endpoint gives it."""
@@ -89,11 +155,11 @@ class KommoSandbox(ServedOnLoopback):
         """Back to the seeded account, no record, no tokens."""
         with self._lock:
             self.users, self.leads, self.contacts = seed_users(), seed_leads(), seed_contacts()
-            for collection in (self.requests, self.notes, self.tasks, self.salesbot_runs):
+            self.webhooks = seed_webhooks()
+            for collection in (self.requests, self.notes, self.tasks, self.salesbot_runs, self.events, self._faults):
                 collection.clear()
             self.access_tokens.clear()
             self.refresh_tokens.clear()
-            self._failures.clear()
             self._recent.clear()
             self.refresh_calls = 0
 
@@ -107,25 +173,40 @@ class KommoSandbox(ServedOnLoopback):
             return 200, {}, [vars(r) for r in self.requests]
         with self._lock:
             self.requests.append(record)
-            status, extra, answer = self._answer(method, url.path, query, headers, body)
+            status, extra, answer, hang_seconds = self._answer(method, url.path, query, headers, body)
             record.status = status
+        time.sleep(hang_seconds)  # outside the lock: other requests are served meanwhile
         return status, extra, answer
 
-    def _answer(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any) -> Any:
+    def _answer(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, str], Any, float]:
         now = time.time()
         while self._recent and self._recent[0] <= now - 1.0:
             self._recent.popleft()
         if len(self._recent) >= self.rate_limit_per_second:
-            return 429, {"Retry-After": "1"}, _problem(429, "Too Many Requests")
+            return 429, {"Retry-After": "1"}, _problem(429, "Too Many Requests"), 0.0
         self._recent.append(now)
-        for index, (prefix, status, extra) in enumerate(self._failures):
-            if path.startswith(prefix):
-                del self._failures[index]
-                return status, extra, _problem(status, "Injected failure")
+        fault = self._take_fault(path, now)
+        if fault and not fault.after_effect:
+            return fault.status, fault.headers, _problem(fault.status, "Injected failure"), 0.0
+        status, extra, answer = self._apply(method, path, query, headers, body)
+        if fault and fault.status:
+            return fault.status, fault.headers, _problem(fault.status, "Injected failure"), fault.hang_seconds
+        return status, extra, answer, fault.hang_seconds if fault else 0.0
+
+    def _take_fault(self, path: str, now: float) -> Fault | None:
+        self._faults[:] = [fault for fault in self._faults if not fault.until or fault.until > now]
+        fault = next((fault for fault in self._faults if path.startswith(fault.path_prefix)), None)
+        if fault and not fault.until:
+            self._faults.remove(fault)  # a one-off: the next request only
+        return fault
+
+    def _apply(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any) -> Any:
         if path == "/oauth2/access_token":
             return self._token(body or {})
         token = headers.get("authorization", "").removeprefix("Bearer ")
-        if token != LONG_LIVED_TOKEN and self.access_tokens.get(token, 0) < now:
+        if token != LONG_LIVED_TOKEN and self.access_tokens.get(token, 0) < time.time():
             return 401, {}, _problem(401, "Unauthorized")
         return self._api(method, path, query, body)
 
@@ -144,7 +225,16 @@ class KommoSandbox(ServedOnLoopback):
     def _api(self, method: str, path: str, query: dict[str, str], body: Any) -> Any:
         parts = path.strip("/").split("/")
         if method == "GET" and path == "/api/v4/users":
-            return self._users_page(int(query.get("page", 1)), min(int(query.get("limit", 50)), 250))
+            return self._page(path, "users", self.users, query)
+        if method == "GET" and parts[:3] == ["api", "v4", "users"] and len(parts) == 4 and parts[3].isdigit():
+            user = next((user for user in self.users if user["id"] == int(parts[3])), None)
+            return (200, {}, user) if user else (404, {}, _problem(404, "Not Found"))
+        if method == "GET" and path == "/api/v4/webhooks":
+            if not self.webhooks:
+                return 204, {}, None
+            return 200, {}, {"_total_items": len(self.webhooks), "_embedded": {"webhooks": self.webhooks}}
+        if method == "GET" and path == "/api/v4/events":
+            return self._page(path, "events", self._events(query), query)
         if parts[:3] == ["api", "v4", "leads"] and len(parts) >= 4 and parts[3].isdigit():
             lead = self.leads.get(int(parts[3]))
             if lead is None:
@@ -154,9 +244,7 @@ class KommoSandbox(ServedOnLoopback):
             if method == "PATCH" and len(parts) == 4:
                 return self._patch_lead(lead, body)
             if method == "POST" and parts[4:] == ["notes"]:
-                note_id = 70000 + len(self.notes)
-                self.notes.append({"id": note_id, "lead_id": lead["id"], **body[0]})
-                return 200, {}, {"_embedded": {"notes": [{"id": note_id, "entity_id": lead["id"]}]}}
+                return self._add_note(lead, body[0])
         if method == "GET" and parts[:3] == ["api", "v4", "contacts"] and len(parts) == 4 and parts[3].isdigit():
             contact = self.contacts.get(int(parts[3]))
             return (200, {}, contact) if contact else (404, {}, _problem(404, "Not Found"))
@@ -171,25 +259,36 @@ class KommoSandbox(ServedOnLoopback):
             return 202, {}, {"success": True}
         return 404, {}, _problem(404, "Not Found")
 
-    def _users_page(self, page: int, limit: int) -> Any:
-        chunk = self.users[(page - 1) * limit : page * limit]
+    def _page(self, path: str, key: str, items: list[dict[str, Any]], query: dict[str, str]) -> Any:
+        """One page of a list, like Kommo: a full page links to the next, which may answer 204."""
+        page, limit = int(query.get("page", 1)), min(int(query.get("limit", 50)), 250)
+        chunk = items[(page - 1) * limit : page * limit]
         if not chunk:
             return 204, {}, None
-        links: dict[str, Any] = {"self": {"href": f"{self.url}/api/v4/users?page={page}&limit={limit}"}}
-        if len(chunk) == limit:  # like Kommo: a full page links to the next, which may answer 204
-            links["next"] = {"href": f"{self.url}/api/v4/users?page={page + 1}&limit={limit}"}
-        return 200, {}, {"_page": page, "_links": links, "_embedded": {"users": chunk}}
+        href = f"{self.url}{path}?{urlencode({**query, 'limit': limit, 'page': page})}"
+        links: dict[str, Any] = {"self": {"href": href}}
+        if len(chunk) == limit:
+            links["next"] = {"href": f"{self.url}{path}?{urlencode({**query, 'limit': limit, 'page': page + 1})}"}
+        return 200, {}, {"_page": page, "_links": links, "_embedded": {key: chunk}}
+
+    def _events(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        kind, since = query.get("filter[type][]"), int(query.get("filter[created_at][from]", 0))
+        return [e for e in self.events if e["created_at"] >= since and kind in (None, e["type"])]
+
+    def _add_note(self, lead: dict[str, Any], note: dict[str, Any]) -> Any:
+        wanted = NOTE_PARAMS.get(note.get("note_type", ""))
+        if wanted is None:
+            return _invalid("0.note_type")
+        if not wanted <= {key for key, value in (note.get("params") or {}).items() if value}:
+            return _invalid("0.params")
+        note_id = 70000 + len(self.notes)
+        self.notes.append({"id": note_id, "lead_id": lead["id"], **note})
+        return 200, {}, {"_embedded": {"notes": [{"id": note_id, "entity_id": lead["id"]}]}}
 
     def _patch_lead(self, lead: dict[str, Any], body: dict[str, Any]) -> Any:
         for index, value in enumerate(body.get("custom_fields_values", [])):
             if value.get("field_id") not in LEAD_FIELD_IDS:
-                error = {
-                    "code": "NotSupportedChoice",
-                    "path": f"custom_fields_values.{index}.field_id",
-                    "detail": "The value you have provided is not supported",
-                }
-                problem = {**_problem(400, "Bad Request"), "detail": "Request validation failed"}
-                return 400, {}, {**problem, "validation-errors": [{"request_id": "0", "errors": [error]}]}
+                return _invalid(f"custom_fields_values.{index}.field_id")
         for key in ("status_id", "responsible_user_id", "pipeline_id"):
             if key in body:
                 lead[key] = body[key]
@@ -197,6 +296,13 @@ class KommoSandbox(ServedOnLoopback):
             fields = [f for f in (lead.get("custom_fields_values") or []) if f["field_id"] != value["field_id"]]
             lead["custom_fields_values"] = [*fields, {"field_id": value["field_id"], "values": value["values"]}]
         return 200, {}, {"id": lead["id"], "updated_at": int(time.time())}
+
+
+def _invalid(path: str) -> tuple[int, dict[str, str], Any]:
+    """Kommo's 400 for a request that fails validation, naming the field."""
+    error = {"code": "NotSupportedChoice", "path": path, "detail": "The value you have provided is not supported"}
+    problem = {**_problem(400, "Bad Request"), "detail": "Request validation failed"}
+    return 400, {}, {**problem, "validation-errors": [{"request_id": "0", "errors": [error]}]}
 
 
 def _problem(status: int, title: str) -> dict[str, Any]:

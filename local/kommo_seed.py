@@ -1,4 +1,5 @@
-"""The sandbox's fixture account: 9 salespeople, 3 test users, leads and contacts (all fictitious)."""
+"""The sandbox's fixture account: 9 salespeople, 3 test users, leads, contacts and the service's webhook
+(all fictitious)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ TEMPLATE_NAME_FIELD_ID = 900002  # a template Salesbot's variable {{nome}}
 LEAD_FIELD_IDS = {AREA_FIELD_ID, REPLY_FIELD_ID, TEMPLATE_NAME_FIELD_ID}
 PIPELINE_ID = 7654321
 FIRST_STATUS_ID = 61234567
+WEBHOOK_DESTINATION = "https://assistente.vendasdemo.example/webhooks/kommo/local-webhook-token"
+WEBHOOK_SETTINGS = ["add_message", "add_outgoing_message", "add_lead", "status_lead", "responsible_lead"]
 
 SALESPEOPLE = [
     (8401234, "Ana Souza", "ana.souza"),
@@ -97,4 +100,35 @@ def seed_contacts() -> dict[int, dict[str, Any]]:
             ],
         }
         for contact_id, _, name, phone, _, _ in CLIENTS
+    }
+
+
+def seed_webhooks() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": 100500,
+            "destination": WEBHOOK_DESTINATION,
+            "created_at": 1_790_000_000,
+            "updated_at": 1_790_000_000,
+            "account_id": 31257294,
+            "created_by": 8409903,
+            "sort": 1,
+            "disabled": False,
+            "settings": list(WEBHOOK_SETTINGS),
+        }
+    ]
+
+
+def chat_message_event(contact_id: int, message_id: str, created_at: int) -> dict[str, Any]:
+    """An `incoming_chat_message` of the events feed, as Kommo lists it (ids only, no text)."""
+    return {
+        "id": f"01evt-{message_id}",
+        "type": "incoming_chat_message",
+        "entity_id": contact_id,
+        "entity_type": "contact",
+        "created_by": 0,
+        "created_at": created_at,
+        "value_after": [{"message": {"id": message_id, "origin": "waba", "talk_id": 100}}],
+        "value_before": [],
+        "account_id": 31257294,
     }

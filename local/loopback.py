@@ -47,7 +47,10 @@ def _handler(answer: Answer, log: Callable[[str, str, int], None] | None) -> typ
                 self.send_header(key, value)
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the caller gave up (its timeout): nothing left to answer
             if log:
                 log(self.command, self.path, status)
 

@@ -4,6 +4,7 @@ retries, typed errors and pagination."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,7 +17,17 @@ from sales_assistant.adapters.kommo.errors import KommoForbidden, KommoNotFound
 from sales_assistant.adapters.kommo.rate_limit import SharedRateLimiter
 from sales_assistant.adapters.kommo.tokens import DynamoTokenStore
 from sales_assistant.config import Settings, get_settings
+from sales_assistant.invocation import set_invocation_context
 from sales_assistant.models.kommo import TokenPair
+
+
+@pytest.fixture(autouse=True)
+def outside_an_invocation() -> Iterator[None]:
+    """No Lambda context left over from a handler another test ran (it would say no time is left for a
+    token refresh): no time limit unless a test sets one."""
+    set_invocation_context(None)
+    yield
+    set_invocation_context(None)
 
 
 class NoLimit:
@@ -184,25 +195,6 @@ def test_the_authorization_code_bootstrap_stores_a_pair_the_client_uses(aws: Any
         store_authorization(settings, "expired-code")
 
 
-def test_a_caller_that_wakes_up_late_gives_its_slot_up_for_a_new_one(aws: Any) -> None:
-    now = [1_795_521_600.0]
-    sleeps: list[float] = []
-
-    def oversleep(seconds: float) -> None:  # a busy machine: every sleep lasts 300 ms longer
-        sleeps.append(seconds)
-        now[0] += seconds + (0.3 if len(sleeps) == 1 else 0)
-
-    from sales_assistant.adapters.aws import dynamodb_table
-    from sales_assistant.adapters.kommo.rate_limit import RATE_KEY
-
-    limiter = SharedRateLimiter(get_settings().kommo_table, 7, clock=lambda: now[0], sleep=oversleep)
-    limiter.acquire()  # idle bucket: slot now, no sleep
-    limiter.acquire()  # next slot in 184 ms, but woke 300 ms late: gives it up and reserves again (now free)
-    assert sleeps == [pytest.approx(0.184, abs=0.002)]
-    bucket = dynamodb_table(get_settings().kommo_table).get_item(Key={"pk": RATE_KEY})["Item"]
-    assert int(bucket["next_at"]) == int(now[0] * 1000) + 184  # the slot actually used starts a new spacing
-
-
 def test_a_refused_patch_surfaces_kommos_validation_errors(aws: Any, kommo_sandbox: Any) -> None:
     from sales_assistant.adapters.kommo import KommoValidationError
 
@@ -212,3 +204,54 @@ def test_a_refused_patch_surfaces_kommos_validation_errors(aws: Any, kommo_sandb
     [request_errors] = raised.value.validation_errors
     assert request_errors["errors"][0]["path"] == "custom_fields_values.0.field_id"
     assert len(kommo_sandbox.calls("PATCH", "/api/v4/leads/27754599")) == 1  # a 400 is never retried
+
+
+def test_a_salesperson_is_read_by_id_and_an_unknown_one_is_not_found(aws: Any, kommo_sandbox: Any) -> None:
+    client = client_for(get_settings().model_copy(update={"kommo_base_url": kommo_sandbox.url}))
+    ana = client.user(8401234)
+    assert (ana.name, ana.rights.is_active) == ("Ana Souza", True)
+    with pytest.raises(KommoNotFound):
+        client.user(8409999)
+
+
+def test_notes_are_written_as_common_or_as_collapsible_assistant_events(aws: Any, kommo_sandbox: Any) -> None:
+    client = client_for(get_settings().model_copy(update={"kommo_base_url": kommo_sandbox.url}))
+    client.add_note(27754599, "Cliente pediu retorno amanhã")
+    client.add_note(27754599, "Bot pausado por Ana Souza", service=True)
+    assert [(note["note_type"], note["params"]) for note in kommo_sandbox.notes] == [
+        ("common", {"text": "Cliente pediu retorno amanhã"}),
+        ("extended_service_message", {"service": "Assistente", "text": "Bot pausado por Ana Souza"}),
+    ]
+
+
+def test_the_account_webhooks_show_when_kommo_disabled_ours(aws: Any, kommo_sandbox: Any) -> None:
+    client = client_for(get_settings().model_copy(update={"kommo_base_url": kommo_sandbox.url}))
+    [hook] = client.webhooks()
+    assert hook["disabled"] is False and "add_message" in hook["settings"]
+
+    kommo_sandbox.webhooks[0]["disabled"] = True  # more than 100 bad answers in 2 hours
+    assert client.webhooks()[0]["disabled"] is True
+
+    kommo_sandbox.webhooks.clear()  # none registered: Kommo answers 204
+    assert client.webhooks() == []
+
+
+def test_chat_messages_since_a_time_are_listed_across_pages(
+    aws: Any, kommo_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sales_assistant.adapters.kommo import client as client_module
+
+    monkeypatch.setattr(client_module, "PAGE_LIMIT", 2)
+    client = client_for(get_settings().model_copy(update={"kommo_base_url": kommo_sandbox.url}))
+    assert client.events_since(1_795_521_600) == []  # nothing yet: Kommo answers 204
+
+    for minute, message_id in enumerate(["a0ce13c7-1", "a0ce13c7-2", "a0ce13c7-3", "a0ce13c7-4"]):
+        kommo_sandbox.add_chat_message(93589657, message_id, created_at=1_795_521_600 + 60 * minute)
+    events = client.events_since(1_795_521_660)
+    assert [event.message_id for event in events] == ["a0ce13c7-2", "a0ce13c7-3", "a0ce13c7-4"]
+    assert {(event.type, event.entity_type, event.entity_id) for event in events} == {
+        ("incoming_chat_message", "contact", 93589657)
+    }
+    requests = kommo_sandbox.calls("GET", "/api/v4/events")
+    assert requests[1].query["filter[type][]"] == "incoming_chat_message"
+    assert [r.status for r in requests[1:]] == [200, 200]  # two pages, the second one not full

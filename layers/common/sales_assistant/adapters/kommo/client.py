@@ -22,7 +22,7 @@ from sales_assistant.adapters.kommo.errors import (
 from sales_assistant.adapters.kommo.rate_limit import SharedRateLimiter
 from sales_assistant.adapters.kommo.tokens import DynamoTokenStore, LongLivedToken, OAuthTokens, TokenSource
 from sales_assistant.config import Settings
-from sales_assistant.models.kommo import KommoContact, KommoLead, KommoUser, TokenPair
+from sales_assistant.models.kommo import KommoContact, KommoEvent, KommoLead, KommoUser, TokenPair
 from sales_assistant.observability import count, logger
 
 TIMEOUT = (3.05, 10.0)  # connect, read (seconds)
@@ -128,6 +128,22 @@ class KommoClient:
             json=[{"bot_id": bot_id, "entity_id": lead_id, "entity_type": 2}],
             safe=False,
         )
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """The account's webhooks (`destination`, `settings`, `disabled`: Kommo disables a hook after too
+        many bad answers, until someone re-enables it in the UI)."""
+        return list(self._json("GET", "/api/v4/webhooks").get("_embedded", {}).get("webhooks", []))
+
+    def events_since(self, created_from: int, type: str = "incoming_chat_message") -> list[KommoEvent]:  # noqa: A002
+        """The account's events of one type created from a unix time on (ids only: for chat messages,
+        enough to find those a webhook never delivered), across pages."""
+        params = {"filter[type][]": type, "filter[created_at][from]": created_from}
+        return [KommoEvent.model_validate(event) for event in self.collection("/api/v4/events", "events", params)]
+
+    def refresh_token_ahead(self) -> bool:
+        """Refresh the OAuth2 pair now if it expires within hours (the schedule calls it); True when this
+        call stored a new pair, False when there was nothing to do (or a long-lived token)."""
+        return self._tokens.refresh_ahead()
 
     # ------------------------------------------------------------------ plumbing
     def collection(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
@@ -297,7 +313,13 @@ def kommo_client(settings: Settings) -> KommoClient:
     """The process-wide Kommo client for these settings (created on first use)."""
     session = pooled_session()
     limiter = SharedRateLimiter(settings.kommo_table, settings.kommo_rate_limit_per_second)
-    return KommoClient(settings.kommo_api_base, token_source(settings, session), limiter, session=session)
+    return KommoClient(
+        settings.kommo_api_base,
+        token_source(settings, session),
+        limiter,
+        session=session,
+        timeout=TIMEOUT,  # looked up now, not at import: the fault suite shortens it to test timeouts
+    )
 
 
 __all__ = ["KommoClient", "exchange_token", "kommo_client", "store_authorization", "token_source"]

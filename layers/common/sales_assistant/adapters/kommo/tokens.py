@@ -3,6 +3,13 @@
 A refresh token is single-use: two workers refreshing at once would break the integration. So the
 pair lives in DynamoDB; one worker refreshes under a lock (a conditional write with a lease),
 stores the new pair before using it, and the others wait for the new version and reuse it.
+
+A refresh happens ahead of time: the 15-minute schedule refreshes a pair with less than
+`REFRESH_AHEAD_SECONDS` left (`refresh_ahead`), so workers seldom need to. While the stored access
+token is still valid, nothing about a refresh fails a call: a busy lock, a failing token endpoint
+or an invocation about to end all mean "use the stored token". A refresh is never started with less
+than `MIN_SECONDS_TO_REFRESH` left in the invocation: a Lambda timeout between Kommo's answer and
+the save would lose the new single-use refresh token and force a person to re-authorise.
 """
 
 from __future__ import annotations
@@ -14,11 +21,16 @@ from typing import Any, Protocol
 
 from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure
 from sales_assistant.adapters.kommo.errors import KommoReauthorizationRequired, KommoUnavailable
+from sales_assistant.invocation import remaining_seconds
 from sales_assistant.models.kommo import TokenPair
 from sales_assistant.observability import count, logger
 
 TOKEN_KEY = "kommo#token"  # noqa: S105 - a table key, not a secret
 LOCK_KEY = "kommo#token-lock"
+REFRESH_AHEAD_SECONDS = 6 * 3600  # the schedule's margin: 24 such chances before a 24-h token expires
+STILL_VALID_SECONDS = 60  # a stored token with this much life left still serves a call and its retries
+MIN_SECONDS_TO_REFRESH = 20  # the token endpoint's timeouts (3 + 10 s) and the save, with room to spare
+RETRY_REFRESH_SECONDS = 60  # after a failed refresh, a process uses the valid stored token this long
 
 
 class TokenSource(Protocol):
@@ -27,6 +39,8 @@ class TokenSource(Protocol):
     def access_token(self) -> str: ...
 
     def after_unauthorized(self, rejected: str) -> str: ...
+
+    def refresh_ahead(self) -> bool: ...
 
 
 class LongLivedToken:
@@ -43,6 +57,10 @@ class LongLivedToken:
         raise KommoReauthorizationRequired(
             "Kommo refused the long-lived token: issue a new one (KOMMO_LONG_LIVED_TOKEN)"
         )
+
+    def refresh_ahead(self) -> bool:
+        """Nothing to refresh: a long-lived token lives until it is replaced."""
+        return False
 
 
 class StoredPair:
@@ -140,18 +158,31 @@ class OAuthTokens:
         self._margin = refresh_margin_seconds
         self._lease = lock_lease_seconds
         self._wait = wait_seconds
+        self._retry_refresh_at = 0.0
 
     def access_token(self) -> str:
         stored = self._load()
-        if stored.pair.expires_at - self._clock() > self._margin:
+        left = stored.pair.expires_at - self._clock()
+        if left > self._margin:
             return stored.pair.access_token
-        return self._refreshed(stored).pair.access_token
+        if left > STILL_VALID_SECONDS and self._clock() < self._retry_refresh_at:
+            return stored.pair.access_token  # a refresh failed here moments ago: not on every call
+        return self._refreshed(stored, usable=left > STILL_VALID_SECONDS).pair.access_token
 
     def after_unauthorized(self, rejected: str) -> str:
         stored = self._load()
         if stored.pair.access_token != rejected:
             return stored.pair.access_token  # another worker already refreshed
-        return self._refreshed(stored).pair.access_token
+        return self._refreshed(stored, usable=False).pair.access_token
+
+    def refresh_ahead(self) -> bool:
+        """Refresh now if the stored access token has less than REFRESH_AHEAD_SECONDS left (the schedule
+        calls this); True when this call stored a new pair."""
+        stored = self._load()
+        left = stored.pair.expires_at - self._clock()
+        if left >= REFRESH_AHEAD_SECONDS:
+            return False
+        return self._refreshed(stored, usable=left > STILL_VALID_SECONDS).version != stored.version
 
     def _load(self) -> StoredPair:
         stored = self._store.load()
@@ -162,24 +193,47 @@ class OAuthTokens:
             )
         return stored
 
-    def _refreshed(self, seen: StoredPair) -> StoredPair:
+    def _refreshed(self, seen: StoredPair, *, usable: bool) -> StoredPair:
+        """A newer pair than `seen`, refreshed here or by another worker; or, while `seen`'s access token
+        is still `usable`, `seen` itself when no refresh can happen now."""
         owner = uuid.uuid4().hex
         deadline = self._clock() + self._wait
-        while self._clock() < deadline:
+        while True:
             if self._store.try_lock(owner, self._lease):
                 try:
-                    current = self._load()
-                    if current.version != seen.version:
-                        return current  # refreshed while we were taking the lock
-                    pair = self._refresh(current.pair.refresh_token)
-                    self._store.save(pair, current.version + 1)  # stored before anyone uses it
-                    count("KommoTokenRefreshes")
-                    logger.info("kommo token refreshed", extra={"version": current.version + 1})
-                    return StoredPair(pair, current.version + 1)
+                    return self._refresh_locked(seen, usable)
                 finally:
                     self._store.unlock(owner)
+            if usable:
+                return seen  # another worker is refreshing; the stored token still works meanwhile
+            if self._clock() >= deadline:
+                raise KommoUnavailable("timed out waiting for another worker to refresh the Kommo token")
             self._sleep(0.2)
             current = self._load()
             if current.version != seen.version:
                 return current
-        raise KommoUnavailable("timed out waiting for another worker to refresh the Kommo token")
+
+    def _refresh_locked(self, seen: StoredPair, usable: bool) -> StoredPair:
+        current = self._load()
+        if current.version != seen.version:
+            return current  # refreshed while we were taking the lock
+        remaining = remaining_seconds()
+        if remaining is not None and remaining < MIN_SECONDS_TO_REFRESH:
+            if usable:
+                return current
+            raise KommoUnavailable(
+                f"only {remaining:.0f} s left in this invocation: Kommo token refresh left to a retry"
+            )
+        try:
+            pair = self._refresh(current.pair.refresh_token)
+        except KommoUnavailable:
+            if not usable:
+                raise
+            self._retry_refresh_at = self._clock() + RETRY_REFRESH_SECONDS
+            count("KommoTokenRefreshFailures")
+            logger.warning("kommo token refresh failed: using the stored token meanwhile")
+            return current
+        self._store.save(pair, current.version + 1)  # stored before anyone uses it
+        count("KommoTokenRefreshes")
+        logger.info("kommo token refreshed", extra={"version": current.version + 1})
+        return StoredPair(pair, current.version + 1)
