@@ -66,6 +66,8 @@ class Texts(BaseModel):
     skip_paused: str = "o bot está pausado para este contato"
     skip_recently_contacted: str = "o assistente já escreveu primeiro para este lead há pouco"
     skip_no_salesperson: str = "nenhum vendedor ativo atende este lead"
+    skip_kill_switch: str = "o assistente está desligado (chave geral)"
+    skip_salesperson_paused: str = "o assistente está pausado para os leads deste(a) vendedor(a)"
     skip_template_not_configured: str = "a janela de 24 h está fechada e não há modelo configurado"
     task_template_needed: str = 'A janela de 24 h do WhatsApp está fechada: envie o modelo "{template}" ao cliente.'
 

@@ -36,7 +36,15 @@ from sales_assistant.models.n8n import (
     VendorInfo,
 )
 from sales_assistant.observability import count, logger, mask_phone, mask_text
-from sales_assistant.services.delivery import Delivery, Lease, LeaseLost, Outgoing, Template, TemplateNotConfigured
+from sales_assistant.services.delivery import (
+    Delivery,
+    Lease,
+    LeaseLost,
+    Outgoing,
+    OutgoingStopped,
+    Template,
+    TemplateNotConfigured,
+)
 from sales_assistant.services.echoes import EchoMemory, lead_update_echo_keys
 from sales_assistant.services.ports import (
     AiFailure,
@@ -163,13 +171,16 @@ class ReactiveConversations:
         lead = self._lead_of(conversation, lease)
         if lead is None:
             return self._without_reply(conversation, lease, client_turns, "no_lead")
-        if contact_id not in {
-            linked.id for linked in lead.embedded.contacts
-        }:  # a forged or odd body must not reach another lead
+        linked_contacts = {linked.id for linked in lead.embedded.contacts}
+        if contact_id not in linked_contacts:  # a forged or odd body must not reach another lead
             logger.warning("the message's contact is not linked to the lead", extra={"lead_id": lead.id})
             return self._without_reply(conversation, lease, client_turns, "contact_not_on_lead")
         if lead.main_contact_id not in (None, contact_id) and self._takeover.is_paused(lead.main_contact_id):
             return self._without_reply(conversation, lease, client_turns, "paused")
+        try:  # the kill switch: nothing is asked of n8n, the messages stay in history, no replay later
+            self._delivery.check_allowed(lead.responsible_user_id)
+        except OutgoingStopped as stopped:
+            return self._without_reply(conversation, lease, client_turns, stopped.reason)
         key = batch_id(batch)
         # Once per batch: a retried job (Kommo failed after n8n answered) reuses the answer instead of
         # asking n8n again, so what is delivered, noted and recorded is one and the same text.
@@ -195,6 +206,10 @@ class ReactiveConversations:
             return "dropped_takeover"
         try:
             delivered_at = self._delivery.send(outgoing, lease, [message.id for message in batch])
+        except OutgoingStopped as stopped:  # switched on while n8n was thinking
+            held = Turn(role="assistant", text=outgoing.described, at=int(self._clock()), delivered=False)
+            self._finish(conversation, lease, [*client_turns, held], delivered_at=None)
+            return stopped.reason
         except TemplateNotConfigured:  # the window is closed and no Salesbot can send this template
             name = outgoing.template.name if outgoing.template else "-"
             self._task_for_salesperson(lead, f"template:{key}", "task_template_needed", template=name)

@@ -41,6 +41,21 @@ class AwaitingConfirmation(DependencyError):
     code = "awaiting_confirmation"
 
 
+class OutgoingStopped(Exception):
+    """The kill switch (all, or this salesperson's leads) holds the assistant's messages: nothing is sent
+    and nothing is queued for later (turning it back needs no replay)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Switches(Protocol):
+    def stops(self, vendor_id: int | None) -> str | None:
+        """Why a message to a lead of this salesperson must not go out now (None: it may)."""
+        ...
+
+
 class LeaseStore(Protocol):
     """The conversation item's lease fields (the conversations repository implements it)."""
 
@@ -187,6 +202,7 @@ class Delivery:
         notes: LeadNotes,
         texts: Texts,
         config: DeliveryConfig,
+        switches: Switches | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._kommo = kommo
@@ -195,17 +211,28 @@ class Delivery:
         self._notes = notes
         self._texts = texts
         self._config = config
+        self._switches = switches
         self._clock = clock
+
+    def check_allowed(self, vendor_id: int | None) -> None:
+        """Raise OutgoingStopped when the kill switch holds messages to this salesperson's leads (the flows
+        ask before calling n8n; `send` asks again right before sending)."""
+        reason = self._switches.stops(vendor_id) if self._switches else None
+        if reason:
+            count("RepliesHeld", reason=reason)
+            raise OutgoingStopped(reason)
 
     def send(self, outgoing: Outgoing, lease: Lease, message_ids: list[str]) -> int:
         """Deliver `outgoing` unless it was already; returns when it was delivered (unix time).
 
-        Raises LeaseLost (nothing sent), AwaitingConfirmation or a Kommo error (the queue retries)."""
+        Raises LeaseLost or OutgoingStopped (nothing sent), TemplateNotConfigured, AwaitingConfirmation or a
+        Kommo error (the queue retries)."""
         record = self._log.get(outgoing.key)
         if record is not None and record.state != "run_attempted":
             return record.at
         if record is not None:
             return self._confirm(outgoing, record)
+        self.check_allowed(outgoing.responsible_user_id)
         bot_id, fields = self._config.relay_for(outgoing)
         lease.guard_send(message_ids)
         self._echoes.remember(outgoing.echo_keys)

@@ -37,7 +37,15 @@ from sales_assistant.models.trigger import (
 from sales_assistant.models.vendor import Vendor
 from sales_assistant.observability import count, logger, measure
 from sales_assistant.services.conversation import WHATSAPP_WINDOW_SECONDS, Answer, answer_from
-from sales_assistant.services.delivery import Delivery, Lease, LeaseLost, Outgoing, Template, TemplateNotConfigured
+from sales_assistant.services.delivery import (
+    Delivery,
+    Lease,
+    LeaseLost,
+    Outgoing,
+    OutgoingStopped,
+    Template,
+    TemplateNotConfigured,
+)
 from sales_assistant.services.echoes import EchoMemory, lead_update_echo_keys
 from sales_assistant.services.ports import AiFailure, AiWriter, FlushScheduler, LeadNotes, Once
 from sales_assistant.services.takeover import TakeoverService
@@ -250,6 +258,10 @@ class ProactiveOutreach:
         lead = self._lead(trigger.lead_id)
         contact = self._contact(lead)
         vendor, routing = self._route(lead)
+        try:
+            self._delivery.check_allowed(vendor.vendor_id)
+        except OutgoingStopped as stopped:
+            raise _Skip(stopped.reason, lead) from None
         opening = next_opening(vendor.profile, now)
         if opening is not None:
             due_at = int(opening.timestamp())
@@ -289,6 +301,9 @@ class ProactiveOutreach:
             if self._takeover.is_paused(contact.id):
                 raise _Skip("paused", lead)
             delivered_at = self._delivery.send(outgoing, lease, [])
+        except OutgoingStopped as stopped:
+            self._release(lease, [], None)
+            raise _Skip(stopped.reason, lead) from None
         except TemplateNotConfigured:
             self._release(lease, [], None)
             self._notes.task(
