@@ -14,8 +14,9 @@ LOCAL_SECRETS = {
     "N8N_SIGNING_SECRET": "local-n8n-signing-secret-0123456789",
     "KOMMO_LONG_LIVED_TOKEN": "local-long-lived-token",
 }
+KOMMO_SECRET_KEYS = ("KOMMO_LONG_LIVED_TOKEN",)  # the secret the operator creates; the stack makes the others
 LOCAL_PARAMETERS = {
-    "Stage": "dev",
+    "Stage": "local",  # not deployable: allows the http:// n8n stand-in and Kommo sandbox
     "KommoSubdomain": "vendasdemo",
     "KommoAccountId": "31257294",
     "KommoSalesbotId": "101",
@@ -56,23 +57,31 @@ AWS_ENVIRONMENT = {
 
 
 def create_local_stack(session: Any) -> Stack:
-    """Create the template's tables, queues and the secrets on the AWS that `session` (boto3) reaches."""
+    """Create the template's tables, queues and secrets, and the Kommo secret, on the AWS that `session`
+    (boto3) reaches."""
     stack = Stack(load_template(), parameters={})
-    secret = session.client("secretsmanager").create_secret(
-        Name="kommo-sales-assistant-local", SecretString=json.dumps(LOCAL_SECRETS)
+    secrets = session.client("secretsmanager")
+    kommo_secret = secrets.create_secret(
+        Name="kommo-sales-assistant-local/kommo",
+        SecretString=json.dumps({key: LOCAL_SECRETS[key] for key in KOMMO_SECRET_KEYS}),
     )
     stack.parameters = {
         **parameter_defaults(stack.template),
         **LOCAL_PARAMETERS,
         **PSEUDO_PARAMETERS,
-        "SecretsArn": secret["ARN"],
+        "KommoSecretArn": kommo_secret["ARN"],
     }
     stack.create_resources(session.client("dynamodb"), session.client("sqs"))
+    stack.create_secrets(secrets, LOCAL_SECRETS)
     session.client("ssm").put_parameter(
         Name=stack.environment()["VENDOR_PROFILES_PARAMETER"],
         Type="String",
         Value=local_vendor_profiles(),
         Overwrite=True,
+    )
+    kill_switch = stack.resources["KillSwitchParameter"]["Properties"]["Value"]
+    session.client("ssm").put_parameter(
+        Name=stack.environment()["KILL_SWITCH_PARAMETER"], Type="String", Value=kill_switch, Overwrite=True
     )
     return stack
 

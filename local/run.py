@@ -1,8 +1,8 @@
 """The local run: `python -m local.run` (the README's `make run`).
 
-On 127.0.0.1 it starts moto's server as AWS (tables, queues and the secret created from
-template.yaml), the HTTP API on port 3000 routing to the same handlers with API Gateway-shaped
-events, one SQS poller per consumer (SQS-shaped batches, partial batch failures honoured, failed
+On 127.0.0.1 it starts moto's server as AWS (tables, queues and secrets created from
+template.yaml; STAGE=local), the HTTP API on port 3000 routing to the same handlers with API
+Gateway-shaped events, one SQS poller per consumer (SQS-shaped batches, partial batch failures honoured, failed
 messages retried and dead-lettered by the queue's redrive policy), schedules on demand
 (`POST /_local/schedules/{FunctionLogicalId}`), and the Kommo sandbox and the n8n stand-in unless
 KOMMO_BASE_URL / N8N_BASE_URL point elsewhere.

@@ -1,5 +1,6 @@
-"""template.yaml read as a stack for the local run: tables and queues created on moto, function
-environments resolved, and the HTTP routes, SQS sources and schedules of each function listed.
+"""template.yaml read as a stack for the local run: tables, queues and secrets created on moto, function
+environments resolved, and the HTTP routes, SQS sources (event source mappings) and schedules of each
+function listed.
 
 The template stays the single source of truth: a table, queue, route or setting added there is
 picked up here without changing this file.
@@ -8,6 +9,7 @@ picked up here without changing this file.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,6 +99,17 @@ class Stack:
             if resource["Type"] == "AWS::DynamoDB::Table":
                 self._create_table(dynamodb, logical_id, resource["Properties"], prefix)
 
+    def create_secrets(self, secretsmanager: Any, values: dict[str, str], prefix: str = "local") -> None:
+        """Create every Secrets Manager secret of the template, holding `values[key]` under the key the
+        template would generate."""
+        for logical_id, resource in self.resources.items():
+            if resource["Type"] == "AWS::SecretsManager::Secret":
+                key = resource["Properties"]["GenerateSecretString"]["GenerateStringKey"]
+                arn = secretsmanager.create_secret(
+                    Name=f"{prefix}-{logical_id}", SecretString=json.dumps({key: values[key]})
+                )["ARN"]
+                self.physical_ids[logical_id] = arn
+
     def _create_table(self, dynamodb: Any, logical_id: str, properties: dict[str, Any], prefix: str) -> None:
         name = f"{prefix}-{logical_id}"
         request: dict[str, Any] = {
@@ -154,23 +167,25 @@ class Stack:
         return value
 
     def environment(self, function_id: str | None = None) -> dict[str, str]:
-        """The environment a function sees: Globals plus its own variables, all resolved."""
+        """The environment a function sees: Globals plus its own variables, all resolved. Without a
+        function, every function's variables: the local run serves them all from one process."""
         variables = dict(
             self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         )
-        if function_id:
-            own = self.resources[function_id]["Properties"].get("Environment", {}).get("Variables", {})
-            variables.update(own)
+        for logical_id in [function_id] if function_id else self._function_ids():
+            variables.update(self.resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {}))
         return {key: str(self.resolve(value)) for key, value in variables.items()}
 
+    def _function_ids(self) -> list[str]:
+        return [key for key, value in self.resources.items() if value["Type"] == "AWS::Serverless::Function"]
+
     def functions(self) -> list[Function]:
-        """The template's functions with their event sources."""
+        """The template's functions with their event sources: HTTP routes and schedules from their
+        events, SQS queues from the event source mappings that name them."""
         timeout = int(self.template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
-        found = []
-        for logical_id, resource in self.resources.items():
-            if resource["Type"] != "AWS::Serverless::Function":
-                continue
-            properties = resource["Properties"]
+        found = {}
+        for logical_id in self._function_ids():
+            properties = self.resources[logical_id]["Properties"]
             function = Function(
                 logical_id, properties["CodeUri"], properties["Handler"], int(properties.get("Timeout", timeout))
             )
@@ -178,13 +193,15 @@ class Stack:
                 source = event.get("Properties", {})
                 if event["Type"] == "HttpApi":
                     function.http_routes.append(HttpRoute(source["Method"].upper(), source["Path"], logical_id))
-                elif event["Type"] == "SQS":
-                    queue = source["Queue"]["Fn::GetAtt"][0]
-                    function.sqs_sources.append((queue, int(source.get("BatchSize", 10))))
                 elif event["Type"] == "Schedule":
                     function.schedules.append(logical_id)
-            found.append(function)
-        return found
+            found[logical_id] = function
+        for resource in self.resources.values():
+            if resource["Type"] == "AWS::Lambda::EventSourceMapping":
+                mapping = resource["Properties"]
+                queue = mapping["EventSourceArn"]["Fn::GetAtt"][0]
+                found[mapping["FunctionName"]["Ref"]].sqs_sources.append((queue, int(mapping.get("BatchSize", 10))))
+        return list(found.values())
 
 
 def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:

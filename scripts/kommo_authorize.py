@@ -3,7 +3,7 @@
     python scripts/kommo_authorize.py --function <deployed VendorSyncFunction name> --code <code>
 
 The code comes from the integration's redirect (it lives 20 minutes). The function's environment
-(table names, subdomain, client id, SECRETS_ARN) is read from AWS, so nothing else is needed but
+(table names, subdomain, client id, KOMMO_SECRET_ARN) is read from AWS, so nothing else is needed but
 AWS credentials. Run it again whenever the service reports KommoReauthorizationRequired.
 """
 

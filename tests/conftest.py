@@ -54,6 +54,10 @@ def aws(stack: Any) -> Iterator[Any]:
                     batch.delete_item(Key=item)
         elif resource["Type"] == "AWS::SQS::Queue":
             queue_messages(stack, logical_id)
+    kill_switch = stack.resources["KillSwitchParameter"]["Properties"]
+    boto3.client("ssm").put_parameter(
+        Name=stack.environment()["KILL_SWITCH_PARAMETER"], Type="String", Value=kill_switch["Value"], Overwrite=True
+    )
     reset_caches()
     yield stack
 
@@ -61,19 +65,22 @@ def aws(stack: Any) -> Iterator[Any]:
 def reset_caches() -> None:
     """Forget everything built once per process (settings, clients, services): the next use rebuilds
     it from the current environment and mock."""
+    from aws_lambda_powertools.utilities import parameters
+
     from sales_assistant import composition
     from sales_assistant.adapters.aws import reset_clients
     from sales_assistant.adapters.kommo.client import kommo_client
     from sales_assistant.adapters.n8n import n8n_client
     from sales_assistant.adapters.once import reset_once_cache
-    from sales_assistant.config import get_settings
+    from sales_assistant.config import reset_settings
 
-    get_settings.cache_clear()
+    reset_settings()
     reset_clients()
     reset_once_cache()
     kommo_client.cache_clear()
     n8n_client.cache_clear()
     composition.reset()
+    parameters.clear_caches()
 
 
 def handler_of(stack: Any, function_id: str) -> Any:

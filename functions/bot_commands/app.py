@@ -13,7 +13,7 @@ from sales_assistant.config import get_settings
 from sales_assistant.consumers import command_item
 from sales_assistant.observability import observed
 
-get_settings()
+get_settings().require("api", "kommo")  # fails the cold start, naming what is missing
 app = build_resolver(bot.router)
 processor = SqsFifoPartialProcessor()
 

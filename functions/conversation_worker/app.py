@@ -11,7 +11,7 @@ from sales_assistant.config import get_settings
 from sales_assistant.consumers import conversation_item
 from sales_assistant.observability import observed
 
-get_settings()
+get_settings().require("n8n", "kommo")  # fails the cold start, naming what is missing
 processor = RetrySoonProcessor(lambda: get_settings().conversations_queue_url)  # retried in seconds
 
 

@@ -8,7 +8,7 @@ from sales_assistant.api.http import build_resolver, openapi_document
 from sales_assistant.config import get_settings
 from sales_assistant.observability import observed
 
-get_settings()
+get_settings()  # no secret: /health and /openapi.json need none
 app = build_resolver(ops.router, webhooks.router, vendors.router, bot.router, triggers.router)
 
 

@@ -14,7 +14,7 @@ from sales_assistant.config import get_settings
 from sales_assistant.consumers import lead_event_item
 from sales_assistant.observability import observed
 
-get_settings()
+get_settings().require("api", "n8n", "kommo")  # fails the cold start, naming what is missing
 app = build_resolver(triggers.router)
 processor = RetrySoonProcessor(lambda: get_settings().lead_events_queue_url)
 

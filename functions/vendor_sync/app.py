@@ -2,20 +2,23 @@
 
 from typing import Any
 
+from sales_assistant.adapters.kommo import kommo_client
 from sales_assistant.api import vendors
 from sales_assistant.api.http import build_resolver
 from sales_assistant.config import get_settings
 from sales_assistant.observability import observed
 
-get_settings()
+get_settings().require("api", "kommo")  # fails the cold start, naming what is missing
 app = build_resolver(vendors.router)
 
 
 def route(event: dict[str, Any], context: Any) -> Any:
-    """HTTP events go to the routes; the schedule's event runs the sync."""
+    """HTTP events go to the routes; the schedule's event (every 15 minutes) refreshes the Kommo token
+    ahead of its expiry, then runs the sync."""
     if "requestContext" in event:
         return app.resolve(event, context)
-    return vendors.run_vendor_sync()
+    token_refreshed = kommo_client(get_settings()).refresh_token_ahead()
+    return {**vendors.run_vendor_sync(), "token_refreshed": token_refreshed}
 
 
 lambda_handler = observed(route)

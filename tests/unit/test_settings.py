@@ -1,10 +1,15 @@
-"""Settings: read once, and a missing or malformed one fails with its name."""
+"""Settings: a missing or malformed one fails with its name; secrets come one per purpose and are
+re-read after their cache age."""
 
 from __future__ import annotations
 
+import json
+import time
+from typing import Any
+
 import pytest
 
-from local.defaults import EXAMPLE_SETTINGS
+from local.defaults import EXAMPLE_SETTINGS, LOCAL_SECRETS
 from sales_assistant.config import SettingsError, load_settings
 
 VALID = EXAMPLE_SETTINGS
@@ -17,6 +22,8 @@ def test_defaults_follow_the_design() -> None:
     assert settings.n8n_proactive_path == "/webhook/kommo-proactive"
     assert settings.n8n_scheduling_path == "/webhook/kommo-scheduling"
     assert settings.uses_long_lived_token
+    assert settings.echo_ttl_seconds == 10800 and settings.unattributed_outgoing == "pause"
+    assert settings.automation_authors == ""
 
 
 def test_kommo_base_url_overrides_the_account_address() -> None:
@@ -28,13 +35,18 @@ def test_kommo_base_url_overrides_the_account_address() -> None:
 @pytest.mark.parametrize(
     "change, named",
     [
-        ({"WEBHOOK_TOKEN": ""}, "WEBHOOK_TOKEN"),
         ({"WEBHOOK_TOKEN": "short"}, "WEBHOOK_TOKEN"),
         ({"KOMMO_SALESBOT_ID": "abc"}, "KOMMO_SALESBOT_ID"),
         ({"N8N_BASE_URL": "ftp://n8n"}, "N8N_BASE_URL"),
         ({"COMMANDS_QUEUE_URL": "https://sqs/commands"}, "COMMANDS_QUEUE_URL"),
-        ({"KOMMO_LONG_LIVED_TOKEN": ""}, "KOMMO_LONG_LIVED_TOKEN"),
         ({"KOMMO_CLIENT_ID": "id", "KOMMO_CLIENT_SECRET": "secret"}, "KOMMO_REDIRECT_URI"),
+        ({"STAGE": "staging"}, "STAGE"),
+        ({"STAGE": "dev", "N8N_BASE_URL": "http://n8n.example.com"}, "N8N_BASE_URL"),
+        ({"STAGE": "prod", "KOMMO_BASE_URL": "http://kommo.example.com"}, "KOMMO_BASE_URL"),
+        ({"STAGE": "prod"}, "KOMMO_ACCOUNT_ID"),
+        ({"ECHO_TTL_SECONDS": "3600"}, "ECHO_TTL_SECONDS"),
+        ({"UNATTRIBUTED_OUTGOING": "pause-it"}, "UNATTRIBUTED_OUTGOING"),
+        ({"AUTOMATION_AUTHORS": "Salesbot, " + "x" * 81}, "AUTOMATION_AUTHORS"),
     ],
 )
 def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:
@@ -42,5 +54,79 @@ def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:
         load_settings({**VALID, **change})
 
 
+def test_http_is_for_the_local_stage_and_prod_knows_its_account() -> None:
+    assert load_settings({**VALID, "N8N_BASE_URL": "http://127.0.0.1:5678"}).stage == "local"
+    assert load_settings({**VALID, "STAGE": "prod", "KOMMO_ACCOUNT_ID": "31257294"}).kommo_account_id == 31257294
+
+
+@pytest.mark.parametrize(
+    "purpose, change, named",
+    [
+        ("webhook", {"WEBHOOK_TOKEN": ""}, "WEBHOOK_TOKEN"),
+        ("api", {"API_TOKEN": ""}, "API_TOKEN"),
+        ("n8n", {"N8N_SIGNING_SECRET": ""}, "N8N_SIGNING_SECRET"),
+        ("kommo", {"KOMMO_LONG_LIVED_TOKEN": ""}, "KOMMO_LONG_LIVED_TOKEN"),
+        ("kommo", {"KOMMO_CLIENT_ID": "id", "KOMMO_REDIRECT_URI": "https://x.example/oauth"}, "KOMMO_CLIENT_SECRET"),
+    ],
+)
+def test_a_function_names_the_secret_it_lacks(purpose: Any, change: dict[str, str], named: str) -> None:
+    settings = load_settings({**VALID, **change})  # secrets are optional in the model...
+    with pytest.raises(SettingsError, match=named):
+        settings.require(purpose)  # ...and each function requires its own at cold start
+    assert load_settings(VALID).require("webhook", "api", "n8n", "kommo")
+
+
 def test_secrets_never_show_in_the_settings_repr() -> None:
     assert "w" * 32 not in repr(load_settings(VALID))
+
+
+def test_each_secret_holds_only_its_purpose(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    combined = boto3.client("secretsmanager").create_secret(
+        Name="test-combined", SecretString=json.dumps({"KOMMO_LONG_LIVED_TOKEN": "t", "API_TOKEN": "a" * 32})
+    )
+    monkeypatch.setenv("KOMMO_SECRET_ARN", combined["ARN"])
+    from sales_assistant.config import get_settings
+
+    with pytest.raises(SettingsError, match=r"KOMMO_SECRET_ARN: .* not API_TOKEN"):
+        get_settings()
+
+
+def test_a_rotated_secret_takes_over_after_the_cache_age(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warm functions pick up a rotated token; services are rebuilt only when a setting changed."""
+    import os
+
+    import boto3
+
+    from sales_assistant import config
+    from sales_assistant.adapters.n8n import n8n_client
+
+    monkeypatch.setattr(config, "SECRET_CACHE_SECONDS", 1)
+    secrets = boto3.client("secretsmanager")
+    arn = os.environ["N8N_SECRET_ARN"]
+    before = config.get_settings()
+    assert config.get_settings() is before and n8n_client(config.get_settings()) is n8n_client(before)
+    try:
+        secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({"N8N_SIGNING_SECRET": "rotated" * 4}))
+        assert config.get_settings() is before  # still cached
+        time.sleep(1.1)
+        after = config.get_settings()
+        assert after.n8n_signing_secret.get_secret_value() == "rotated" * 4
+        assert n8n_client(after) is not n8n_client(before)
+    finally:
+        secrets.put_secret_value(
+            SecretId=arn, SecretString=json.dumps({"N8N_SIGNING_SECRET": LOCAL_SECRETS["N8N_SIGNING_SECRET"]})
+        )
+        config.reset_settings()
+
+
+def test_docs_name_every_setting_secret_and_parameter() -> None:
+    from local.stack import ROOT, load_template
+    from sales_assistant.config import SECRETS, Settings
+
+    doc = (ROOT / "docs" / "settings.md").read_text()
+    names = (
+        [field.alias for field in Settings.model_fields.values()] + list(SECRETS) + list(load_template()["Parameters"])
+    )
+    assert [name for name in names if f"`{name}`" not in doc] == []

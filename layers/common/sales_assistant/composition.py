@@ -144,6 +144,7 @@ def delivery(settings: Settings) -> Delivery:
     """The one way out to a client's WhatsApp (Salesbot relay, once per key)."""
     from sales_assistant.adapters.delivery_log import DynamoDeliveryLog
     from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.switches import SsmSwitches
 
     return Delivery(
         kommo=kommo_client(settings),
@@ -158,6 +159,7 @@ def delivery(settings: Settings) -> Delivery:
             template_salesbots=settings.template_salesbots,
             template_fields=settings.template_fields,
         ),
+        switches=SsmSwitches(settings.kill_switch_parameter),
     )
 
 

@@ -1,26 +1,48 @@
-"""Settings of the service, read once per process.
+"""Settings of the service: the Lambda environment plus the secrets, re-read every few minutes.
 
 Values come from the Lambda environment (design.md section 3). In AWS the secrets are not in the
-environment: `SECRETS_ARN` names a Secrets Manager secret whose JSON object holds them under the
-same names (for example {"WEBHOOK_TOKEN": "...", "API_TOKEN": "..."}); it is read once per cold
-start through Powertools Parameters (cached). A missing or malformed setting fails at start with
-a `SettingsError` that names it.
+environment: one Secrets Manager secret per purpose (`SECRETS` below), each named by its own
+`*_SECRET_ARN` variable and readable only by the functions that need it, holds a JSON object with
+its settings under the same names (for example {"API_TOKEN": "..."}). Secrets are read through
+Powertools Parameters and cached `SECRET_CACHE_SECONDS`, so a rotated token takes over on warm
+functions within that time. Secret-valued settings are optional in the model: each function states
+what it needs with `Settings.require` at cold start. A missing or malformed setting fails at start
+with a `SettingsError` that names it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import cache
-from typing import TYPE_CHECKING, Any, Literal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 if TYPE_CHECKING:
     from sales_assistant.models.trigger import TriggerRule
     from sales_assistant.texts import Texts
 
 SECRET_CACHE_SECONDS = 300
+SECRETS: dict[str, tuple[str, ...]] = {
+    # variable naming the secret -> the only settings that secret may hold (one secret per purpose)
+    "WEBHOOK_SECRET_ARN": ("WEBHOOK_TOKEN",),
+    "API_SECRET_ARN": ("API_TOKEN",),
+    "N8N_SECRET_ARN": ("N8N_SIGNING_SECRET",),
+    "KOMMO_SECRET_ARN": ("KOMMO_CLIENT_SECRET", "KOMMO_LONG_LIVED_TOKEN"),
+}
+Purpose = Literal["webhook", "api", "n8n", "kommo"]
+MAX_AUTOMATION_AUTHOR_CHARS = 80
 _NAME_TO_ID: TypeAdapter[dict[str, PositiveInt]] = TypeAdapter(dict[str, PositiveInt])
 
 
@@ -33,7 +55,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
-    stage: str = Field("local", alias="STAGE")
+    stage: Literal["local", "dev", "prod"] = Field("local", alias="STAGE")
 
     kommo_subdomain: str = Field(alias="KOMMO_SUBDOMAIN", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     kommo_base_url: str = Field("", alias="KOMMO_BASE_URL", pattern=r"^(https?://\S+)?$")
@@ -50,11 +72,11 @@ class Settings(BaseModel):
     n8n_reply_path: str = Field("/webhook/kommo-reply", alias="N8N_REPLY_PATH", pattern=r"^/\S*$")
     n8n_proactive_path: str = Field("/webhook/kommo-proactive", alias="N8N_PROACTIVE_PATH", pattern=r"^/\S*$")
     n8n_scheduling_path: str = Field("/webhook/kommo-scheduling", alias="N8N_SCHEDULING_PATH", pattern=r"^/\S*$")
-    n8n_signing_secret: SecretStr = Field(alias="N8N_SIGNING_SECRET", min_length=16)
+    n8n_signing_secret: SecretStr = Field(SecretStr(""), alias="N8N_SIGNING_SECRET", min_length=16)
     n8n_timeout_seconds: float = Field(20.0, alias="N8N_TIMEOUT_SECONDS", gt=0, le=120)
 
-    webhook_token: SecretStr = Field(alias="WEBHOOK_TOKEN", min_length=16)
-    api_token: SecretStr = Field(alias="API_TOKEN", min_length=16)
+    webhook_token: SecretStr = Field(SecretStr(""), alias="WEBHOOK_TOKEN", min_length=16)
+    api_token: SecretStr = Field(SecretStr(""), alias="API_TOKEN", min_length=16)
 
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3)
     kommo_table: str = Field(alias="KOMMO_TABLE", min_length=3)
@@ -85,6 +107,7 @@ class Settings(BaseModel):
     proactive_cooldown_hours: float = Field(24, alias="PROACTIVE_COOLDOWN_HOURS", ge=0, le=720)
     proactive_fallback_template: str = Field("", alias="PROACTIVE_FALLBACK_TEMPLATE", max_length=128)
     triggers_table: str = Field("", alias="TRIGGERS_TABLE")
+    kill_switch_parameter: str = Field("", alias="KILL_SWITCH_PARAMETER", max_length=2048)
 
     max_webhook_bytes: int = Field(256 * 1024, alias="MAX_WEBHOOK_BYTES", gt=1024, le=10 * 1024 * 1024)
     echo_ttl_seconds: int = Field(10800, alias="ECHO_TTL_SECONDS", ge=7200)  # Kommo retries for about 1.5 h
@@ -92,15 +115,27 @@ class Settings(BaseModel):
     unattributed_outgoing: Literal["pause", "ignore"] = Field("pause", alias="UNATTRIBUTED_OUTGOING")
     dedup_ttl_seconds: int = Field(3 * 24 * 3600, alias="DEDUP_TTL_SECONDS", gt=0)
 
+    @field_validator("automation_authors")
+    @classmethod
+    def _short_author_names(cls, value: str) -> str:
+        if any(len(entry.strip()) > MAX_AUTOMATION_AUTHOR_CHARS for entry in value.split(",")):
+            raise ValueError(f"each name or user id is at most {MAX_AUTOMATION_AUTHOR_CHARS} characters")
+        return value
+
     @model_validator(mode="after")
-    def _one_kommo_auth_mode(self) -> Settings:
-        oauth = self.kommo_client_id and self.kommo_client_secret.get_secret_value()
-        if not oauth and not self.kommo_long_lived_token.get_secret_value():
-            raise ValueError(
-                "set KOMMO_LONG_LIVED_TOKEN, or KOMMO_CLIENT_ID with KOMMO_CLIENT_SECRET and KOMMO_REDIRECT_URI"
-            )
-        if oauth and not self.kommo_redirect_uri:
+    def _redirect_uri_with_oauth(self) -> Settings:
+        if self.kommo_client_id and not self.kommo_redirect_uri:
             raise ValueError("KOMMO_REDIRECT_URI is required with KOMMO_CLIENT_ID (OAuth2 mode)")
+        return self
+
+    @model_validator(mode="after")
+    def _safe_outside_local(self) -> Settings:
+        if self.stage != "local":
+            for name, url in (("N8N_BASE_URL", self.n8n_base_url), ("KOMMO_BASE_URL", self.kommo_base_url)):
+                if url and not url.startswith("https://"):
+                    raise ValueError(f"{name} must be an https:// URL outside the local stage (STAGE={self.stage})")
+        if self.stage == "prod" and self.kommo_account_id is None:
+            raise ValueError("KOMMO_ACCOUNT_ID is required in prod (webhooks of other accounts must be refused)")
         return self
 
     @model_validator(mode="after")
@@ -157,37 +192,92 @@ class Settings(BaseModel):
 
     @property
     def uses_long_lived_token(self) -> bool:
-        """True for private integrations authenticated by a long-lived token instead of OAuth2."""
-        return bool(self.kommo_long_lived_token.get_secret_value())
+        """True for private integrations (a long-lived token): KOMMO_CLIENT_ID empty; OAuth2 otherwise."""
+        return not self.kommo_client_id
+
+    def require(self, *purposes: Purpose) -> Settings:
+        """These settings, or a SettingsError naming every secret that `purposes` need and that is not set.
+        Each function calls it at cold start with what it uses (webhook, api, n8n, kommo)."""
+        missing = [
+            f"{name}: required by this function (in the secret named by {_secret_variable(name)})"
+            for purpose in purposes
+            for name, value in self._secrets_for(purpose).items()
+            if not value.get_secret_value()
+        ]
+        if missing:
+            raise SettingsError("invalid settings: " + "; ".join(missing))
+        return self
+
+    def _secrets_for(self, purpose: Purpose) -> dict[str, SecretStr]:
+        if purpose == "kommo":
+            if self.uses_long_lived_token:
+                return {"KOMMO_LONG_LIVED_TOKEN": self.kommo_long_lived_token}
+            return {"KOMMO_CLIENT_SECRET": self.kommo_client_secret}
+        return {
+            "webhook": {"WEBHOOK_TOKEN": self.webhook_token},
+            "api": {"API_TOKEN": self.api_token},
+            "n8n": {"N8N_SIGNING_SECRET": self.n8n_signing_secret},
+        }[purpose]
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
-    """Build settings from an environment mapping (plus the secret named by SECRETS_ARN, if any)."""
-    values: dict[str, Any] = {key.upper(): value for key, value in environ.items()}
-    secrets_arn = values.get("SECRETS_ARN")
-    if secrets_arn:
-        for key, value in _read_secret(secrets_arn).items():
-            values.setdefault(key.upper(), value)
-    values = {key: value for key, value in values.items() if value != ""}
+    """Settings from an environment mapping plus the secrets its `*_SECRET_ARN` variables name."""
+    return _validated(_inputs(environ))
+
+
+def get_settings() -> Settings:
+    """The process-wide settings from os.environ and the secrets (cached SECRET_CACHE_SECONDS): the same
+    object while nothing changed, so the services cached per Settings value in composition.py are reused,
+    and new ones once a secret was rotated."""
+    return load_settings(os.environ)
+
+
+def reset_settings() -> None:
+    """Forget the settings and the cached secrets (tests)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    _validated.cache_clear()
+    parameters.clear_caches()
+
+
+def _inputs(environ: Mapping[str, str]) -> frozenset[tuple[str, str]]:
+    """The non-empty settings of the environment (unrelated variables left out) and of its secrets."""
+    environment = {key.upper(): value for key, value in environ.items()}
+    values = {key: value for key, value in environment.items() if key in _NAMES}
+    for variable, allowed in SECRETS.items():
+        if environment.get(variable):
+            for key, value in _read_secret(variable, environment[variable], allowed).items():
+                values.setdefault(key, value)
+    return frozenset((key, value) for key, value in values.items() if value != "")
+
+
+@lru_cache(maxsize=1)
+def _validated(inputs: frozenset[tuple[str, str]]) -> Settings:
     try:
-        return Settings.model_validate(values)
+        return Settings.model_validate(dict(inputs))
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
 
 
-@cache
-def get_settings() -> Settings:
-    """The process-wide settings, read on first use from os.environ."""
-    return load_settings(os.environ)
-
-
-def _read_secret(arn: str) -> dict[str, str]:
+def _read_secret(variable: str, arn: str, allowed: tuple[str, ...]) -> dict[str, str]:
     from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
-    secret = parameters.get_secret(arn, transform="json", max_age=SECRET_CACHE_SECONDS)
+    try:
+        secret = parameters.get_secret(arn, transform="json", max_age=SECRET_CACHE_SECONDS)
+    except (GetParameterError, TransformParameterError) as error:
+        raise SettingsError(f"{variable}: cannot read secret {arn}: {str(error)[:200]}") from None
     if not isinstance(secret, dict):
-        raise SettingsError(f"SECRETS_ARN: secret {arn} must hold a JSON object")
-    return {str(key): str(value) for key, value in secret.items()}
+        raise SettingsError(f"{variable}: secret {arn} must hold a JSON object")
+    values = {str(key).upper(): str(value) for key, value in secret.items()}
+    foreign = sorted(set(values) - set(allowed))
+    if foreign:
+        raise SettingsError(f"{variable}: the secret may hold only {', '.join(allowed)}, not {', '.join(foreign)}")
+    return values
+
+
+def _secret_variable(name: str) -> str:
+    return next(variable for variable, names in SECRETS.items() if name in names)
 
 
 def _describe(error: ValidationError) -> str:
@@ -196,3 +286,6 @@ def _describe(error: ValidationError) -> str:
         name = ".".join(str(part) for part in item["loc"]) or "settings"
         problems.append(f"{name}: {item['msg']}")
     return "invalid settings: " + "; ".join(problems)
+
+
+_NAMES = frozenset(field.alias for field in Settings.model_fields.values() if field.alias)

@@ -84,7 +84,10 @@ def observed(
         from sales_assistant.invocation import set_invocation_context
 
         set_invocation_context(context)
-        return handler(event, context)
+        try:
+            return handler(event, context)
+        finally:
+            set_invocation_context(None)  # a warm container's next event never sees this one's deadline
 
     traced = tracer.capture_lambda_handler(with_context)
     flushed = metrics.log_metrics(traced)

@@ -22,7 +22,8 @@ CONNECT_TIMEOUT = 3.05
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """X-Signature of a request or response body: sha256=HMAC(secret, timestamp + "." + body)."""
+    """X-Signature of a request body: sha256=HMAC(secret, timestamp + "." + body). In contract v1 n8n's
+    responses are not signed: they are validated against the response schema instead."""
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
 
@@ -93,7 +94,6 @@ def _validated(response: requests.Response) -> N8nResponse:
 
 @cache
 def n8n_client(settings: Settings) -> N8nClient:
-    """The process-wide n8n client for these settings."""
-    return N8nClient(
-        settings.n8n_base_url, settings.n8n_signing_secret.get_secret_value(), settings.n8n_timeout_seconds
-    )
+    """The process-wide n8n client for these settings (N8N_SIGNING_SECRET required)."""
+    secret = settings.require("n8n").n8n_signing_secret.get_secret_value()
+    return N8nClient(settings.n8n_base_url, secret, settings.n8n_timeout_seconds)

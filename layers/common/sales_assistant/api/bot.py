@@ -10,11 +10,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sales_assistant.api.http import bearer_route
+from sales_assistant.api.http import PathId, bearer_route, describe_problems
 from sales_assistant.composition import takeover_service
 from sales_assistant.config import get_settings
 from sales_assistant.errors import BadRequest
 from sales_assistant.models.bot_state import BotState, ChangeReason
+from sales_assistant.models.kommo_webhook import KommoId
 from sales_assistant.services.takeover import Actor
 
 router = Router()
@@ -27,24 +28,24 @@ class ChangeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     by: str = Field("admin", min_length=1, max_length=80)
-    lead_id: int | None = Field(None, gt=0)
+    lead_id: KommoId | None = None
 
 
 @router.get("/bot/<contact_id>", summary="The bot state of a contact", **AUTH)
-def get_state(contact_id: int) -> dict[str, Any]:
+def get_state(contact_id: PathId) -> dict[str, Any]:
     """Active, or paused (by whom, since, why, until when)."""
     service = takeover_service(get_settings())
     return _view(service.state(contact_id))
 
 
 @router.post("/bot/<contact_id>/pause", summary="Pause the bot for a contact", **AUTH)
-def pause(contact_id: int) -> dict[str, Any]:
+def pause(contact_id: PathId) -> dict[str, Any]:
     """Pause the bot (a note goes on the lead when one is known)."""
     return _change(contact_id, takeover_service(get_settings()).pause)
 
 
 @router.post("/bot/<contact_id>/resume", summary="Resume the bot for a contact", **AUTH)
-def resume(contact_id: int) -> dict[str, Any]:
+def resume(contact_id: PathId) -> dict[str, Any]:
     """Resume the bot (a note goes on the lead when one is known)."""
     return _change(contact_id, takeover_service(get_settings()).resume)
 
@@ -71,13 +72,13 @@ def _view(state: BotState) -> dict[str, Any]:
 
 
 def _change_request() -> ChangeRequest:
-    body = router.current_event.body
+    try:
+        body = router.current_event.decoded_body
+    except ValueError:  # not base64, or not UTF-8
+        raise BadRequest("the body is not valid base64/UTF-8", code="invalid_body") from None
     if not body:
         return ChangeRequest()
     try:
         return ChangeRequest.model_validate_json(body)
     except ValidationError as error:
-        first = error.errors()[0]
-        raise BadRequest(
-            f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}", code="invalid_body"
-        ) from None
+        raise BadRequest(describe_problems(error.errors(include_input=False)), code="invalid_body") from None

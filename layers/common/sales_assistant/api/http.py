@@ -1,23 +1,32 @@
-"""Building blocks of every HTTP function: the resolver, the error shape and bearer authentication.
+"""Building blocks of every HTTP function: the resolver, the error shape, bearer authentication and ids.
 
-Errors are always JSON {"error": code, "message": text} with the status of the AppError raised.
+Errors are always JSON {"error": code, "message": text} with the status of the AppError raised. A bearer
+route authenticates before anything else: an unauthenticated caller gets 401 whatever the path or body.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from sales_assistant.config import get_settings
 from sales_assistant.errors import AppError, Unauthorized
+from sales_assistant.models.kommo_webhook import MAX_KOMMO_ID
 from sales_assistant.observability import count, logger
 
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+MAX_SHOWN_CHARS = 40  # a field name or value quoted in an error message is cut to this
+MAX_PROBLEMS_SHOWN = 3
+UNAUTHORIZED = "missing or wrong bearer token"
+
+# the webhooks' bound on Kommo ids (below 2^53: n8n's JavaScript reads them exactly); a larger one is a 422
+PathId = Annotated[int, Path(gt=0, lt=MAX_KOMMO_ID, description="a Kommo id: a positive integer below 10^15")]
 
 
 def error_response(status: int, code: str, message: str) -> Response:
@@ -40,11 +49,11 @@ def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item.get('loc', ()))}: {item.get('msg', 'invalid')}"
-            for item in error.errors()
-        )
-        return error_response(422, "invalid_request", problems or "invalid request")
+        # Powertools validates the request before route middlewares run: authenticate first here.
+        route = app.context.get("_route")
+        if route is not None and require_api_token in route.middlewares and not _authenticated(app):
+            return _app_error(Unauthorized(UNAUTHORIZED))
+        return error_response(422, "invalid_request", describe_problems(error.errors()))
 
     @app.not_found
     def _not_found(_: Exception) -> Response:
@@ -61,12 +70,15 @@ def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
 
 def require_api_token(app: APIGatewayHttpResolver, next_middleware: Callable[..., Any]) -> Any:
     """Route middleware: the request must carry `Authorization: Bearer <API_TOKEN>`."""
+    if not _authenticated(app):
+        raise Unauthorized(UNAUTHORIZED)
+    return next_middleware(app)
+
+
+def _authenticated(app: APIGatewayHttpResolver) -> bool:
     header = app.current_event.headers.get("authorization") or ""
     scheme, _, token = header.partition(" ")
-    expected = get_settings().api_token.get_secret_value()
-    if scheme.lower() != "bearer" or not tokens_match(token.strip(), expected):
-        raise Unauthorized("missing or wrong bearer token")
-    return next_middleware(app)
+    return scheme.lower() == "bearer" and tokens_match(token.strip(), get_settings().api_token.get_secret_value())
 
 
 def bearer_route(tag: str) -> dict[str, Any]:
@@ -75,8 +87,24 @@ def bearer_route(tag: str) -> dict[str, Any]:
 
 
 def tokens_match(given: str, expected: str) -> bool:
-    """Constant-time comparison of a secret token."""
-    return hmac.compare_digest(given.encode(), expected.encode())
+    """Constant-time comparison of a secret token; an unset token matches nothing."""
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def describe_problems(errors: Iterable[Mapping[str, Any]]) -> str:
+    """`where: what` of the first validation errors, each part cut short: a malformed field is never
+    echoed back in full."""
+    problems = [
+        f"{'.'.join(shown(part) for part in item.get('loc', ())) or 'body'}: {shown(item.get('msg', 'invalid'), 120)}"
+        for item in list(errors)[:MAX_PROBLEMS_SHOWN]
+    ]
+    return "; ".join(problems) or "invalid request"
+
+
+def shown(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
+    """`value` as text, cut to `limit` characters."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def openapi_document(app: APIGatewayHttpResolver) -> str:

@@ -1,4 +1,8 @@
-"""GET /health: what the service depends on, and whether it answers (no secrets)."""
+"""GET /health: what the service depends on, and whether it answers (no secrets).
+
+The function serving it holds no secret: the Kommo auth mode comes from KOMMO_CLIENT_ID, and of the
+OAuth2 pair only its expiry is read (the role may read no other attribute of that item).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from sales_assistant.adapters.aws import dynamodb_client, sqs_client
+from sales_assistant.adapters.aws import dynamodb_client, dynamodb_table, sqs_client
 from sales_assistant.config import Settings, get_settings
 
 router = Router()
@@ -38,18 +42,22 @@ def health() -> Response[dict[str, Any]]:
 
 
 def _kommo_token_status(settings: Settings) -> str:
-    """Whether the OAuth2 pair is stored and how long it lives (never the token itself)."""
+    """Whether the OAuth2 pair is stored and how long it lives (its expiry only, never the token)."""
     if settings.uses_long_lived_token:
         return "long_lived"
-    from sales_assistant.adapters.kommo.tokens import DynamoTokenStore
+    from sales_assistant.adapters.kommo.tokens import TOKEN_KEY
 
     try:
-        stored = DynamoTokenStore(settings.kommo_table).load()
+        item = (
+            dynamodb_table(settings.kommo_table)
+            .get_item(Key={"pk": TOKEN_KEY}, ProjectionExpression="expires_at_unix")
+            .get("Item")
+        )
     except Exception as error:  # reported, not raised
         return f"error: {type(error).__name__}"
-    if stored is None:
+    if not item:
         return "missing: authorise the integration (scripts/kommo_authorize.py)"
-    hours = (stored.pair.expires_at - time.time()) / 3600
+    hours = (int(item["expires_at_unix"]) - time.time()) / 3600
     return f"valid for {hours:.1f} h (refreshed automatically)" if hours > 0 else "expired (refreshed on next call)"
 
 

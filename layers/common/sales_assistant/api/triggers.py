@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import ValidationError
 
-from sales_assistant.api.http import bearer_route
+from sales_assistant.api.http import bearer_route, describe_problems
 from sales_assistant.composition import proactive_outreach
 from sales_assistant.config import get_settings
 from sales_assistant.errors import NotFound, Unprocessable
@@ -48,9 +48,7 @@ def _trigger_request(body: str) -> TriggerRequest:
     try:
         return TriggerRequest.model_validate_json(body or "{}")
     except ValidationError as error:
-        first = error.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise Unprocessable(f"{where}: {first['msg']}"[:200], code="invalid_body") from None
+        raise Unprocessable(describe_problems(error.errors(include_input=False)), code="invalid_body") from None
 
 
 def _view(trigger: Trigger) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from sales_assistant.adapters.kommo import kommo_client
 from sales_assistant.adapters.vendors import DynamoVendorRepository, load_profiles
-from sales_assistant.api.http import bearer_route
+from sales_assistant.api.http import PathId, bearer_route
 from sales_assistant.config import get_settings
 from sales_assistant.errors import NotFound
 from sales_assistant.observability import count, logger
@@ -42,7 +42,7 @@ def list_vendors() -> dict[str, Any]:
 
 
 @router.get("/vendors/<vendor_id>", summary="One cached salesperson", **AUTH)
-def get_vendor(vendor_id: int) -> dict[str, Any]:
+def get_vendor(vendor_id: PathId) -> dict[str, Any]:
     """One salesperson by Kommo user id (404 when not cached)."""
     vendor = DynamoVendorRepository(get_settings().vendors_table).get(vendor_id)
     if vendor is None:

@@ -95,6 +95,24 @@ class KommoLead(_Model):
         return ""
 
 
+class KommoEvent(_Model):
+    """An event of the account's feed (GET /api/v4/events); for a chat message, ids only (no text)."""
+
+    id: str
+    type: str
+    entity_id: int
+    entity_type: str = ""
+    created_at: int
+    created_by: int = 0
+    value_after: list[dict[str, Any]] = []
+
+    @property
+    def message_id(self) -> str | None:
+        """The chat message's id (the one webhooks carry as `message[add][0][id]`), if any."""
+        message = self.value_after[0].get("message") if self.value_after else None
+        return str(message["id"]) if isinstance(message, dict) and message.get("id") else None
+
+
 class KommoContact(_Model):
     """A contact; phones and e-mails are custom fields with codes PHONE and EMAIL."""
 

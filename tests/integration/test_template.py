@@ -1,0 +1,203 @@
+"""template.yaml as deployed: least privilege (no "*" resource, each secret only where it is needed),
+capped consumers, kept logs, protected tables, safe parameters."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from typing import Any
+
+import pytest
+
+from local.stack import load_template
+
+SECRET_VARIABLES = ("WEBHOOK_SECRET_ARN", "API_SECRET_ARN", "N8N_SECRET_ARN", "KOMMO_SECRET_ARN")
+# The only policies granting "*": AWS managed policies SAM attaches to every role it generates.
+# Basic execution: logs:CreateLogGroup/CreateLogStream/PutLogEvents (the groups themselves are declared here);
+# X-Ray write-only: X-Ray's PutTraceSegments and sampling calls have no resource-level permissions.
+# (No cloudwatch:PutMetricData anywhere: metrics go out as EMF log lines.)
+ALLOWED_MANAGED_POLICIES = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
+SECRETS_OF = {  # function -> the secrets its handler requires at cold start, and nothing more
+    "WebhookIntakeFunction": {"WEBHOOK_SECRET_ARN"},
+    "OpsApiFunction": set(),
+    "ConversationWorkerFunction": {"N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
+    "BotCommandsFunction": {"API_SECRET_ARN", "KOMMO_SECRET_ARN"},
+    "VendorSyncFunction": {"API_SECRET_ARN", "KOMMO_SECRET_ARN"},
+    "ProactiveTriggerFunction": {"API_SECRET_ARN", "N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def deployed() -> dict[str, Any]:
+    """The template after the SAM transform (roles, policy templates expanded), as CloudFormation gets it."""
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    template = load_template()
+    for resource in template["Resources"].values():
+        for key in ("CodeUri", "ContentUri"):
+            if key in resource.get("Properties", {}):
+                resource["Properties"][key] = "s3://bucket/key"
+    return dict(transform(template, {}, NoManagedPolicies()))  # the region comes from AWS_DEFAULT_REGION
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {key: value for key, value in template["Resources"].items() if value["Type"] == kind}
+
+
+def test_no_policy_statement_grants_every_resource(deployed: dict[str, Any]) -> None:
+    for role_id, role in resources_of(deployed, "AWS::IAM::Role").items():
+        assert set(role["Properties"].get("ManagedPolicyArns", [])) <= ALLOWED_MANAGED_POLICIES, role_id
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                resources = (
+                    statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                )
+                assert "*" not in resources, (role_id, policy["PolicyName"], statement["Action"])
+
+
+def test_each_function_holds_only_the_secrets_it_needs(template: dict[str, Any]) -> None:
+    assert not set(SECRET_VARIABLES) & set(template["Globals"]["Function"]["Environment"]["Variables"])
+    for function_id, expected in SECRETS_OF.items():
+        function = template["Resources"][function_id]["Properties"]
+        variables = function.get("Environment", {}).get("Variables", {})
+        assert {name for name in variables if name in SECRET_VARIABLES} == expected, function_id
+        readable = [
+            policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
+            for policy in function["Policies"]
+            if "AWSSecretsManagerGetSecretValuePolicy" in policy
+        ]
+        assert sorted(map(str, readable)) == sorted(str(variables[name]) for name in expected), function_id
+        assert not any("secretsmanager" in str(policy.get("Statement", "")) for policy in function["Policies"])
+
+
+@pytest.mark.parametrize("function_id", sorted(SECRETS_OF))
+def test_each_handler_starts_with_only_its_own_environment(stack: Any, function_id: str) -> None:
+    """The cold start requires exactly what the template gives: one secret less and it fails, naming it."""
+    from sales_assistant.config import SettingsError, reset_settings
+
+    function = next(function for function in stack.functions() if function.logical_id == function_id)
+    module = importlib.import_module(f"{'.'.join(function.code_uri.strip('/').split('/'))}.app")
+    own = stack.environment(function_id)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in SECRET_VARIABLES:
+            patch.delenv(name, raising=False)
+        patch.setenv("STAGE", "local")
+        for name, value in own.items():
+            patch.setenv(name, value)
+        reset_settings()
+        importlib.reload(module)
+        for name in SECRETS_OF[function_id]:
+            patch.delenv(name)
+            reset_settings()
+            with pytest.raises(SettingsError, match="required by this function"):
+                importlib.reload(module)
+            patch.setenv(name, own[name])
+    reset_settings()
+    importlib.reload(module)
+
+
+def test_consumers_are_capped_and_sized_for_the_kommo_budget(template: dict[str, Any]) -> None:
+    mappings = resources_of(template, "AWS::Lambda::EventSourceMapping")
+    functions = template["Resources"]
+    parameters = template["Parameters"]
+    assert {mapping["Properties"]["FunctionName"]["Ref"] for mapping in mappings.values()} == {
+        "ConversationWorkerFunction",
+        "BotCommandsFunction",
+        "ProactiveTriggerFunction",
+    }
+    for mapping in mappings.values():
+        properties = mapping["Properties"]
+        cap = parameters[properties["ScalingConfig"]["MaximumConcurrency"]["Ref"]]
+        assert 2 <= cap["Default"] <= 5
+        assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        function = functions[properties["FunctionName"]["Ref"]]["Properties"]
+        queue = functions[properties["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
+        # a batch's every Kommo call may wait 20 s for the shared rate limit (+10 s read): 3 calls a record
+        assert properties["BatchSize"] * 3 * 30 <= function["Timeout"] <= queue["VisibilityTimeout"]
+    assert not any(
+        event["Type"] == "SQS"
+        for function in resources_of(template, "AWS::Serverless::Function").values()
+        for event in function["Properties"].get("Events", {}).values()
+    )
+
+
+def test_tracing_keeps_personal_data_out_and_logs_expire(template: dict[str, Any]) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
+    groups = {
+        group["Properties"]["LogGroupName"]["Fn::Sub"]: group["Properties"]
+        for group in resources_of(template, "AWS::Logs::LogGroup").values()
+    }
+    for function_id in resources_of(template, "AWS::Serverless::Function"):
+        assert groups[f"/aws/lambda/${{{function_id}}}"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert template["Parameters"]["LogRetentionDays"]["Default"] == 30
+
+
+def test_access_logs_name_the_route_never_the_path_or_body(template: dict[str, Any]) -> None:
+    settings = template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]
+    fields = set(re.findall(r"\$context\.[\w.]+", settings["Format"]))
+    assert "$context.routeKey" in fields
+    assert not fields & {"$context.path", "$context.http.path", "$context.requestBody"}
+    logs = template["Resources"][settings["DestinationArn"]["Fn::GetAtt"][0]]["Properties"]
+    assert logs["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_tables_with_state_are_protected_in_prod(template: dict[str, Any]) -> None:
+    in_prod = {"Fn::If": ["IsProd", True, False]}
+    for table_id, table in resources_of(template, "AWS::DynamoDB::Table").items():
+        properties = table["Properties"]
+        assert properties["DeletionProtectionEnabled"] == in_prod, table_id
+        if table_id != "IdempotencyTable":  # records of days: see the template
+            assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": in_prod}, table_id
+
+
+def test_parameters_refuse_plain_http_and_prod_without_account(template: dict[str, Any]) -> None:
+    pattern = re.compile(template["Parameters"]["N8nBaseUrl"]["AllowedPattern"])
+    assert pattern.match("https://n8n.example.com") and not pattern.match("http://n8n.example.com")
+    assert template["Parameters"]["Stage"]["AllowedValues"] == ["dev", "prod"]
+    rule = template["Rules"]["ProdKnowsItsKommoAccount"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "KommoAccountId"}, ""]}]}
+
+
+def test_intake_parks_entities_and_an_alarm_watches_them(template: dict[str, Any]) -> None:
+    statements = [
+        statement
+        for policy in template["Resources"]["WebhookIntakeFunction"]["Properties"]["Policies"]
+        for statement in policy.get("Statement", [])
+    ]
+    put = next(statement for statement in statements if statement["Action"] == "dynamodb:PutItem")
+    assert put["Resource"] == {"Fn::GetAtt": ["KommoTable", "Arn"]}
+    assert "parked#*" in put["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    alarm = template["Resources"]["WebhookEntitiesParkedAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == (
+        "KommoSalesAssistant",
+        "WebhookEntitiesParked",
+        "Sum",
+        300,
+        1,
+    )
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "kommo-sales-assistant"}]
+
+
+def test_new_settings_reach_every_function(template: dict[str, Any]) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["AUTOMATION_AUTHORS"] == {"Ref": "AutomationAuthors"}
+    assert variables["UNATTRIBUTED_OUTGOING"] == {"Ref": "UnattributedOutgoing"}
+    assert template["Parameters"]["UnattributedOutgoing"]["AllowedValues"] == ["pause", "ignore"]
+    assert "SECRETS_ARN" not in variables and "SecretsArn" not in template["Parameters"]
+    assert os.environ.get("SECRETS_ARN") is None
