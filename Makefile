@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
 
-.PHONY: run check lint typecheck template test bench reliability clean test-n8n
+.PHONY: run demo check lint typecheck template test bench reliability clean test-n8n
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt
 
 run: $(STAMP)
 	$(BIN)/python -m local.run
+
+demo: $(STAMP)  # with `make run` running in another terminal: the four scenarios, as the client sees them
+	$(BIN)/python -m local.demo
 
 check: lint typecheck template test
 

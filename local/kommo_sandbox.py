@@ -6,8 +6,17 @@ recorded in `notes` with `lead_id`, `note_type` and `params`, so tests read `par
 tasks, Salesbot run (recorded in `salesbot_runs`), webhooks (`disabled` flag), the events feed
 (`events`; `add_chat_message` adds one), and Kommo's 7 requests/s limit answered with 429. Empty
 lists answer 204, like Kommo. One implementation for the tests, the benchmarks and the local run.
-Seeded with a fixture account. Tests steer it in process (`users`, `leads`, `webhooks`, ...);
-`GET /_sandbox/requests` shows the record.
+Seeded with a fixture account. Tests steer it in process (`users`, `leads`, `webhooks`, ...).
+
+What the people see, and Kommo's side of a conversation (`/_sandbox/...`, outside the rate limit):
+- `GET /_sandbox/requests`: every request, in order;
+- `GET /_sandbox/leads`: per lead with activity, the chat as the client sees it (the client's and the
+  salespeople's messages, and the assistant's: each Salesbot run shows the text it sends), the notes and
+  the tasks; `GET /_sandbox/leads/<id>` one lead; `GET /_sandbox/` the same as a plain HTML page;
+- `POST /_sandbox/leads` `{"name", "phone", "area", "responsible_user_id"}`: a lead arrives (a new lead
+  and contact, and Kommo's `leads[add]` webhook to `webhook_target`);
+- `POST /_sandbox/chat` `{"lead_id", "text", "from": "client" | <salesperson's user id>}`: someone writes
+  in the lead's chat (recorded, listed in the events feed, and Kommo's `message[add]` webhook posted).
 
 Faults, for the fault suite (each for requests whose path starts with a prefix):
 - `fail_next(prefix, status, times)`: the next `times` requests answer `status` and change nothing;
@@ -32,17 +41,24 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from local import sandbox_views
 from local.kommo_seed import (
     CLIENT_ID,
     CLIENT_SECRET,
     LEAD_FIELD_IDS,
     LONG_LIVED_TOKEN,
+    REPLY_FIELD_ID,
+    REPLY_SALESBOT_ID,
+    TEMPLATE_NAME_FIELD_ID,
     chat_message_event,
+    new_contact,
+    new_lead,
     seed_contacts,
     seed_leads,
     seed_users,
     seed_webhooks,
 )
+from local.kommo_webhooks import CLIENT_AUTHOR, chat_body, lead_added_body, salesperson_author
 from local.loopback import LoopbackServer, ServedOnLoopback
 
 AUTHORIZATION_CODE = "local-authorization-code"
@@ -93,6 +109,8 @@ class KommoSandbox(ServedOnLoopback):
     notes: list[dict[str, Any]] = field(default_factory=list)
     tasks: list[dict[str, Any]] = field(default_factory=list)
     salesbot_runs: list[dict[str, Any]] = field(default_factory=list)
+    chat: list[dict[str, Any]] = field(default_factory=list)
+    webhook_target: str = ""  # where Kommo's webhooks go (the local run's intake URL); "": nowhere
     access_tokens: dict[str, float] = field(default_factory=dict)
     refresh_tokens: set[str] = field(default_factory=set)
     refresh_calls: int = 0
@@ -104,6 +122,8 @@ class KommoSandbox(ServedOnLoopback):
     # ------------------------------------------------------------------ control
     def _http(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes]:
         status, extra, answer = self.handle(method, target, headers, raw)
+        if isinstance(answer, str):
+            return status, {"content-type": "text/html; charset=utf-8", **extra}, answer.encode()
         content_type = "application/hal+json" if status < 400 else "application/problem+json"
         return status, {"content-type": content_type, **extra}, b"" if answer is None else json.dumps(answer).encode()
 
@@ -156,7 +176,16 @@ class KommoSandbox(ServedOnLoopback):
         with self._lock:
             self.users, self.leads, self.contacts = seed_users(), seed_leads(), seed_contacts()
             self.webhooks = seed_webhooks()
-            for collection in (self.requests, self.notes, self.tasks, self.salesbot_runs, self.events, self._faults):
+            collections = (
+                self.requests,
+                self.notes,
+                self.tasks,
+                self.salesbot_runs,
+                self.chat,
+                self.events,
+                self._faults,
+            )
+            for collection in collections:
                 collection.clear()
             self.access_tokens.clear()
             self.refresh_tokens.clear()
@@ -170,7 +199,7 @@ class KommoSandbox(ServedOnLoopback):
         body = json.loads(raw) if raw else None
         record = RecordedRequest(method, url.path, query, body, time.time())
         if url.path.startswith("/_sandbox/"):
-            return 200, {}, [vars(r) for r in self.requests]
+            return self._control(method, url.path.removeprefix("/_sandbox/").strip("/"), body)
         with self._lock:
             self.requests.append(record)
             status, extra, answer, hang_seconds = self._answer(method, url.path, query, headers, body)
@@ -255,9 +284,71 @@ class KommoSandbox(ServedOnLoopback):
         if method == "POST" and path == "/api/v2/salesbot/run":
             run = body[0]
             lead = self.leads.get(int(run["entity_id"]))
-            self.salesbot_runs.append({**run, "lead_fields": list((lead or {}).get("custom_fields_values") or [])})
+            fields = list((lead or {}).get("custom_fields_values") or [])
+            self.salesbot_runs.append({**run, "lead_fields": fields})
+            if lead:
+                self._say(lead, "assistant", _salesbot_text(int(run["bot_id"]), fields))
             return 202, {}, {"success": True}
         return 404, {}, _problem(404, "Not Found")
+
+    # ------------------------------------------------------------------ people and views
+    def _control(self, method: str, path: str, body: Any) -> tuple[int, dict[str, str], Any]:
+        if method == "GET" and path == "requests":
+            return 200, {}, [vars(r) for r in self.requests]
+        if method == "GET" and path in ("", "leads"):
+            with self._lock:
+                views = sandbox_views.lead_views(self)
+            return 200, {}, sandbox_views.html_page(views) if path == "" else views
+        if method == "GET" and path.startswith("leads/") and path[6:].isdigit():
+            with self._lock:
+                view = next((v for v in sandbox_views.lead_views(self) if v["lead_id"] == int(path[6:])), None)
+            return (200, {}, view) if view else (404, {}, _problem(404, "Not Found"))
+        if method == "POST" and path == "leads":
+            return self.lead_arrives(**(body or {}))
+        if method == "POST" and path == "chat":
+            return self.someone_writes(int((body or {}).get("lead_id", 0)), str(body.get("text", "")), body.get("from"))
+        return 404, {}, _problem(404, "Not Found")
+
+    def lead_arrives(self, name: str, phone: str, area: str, responsible_user_id: int) -> Any:
+        """A new lead with its contact, as a site form creates it; Kommo posts `leads[add]`."""
+        with self._lock:
+            lead_id = max(self.leads) + 1
+            contact_id = max(self.contacts) + 1
+            self.contacts[contact_id] = new_contact(contact_id, name, phone)
+            self.leads[lead_id] = lead = new_lead(lead_id, contact_id, name, area, int(responsible_user_id))
+        status = self._post_webhook(lead_added_body(lead))
+        return 201, {}, {"lead_id": lead_id, "contact_id": contact_id, "webhook_status": status}
+
+    def someone_writes(self, lead_id: int, text: str, author: Any) -> Any:
+        """The client (`author` "client") or a salesperson (a user id) writes in the lead's chat; Kommo
+        posts `message[add]` (incoming or outgoing) and lists a client's message in the events feed."""
+        lead = self.leads.get(lead_id)
+        user = next((u for u in self.users if str(u["id"]) == str(author)), None)
+        if lead is None or not text or (author != "client" and user is None):
+            return 400, {}, _problem(400, "lead_id, text and from (client or a user id) are required")
+        contact_id = lead["_embedded"]["contacts"][0]["id"]
+        message_id = secrets.token_hex(8)
+        with self._lock:
+            if author == "client":
+                self.events.append(chat_message_event(contact_id, message_id, int(time.time())))
+            self._say(lead, "client" if user is None else user["name"], text)
+        direction, who = (
+            ("incoming", CLIENT_AUTHOR) if user is None else ("outgoing", salesperson_author(user["id"], user["name"]))
+        )
+        status = self._post_webhook(chat_body(message_id, text, direction, who, lead=lead_id, contact=contact_id))
+        return 201, {}, {"message_id": message_id, "webhook_status": status}
+
+    def _say(self, lead: dict[str, Any], who: str, text: str) -> None:
+        self.chat.append({"lead_id": lead["id"], "at": time.time(), "from": who, "text": text})
+
+    def _post_webhook(self, body: str) -> int:
+        """Post a Kommo webhook body to `webhook_target`, like Kommo (form-urlencoded); its status, 0 if none."""
+        if not self.webhook_target:
+            return 0
+        import requests
+
+        headers = {"content-type": "application/x-www-form-urlencoded", "user-agent": "amoCRM-Webhooks/3.0"}
+        return requests.post(self.webhook_target, data=body.encode(), headers=headers, timeout=5).status_code
 
     def _page(self, path: str, key: str, items: list[dict[str, Any]], query: dict[str, str]) -> Any:
         """One page of a list, like Kommo: a full page links to the next, which may answer 204."""
@@ -296,6 +387,14 @@ class KommoSandbox(ServedOnLoopback):
             fields = [f for f in (lead.get("custom_fields_values") or []) if f["field_id"] != value["field_id"]]
             lead["custom_fields_values"] = [*fields, {"field_id": value["field_id"], "values": value["values"]}]
         return 200, {}, {"id": lead["id"], "updated_at": int(time.time())}
+
+
+def _salesbot_text(bot_id: int, fields: list[dict[str, Any]]) -> str:
+    """What the client receives from a Salesbot run: the reply field's text, or a template and its values."""
+    values = {f["field_id"]: str(f["values"][0]["value"]) for f in fields if f.get("values")}
+    if bot_id == REPLY_SALESBOT_ID:
+        return values.get(REPLY_FIELD_ID, "")
+    return f"[modelo de WhatsApp (Salesbot {bot_id}), nome: {values.get(TEMPLATE_NAME_FIELD_ID, '')}]"
 
 
 def _invalid(path: str) -> tuple[int, dict[str, str], Any]:

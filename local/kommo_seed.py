@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 CLIENT_ID = "local-client-id"
 CLIENT_SECRET = "local-client-secret"  # noqa: S105 - the sandbox's own fixture value
 LONG_LIVED_TOKEN = "local-long-lived-token"  # noqa: S105 - matches local.defaults
 
+SUBDOMAIN = "vendasdemo"
+ACCOUNT_ID = 31257294
+REPLY_SALESBOT_ID = 101  # the Salesbot that sends the reply field's text (KOMMO_SALESBOT_ID)
 AREA_FIELD_ID = 512345
 REPLY_FIELD_ID = 900001
 TEMPLATE_NAME_FIELD_ID = 900002  # a template Salesbot's variable {{nome}}
@@ -61,45 +65,53 @@ def seed_users() -> list[dict[str, Any]]:
 
 def seed_leads() -> dict[int, dict[str, Any]]:
     return {
-        lead_id: {
-            "id": lead_id,
-            "name": f"Consórcio {area.lower()} - {name}",
-            "status_id": FIRST_STATUS_ID,
-            "pipeline_id": PIPELINE_ID,
-            "responsible_user_id": responsible,
-            "custom_fields_values": [
-                {
-                    "field_id": AREA_FIELD_ID,
-                    "field_name": "Área",
-                    "field_code": None,
-                    "field_type": "select",
-                    "values": [{"value": area}],
-                },
-            ],
-            "_embedded": {"contacts": [{"id": contact_id, "is_main": True}], "tags": []},
-        }
+        lead_id: new_lead(lead_id, contact_id, name, area, responsible)
         for contact_id, lead_id, name, _, area, responsible in CLIENTS
     }
 
 
-def seed_contacts() -> dict[int, dict[str, Any]]:
+def new_lead(lead_id: int, contact_id: int, name: str, area: str, responsible: int) -> dict[str, Any]:
+    """A lead as Kommo returns it (with its main contact and its area), in the first status."""
     return {
-        contact_id: {
-            "id": contact_id,
-            "name": name,
-            "first_name": name.split()[0],
-            "last_name": name.split()[-1],
-            "custom_fields_values": [
-                {"field_id": 1, "field_code": "PHONE", "field_name": "Telefone", "values": [{"value": phone}]},
-                {
-                    "field_id": 2,
-                    "field_code": "EMAIL",
-                    "field_name": "Email",
-                    "values": [{"value": f"{name.split()[0].lower()}@exemplo.com.br"}],
-                },
-            ],
-        }
-        for contact_id, _, name, phone, _, _ in CLIENTS
+        "id": lead_id,
+        "name": f"Consórcio {area.lower()} - {name}",
+        "status_id": FIRST_STATUS_ID,
+        "pipeline_id": PIPELINE_ID,
+        "responsible_user_id": responsible,
+        "created_at": int(time.time()),
+        "custom_fields_values": [
+            {
+                "field_id": AREA_FIELD_ID,
+                "field_name": "Área",
+                "field_code": None,
+                "field_type": "select",
+                "values": [{"value": area}],
+            },
+        ],
+        "_embedded": {"contacts": [{"id": contact_id, "is_main": True}], "tags": []},
+    }
+
+
+def seed_contacts() -> dict[int, dict[str, Any]]:
+    return {contact_id: new_contact(contact_id, name, phone) for contact_id, _, name, phone, _, _ in CLIENTS}
+
+
+def new_contact(contact_id: int, name: str, phone: str) -> dict[str, Any]:
+    """A contact as Kommo returns it: name, phone and e-mail fields."""
+    return {
+        "id": contact_id,
+        "name": name,
+        "first_name": name.split()[0],
+        "last_name": name.split()[-1],
+        "custom_fields_values": [
+            {"field_id": 1, "field_code": "PHONE", "field_name": "Telefone", "values": [{"value": phone}]},
+            {
+                "field_id": 2,
+                "field_code": "EMAIL",
+                "field_name": "Email",
+                "values": [{"value": f"{name.split()[0].lower()}@exemplo.com.br"}],
+            },
+        ],
     }
 
 
@@ -110,7 +122,7 @@ def seed_webhooks() -> list[dict[str, Any]]:
             "destination": WEBHOOK_DESTINATION,
             "created_at": 1_790_000_000,
             "updated_at": 1_790_000_000,
-            "account_id": 31257294,
+            "account_id": ACCOUNT_ID,
             "created_by": 8409903,
             "sort": 1,
             "disabled": False,
@@ -130,5 +142,5 @@ def chat_message_event(contact_id: int, message_id: str, created_at: int) -> dic
         "created_at": created_at,
         "value_after": [{"message": {"id": message_id, "origin": "waba", "talk_id": 100}}],
         "value_before": [],
-        "account_id": 31257294,
+        "account_id": ACCOUNT_ID,
     }

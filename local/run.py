@@ -134,7 +134,8 @@ class LocalRunner:
             return
         from local.kommo_sandbox import KommoSandbox
 
-        sandbox = KommoSandbox(port=self.kommo_port).start()
+        webhook_target = f"http://127.0.0.1:{self.api_port}/webhooks/kommo/{LOCAL_SECRETS['WEBHOOK_TOKEN']}"
+        sandbox = KommoSandbox(port=self.kommo_port, webhook_target=webhook_target).start()
         self._servers.append(sandbox)
         self.kommo_url = sandbox.url
 

@@ -10,10 +10,9 @@ from urllib.parse import urlencode
 
 import pytest
 
+from local.kommo_webhooks import CLIENT_AUTHOR, chat_body
 from local.sam_events import kommo_body
 from tests.conftest import World, queue_messages
-
-ACCOUNT = [("account[subdomain]", "vendasdemo"), ("account[id]", "31257294")]
 
 
 def client_message(
@@ -26,9 +25,8 @@ def client_message(
     extra: list[tuple[str, str]] | None = None,
 ) -> str:
     """A client's WhatsApp message as Kommo posts it."""
-    author = {"author[id]": "client-author", "author[type]": "external", "author[name]": "Cliente"}
     return chat_body(
-        message_id, text, "incoming", author, created_at=created_at, lead=lead, contact=contact, extra=extra
+        message_id, text, "incoming", CLIENT_AUTHOR, created_at=created_at, lead=lead, contact=contact, extra=extra
     )
 
 
@@ -36,37 +34,6 @@ def bot_echo(text: str, *, message_id: str = "echo-1", lead: int = 27754599, con
     """The webhook Kommo sends when the Salesbot's message appears in the chat (no Kommo user behind it)."""
     author = {"author[type]": "internal", "author[user_id]": "0"}
     return chat_body(message_id, text, "outgoing", author, lead=lead, contact=contact)
-
-
-def chat_body(
-    message_id: str,
-    text: str,
-    direction: str,
-    author: dict[str, str],
-    *,
-    lead: int,
-    contact: int,
-    created_at: int | None = None,
-    extra: list[tuple[str, str]] | None = None,
-) -> str:
-    rows = [
-        ("id", message_id),
-        ("chat_id", f"chat-{lead}"),
-        ("contact_id", str(contact)),
-        ("text", text),
-        ("created_at", str(created_at or int(time.time()))),
-        ("entity_type", "lead"),
-        ("entity_id", str(lead)),
-        ("type", direction),
-        *author.items(),
-        ("origin", "waba"),
-        *(extra or []),
-    ]
-    fields = []
-    for key, value in rows:
-        head = key.split("[", 1)[0]
-        fields.append((f"message[add][0][{head}]{key[len(head) :]}", value))
-    return urlencode(ACCOUNT + fields)
 
 
 def kommo_calls(world: World) -> list[str]:
