@@ -3,6 +3,7 @@ client's message posted with curl's body is answered through the Kommo sandbox."
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import socket
@@ -100,3 +101,23 @@ def test_a_curled_client_message_is_answered_through_the_kommo_sandbox(local_run
 
     [run] = wait_for(salesbot_ran, 30)  # after the 4-second quiet window
     assert run["body"] == [{"bot_id": 101, "entity_id": 27754599, "entity_type": 2}]
+
+
+def test_make_demo_tells_all_four_scenarios_and_the_sandbox_page_shows_what_the_client_saw(
+    local_run: dict[str, int],
+) -> None:
+    from local.demo import run_demo
+
+    printed: list[str] = []
+    kommo = f"http://127.0.0.1:{local_run['kommo']}"
+    failed = run_demo(f"http://127.0.0.1:{local_run['api']}", kommo, say=printed.append)
+
+    assert failed == [], "\n".join(printed)
+    [lead] = [view for view in get(f"{kommo}/_sandbox/leads") if view["client"] == "Patrícia Gomes"]
+    said_by_assistant = [line["text"] for line in lead["chat"] if line["from"] == "assistant"]
+    assert len(said_by_assistant) == 4  # first message, reply, confirmation, the reply after /liberar
+    with urllib.request.urlopen(f"{kommo}/_sandbox/", timeout=5) as response:  # noqa: S310
+        page = response.read().decode()
+    assert "O que o cliente vê" in page
+    assert all(html.escape(text) in page for text in said_by_assistant)
+    assert html.escape("Quero marcar uma reunião amanhã") in page
