@@ -1,25 +1,30 @@
-"""Benchmark: the import part of each function's cold start, on what Lambda has.
+"""Benchmark: the import part of each function's cold start, on what Lambda has, against a bare
+`import boto3` measured side by side.
 
 Installs the layer's requirements plus boto3 (the runtime's) into a temporary folder, byte-compiles it,
-then imports each handler in a fresh isolated interpreter (`python -I -S`, no dev packages) several
-times and reports the median. Run: `make bench` (or python -m bench.cold_start).
+then runs each case in fresh isolated interpreters (`python -I -S`, no dev packages), interleaved so that
+the machine's noise hits every case alike: the process's wall time (interpreter start included) and its
+peak memory (max RSS). Reports medians and the ratio to `import boto3`; the goal is <= 1.25x in time and
+<= 1.3x in memory. Run: `make bench` (or python -m bench.cold_start --runs 9).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from local.defaults import EXAMPLE_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ["webhook_intake", "conversation_worker", "bot_commands", "vendor_sync", "ops_api"]
+FUNCTIONS = sorted(path.name for path in (ROOT / "functions").iterdir() if (path / "app.py").exists())
+BASELINE = "import boto3"
+TIME_GOAL, MEMORY_GOAL = 1.25, 1.3
 SETTINGS = {
     **EXAMPLE_SETTINGS,
     "POWERTOOLS_METRICS_NAMESPACE": "Bench",
@@ -30,7 +35,7 @@ SETTINGS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as packages:
         requirements = str(ROOT / "layers" / "common" / "requirements.txt")
@@ -38,27 +43,44 @@ def main() -> None:
         subprocess.run([*pip, "--target", packages, "-r", requirements, "boto3"], check=True)  # noqa: S603
         compile_all = [sys.executable, "-m", "compileall", "-q", packages, str(ROOT / "layers" / "common")]
         subprocess.run(compile_all, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
-        layer = str(ROOT / "layers" / "common")
-        print(f"{'function':22} median import (ms) over {args.runs} fresh interpreters")
-        for function in FUNCTIONS:
-            timings = [_import_ms(function, packages, layer) for _ in range(args.runs)]
-            print(f"{function:22} {statistics.median(timings):7.0f}   (min {min(timings):.0f}, max {max(timings):.0f})")
-
-
-def _import_ms(function: str, packages: str, layer: str) -> float:
-    code = ("import sys; sys.path[:0] = [{!r}, {!r}, {!r}]; import app").format(
-        str(ROOT / "functions" / function), layer, packages
+        cases = {"import boto3": (BASELINE, packages)} | {
+            function: (
+                "import app",
+                os.pathsep.join([str(ROOT / "functions" / function), str(ROOT / "layers" / "common"), packages]),
+            )
+            for function in FUNCTIONS
+        }
+        samples: dict[str, list[tuple[float, float]]] = {case: [] for case in cases}
+        for _ in range(args.runs):
+            for case, (code, path) in cases.items():
+                samples[case].append(_run(code, path))
+    base_ms, base_mib = (statistics.median(values) for values in zip(*samples["import boto3"], strict=True))
+    print(
+        f"median of {args.runs} fresh interpreters per case (process wall, peak RSS), goal <= {TIME_GOAL}x / {MEMORY_GOAL}x"
     )
+    print(f"{'case':22} {'wall ms':>8} {'ratio':>6} {'MiB':>6} {'ratio':>6}")
+    for case, values in samples.items():
+        wall, mib = (statistics.median(column) for column in zip(*values, strict=True))
+        verdict = (
+            ""
+            if case == "import boto3"
+            else ("ok" if wall <= TIME_GOAL * base_ms and mib <= MEMORY_GOAL * base_mib else "OVER")
+        )
+        print(f"{case:22} {wall:8.0f} {wall / base_ms:6.2f} {mib:6.1f} {mib / base_mib:6.2f}  {verdict}")
+
+
+def _run(code: str, path: str) -> tuple[float, float]:
+    """Wall time (ms) and peak RSS (MiB) of one fresh interpreter running `code` with `path` first."""
+    program = f"import sys; sys.path[:0] = {path.split(os.pathsep)!r}; {code}"
     environment = {**SETTINGS, "PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
-    result = subprocess.run(  # noqa: S603 - our own handler, in a fresh interpreter
-        [sys.executable, "-I", "-S", "-X", "importtime", "-c", code],
-        capture_output=True,
-        text=True,
-        env=environment,
-        check=True,
-    )
-    last = [line for line in result.stderr.splitlines() if re.search(r"\|\s+app$", line)][-1]
-    return int(last.split("|")[1]) / 1000
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-I", "-S", "-c", program], env=environment)  # noqa: S603
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = (time.perf_counter() - started) * 1000
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"{code} failed with {path}")
+    return elapsed, usage.ru_maxrss / 1024
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from sales_assistant.adapters.kommo import kommo_client
 from sales_assistant.api import vendors
 from sales_assistant.api.http import build_resolver
 from sales_assistant.config import get_settings
@@ -17,6 +16,8 @@ def route(event: dict[str, Any], context: Any) -> Any:
     ahead of its expiry, then runs the sync."""
     if "requestContext" in event:
         return app.resolve(event, context)
+    from sales_assistant.adapters.kommo import kommo_client  # requests and the Kommo models: this path only
+
     token_refreshed = kommo_client(get_settings()).refresh_token_ahead()
     return {**vendors.run_vendor_sync(), "token_refreshed": token_refreshed}
 

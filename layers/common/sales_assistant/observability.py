@@ -1,22 +1,24 @@
-"""One logger, tracer and metrics object for every function, plus masking of personal data.
+"""One logger and metrics object for every function, tracing on demand, plus masking of personal data.
 
-Service name, log level, namespace and tracing come from the Powertools environment variables set
-in template.yaml Globals. Nothing personal (phones, e-mails, names, message text) is logged as is:
+Service name, log level and namespace come from the Powertools environment variables set in
+template.yaml Globals. Lambda's active tracing records every invocation; with DETAILED_TRACING=true
+Powertools Tracer also records each AWS, Kommo and n8n call (its X-Ray SDK is imported only then: it
+costs about 150 ms of every cold start). Nothing personal (phones, e-mails, names, message text) is logged as is:
 log `mask_phone(...)`, `mask_text(...)` or `mask_email(...)` instead.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 __all__ = [
@@ -30,7 +32,6 @@ __all__ = [
     "measure",
     "metrics",
     "observed",
-    "tracer",
 ]
 
 _DIGITS = re.compile(r"\D")
@@ -78,7 +79,7 @@ def fingerprint(text: str) -> str:
 def observed(
     handler: Callable[[dict, Any], Any], *, correlation_id_path: str | None = None
 ) -> Callable[[dict, Any], Any]:
-    """Wrap a Lambda entry point with the logger (context, correlation id), tracer and metrics flush."""
+    """Wrap a Lambda entry point with the logger (context, correlation id), tracing and metrics flush."""
 
     def with_context(event: dict, context: Any) -> Any:
         from sales_assistant.invocation import set_invocation_context
@@ -89,6 +90,14 @@ def observed(
         finally:
             set_invocation_context(None)  # a warm container's next event never sees this one's deadline
 
-    traced = tracer.capture_lambda_handler(with_context)
-    flushed = metrics.log_metrics(traced)
+    flushed = metrics.log_metrics(_traced(with_context))
     return logger.inject_lambda_context(flushed, correlation_id_path=correlation_id_path, clear_state=True)
+
+
+def _traced(handler: Callable[[dict, Any], Any]) -> Callable[[dict, Any], Any]:
+    """`handler` under Powertools Tracer when DETAILED_TRACING is "true", else as it is."""
+    if os.environ.get("DETAILED_TRACING", "false").lower() != "true":
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    return Tracer().capture_lambda_handler(handler)

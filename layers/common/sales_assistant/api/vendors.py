@@ -9,7 +9,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from sales_assistant.adapters.kommo import kommo_client
 from sales_assistant.adapters.vendors import DynamoVendorRepository, load_profiles
 from sales_assistant.api.http import PathId, bearer_route
 from sales_assistant.config import get_settings
@@ -23,6 +22,8 @@ AUTH = bearer_route("vendors")
 
 def run_vendor_sync() -> dict[str, Any]:
     """Pull every Kommo user into the vendor cache; returns what changed."""
+    from sales_assistant.adapters.kommo import kommo_client  # requests and the Kommo models: the sync only
+
     settings = get_settings()
     profiles = load_profiles(settings.vendor_profiles_parameter) if settings.vendor_profiles_parameter else {}
     users = kommo_client(settings).users()

@@ -1,0 +1,44 @@
+"""What a cold start imports: never the X-Ray SDK unless detailed tracing is asked for (about 150 ms of
+every cold start), and no HTTP client where a function's import does not need one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local.defaults import EXAMPLE_SETTINGS
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = sorted(path.name for path in (ROOT / "functions").iterdir() if (path / "app.py").exists())
+HEAVY = ("aws_xray_sdk", "requests")
+
+
+def imported_after_cold_start(function: str, **environment: str) -> set[str]:
+    program = (
+        f"import sys; sys.path[:0] = [{str(ROOT / 'functions' / function)!r}, {str(ROOT / 'layers' / 'common')!r}]; "
+        f"import app, json; print(json.dumps([name for name in {HEAVY!r} if name in sys.modules]))"
+    )
+    settings = {**EXAMPLE_SETTINGS, "AWS_DEFAULT_REGION": "us-east-1", **environment}
+    result = subprocess.run(  # noqa: S603 - our own handler in a fresh interpreter
+        [sys.executable, "-c", program], env={**os.environ, **settings}, capture_output=True, text=True, check=True
+    )
+    return set(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_cold_start_does_not_load_the_xray_sdk(function: str) -> None:
+    assert "aws_xray_sdk" not in imported_after_cold_start(function)
+
+
+def test_detailed_tracing_loads_the_xray_sdk_when_a_handler_is_wrapped() -> None:
+    assert "aws_xray_sdk" in imported_after_cold_start("webhook_intake", DETAILED_TRACING="true")
+
+
+@pytest.mark.parametrize("function", ["webhook_intake", "vendor_sync", "ops_api"])
+def test_functions_that_do_not_call_kommo_at_import_leave_the_http_client_for_later(function: str) -> None:
+    assert "requests" not in imported_after_cold_start(function)
