@@ -56,7 +56,8 @@ def main() -> None:
                 samples[case].append(_run(code, path))
     base_ms, base_mib = (statistics.median(values) for values in zip(*samples["import boto3"], strict=True))
     print(
-        f"median of {args.runs} fresh interpreters per case (process wall, peak RSS), goal <= {TIME_GOAL}x / {MEMORY_GOAL}x"
+        f"median of {args.runs} fresh interpreters per case (process wall, peak RSS), "
+        f"goal <= {TIME_GOAL}x / {MEMORY_GOAL}x"
     )
     print(f"{'case':22} {'wall ms':>8} {'ratio':>6} {'MiB':>6} {'ratio':>6}")
     for case, values in samples.items():

@@ -86,6 +86,13 @@ def converse(world: World, count: int, before_each: Callable[[int], None] = lamb
     return posted
 
 
+def wait_until(done: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
 def first_try_of_the_flush(world: World) -> None:
     """Buffer the posted client message and run its flush job once; a failed or killed job's message is
     visible again at once (the retry comes when the test pumps)."""
@@ -210,8 +217,7 @@ def test_a_lease_that_expires_mid_flush_lets_only_the_job_that_took_over_send(
     world.post_webhook(client_message("lease-1", "mensagem 1: oi"))
     first = threading.Thread(target=first_try_of_the_flush, args=(world,))
     first.start()
-    while not world.n8n.requests:
-        time.sleep(0.05)
+    wait_until(lambda: len(world.n8n.requests) == 1, "the first job asked n8n")
     # n8n thinks for longer than the lease: it expires, a new message comes and its job takes over.
     boto3.resource("dynamodb").Table(get_settings().conversations_table).update_item(
         Key={"conversation_id": "lead:27754599"},
@@ -221,8 +227,7 @@ def test_a_lease_that_expires_mid_flush_lets_only_the_job_that_took_over_send(
     world.post_webhook(client_message("lease-2", "mensagem 2: tem plano família?"))
     second = threading.Thread(target=first_try_of_the_flush, args=(world,))
     second.start()
-    while len(world.n8n.requests) < 2:
-        time.sleep(0.05)
+    wait_until(lambda: len(world.n8n.requests) == 2, "the job that took over asked n8n")
     world.n8n.holds["lead:27754599"].set()
     first.join(timeout=30)
     second.join(timeout=30)

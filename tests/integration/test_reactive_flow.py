@@ -306,3 +306,52 @@ def test_a_message_whose_contact_is_not_on_the_lead_is_never_answered_there(worl
     world.post_webhook(client_message("m-1", "oi", contact=93589658))  # another lead's contact
     world.pump()
     assert world.kommo.salesbot_runs == [] and world.n8n.requests == []
+
+
+def kommo_reads(world: World) -> list[str]:
+    return [f"GET {r.path}" for r in world.kommo.requests if r.method == "GET"]
+
+
+def test_the_next_message_reuses_the_lead_and_contact_read_for_the_first(world: World) -> None:
+    world.post_webhook(client_message("m-1", "Oi, quero saber do consórcio"))
+    world.pump()
+    assert kommo_reads(world) == ["GET /api/v4/leads/27754599", "GET /api/v4/contacts/93589657"]
+    world.kommo.requests.clear()
+
+    world.post_webhook(client_message("m-2", "E qual é o prazo?"))
+    world.pump()
+
+    assert kommo_calls(world) == [
+        "PATCH /api/v4/leads/27754599",
+        "POST /api/v2/salesbot/run",
+        "POST /api/v4/leads/27754599/notes",
+    ]
+    assert kommo_reads(world) == []  # 3 Kommo calls for this answer, not 5
+    assert world.n8n.requests[-1]["body"]["contact"]["name"] == "Mariana Costa"
+
+
+def test_a_lead_moved_in_kommo_makes_the_next_message_read_the_lead_again(world: World) -> None:
+    world.post_webhook(client_message("m-1", "Oi, quero saber do consórcio"))
+    world.pump()
+    world.kommo.leads[27754599].update(responsible_user_id=8401240, status_id=61234568)  # as the webhook says
+    world.post_webhook(kommo_body("lead-responsible-changed"))
+    world.pump()
+    world.kommo.requests.clear()
+
+    world.post_webhook(client_message("m-2", "Quem vai me atender?"))
+    world.pump()
+
+    assert kommo_reads(world) == ["GET /api/v4/leads/27754599", "GET /api/v4/contacts/93589657"]
+    assert world.n8n.requests[-1]["body"]["lead"]["status_id"] == 61234568
+
+
+def test_another_contact_writing_in_the_lead_chat_is_checked_against_kommo_not_the_kept_lead(world: World) -> None:
+    world.post_webhook(client_message("m-1", "Oi, quero saber do consórcio"))
+    world.pump()
+    world.kommo.requests.clear()
+
+    world.post_webhook(client_message("m-2", "Sou outra pessoa", contact=93589658))
+    world.pump()
+
+    assert kommo_reads(world) == ["GET /api/v4/leads/27754599"]  # not linked to the lead: no reply
+    assert len(world.kommo.salesbot_runs) == 1

@@ -72,6 +72,7 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
             lease_seconds=int(2 * settings.n8n_timeout_seconds) + LEASE_MARGIN_SECONDS,
             reply_field_id=settings.kommo_reply_field_id,
             n8n_path=settings.n8n_reply_path,
+            kommo_cache_seconds=settings.kommo_cache_seconds,
         ),
         lease_seconds=lambda: lease_seconds(settings),
     )

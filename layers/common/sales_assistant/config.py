@@ -91,6 +91,7 @@ class Settings(BaseModel):
     conversation_quiet_seconds: int = Field(4, alias="CONVERSATION_QUIET_SECONDS", ge=0, le=60)
     salesbot_min_gap_seconds: int = Field(5, alias="SALESBOT_MIN_GAP_SECONDS", ge=0, le=300)
     history_turns: int = Field(20, alias="HISTORY_TURNS", ge=0, le=100)
+    kommo_cache_seconds: int = Field(600, alias="KOMMO_CACHE_SECONDS", ge=0, le=3600)
     auto_pause_on_human_reply: bool = Field(True, alias="AUTO_PAUSE_ON_HUMAN_REPLY")
     auto_resume_hours: float = Field(12, alias="AUTO_RESUME_HOURS", ge=0, le=24 * 30)
     bot_texts: str = Field("", alias="BOT_TEXTS")

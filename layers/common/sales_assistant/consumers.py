@@ -51,8 +51,11 @@ def lead_event_item(body: str) -> str:
         outcome = flow.from_new_lead(item.change.id, source="", lead_created_at=item.change.created_at)
     elif isinstance(item, UnsortedLeadAdded) and item.lead.lead_id:
         outcome = flow.from_new_lead(item.lead.lead_id, source=item.lead.source, lead_created_at=item.lead.created_at)
-    elif isinstance(item, LeadChanged | UnsortedLeadAdded):
-        outcome = "ignored"  # a status or responsible change, or an unsorted lead without a lead yet
+    elif isinstance(item, LeadChanged):  # a status or responsible change: the conversation reads the lead again
+        conversation_repository(get_settings()).forget_kommo(f"lead:{item.change.id}", int(time.time()))
+        outcome = "lead_refreshed"
+    elif isinstance(item, UnsortedLeadAdded):
+        outcome = "ignored"  # an unsorted lead without a lead yet
     else:
         raise UnexpectedItem(f"{item.kind} does not belong on the lead events queue")
     logger.info("lead event handled", extra={"kind": item.kind, "outcome": outcome})

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure, plain, storable
-from sales_assistant.models.conversation import Conversation
+from sales_assistant.models.conversation import Conversation, KommoSnapshot
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.n8n import Turn
 
@@ -124,6 +124,24 @@ class DynamoConversationRepository:
             Key={"conversation_id": conversation_id},
             UpdateExpression=expression,
             ExpressionAttributeValues=values,
+        )
+
+    def remember_kommo(self, conversation_id: str, snapshot: KommoSnapshot) -> None:
+        """Keep the lead and contact just read from Kommo on the conversation (the next batch reuses them)."""
+        self._update_if(
+            conversation_id,
+            UpdateExpression="SET kommo_snapshot = :snapshot",
+            ConditionExpression="attribute_exists(conversation_id)",
+            ExpressionAttributeValues={":snapshot": snapshot.model_dump_json(by_alias=True)},
+        )
+
+    def forget_kommo(self, conversation_id: str, now: int) -> None:
+        """A lead event came: what was read from Kommo before `now` is not used again."""
+        self._update_if(
+            conversation_id,
+            UpdateExpression="SET kommo_stale_before = :now",
+            ConditionExpression="attribute_exists(conversation_id)",
+            ExpressionAttributeValues={":now": now},
         )
 
     def mark_sending(self, conversation_id: str, owner: str, message_ids: list[str], lease_until_ms: int) -> bool:

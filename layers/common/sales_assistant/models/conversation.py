@@ -7,8 +7,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from sales_assistant.models.kommo import KommoContact, KommoLead
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.n8n import Turn
+
+
+class KommoSnapshot(BaseModel):
+    """The lead and the writing contact as Kommo showed them at `at` (unix s): kept on the conversation so
+    that the next batch skips two Kommo reads."""
+
+    lead: KommoLead
+    contact: KommoContact
+    at: int
 
 
 class Conversation(BaseModel):
@@ -30,6 +40,17 @@ class Conversation(BaseModel):
     last_delivery_at: int = 0
     proactive: dict[str, Any] | None = None  # the trigger that opened the conversation (n8n sees it)
     proactive_at: int = 0  # when the assistant last wrote first
+    kommo_snapshot: str | None = None  # KommoSnapshot as JSON
+    kommo_stale_before: int = 0  # a lead event came at this time: older snapshots are not used
+
+    def snapshot_for(self, contact_id: int, now: float, max_age_seconds: int) -> KommoSnapshot | None:
+        """The kept lead and contact, if they are of this contact, younger than `max_age_seconds` and no lead
+        event came since they were read."""
+        if not self.kommo_snapshot:
+            return None
+        snapshot = KommoSnapshot.model_validate_json(self.kommo_snapshot)
+        usable = snapshot.at >= self.kommo_stale_before and now - snapshot.at < max_age_seconds
+        return snapshot if usable and snapshot.contact.id == contact_id else None
 
 
 def batch_id(messages: list[ChatMessage]) -> str:

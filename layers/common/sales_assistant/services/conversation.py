@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from sales_assistant.errors import NotFound
 from sales_assistant.models.bot_state import ChangeReason
-from sales_assistant.models.conversation import Conversation, batch_id
+from sales_assistant.models.conversation import Conversation, KommoSnapshot, batch_id
 from sales_assistant.models.kommo import KommoContact, KommoLead
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.n8n import (
@@ -72,6 +72,7 @@ class ReactiveConfig:
     reply_field_id: int  # the Salesbot relay's field: never sent to n8n as lead data
     n8n_path: str
     area_field: str = "Área"
+    kommo_cache_seconds: int = 0  # how long a batch's lead and contact serve the next batches (0: never)
 
 
 class Answer(BaseModel):
@@ -168,13 +169,10 @@ class ReactiveConversations:
         contact_id = batch[-1].contact_id
         if self._takeover.is_paused(contact_id):
             return self._without_reply(conversation, lease, client_turns, "paused")
-        lead = self._lead_of(conversation, lease)
-        if lead is None:
-            return self._without_reply(conversation, lease, client_turns, "no_lead")
-        linked_contacts = {linked.id for linked in lead.embedded.contacts}
-        if contact_id not in linked_contacts:  # a forged or odd body must not reach another lead
-            logger.warning("the message's contact is not linked to the lead", extra={"lead_id": lead.id})
-            return self._without_reply(conversation, lease, client_turns, "contact_not_on_lead")
+        known = self._lead_and_contact(conversation, contact_id, lease)
+        if isinstance(known, str):
+            return self._without_reply(conversation, lease, client_turns, known)
+        lead, contact = known.lead, known.contact
         if lead.main_contact_id not in (None, contact_id) and self._takeover.is_paused(lead.main_contact_id):
             return self._without_reply(conversation, lease, client_turns, "paused")
         try:  # the kill switch: nothing is asked of n8n, the messages stay in history, no replay later
@@ -184,14 +182,11 @@ class ReactiveConversations:
         key = batch_id(batch)
         # Once per batch: a retried job (Kommo failed after n8n answered) reuses the answer instead of
         # asking n8n again, so what is delivered, noted and recorded is one and the same text.
-        try:
-            answer = Answer.model_validate(
-                self._once(
-                    "answer", key, lambda: self._answer(conversation, batch, lead, lease).model_dump(mode="json")
-                )
+        answer = Answer.model_validate(
+            self._once(
+                "answer", key, lambda: self._answer(conversation, batch, lead, contact, lease).model_dump(mode="json")
             )
-        except NotFound:  # the contact was deleted or merged in Kommo: like a deleted lead
-            return self._without_reply(conversation, lease, client_turns, "no_contact")
+        )
         outgoing = answer.outgoing(key, conversation.conversation_id, lead, contact_id)
         if outgoing is None:
             self._run_actions(answer.actions, lead, contact_id, key)
@@ -276,23 +271,42 @@ class ReactiveConversations:
         batch = [message for message in claimed.in_flight if message.id not in claimed.answered_ids]
         return claimed, _ordered(batch), lease
 
-    def _lead_of(self, conversation: Conversation, lease: Lease) -> KommoLead | None:
-        """The conversation's lead from Kommo; None for a chat without a lead or a lead deleted in Kommo
-        (the Salesbot relay needs a lead: the messages stay in history)."""
+    def _lead_and_contact(self, conversation: Conversation, contact_id: int, lease: Lease) -> KommoSnapshot | str:
+        """The conversation's lead and the writing contact: kept from the last batch when still fresh (no
+        Kommo call), else read from Kommo and kept. Or why there is no one to answer: a chat without a lead
+        or a lead deleted in Kommo (the Salesbot relay needs a lead), a contact not linked to the lead (a
+        forged or odd body must not reach another lead), a contact deleted or merged."""
+        now = int(self._clock())
+        kept = conversation.snapshot_for(contact_id, now, self._config.kommo_cache_seconds)
+        if kept is not None:
+            count("KommoReadsSaved", 2)
+            return kept
         if conversation.lead_id is None:
-            return None
+            return "no_lead"
         lease.renew()
         try:
-            return self._kommo.lead(conversation.lead_id)
+            lead = self._kommo.lead(conversation.lead_id)
         except NotFound:
-            return None
+            return "no_lead"
+        if contact_id not in {linked.id for linked in lead.embedded.contacts}:
+            logger.warning("the message's contact is not linked to the lead", extra={"lead_id": lead.id})
+            return "contact_not_on_lead"
+        lease.renew()
+        try:
+            contact = self._kommo.contact(contact_id)
+        except NotFound:
+            return "no_contact"
+        snapshot = KommoSnapshot(lead=lead, contact=contact, at=now)
+        if self._config.kommo_cache_seconds:
+            self._conversations.remember_kommo(conversation.conversation_id, snapshot)
+        return snapshot
 
-    def _answer(self, conversation: Conversation, batch: list[ChatMessage], lead: KommoLead, lease: Lease) -> Answer:
+    def _answer(
+        self, conversation: Conversation, batch: list[ChatMessage], lead: KommoLead, contact: KommoContact, lease: Lease
+    ) -> Answer:
         if not any(message.has_content for message in batch):
             count("UnreadableMessages")
             return Answer(reply=self._texts.render("unreadable_reply"))
-        lease.renew()
-        contact = self._kommo.contact(batch[-1].contact_id)
         logger.debug("asking n8n", extra={"contact_phone": mask_phone(contact.phone), "messages": len(batch)})
         request = self._request(conversation, batch, lead, contact)
         lease.renew()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from sales_assistant.models.bot_state import BotState, BotStatus
-from sales_assistant.models.conversation import Conversation
+from sales_assistant.models.conversation import Conversation, KommoSnapshot
 from sales_assistant.models.kommo import KommoContact, KommoLead
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.n8n import N8nRequest, N8nResponse, Turn
@@ -80,6 +80,10 @@ class ConversationRepository(Protocol):
     ) -> Conversation | None: ...
 
     def add_turns(self, conversation_id: str, turns: list[Turn], now: int) -> None: ...
+
+    def remember_kommo(self, conversation_id: str, snapshot: KommoSnapshot) -> None: ...
+
+    def forget_kommo(self, conversation_id: str, now: int) -> None: ...
 
 
 class VendorLookup(Protocol):
