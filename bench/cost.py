@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from bench.harness import bench_world, counting_aws_calls, skip_rate_limit_waits
 
@@ -74,7 +75,7 @@ def run_conversations(conversations: int) -> dict[str, Any]:
         sqs = boto3.client("sqs")
         url, arn = world.stack.physical_ids["ConversationsQueue"], world.stack.arns["ConversationsQueue"]
         logs = io.StringIO()  # log lines, and (stdout) the metrics' EMF lines: both are ingested by CloudWatch Logs
-        logger.registered_handler.stream = logs
+        cast("logging.StreamHandler[Any]", logger.registered_handler).setStream(logs)
 
         def one_message(contact_id: int, lead_id: int, index: int) -> None:
             intake(
