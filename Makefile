@@ -55,3 +55,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.intake_latency --webhooks 200
 	$(BIN)/python -m bench.speed_to_lead --leads 20 --workers 4
 	$(BIN)/python -m bench.cold_start --runs 5
+	$(BIN)/python -m bench.cost --conversations 6

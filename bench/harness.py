@@ -49,16 +49,40 @@ def bench_world(**environment: str) -> Iterator[BenchWorld]:
         n8n.stop()
 
 
+def skip_rate_limit_waits() -> list[float]:
+    """Give the process's Kommo client a limiter in virtual time: it still makes its DynamoDB reservations
+    but never sleeps; returns the list of the waits it skipped (seconds)."""
+    import time
+
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.kommo.rate_limit import SharedRateLimiter
+    from sales_assistant.config import get_settings
+
+    skipped: list[float] = []
+    settings = get_settings()
+    kommo_client(settings).limiter = SharedRateLimiter(
+        settings.kommo_table, 7, sleep=skipped.append, clock=lambda: time.time() + sum(skipped)
+    )
+    return skipped
+
+
 @contextmanager
-def counting_aws_calls() -> Iterator[Counter[str]]:
-    """Counts every AWS API call made inside the block, as 'service.Operation'."""
+def counting_aws_calls(*, by_resource: bool = False) -> Iterator[Counter[str]]:
+    """Counts every AWS API call made inside the block, as 'service.Operation' (with `by_resource`,
+    'service.Operation resource': the table or queue it went to)."""
     import botocore.client
 
     calls: Counter[str] = Counter()
     original = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private, untyped
 
     def counting(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        calls[f"{client.meta.service_model.service_name}.{operation}"] += 1
+        name = f"{client.meta.service_model.service_name}.{operation}"
+        if by_resource:
+            resource = params.get("TableName") or params.get("QueueUrl", "").rsplit("/", 1)[-1]
+            if operation == "BatchGetItem":
+                resource = ",".join(params.get("RequestItems", {}))
+            name = f"{name} {resource}"
+        calls[name] += 1
         return original(client, operation, params)
 
     setattr(botocore.client.BaseClient, "_make_api_call", counting)  # noqa: B010

@@ -14,7 +14,7 @@ import statistics
 import time
 from collections import Counter
 
-from bench.harness import bench_world, counting_aws_calls, percentile
+from bench.harness import bench_world, counting_aws_calls, percentile, skip_rate_limit_waits
 
 
 def main() -> None:
@@ -29,15 +29,7 @@ def main() -> None:
     with bench_world(CONVERSATION_QUIET_SECONDS="0", SALESBOT_MIN_GAP_SECONDS="0") as world:
         import boto3
 
-        from sales_assistant.adapters.kommo import kommo_client
-        from sales_assistant.adapters.kommo.rate_limit import SharedRateLimiter
-        from sales_assistant.config import get_settings
-
-        skipped_waits: list[float] = []
-        settings = get_settings()
-        kommo_client(settings).limiter = SharedRateLimiter(
-            settings.kommo_table, 7, sleep=skipped_waits.append, clock=lambda: time.time() + sum(skipped_waits)
-        )
+        skipped_waits = skip_rate_limit_waits()
         intake, worker = world.handler("WebhookIntakeFunction"), world.handler("ConversationWorkerFunction")
         sqs = boto3.client("sqs")
         url, arn = world.stack.physical_ids["ConversationsQueue"], world.stack.arns["ConversationsQueue"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from local.kommo_seed import AREA_FIELD_ID, PIPELINE_ID, TEMPLATE_NAME_FIELD_ID
+from local.kommo_seed import AREA_FIELD_ID, PIPELINE_ID, TEMPLATE_NAME_FIELD_ID, WEBHOOK_BASE_URL
 from local.stack import ROOT, Stack, load_template, parameter_defaults
 
 LOCAL_SECRETS = {
@@ -26,6 +26,7 @@ LOCAL_PARAMETERS = {
     "TemplateFields": json.dumps({"nome": TEMPLATE_NAME_FIELD_ID}),
     "LeadAreaFieldId": str(AREA_FIELD_ID),
     "TriggerRules": json.dumps([{"kind": "form", "pipeline_id": PIPELINE_ID}]),
+    "WebhookBaseUrl": WEBHOOK_BASE_URL,  # where the sandbox's seeded webhook points (the canary checks it)
 }
 EXAMPLE_SETTINGS = {
     "KOMMO_SUBDOMAIN": "vendasdemo",

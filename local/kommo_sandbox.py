@@ -3,7 +3,8 @@
 OAuth2 with rotating single-use refresh tokens, users (paginated, and one by id), leads with
 contacts, contacts, lead PATCH, notes (`common`, `service_message`, `extended_service_message`;
 recorded in `notes` with `lead_id`, `note_type` and `params`, so tests read `params["text"]`),
-tasks, Salesbot run (recorded in `salesbot_runs`), webhooks (`disabled` flag), the events feed
+tasks, Salesbot run (recorded in `salesbot_runs`), the account, a contact's leads (`?with=leads`),
+webhooks (`disabled` flag), the events feed
 (`events`; `add_chat_message` adds one), and Kommo's 7 requests/s limit answered with 429. Empty
 lists answer 204, like Kommo. One implementation for the tests, the benchmarks and the local run.
 Seeded with a fixture account. Tests steer it in process (`users`, `leads`, `webhooks`, ...).
@@ -274,8 +275,12 @@ class KommoSandbox(ServedOnLoopback):
                 return self._patch_lead(lead, body)
             if method == "POST" and parts[4:] == ["notes"]:
                 return self._add_note(lead, body[0])
+        if method == "GET" and path == "/api/v4/account":
+            return 200, {}, {"id": 31257294, "name": "Vendas Demo", "subdomain": "vendasdemo"}
         if method == "GET" and parts[:3] == ["api", "v4", "contacts"] and len(parts) == 4 and parts[3].isdigit():
             contact = self.contacts.get(int(parts[3]))
+            if contact and query.get("with") == "leads":
+                return 200, {}, {**contact, "_embedded": {"leads": self._leads_of(contact["id"])}}
             return (200, {}, contact) if contact else (404, {}, _problem(404, "Not Found"))
         if method == "POST" and path == "/api/v4/tasks":
             task_id = 80000 + len(self.tasks)
@@ -361,6 +366,13 @@ class KommoSandbox(ServedOnLoopback):
         if len(chunk) == limit:
             links["next"] = {"href": f"{self.url}{path}?{urlencode({**query, 'limit': limit, 'page': page + 1})}"}
         return 200, {}, {"_page": page, "_links": links, "_embedded": {key: chunk}}
+
+    def _leads_of(self, contact_id: int) -> list[dict[str, int]]:
+        return [
+            {"id": lead_id}
+            for lead_id, lead in self.leads.items()
+            if any(c["id"] == contact_id for c in lead.get("_embedded", {}).get("contacts", []))
+        ]
 
     def _events(self, query: dict[str, str]) -> list[dict[str, Any]]:
         kind, since = query.get("filter[type][]"), int(query.get("filter[created_at][from]", 0))

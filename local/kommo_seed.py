@@ -19,7 +19,8 @@ TEMPLATE_NAME_FIELD_ID = 900002  # a template Salesbot's variable {{nome}}
 LEAD_FIELD_IDS = {AREA_FIELD_ID, REPLY_FIELD_ID, TEMPLATE_NAME_FIELD_ID}
 PIPELINE_ID = 7654321
 FIRST_STATUS_ID = 61234567
-WEBHOOK_DESTINATION = "https://assistente.vendasdemo.example/webhooks/kommo/local-webhook-token"
+WEBHOOK_BASE_URL = "https://assistente.vendasdemo.example"
+WEBHOOK_DESTINATION = f"{WEBHOOK_BASE_URL}/webhooks/kommo/local-webhook-token"
 WEBHOOK_SETTINGS = ["add_message", "add_outgoing_message", "add_lead", "status_lead", "responsible_lead"]
 
 SALESPEOPLE = [

@@ -77,7 +77,10 @@ def sqs_event(
                 "receiptHandle": message.get("ReceiptHandle", ""),
                 "body": message["Body"],
                 "attributes": attributes,
-                "messageAttributes": {},
+                "messageAttributes": {
+                    name: {"stringValue": value.get("StringValue"), "dataType": value.get("DataType", "String")}
+                    for name, value in message.get("MessageAttributes", {}).items()
+                },
                 "md5OfBody": message.get("MD5OfBody", ""),
                 "eventSource": "aws:sqs",
                 "eventSourceARN": queue_arn,

@@ -3,8 +3,8 @@
 It checks the request signature (401 when wrong), records every request, and answers like a simple
 sales assistant would: a first message (kind proactive) -> a template outside the 24-hour window,
 a greeting naming the trigger inside it; a human is asked for -> handover; a meeting -> schedule; a voice note or a
-picture -> acknowledged; otherwise a greeting about the lead's area. One implementation for the
-tests, the benchmarks and the local run (started by `make run` when N8N_BASE_URL is not set).
+picture -> acknowledged; the health ping -> {"ok": true}; otherwise a greeting about the lead's area. One
+implementation for the tests, the benchmarks and the local run (started by `make run` when N8N_BASE_URL is not set).
 Tests steer it: `respond_with(...)` for the next answers, `holds[conversation_id]` (an Event) to keep
 n8n "thinking" about one conversation until the test sets it.
 """
@@ -73,7 +73,7 @@ class N8nStandIn(ServedOnLoopback):
             return 401, b'{"message": "bad signature"}'
         request = json.loads(raw)
         with self._lock:
-            self.requests.append({"path": path, "body": request, "at": time.time()})
+            self.requests.append({"path": path, "body": request, "headers": dict(headers), "at": time.time()})
             canned = self._canned.popleft() if self._canned else None
         hold = self.holds.get(request.get("conversation_id", ""))
         if hold is not None:
@@ -96,6 +96,8 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     messages = request.get("messages") or []
     texts = " ".join(message.get("text", "") for message in messages)
     first_name = (request.get("contact", {}).get("name") or "").split(" ")[0] or "tudo bem"
+    if request.get("kind") == "health":  # the health workflow's answer (n8n/workflows/kommo-health.json)
+        return {"ok": True}
     if request.get("kind") == "proactive":
         return first_message(request, first_name)
     if HUMAN.search(texts):

@@ -100,7 +100,11 @@ def render_events() -> dict[str, dict[str, Any]]:
         ),
     }
     for index, (name, item) in enumerate(queue_items.items(), start=1):
-        message = {"MessageId": f"00000000-0000-4000-8000-{index:012d}", "Body": item.model_dump_json()}
+        message = {
+            "MessageId": f"00000000-0000-4000-8000-{index:012d}",
+            "Body": item.model_dump_json(),
+            "MessageAttributes": {"correlation_id": {"DataType": "String", "StringValue": f"local-{name}"}},
+        }
         queue = {Flow.COMMANDS: "CommandsQueue.fifo", Flow.LEAD_EVENTS: "LeadEventsQueue.fifo"}.get(
             item.flow, "ConversationsQueue"
         )
@@ -111,7 +115,7 @@ def render_events() -> dict[str, dict[str, Any]]:
                 {"MessageGroupId": item.group_id, "MessageDeduplicationId": f"dedup-{index}", "SequenceNumber": "1"}
             )
         rendered[f"{name}.json"] = event
-    for name in ("schedule-vendor-sync", "schedule-auto-resume", "schedule-proactive-sweep"):
+    for name in ("schedule-vendor-sync", "schedule-auto-resume", "schedule-proactive-sweep", "schedule-canary"):
         event = schedule_event(name)
         event.update({"id": f"00000000-0000-4000-8000-{len(name):012d}", "time": "2026-11-24T12:00:00Z"})
         rendered[f"{name}.json"] = event

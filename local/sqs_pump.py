@@ -46,5 +46,6 @@ def receive(sqs: Any, queue_url: str, batch_size: int = 10, wait_seconds: int = 
         MaxNumberOfMessages=min(batch_size, 10),
         WaitTimeSeconds=wait_seconds,
         AttributeNames=["All"],
+        MessageAttributeNames=["All"],
     )
     return list(response.get("Messages", []))

@@ -226,6 +226,19 @@ def world(aws: Any, kommo_sandbox: Any, n8n_standin: Any, monkeypatch: Any) -> I
 
 
 @pytest.fixture
+def service_logs(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """What the service logs during the test (a StringIO): the Powertools handler holds the stdout it saw
+    when first imported, which neither capsys nor capfd replaces."""
+    import io
+
+    from sales_assistant.observability import logger
+
+    written = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", written)
+    return written
+
+
+@pytest.fixture
 def atomic_dynamodb() -> Iterator[None]:
     """Concurrent workers in one process: moto's DynamoDB made atomic like DynamoDB (local.moto_threads)."""
     from local.moto_threads import serialised_dynamodb

@@ -11,7 +11,7 @@ from sales_assistant.api.http import build_resolver
 from sales_assistant.composition import takeover_service
 from sales_assistant.config import get_settings
 from sales_assistant.consumers import command_item
-from sales_assistant.observability import observed
+from sales_assistant.observability import adopt_correlation_id, observed
 
 get_settings().require("api", "kommo")  # fails the cold start, naming what is missing
 app = build_resolver(bot.router)
@@ -19,6 +19,7 @@ processor = SqsFifoPartialProcessor()
 
 
 def handle_record(record: SQSRecord) -> str:
+    adopt_correlation_id(record.raw_event.get("messageAttributes"))
     return command_item(record.body)
 
 

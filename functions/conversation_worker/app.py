@@ -9,13 +9,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from sales_assistant.adapters.retry import RetrySoonProcessor
 from sales_assistant.config import get_settings
 from sales_assistant.consumers import conversation_item
-from sales_assistant.observability import observed
+from sales_assistant.observability import adopt_correlation_id, observed
 
 get_settings().require("n8n", "kommo")  # fails the cold start, naming what is missing
 processor = RetrySoonProcessor(lambda: get_settings().conversations_queue_url)  # retried in seconds
 
 
 def handle_record(record: SQSRecord) -> str:
+    adopt_correlation_id(record.raw_event.get("messageAttributes"))
     return conversation_item(record.body, record.message_id)
 
 

@@ -12,7 +12,7 @@ from sales_assistant.api.http import build_resolver
 from sales_assistant.composition import proactive_outreach
 from sales_assistant.config import get_settings
 from sales_assistant.consumers import lead_event_item
-from sales_assistant.observability import observed
+from sales_assistant.observability import adopt_correlation_id, observed
 
 get_settings().require("api", "n8n", "kommo")  # fails the cold start, naming what is missing
 app = build_resolver(triggers.router)
@@ -20,6 +20,7 @@ processor = RetrySoonProcessor(lambda: get_settings().lead_events_queue_url)
 
 
 def handle_record(record: SQSRecord) -> str:
+    adopt_correlation_id(record.raw_event.get("messageAttributes"))
     return lead_event_item(record.body)
 
 

@@ -84,6 +84,16 @@ def test_the_local_run_serves_health_on_its_port(local_run: dict[str, int]) -> N
     assert health["checks"] == {**health["checks"], "dynamodb": "ok", "queues": "ok"}
 
 
+def test_the_canary_runs_on_demand_and_health_shows_its_results(local_run: dict[str, int]) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{local_run['api']}/_local/schedules/CanaryFunction", data=b"", method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        assert json.loads(response.read())["result"]["failed"] == []
+    canary = get(f"http://127.0.0.1:{local_run['api']}/health")["checks"]["canary"]
+    assert canary["healthy"] is True and canary["checks"]["n8n"]["ok"] is True
+
+
 def test_a_curled_client_message_is_answered_through_the_kommo_sandbox(local_run: dict[str, int]) -> None:
     body = kommo_body("client-message").encode()  # dated now, as the README's curl does
     request = urllib.request.Request(

@@ -53,11 +53,14 @@ def test_every_event_file_is_handled_by_its_function(world: Any) -> None:
         "sqs-commands-assumir.json": "BotCommandsFunction",
         "schedule-vendor-sync.json": "VendorSyncFunction",
         "schedule-auto-resume.json": "BotCommandsFunction",
+        "schedule-canary.json": "CanaryFunction",
     }
     for name, function_id in targets.items():
         result = world.handler(function_id)(json.loads((EVENTS / name).read_text()))
         if "statusCode" in result:
             assert result["statusCode"] == 200, (name, result["body"])
+        elif "healthy" in result:  # the canary
+            assert result["failed"] == [], name
         else:
             assert result.get("batchItemFailures", []) == [], name
     for path in sorted(EVENTS.glob("webhook-*.json")):

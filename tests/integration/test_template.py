@@ -28,6 +28,7 @@ SECRETS_OF = {  # function -> the secrets its handler requires at cold start, an
     "BotCommandsFunction": {"API_SECRET_ARN", "KOMMO_SECRET_ARN"},
     "VendorSyncFunction": {"API_SECRET_ARN", "KOMMO_SECRET_ARN"},
     "ProactiveTriggerFunction": {"API_SECRET_ARN", "N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
+    "CanaryFunction": {"N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
 }
 
 
@@ -191,7 +192,7 @@ def test_intake_parks_entities_and_an_alarm_watches_them(template: dict[str, Any
         300,
         1,
     )
-    assert alarm["Dimensions"] == [{"Name": "service", "Value": "kommo-sales-assistant"}]
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": {"Fn::Sub": "kommo-sales-assistant-${Stage}"}}]
 
 
 def test_new_settings_reach_every_function(template: dict[str, Any]) -> None:

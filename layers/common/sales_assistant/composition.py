@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sales_assistant.adapters.conversations import DynamoConversationRepository
     from sales_assistant.adapters.echo_memory import DynamoEchoMemory
     from sales_assistant.adapters.lead_notes import OnceLeadNotes
+    from sales_assistant.services.health import HealthCanary
     from sales_assistant.services.proactive import ProactiveOutreach
 
 LEASE_MARGIN_SECONDS = 30
@@ -191,9 +192,48 @@ def conversation_repository(settings: Settings) -> DynamoConversationRepository:
     )
 
 
+@cache
+def health_canary(settings: Settings) -> HealthCanary:
+    """The canary: Kommo, n8n, the webhook, the queues and the missed-message watchdog."""
+    from sales_assistant.adapters.bot_state import DynamoBotStateRepository
+    from sales_assistant.adapters.health import DynamoHealthStore, SqsQueueDepths
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.n8n import n8n_client
+    from sales_assistant.adapters.received import DynamoReceivedMessages
+    from sales_assistant.models.bot_state import BotStatus
+    from sales_assistant.services.health import HealthCanary, HealthConfig
+
+    if not settings.kommo_webhook_base_url:
+        raise SettingsError("KOMMO_WEBHOOK_BASE_URL: required by the canary (the URL Kommo's webhook points at)")
+    bot_states = DynamoBotStateRepository(settings.bot_state_table)
+    return HealthCanary(
+        kommo=kommo_client(settings),
+        ai=n8n_client(settings),
+        store=DynamoHealthStore(settings.kommo_table),
+        received=DynamoReceivedMessages(settings.kommo_table),
+        notes=lead_notes(settings),
+        queue_depths=SqsQueueDepths(
+            {
+                "conversations": settings.conversations_queue_url,
+                "commands": settings.commands_queue_url,
+                "lead_events": settings.lead_events_queue_url,
+            }
+        ),
+        paused_bots=lambda: len(bot_states.with_status(BotStatus.PAUSED)),
+        texts=settings.texts,
+        config=HealthConfig(
+            n8n_health_path=settings.n8n_health_path,
+            webhook_base_url=settings.kommo_webhook_base_url,
+            queue_max_age_seconds=settings.queue_max_age_seconds,
+            watchdog_grace_seconds=settings.watchdog_grace_seconds,
+        ),
+    )
+
+
 def reset() -> None:
     """Forget the built services (tests)."""
     for factory in (
+        health_canary,
         proactive_outreach,
         takeover_service,
         reactive_conversations,

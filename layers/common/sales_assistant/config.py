@@ -72,6 +72,7 @@ class Settings(BaseModel):
     n8n_reply_path: str = Field("/webhook/kommo-reply", alias="N8N_REPLY_PATH", pattern=r"^/\S*$")
     n8n_proactive_path: str = Field("/webhook/kommo-proactive", alias="N8N_PROACTIVE_PATH", pattern=r"^/\S*$")
     n8n_scheduling_path: str = Field("/webhook/kommo-scheduling", alias="N8N_SCHEDULING_PATH", pattern=r"^/\S*$")
+    n8n_health_path: str = Field("/webhook/kommo-health", alias="N8N_HEALTH_PATH", pattern=r"^/\S*$")
     n8n_signing_secret: SecretStr = Field(SecretStr(""), alias="N8N_SIGNING_SECRET", min_length=16)
     n8n_timeout_seconds: float = Field(20.0, alias="N8N_TIMEOUT_SECONDS", gt=0, le=120)
 
@@ -109,6 +110,10 @@ class Settings(BaseModel):
     proactive_fallback_template: str = Field("", alias="PROACTIVE_FALLBACK_TEMPLATE", max_length=128)
     triggers_table: str = Field("", alias="TRIGGERS_TABLE")
     kill_switch_parameter: str = Field("", alias="KILL_SWITCH_PARAMETER", max_length=2048)
+
+    kommo_webhook_base_url: str = Field("", alias="KOMMO_WEBHOOK_BASE_URL", pattern=r"^(https?://\S+)?$")
+    queue_max_age_seconds: int = Field(600, alias="QUEUE_MAX_AGE_SECONDS", ge=60, le=86400)
+    watchdog_grace_seconds: int = Field(120, alias="WATCHDOG_GRACE_SECONDS", ge=0, le=3600)
 
     max_webhook_bytes: int = Field(256 * 1024, alias="MAX_WEBHOOK_BYTES", gt=1024, le=10 * 1024 * 1024)
     echo_ttl_seconds: int = Field(10800, alias="ECHO_TTL_SECONDS", ge=7200)  # Kommo retries for about 1.5 h

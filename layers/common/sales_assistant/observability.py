@@ -23,6 +23,7 @@ metrics = Metrics()
 
 __all__ = [
     "MetricUnit",
+    "adopt_correlation_id",
     "count",
     "fingerprint",
     "logger",
@@ -38,9 +39,10 @@ _DIGITS = re.compile(r"\D")
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:
-    """Emit a count metric; dimensions (low-cardinality only) go into their own EMF blob."""
+    """Emit a count metric. With dimensions (low-cardinality only) it goes out twice: its total (the
+    `service` dimension alone, for alarms, which cannot SEARCH) and, in its own EMF blob, per dimension."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if not dimensions:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         return
     from aws_lambda_powertools.metrics import single_metric
 
@@ -74,6 +76,18 @@ def mask_text(text: str | None) -> str:
 def fingerprint(text: str) -> str:
     """A short stable hash of a text (not reversible in practice), for logs and dedup keys."""
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+CORRELATION_ATTRIBUTE = "correlation_id"
+
+
+def adopt_correlation_id(message_attributes: dict[str, Any] | None) -> str | None:
+    """Take the correlation id an SQS message carries (message attribute `correlation_id`, set by the
+    publisher) as this record's: every log line from here on, and the calls to n8n, carry it."""
+    attribute = (message_attributes or {}).get(CORRELATION_ATTRIBUTE) or {}
+    value = attribute.get("stringValue") or attribute.get("StringValue")
+    logger.set_correlation_id(value)
+    return value
 
 
 def observed(

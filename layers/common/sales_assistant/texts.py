@@ -70,6 +70,14 @@ class Texts(BaseModel):
     skip_salesperson_paused: str = "o assistente está pausado para os leads deste(a) vendedor(a)"
     skip_template_not_configured: str = "a janela de 24 h está fechada e não há modelo configurado"
     task_template_needed: str = 'A janela de 24 h do WhatsApp está fechada: envie o modelo "{template}" ao cliente.'
+    note_message_missed: str = (
+        "Uma mensagem do cliente de {when} (horário de Brasília) está no Kommo, mas não chegou ao assistente:"
+        " ela não foi respondida automaticamente."
+    )
+    task_message_missed: str = (
+        "Responda ao cliente: a mensagem dele de {when} (horário de Brasília) não chegou ao assistente e está"
+        " sem resposta. Confira o chat."
+    )
 
     def render(self, name: str, **values: object) -> str:
         """The text `name` with its placeholders filled; unknown placeholders stay visible."""

@@ -19,6 +19,7 @@ from sales_assistant.services.ports import AiFailure
 
 MAX_ATTEMPTS = 2
 CONNECT_TIMEOUT = 3.05
+HEALTH_PING = b'{"version":"1","kind":"health"}'  # n8n/examples/request-health.json, compact
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -48,7 +49,20 @@ class N8nClient:
 
     def ask(self, path: str, request: N8nRequest) -> N8nResponse:
         """POST the request to {base}{path}; retries once on 5xx or an unreachable n8n (not on a slow one)."""
-        body = request.model_dump_json().encode()
+        return _validated(self._post(path, request.model_dump_json().encode()))
+
+    def ping(self, path: str) -> None:
+        """The health workflow's signed ping: 200 {"ok": true}, or AiFailure with the reason."""
+        response = self._post(path, HEALTH_PING)
+        try:
+            answered_ok = response.json().get("ok") is True
+        except (ValueError, AttributeError):
+            answered_ok = False
+        if not answered_ok:
+            raise AiFailure("invalid_response")
+
+    def _post(self, path: str, body: bytes) -> requests.Response:
+        """One signed POST, with the running correlation id (X-Correlation-Id); a 2xx answer, or AiFailure."""
         reason = "unreachable"
         for attempt in range(MAX_ATTEMPTS):
             timestamp = str(int(time.time()))
@@ -57,21 +71,28 @@ class N8nClient:
                 "X-Timestamp": timestamp,
                 "X-Signature": sign(self._secret, timestamp, body),
             }
+            correlation_id = logger.get_correlation_id()
+            if correlation_id:
+                headers["X-Correlation-Id"] = str(correlation_id)
             started = time.perf_counter()
             try:
                 response = self._session.post(
                     f"{self._base_url}{path}", data=body, headers=headers, timeout=self._timeout
                 )
             except requests.Timeout:
+                logger.warning("n8n call timed out", extra={"n8n_path": path})
                 raise AiFailure("timeout") from None
             except requests.RequestException:
                 reason = "unreachable"
             else:
-                metrics.add_metric(
-                    name="N8nLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                metrics.add_metric(name="N8nLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+                logger.info(
+                    "n8n call",
+                    extra={"n8n_path": path, "status": response.status_code, "n8n_ms": round(elapsed_ms)},
                 )
                 if response.status_code < 300:
-                    return _validated(response)
+                    return response
                 reason = f"http_{response.status_code}"
                 if response.status_code < 500:
                     break

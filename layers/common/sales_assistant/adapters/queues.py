@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from sales_assistant.adapters.aws import sqs_client
 from sales_assistant.config import Settings
 from sales_assistant.models.queue import ConversationFlushDue, Flow, QueueItem
+from sales_assistant.observability import CORRELATION_ATTRIBUTE, logger
 
 MAX_DELAY_SECONDS = 900
 
@@ -30,9 +31,15 @@ class QueuePublisher:
         )
 
     def publish(self, item: QueueItem, *, delay_seconds: int = 0) -> str:
-        """Send one item; returns the SQS message id. A delay applies to standard queues only."""
+        """Send one item; returns the SQS message id. A delay applies to standard queues only. The running
+        correlation id (the webhook's) goes along as a message attribute, so the consumer logs with it."""
         url = self._queue_urls[item.flow]
         request: dict[str, object] = {"QueueUrl": url, "MessageBody": item.model_dump_json()}
+        correlation_id = logger.get_correlation_id()
+        if correlation_id:
+            request["MessageAttributes"] = {
+                CORRELATION_ATTRIBUTE: {"DataType": "String", "StringValue": str(correlation_id)[:128]}
+            }
         if url.endswith(".fifo"):
             request["MessageGroupId"] = item.group_id
             request["MessageDeduplicationId"] = hashlib.sha256(item.dedup_key.encode()).hexdigest()

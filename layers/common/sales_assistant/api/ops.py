@@ -32,6 +32,7 @@ def health() -> Response[dict[str, Any]]:
         "kommo_auth": "long_lived_token" if settings.uses_long_lived_token else "oauth2",
         "kommo_token": _kommo_token_status(settings),
         "n8n_configured": bool(settings.n8n_base_url),
+        "canary": _last_canary_report(settings),
     }
     healthy = checks["dynamodb"] == "ok" and checks["queues"] == "ok"
     return Response(
@@ -59,6 +60,27 @@ def _kommo_token_status(settings: Settings) -> str:
         return "missing: authorise the integration (scripts/kommo_authorize.py)"
     hours = (int(item["expires_at_unix"]) - time.time()) / 3600
     return f"valid for {hours:.1f} h (refreshed automatically)" if hours > 0 else "expired (refreshed on next call)"
+
+
+def _last_canary_report(settings: Settings) -> dict[str, Any] | str:
+    """The canary's last results (each check's name, outcome and reason; no secret is ever in them).
+    The HTTP status does not depend on them: a load balancer must not drop the API because n8n is down."""
+    from sales_assistant.adapters.health import DynamoHealthStore
+
+    try:
+        report = DynamoHealthStore(settings.kommo_table).load()
+    except Exception as error:  # reported, not raised
+        return f"error: {type(error).__name__}"
+    if report is None:
+        return "not run yet"
+    return {
+        "healthy": report.healthy,
+        "checked_at": report.checked_at,
+        "age_seconds": max(int(time.time()) - report.checked_at, 0),
+        "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in report.checks},
+        "missed_messages": report.missed_messages,
+        "bots_paused": report.bots_paused,
+    }
 
 
 def _probe(call: Any) -> str:

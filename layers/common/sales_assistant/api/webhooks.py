@@ -15,6 +15,7 @@ from sales_assistant.adapters.echo_memory import DynamoEchoMemory
 from sales_assistant.adapters.once import run_once
 from sales_assistant.adapters.parked import DynamoParkedEntities
 from sales_assistant.adapters.queues import QueuePublisher
+from sales_assistant.adapters.received import DynamoReceivedMessages
 from sales_assistant.api.http import tokens_match
 from sales_assistant.config import get_settings
 from sales_assistant.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
@@ -83,6 +84,8 @@ def receive_kommo_webhook(token: str) -> dict[str, Any]:
             ttl_seconds=settings.dedup_ttl_seconds,
         )
         count("WebhookEventsAccepted", kind=item.kind)
+    if webhook.client_messages:  # the canary's watchdog looks for these (services/health.py)
+        DynamoReceivedMessages(settings.kommo_table).mark(message.id for message in webhook.client_messages)
     count("WebhooksAccepted")
     answer = {
         "accepted": len(routed.items),

@@ -129,6 +129,15 @@ class KommoClient:
             safe=False,
         )
 
+    def account(self) -> dict[str, Any]:
+        """The account (id, subdomain): the cheapest authenticated call, for the health check."""
+        return dict(self._json("GET", "/api/v4/account"))
+
+    def contact_lead_ids(self, contact_id: int) -> list[int]:
+        """The ids of a contact's leads (`?with=leads`), as Kommo lists them."""
+        contact = self._json("GET", f"/api/v4/contacts/{contact_id}", params={"with": "leads"})
+        return [int(lead["id"]) for lead in contact.get("_embedded", {}).get("leads", [])]
+
     def webhooks(self) -> list[dict[str, Any]]:
         """The account's webhooks (`destination`, `settings`, `disabled`: Kommo disables a hook after too
         many bad answers, until someone re-enables it in the UI)."""
@@ -199,6 +208,7 @@ class KommoClient:
                     self._backoff(attempt)
                     continue
                 raise KommoUnavailable(f"Kommo {what}: {type(error).__name__}") from None
+            count("KommoCalls")
             logger.debug(
                 "kommo call",
                 extra={

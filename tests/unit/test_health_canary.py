@@ -1,0 +1,136 @@
+"""The canary's service with fakes: the watchdog's span (grace period, first run, a day back at most),
+the queue check's memory, and a failing check that never hides the others."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sales_assistant.models.kommo import KommoEvent, KommoLead
+from sales_assistant.services.health import (
+    FIRST_LOOKBACK_SECONDS,
+    MAX_LOOKBACK_SECONDS,
+    HealthCanary,
+    HealthConfig,
+    HealthReport,
+)
+from sales_assistant.services.ports import AiFailure
+from sales_assistant.texts import Texts
+
+NOW = 1_800_000_000
+GRACE = 120
+
+
+class FakeKommo:
+    def __init__(self) -> None:
+        self.asked_from: list[int] = []
+        self.events: list[KommoEvent] = []
+
+    def account(self) -> dict[str, object]:
+        return {"id": 1}
+
+    def webhooks(self) -> list[dict[str, object]]:
+        return [{"destination": "https://api.example/webhooks/kommo/x", "disabled": False}]
+
+    def events_since(self, created_from: int) -> list[KommoEvent]:
+        self.asked_from.append(created_from)
+        return [event for event in self.events if event.created_at >= created_from]
+
+    def contact_lead_ids(self, contact_id: int) -> list[int]:
+        return [10, 12]
+
+    def lead(self, lead_id: int) -> KommoLead:
+        return KommoLead(id=lead_id, responsible_user_id=7)
+
+
+class DownAi:
+    def ping(self, path: str) -> None:
+        raise AiFailure("unreachable")
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.report: HealthReport | None = None
+
+    def load(self) -> HealthReport | None:
+        return self.report
+
+    def save(self, report: HealthReport) -> None:
+        self.report = report
+
+
+class Received:
+    def __init__(self, *known: str) -> None:
+        self.known = set(known)
+
+    def missing(self, message_ids: Iterable[str]) -> set[str]:
+        return set(message_ids) - self.known
+
+    def mark(self, message_ids: Iterable[str], *, missed: bool = False) -> None:
+        self.known |= set(message_ids)
+
+
+class Notes:
+    def __init__(self) -> None:
+        self.tasks: list[tuple[str, int, int]] = []
+
+    def note(self, key: str, lead_id: int, text: str, *, service: bool = False) -> None:
+        pass
+
+    def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None:
+        self.tasks.append((key, lead_id, responsible_user_id))
+
+
+def canary(kommo: FakeKommo, store: MemoryStore, notes: Notes, depths: dict[str, int] | None = None) -> HealthCanary:
+    return HealthCanary(
+        kommo=kommo,
+        ai=DownAi(),
+        store=store,
+        received=Received("seen"),
+        notes=notes,
+        queue_depths=lambda: depths or {},
+        paused_bots=lambda: 3,
+        texts=Texts(),
+        config=HealthConfig("/webhook/kommo-health", "https://api.example", 600, GRACE),
+    )
+
+
+def event(message_id: str, created_at: int) -> KommoEvent:
+    value: dict[str, Any] = {"message": {"id": message_id}}
+    return KommoEvent(
+        id=f"e-{message_id}",
+        type="incoming_chat_message",
+        entity_id=5,
+        entity_type="contact",
+        created_at=created_at,
+        value_after=[value],
+    )
+
+
+def test_the_watchdog_judges_from_its_last_stop_to_the_grace_period() -> None:
+    kommo, store, notes = FakeKommo(), MemoryStore(), Notes()
+    kommo.events = [event("seen", NOW - 300), event("lost", NOW - 300), event("young", NOW - GRACE + 1)]
+    first = canary(kommo, store, notes)
+    first.clock = lambda: NOW
+    report = first.run()
+    assert kommo.asked_from == [NOW - GRACE - FIRST_LOOKBACK_SECONDS]
+    assert report.missed_messages == 1 and report.watchdog_until == NOW - GRACE
+    assert notes.tasks == [("missed:lost", 12, 7)]  # the contact's newest lead, its salesperson
+
+    first.clock = lambda: NOW + 300
+    assert first.run().missed_messages == 1  # "young" is old enough now
+    assert kommo.asked_from[-1] == NOW - GRACE
+
+    first.clock = lambda: NOW + 10 * 86400  # after a long outage: one day back at most
+    first.run()
+    assert kommo.asked_from[-1] == NOW + 10 * 86400 - GRACE - MAX_LOOKBACK_SECONDS
+
+
+def test_one_failing_check_leaves_the_others_and_the_report_is_kept() -> None:
+    store = MemoryStore()
+    service = canary(FakeKommo(), store, Notes(), depths={"conversations": 2})
+    service.clock = lambda: NOW
+    report = service.run()
+    assert [check.name for check in report.checks if not check.ok] == ["n8n"]
+    assert report.bots_paused == 3 and report.backlog_since == {"conversations": NOW}
+    assert store.report == report
