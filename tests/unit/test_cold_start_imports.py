@@ -24,9 +24,10 @@ def imported_after_cold_start(function: str, **environment: str) -> set[str]:
         f"import app, json; print(json.dumps([name for name in {HEAVY!r} if name in sys.modules]))"
     )
     settings = {**EXAMPLE_SETTINGS, "AWS_DEFAULT_REGION": "us-east-1", **environment}
-    result = subprocess.run(  # noqa: S603 - our own handler in a fresh interpreter
-        [sys.executable, "-c", program], env={**os.environ, **settings}, capture_output=True, text=True, check=True
+    result = subprocess.run(  # noqa: S603 - our own handler in a fresh interpreter, only its settings
+        [sys.executable, "-c", program], env={"PATH": os.environ["PATH"], **settings}, capture_output=True, text=True
     )
+    assert result.returncode == 0, result.stderr[-2000:]
     return set(json.loads(result.stdout))
 
 
