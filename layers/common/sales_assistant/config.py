@@ -109,6 +109,18 @@ class Settings(BaseModel):
     triggers_table: str = Field("", alias="TRIGGERS_TABLE")
     kill_switch_parameter: str = Field("", alias="KILL_SWITCH_PARAMETER", max_length=2048)
 
+    appointments_table: str = Field("", alias="APPOINTMENTS_TABLE")
+    scheduling_queue_url: str = Field("", alias="SCHEDULING_QUEUE_URL", pattern=r"^(https?://\S+)?$")
+    scheduling_queue_arn: str = Field("", alias="SCHEDULING_QUEUE_ARN", pattern=r"^(arn:\S+)?$")
+    reminder_schedule_group: str = Field("", alias="REMINDER_SCHEDULE_GROUP", max_length=64)
+    reminder_role_arn: str = Field("", alias="REMINDER_ROLE_ARN", pattern=r"^(arn:\S+)?$")
+    reminder_minutes_before: str = Field(
+        "1440,60", alias="REMINDER_MINUTES_BEFORE", pattern=r"^(\d{1,5}(,\d{1,5})*)?$"
+    )
+    hold_minutes: int = Field(5, alias="HOLD_MINUTES", ge=1, le=60)
+    appointment_confirmation_template: str = Field("", alias="APPOINTMENT_CONFIRMATION_TEMPLATE", max_length=128)
+    appointment_reminder_template: str = Field("", alias="APPOINTMENT_REMINDER_TEMPLATE", max_length=128)
+
     max_webhook_bytes: int = Field(256 * 1024, alias="MAX_WEBHOOK_BYTES", gt=1024, le=10 * 1024 * 1024)
     echo_ttl_seconds: int = Field(10800, alias="ECHO_TTL_SECONDS", ge=7200)  # Kommo retries for about 1.5 h
     automation_authors: str = Field("", alias="AUTOMATION_AUTHORS", max_length=2000)
@@ -177,6 +189,11 @@ class Settings(BaseModel):
         from sales_assistant.models.trigger import TriggerRule
 
         return tuple(TypeAdapter(list[TriggerRule]).validate_json(self.trigger_rules_json))
+
+    @property
+    def reminder_offsets(self) -> tuple[int, ...]:
+        """Minutes before an appointment at which the client is reminded (REMINDER_MINUTES_BEFORE)."""
+        return tuple(sorted({int(part) for part in self.reminder_minutes_before.split(",") if part}, reverse=True))
 
     @property
     def texts(self) -> Texts:
