@@ -167,6 +167,7 @@ class World:
             delivered = self.pump_queue("LeadEventsQueue", "ProactiveTriggerFunction")
             delivered += self.pump_queue("ConversationsQueue", "ConversationWorkerFunction")
             delivered += self.pump_queue("CommandsQueue", "BotCommandsFunction")
+            delivered += self.pump_queue("SchedulingQueue", "SchedulingFunction")
             if not delivered:
                 return
 

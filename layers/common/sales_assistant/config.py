@@ -114,9 +114,7 @@ class Settings(BaseModel):
     scheduling_queue_arn: str = Field("", alias="SCHEDULING_QUEUE_ARN", pattern=r"^(arn:\S+)?$")
     reminder_schedule_group: str = Field("", alias="REMINDER_SCHEDULE_GROUP", max_length=64)
     reminder_role_arn: str = Field("", alias="REMINDER_ROLE_ARN", pattern=r"^(arn:\S+)?$")
-    reminder_minutes_before: str = Field(
-        "1440,60", alias="REMINDER_MINUTES_BEFORE", pattern=r"^(\d{1,5}(,\d{1,5})*)?$"
-    )
+    reminder_minutes_before: str = Field("1440,60", alias="REMINDER_MINUTES_BEFORE", pattern=r"^(\d{1,5}(,\d{1,5})*)?$")
     hold_minutes: int = Field(5, alias="HOLD_MINUTES", ge=1, le=60)
     appointment_confirmation_template: str = Field("", alias="APPOINTMENT_CONFIRMATION_TEMPLATE", max_length=128)
     appointment_reminder_template: str = Field("", alias="APPOINTMENT_REMINDER_TEMPLATE", max_length=128)

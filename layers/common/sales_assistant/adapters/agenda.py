@@ -18,25 +18,10 @@ from typing import Any
 from sales_assistant.adapters.aws import dynamodb_client, dynamodb_table, plain
 from sales_assistant.models.appointment import Appointment, Hold
 from sales_assistant.services.availability import Interval, grains
+from sales_assistant.services.scheduling import ChangedMeanwhile, KeyUsed, SlotTaken
 
 MAX_TRANSACTION_ITEMS = 100
 FREE_OR_MINE = "attribute_not_exists(pk) OR (#kind = :hold AND (expires_at < :now OR lead_id = :lead))"
-
-
-class SlotTaken(Exception):
-    """Another appointment or a live hold of another lead occupies part of the interval."""
-
-
-class KeyUsed(Exception):
-    """The idempotency key already booked an appointment (`appointment_id`)."""
-
-    def __init__(self, appointment_id: str) -> None:
-        super().__init__(appointment_id)
-        self.appointment_id = appointment_id
-
-
-class ChangedMeanwhile(Exception):
-    """The appointment changed (or was cancelled) since it was read: nothing was written."""
 
 
 class DynamoAgenda:

@@ -47,7 +47,16 @@ class N8nClient:
         self._sleep = sleep
 
     def ask(self, path: str, request: N8nRequest) -> N8nResponse:
-        """POST the request to {base}{path}; retries once on 5xx or an unreachable n8n (not on a slow one)."""
+        """POST the request to {base}{path} and validate the answer (raises AiFailure)."""
+        return _validated(self._post(path, request))
+
+    def deliver(self, path: str, request: N8nRequest) -> None:
+        """POST the request to {base}{path}; any 2xx is success, whatever the body (raises AiFailure)."""
+        self._post(path, request)
+
+    def _post(self, path: str, request: N8nRequest) -> requests.Response:
+        """Signed POST; retries once on 5xx or an unreachable n8n (not on a slow one); a 2xx response or
+        AiFailure."""
         body = request.model_dump_json().encode()
         reason = "unreachable"
         for attempt in range(MAX_ATTEMPTS):
@@ -71,7 +80,7 @@ class N8nClient:
                     name="N8nLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
                 )
                 if response.status_code < 300:
-                    return _validated(response)
+                    return response
                 reason = f"http_{response.status_code}"
                 if response.status_code < 500:
                     break
