@@ -102,6 +102,8 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     first_name = (request.get("contact", {}).get("name") or "").split(" ")[0] or "tudo bem"
     if request.get("kind") == "proactive":
         return first_message(request, first_name)
+    if request.get("kind") == "scheduling":
+        return {"stored": True}  # as the kommo-scheduling workflow answers
     if HUMAN.search(texts):
         return {
             "reply": f"Claro, {first_name}! Vou chamar um consultor para falar com você agora mesmo. 👍",

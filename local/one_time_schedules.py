@@ -15,7 +15,7 @@ from local.stack import Stack
 def fire_due(stack: Stack, scheduler: Any, sqs: Any, now: float | None = None) -> list[str]:
     """Fire every one-time schedule of the stack's schedule groups that is due at `now`; returns their names."""
     now = time.time() if now is None else now
-    queue_urls = {arn: stack.physical_ids[logical_id] for logical_id, arn in stack.arns.items()}
+    queue_urls = {arn: stack.physical_ids[logical_id] for logical_id, arn in stack.arns.items() if ":sqs:" in arn}
     fired = []
     for logical_id, resource in stack.resources.items():
         if resource["Type"] != "AWS::Scheduler::ScheduleGroup":
