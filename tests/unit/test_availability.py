@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sales_assistant.models.appointment import Slot
 from sales_assistant.models.vendor import VendorProfile
 from sales_assistant.services.availability import Interval, Unbookable, bookable, free_slots, grains, nearest_free
 
@@ -21,7 +22,7 @@ def ts(zone: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: i
     return int(datetime(year, month, day, hour, minute, tzinfo=zone).timestamp())
 
 
-def starts(slots: list, zone: ZoneInfo) -> list[str]:  # type: ignore[type-arg]
+def starts(slots: list[Slot], zone: ZoneInfo) -> list[str]:
     return [slot.start.astimezone(zone).strftime("%a %d %H:%M") for slot in slots]
 
 
