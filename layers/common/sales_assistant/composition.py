@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sales_assistant.adapters.echo_memory import DynamoEchoMemory
     from sales_assistant.adapters.lead_notes import OnceLeadNotes
     from sales_assistant.services.appointment_followups import AppointmentFollowUps
+    from sales_assistant.services.ports import Once
     from sales_assistant.services.proactive import ProactiveOutreach
     from sales_assistant.services.scheduling import SchedulingService
 
@@ -45,7 +46,6 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
     """The reactive flow: conversations in DynamoDB, Kommo, n8n, flush jobs on SQS."""
     from sales_assistant.adapters.kommo import kommo_client
     from sales_assistant.adapters.n8n import n8n_client
-    from sales_assistant.adapters.once import run_once
     from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
     from sales_assistant.adapters.vendors import DynamoVendorRepository
 
@@ -60,12 +60,7 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
         flushes=SqsFlushScheduler(QueuePublisher.from_settings(settings)),
         delivery=delivery(settings),
         echoes=echo_memory(settings),
-        once=partial(
-            run_once,
-            table_name=settings.idempotency_table,
-            ttl_seconds=settings.dedup_ttl_seconds,
-            raise_in_progress=True,
-        ),
+        once=once_per_key(settings),
         texts=settings.texts,
         config=ReactiveConfig(
             quiet_seconds=settings.conversation_quiet_seconds,
@@ -77,6 +72,18 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
         ),
         scheduling=scheduling_service(settings) if settings.appointments_table else None,
         lease_seconds=lambda: lease_seconds(settings),
+    )
+
+
+def once_per_key(settings: Settings) -> Once:
+    """run_once on the idempotency table; a call while the same key runs elsewhere raises (the queue retries)."""
+    from sales_assistant.adapters.once import run_once
+
+    return partial(
+        run_once,
+        table_name=settings.idempotency_table,
+        ttl_seconds=settings.dedup_ttl_seconds,
+        raise_in_progress=True,
     )
 
 
@@ -96,7 +103,6 @@ def proactive_outreach(settings: Settings) -> ProactiveOutreach:
     """The proactive flow: triggers in DynamoDB, salespeople routed, first messages through delivery."""
     from sales_assistant.adapters.kommo import kommo_client
     from sales_assistant.adapters.n8n import n8n_client
-    from sales_assistant.adapters.once import run_once
     from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
     from sales_assistant.adapters.round_robin import DynamoRoundRobin
     from sales_assistant.adapters.triggers import DynamoTriggerRepository
@@ -119,12 +125,7 @@ def proactive_outreach(settings: Settings) -> ProactiveOutreach:
         echoes=echo_memory(settings),
         flushes=SqsFlushScheduler(publisher),
         queue=publisher,
-        once=partial(
-            run_once,
-            table_name=settings.idempotency_table,
-            ttl_seconds=settings.dedup_ttl_seconds,
-            raise_in_progress=True,
-        ),
+        once=once_per_key(settings),
         texts=settings.texts,
         config=ProactiveConfig(
             n8n_path=settings.n8n_proactive_path,
@@ -168,7 +169,6 @@ def appointment_followups(settings: Settings) -> AppointmentFollowUps:
     from sales_assistant.adapters.agenda import DynamoAgenda
     from sales_assistant.adapters.kommo import kommo_client
     from sales_assistant.adapters.n8n import n8n_client
-    from sales_assistant.adapters.once import run_once
     from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
     from sales_assistant.adapters.reminders import SchedulerReminders
     from sales_assistant.adapters.vendors import DynamoVendorRepository
@@ -200,12 +200,7 @@ def appointment_followups(settings: Settings) -> AppointmentFollowUps:
             settings.salesbot_min_gap_seconds,
         ),
         conversations=conversations,
-        once=partial(
-            run_once,
-            table_name=settings.idempotency_table,
-            ttl_seconds=settings.dedup_ttl_seconds,
-            raise_in_progress=True,
-        ),
+        once=once_per_key(settings),
         texts=settings.texts,
         config=FollowUpConfig(
             n8n_path=settings.n8n_scheduling_path,
