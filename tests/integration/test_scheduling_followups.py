@@ -148,3 +148,15 @@ def test_a_meeting_the_service_cannot_book_becomes_a_task_with_the_reason(agenda
     agenda.pump()
     [task] = agenda.kommo.tasks
     assert 'ação "schedule"' in task["text"] and "in_the_past" in task["text"]
+
+
+def test_a_booking_delivered_after_its_cancellation_is_not_sent_to_n8n_or_the_client(agenda: World) -> None:
+    open_window(agenda)
+    _, appointment = book(agenda, at(working_day(), "09:00"))
+    [booked] = queue_messages(agenda.stack, "SchedulingQueue")  # held back, as a slow queue would
+    call(agenda, "DELETE", f"/appointments/{appointment['id']}")
+    agenda.pump()
+    agenda.handler("SchedulingFunction")(sqs_event([booked]))
+    assert [request["appointment"]["status"] for request in scheduling_requests(agenda)] == ["cancelled"]
+    assert agenda.kommo.salesbot_runs == [] and reminders(agenda) == {}
+    assert [task for task in agenda.kommo.tasks if task["task_type_id"] == 2] == []

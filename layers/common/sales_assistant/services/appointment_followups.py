@@ -2,9 +2,10 @@
 
 Each step runs once per appointment version (idempotency records, the delivery log) and on its own: a
 step that fails (n8n down, Kommo slow, the conversation busy) fails the queue message after the others
-ran, and the retry runs only what is left. Steps: the appointment to n8n (kind `scheduling`), a note on
-the lead, and for the latest version of a live appointment a meeting task for the salesperson, the
-reminders (EventBridge Scheduler) and the client's confirmation through the shared delivery path.
+ran, and the retry runs only what is left. Steps: a note on the lead; for the appointment's latest
+version the appointment to n8n (kind `scheduling`); and for the latest version of a live appointment a
+meeting task for the salesperson, the reminders (EventBridge Scheduler) and the client's confirmation
+through the shared delivery path.
 """
 
 from __future__ import annotations
@@ -129,9 +130,10 @@ class AppointmentFollowUps:
         except NotFound:
             lead = None  # a lead deleted in Kommo: n8n still learns of the appointment
         contact = self._contact(appointment)
-        steps: list[tuple[str, Callable[[], object]]] = [
-            ("n8n", lambda: self._once("appointment-n8n", key, lambda: self._forward(item, vendor, lead, contact)))
-        ]
+        steps: list[tuple[str, Callable[[], object]]] = []
+        if latest:  # n8n's agenda keeps the last write: an older change retried late must not overwrite a newer one
+            forward = partial(self._forward, item, vendor, lead, contact)
+            steps.append(("n8n", lambda: self._once("appointment-n8n", key, forward)))
         if lead is not None:
             steps.append(("note", lambda: self._note(item, vendor, key)))
         if item.change == "cancelled":
