@@ -187,3 +187,30 @@ def test_outside_hours_and_an_unknown_salesperson_are_refused(agenda: World) -> 
     assert status == 404 and answer["error"] == "unknown_vendor"
     status, answer = call(agenda, "GET", "/vendors/999/availability")
     assert status == 404
+
+
+def test_a_hold_lapses_after_its_minutes_and_the_slot_is_bookable_again(agenda: World) -> None:
+    import time as clock
+
+    from sales_assistant.adapters.agenda import DynamoAgenda
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.queues import QueuePublisher
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.config import get_settings
+    from sales_assistant.models.appointment import BookingRequest
+    from sales_assistant.services.scheduling import SchedulingService
+
+    start = at(working_day(), "17:00")
+    call(agenda, "POST", "/holds", {"vendor_id": ANA, "lead_id": MARIANA_LEAD, "start": start})
+    assert book(agenda, start, lead=JULIANA_LEAD)[0] == 409
+    settings = get_settings()
+    six_minutes_later = SchedulingService(
+        agenda=DynamoAgenda(settings.appointments_table),
+        vendors=DynamoVendorRepository(settings.vendors_table),
+        kommo=kommo_client(settings),
+        events=QueuePublisher.from_settings(settings),
+        hold_minutes=settings.hold_minutes,
+        clock=lambda: clock.time() + 6 * 60,
+    )
+    booked = six_minutes_later.book(BookingRequest(vendor_id=ANA, lead_id=JULIANA_LEAD, start=start))
+    assert booked.lead_id == JULIANA_LEAD and booked.status == "booked"

@@ -346,9 +346,9 @@ class ReactiveConversations:
             elif action.type == "move_status" and action.status_id:
                 self._echoes.remember(lead_update_echo_keys(lead.id, status_id=action.status_id))
                 self._kommo.patch_lead(lead.id, status_id=action.status_id)
-            elif action.type == "schedule" and self._book(action, lead, action_key):
-                pass
-            else:  # a schedule that could not be booked, and any action without a flow: a task
+            elif action.type == "schedule" and self._scheduling is not None and action.slot:
+                self._book(self._scheduling, action, lead, action_key)
+            else:  # a schedule without a slot, and any action without a flow: a task
                 self._task_for_salesperson(
                     lead, f"action:{action_key}", "task_action", action=action.type, details=action.details()
                 )
@@ -356,21 +356,23 @@ class ReactiveConversations:
                 "ActionsRun", action=action.type if action.type in ("handover", "move_status", "schedule") else "other"
             )
 
-    def _book(self, action: Action, lead: KommoLead, key: str) -> bool:
-        """Book the slot a `schedule` action names with the lead's salesperson (its confirmation and the
-        rest follow from the scheduling queue); False when it cannot be booked (the action says why)."""
-        if self._scheduling is None or not action.slot or not lead.responsible_user_id:
-            return False
+    def _book(self, scheduling: Booking, action: Action, lead: KommoLead, key: str) -> None:
+        """Book the slot a `schedule` action names with the lead's salesperson (the confirmation and the rest
+        follow from the scheduling queue); a slot that cannot be booked becomes a task saying why."""
         try:
-            request = BookingRequest(
-                vendor_id=lead.responsible_user_id, lead_id=lead.id, start=action.slot, idempotency_key=f"action:{key}"
+            request = BookingRequest.model_validate(
+                {
+                    "vendor_id": lead.responsible_user_id,
+                    "lead_id": lead.id,
+                    "start": action.slot,
+                    "idempotency_key": f"action:{key}",
+                }
             )
-            self._scheduling.book(request)
+            scheduling.book(request)
         except (ValidationError, AppError) as refused:
-            action.reason = f"{action.reason} ({_refusal(refused)})".strip()
             count("SchedulingActionsRefused")
-            return False
-        return True
+            details = f"{action.details()}; {_refusal(refused)}"
+            self._task_for_salesperson(lead, f"action:{key}", "task_action", action=action.type, details=details)
 
     def _task_for_salesperson(self, lead: KommoLead, key: str, text_name: str, **values: object) -> None:
         """A task for the lead's responsible salesperson, once per key."""
@@ -402,7 +404,7 @@ def _refusal(error: Exception) -> str:
     """Why a booking was refused, for the salesperson's task (never the input itself)."""
     if isinstance(error, AppError):
         return f"{error.code}: {error.message}"
-    return "horário inválido"
+    return "pedido inválido (horário sem fuso ou lead sem responsável)"
 
 
 def _ordered(messages: list[ChatMessage]) -> list[ChatMessage]:
