@@ -112,3 +112,11 @@ def test_booked_grains_and_their_buffer_are_not_offered_and_the_nearest_free_are
 def test_a_meeting_with_its_buffer_must_fit_one_transaction() -> None:
     with pytest.raises(ValueError, match="at most 240"):
         VendorProfile(meeting_minutes=240, buffer_minutes=10)
+
+
+def test_a_profile_with_an_unknown_timezone_is_refused_and_an_unknown_country_has_no_holidays() -> None:
+    with pytest.raises(ValueError, match="unknown timezone"):
+        VendorProfile(timezone="America/Atlantis")
+    profile = VendorProfile(holidays_country="XX")
+    now = ts(SAO_PAULO, 2026, 11, 13, 12)
+    assert len(free_slots(profile, ts(SAO_PAULO, 2026, 11, 20), ts(SAO_PAULO, 2026, 11, 21), now, set())) == 18

@@ -28,6 +28,17 @@ class VendorProfile(BaseModel):
     agenda_table: str = ""
     is_test: bool = False
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, timezone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {timezone[:40]!r} (an IANA name, e.g. America/Sao_Paulo)") from None
+        return timezone
+
     @field_validator("working_hours")
     @classmethod
     def _valid_hours(cls, hours: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sales_assistant.models.appointment import Slot
 from sales_assistant.models.vendor import VendorProfile
+from sales_assistant.observability import logger
 from sales_assistant.services.working_hours import day_spans
 
 GRAIN_SECONDS = 300
@@ -111,7 +112,11 @@ def holiday_name(profile: VendorProfile, day: date) -> str | None:
 def _calendar(country: str, subdivision: str | None, year: int) -> Any:
     import holidays  # only the scheduling path pays for it
 
-    return holidays.country_holidays(country, subdiv=subdivision, years=year)
+    try:
+        return holidays.country_holidays(country, subdiv=subdivision, years=year)
+    except NotImplementedError:  # a country or state the package does not know: a profile to fix
+        logger.warning("holidays not known: none applied", extra={"country": country, "subdivision": subdivision})
+        return {}
 
 
 def _bookable_window(profile: VendorProfile, now: int) -> tuple[int, int]:
