@@ -10,15 +10,21 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sales_assistant.models.n8n import CONTRACT_VERSION, N8nRequest, N8nResponse
+from sales_assistant.models.n8n import CONTRACT_VERSION, N8nRequest, N8nResponse, SchedulingRequest
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "docs" / "contracts"
 
 
 def schemas() -> dict[str, dict[str, Any]]:
-    """File name -> JSON Schema of each side of the contract."""
+    """File name -> JSON Schema of each side of the contract (and of the scheduling request, the body of
+    kind `scheduling`; n8n answers it with any 2xx once stored)."""
     rendered = {}
-    for side, model in (("request", N8nRequest), ("response", N8nResponse)):
+    sides: tuple[tuple[str, type[N8nRequest | N8nResponse]], ...] = (
+        ("request", N8nRequest),
+        ("response", N8nResponse),
+        ("scheduling", SchedulingRequest),
+    )
+    for side, model in sides:
         schema = model.model_json_schema(mode="validation" if side == "response" else "serialization")
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["$id"] = f"https://github.com/kommo-sales-assistant/contracts/n8n-{side}.v{CONTRACT_VERSION}.schema.json"

@@ -59,7 +59,7 @@ class Demo:
         """The client asks for a meeting: a slot is booked, the client gets the confirmation, the salesperson
         a meeting task."""
         self._client_writes("Quero marcar uma reunião amanhã")
-        self._wait_for_assistant("the confirmation")
+        self._wait_for_assistant("the reply and the booking's confirmation", lines=2)
         self._wait(lambda: any(t["task_type_id"] == MEETING_TASK_TYPE for t in self._view()["tasks"]), "a meeting task")
 
     def takeover(self) -> None:
@@ -84,9 +84,9 @@ class Demo:
     def _salesperson_writes(self, text: str) -> None:
         self._kommo("POST", "/_sandbox/chat", {"lead_id": self.lead_id, "from": SALESPERSON_ID, "text": text})
 
-    def _wait_for_assistant(self, what: str) -> None:
+    def _wait_for_assistant(self, what: str, lines: int = 1) -> None:
         count = self._assistant_lines()
-        self._wait(lambda: self._assistant_lines() > count, what)
+        self._wait(lambda: self._assistant_lines() >= count + lines, what)
 
     def _assistant_lines(self) -> int:
         return sum(line["from"] == "assistant" for line in self._view()["chat"])

@@ -2,7 +2,8 @@
 
 It checks the request signature (401 when wrong), records every request, and answers like a simple
 sales assistant would: a first message (kind proactive) -> a template outside the 24-hour window,
-a greeting naming the trigger inside it; a human is asked for -> handover; a meeting -> schedule; a voice note or a
+a greeting naming the trigger inside it; a human is asked for -> handover; a meeting -> a `schedule` action for
+the next working day at 10:00 São Paulo (the service books it and confirms to the client); a voice note or a
 picture -> acknowledged; the health ping -> {"ok": true}; otherwise a greeting about the lead's area. One
 implementation for the tests, the benchmarks and the local run (started by `make run` when N8N_BASE_URL is not set).
 Tests steer it: `respond_with(...)` for the next answers, `holds[conversation_id]` (an Event) to keep
@@ -19,7 +20,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from local.loopback import LoopbackServer, ServedOnLoopback
 
@@ -100,15 +104,18 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
     if request.get("kind") == "proactive":
         return first_message(request, first_name)
+    if request.get("kind") == "scheduling":
+        return {"stored": True}  # as the kommo-scheduling workflow answers
     if HUMAN.search(texts):
         return {
             "reply": f"Claro, {first_name}! Vou chamar um consultor para falar com você agora mesmo. 👍",
             "actions": [{"type": "handover", "reason": "o cliente pediu atendimento humano"}],
         }
     if MEETING.search(texts):
+        slot = meeting_slot(time.time())
         return {
-            "reply": "Ótimo! Vou verificar a agenda do seu consultor e já te passo os horários disponíveis. 📅",
-            "actions": [{"type": "schedule", "reason": "o cliente quer marcar uma conversa"}],
+            "reply": f"Ótimo! Marquei {slot:%d/%m} às {slot:%H:%M} com seu consultor; a confirmação já vem. 📅",
+            "actions": [{"type": "schedule", "slot": slot.isoformat(), "reason": "o cliente quer marcar uma conversa"}],
         }
     kinds = {message.get("type") for message in messages}
     if kinds & {"voice", "audio"}:
@@ -121,6 +128,19 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     count = len(messages)
     received = "suas mensagens" if count > 1 else "sua mensagem"
     return {"reply": f"Olá, {first_name}! Recebi {received} sobre {area}. Como posso te ajudar hoje?"}
+
+
+def meeting_slot(now: float) -> datetime:
+    """The slot the stand-in books: the next working day (Monday to Friday, not a Brazilian holiday) at
+    10:00 São Paulo, as the real agent would pick from the availability tool."""
+    import holidays
+
+    zone = ZoneInfo("America/Sao_Paulo")
+    day = datetime.fromtimestamp(now, zone).date() + timedelta(days=1)
+    national = holidays.country_holidays("BR", years=[day.year, day.year + 1])
+    while day.weekday() >= 5 or day in national:
+        day += timedelta(days=1)
+    return datetime.combine(day, dtime(10, 0), zone)
 
 
 def first_message(request: dict[str, Any], first_name: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@ On 127.0.0.1 it starts moto's server as AWS (tables, queues and secrets created 
 template.yaml; STAGE=local), the HTTP API on port 3000 routing to the same handlers with API
 Gateway-shaped events, one SQS poller per consumer (SQS-shaped batches, partial batch failures honoured, failed
 messages retried and dead-lettered by the queue's redrive policy), schedules on demand
-(`POST /_local/schedules/{FunctionLogicalId}`), and the Kommo sandbox and the n8n stand-in unless
+(`POST /_local/schedules/{FunctionLogicalId}`), the one-time schedules the code creates (appointment
+reminders) fired when due (local/one_time_schedules.py), and the Kommo sandbox and the n8n stand-in unless
 KOMMO_BASE_URL / N8N_BASE_URL point elsewhere.
 """
 
@@ -96,6 +97,8 @@ class LocalRunner:
                     poller = threading.Thread(target=self._poll, args=(function.logical_id, queue_id, batch_size))
                     poller.daemon = True
                     poller.start()
+        one_time = threading.Thread(target=self._fire_one_time_schedules, daemon=True)
+        one_time.start()
         self._servers.append(LoopbackServer(self._serve_http, self.api_port, log=_log_request).start())
 
     def stop(self) -> None:
@@ -202,6 +205,20 @@ class LocalRunner:
                 raw = payload.encode() if isinstance(payload, str) else payload
                 return response.get("statusCode", 200), response.get("headers", {}), raw
         return _json(404, {"error": "not_found", "message": "no such route"})
+
+    def _fire_one_time_schedules(self) -> None:
+        """EventBridge Scheduler's part: one-time schedules (reminders) sent to their queue when due."""
+        import boto3
+
+        from local.one_time_schedules import fire_due
+
+        scheduler = boto3.client("scheduler")
+        while not self._stopping.wait(1):
+            try:
+                for name in fire_due(self.stack, scheduler, self.sqs):
+                    print(f"[local] one-time schedule {name} fired", flush=True)
+            except Exception as error:  # the server is stopping, or moto hiccuped: try again next second
+                print(f"[local] one-time schedules: {error!r}", file=sys.stderr, flush=True)
 
     def _poll(self, function_id: str, queue_id: str, batch_size: int) -> None:
         url = self.stack.physical_ids[queue_id]

@@ -13,11 +13,15 @@ from typing import Any
 
 from local.defaults import LOCAL_SECRETS
 from local.lambda_events import http_api_event, schedule_event, sqs_event
+from sales_assistant.models.appointment import Appointment
 from sales_assistant.models.kommo_webhook import parse_kommo_webhook
 from sales_assistant.models.queue import (
+    AppointmentChanged,
+    AppointmentReminderDue,
     ClientMessageReceived,
     ConversationFlushDue,
     Flow,
+    QueueItem,
     SalespersonMessageReceived,
     TriggerDue,
 )
@@ -25,6 +29,26 @@ from sales_assistant.models.queue import (
 _CREATED_AT = re.compile(r"(%5Bcreated_at%5D=)[0-9]+")
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 FORM = "application/x-www-form-urlencoded"
+APPOINTMENT_ID = "apt-8401234-0a1b2c3d4e5f"
+QUERIES = {
+    "api-bot-paused-list": {"status": "paused"},
+    "api-triggers-deferred": {"status": "deferred"},
+    "api-availability": {"from": "2026-11-26T08:00:00-03:00", "to": "2026-11-26T18:00:00-03:00"},
+}
+
+
+_APPOINTMENT = Appointment(
+    appointment_id=APPOINTMENT_ID,
+    vendor_id=8401234,
+    lead_id=27754599,
+    contact_id=93589657,
+    start=1795698000,  # 2026-11-26 10:00 São Paulo
+    end=1795699800,
+    occupied_until=1795699800,
+    timezone="America/Sao_Paulo",
+    created_at=1795521600,
+    updated_at=1795521600,
+)
 
 
 def kommo_body(name: str, *, fresh: bool = True) -> str:
@@ -73,6 +97,42 @@ def render_events() -> dict[str, dict[str, Any]]:
             '{"lead_id": 27754601, "trigger": "form", "data": {"pagina": "/consorcio-imovel", "valor": "250000"}}',
         ),
         "api-triggers-deferred": ("GET", "/triggers", "/triggers", None, None),
+        "api-availability": (
+            "GET",
+            "/vendors/8401234/availability",
+            "/vendors/{vendor_id}/availability",
+            {"vendor_id": "8401234"},
+            None,
+        ),
+        "api-hold": (
+            "POST",
+            "/holds",
+            "/holds",
+            None,
+            '{"vendor_id": 8401234, "lead_id": 27754599, "start": "2026-11-26T10:00:00-03:00"}',
+        ),
+        "api-appointment-book": (
+            "POST",
+            "/appointments",
+            "/appointments",
+            None,
+            '{"vendor_id": 8401234, "lead_id": 27754599, "start": "2026-11-26T10:00:00-03:00",'
+            ' "idempotency_key": "lead:27754599:2026-11-26T10:00:00-03:00"}',
+        ),
+        "api-appointment-reschedule": (
+            "POST",
+            f"/appointments/{APPOINTMENT_ID}/reschedule",
+            "/appointments/{appointment_id}/reschedule",
+            {"appointment_id": APPOINTMENT_ID},
+            '{"start": "2026-11-27T15:00:00-03:00"}',
+        ),
+        "api-appointment-cancel": (
+            "DELETE",
+            f"/appointments/{APPOINTMENT_ID}",
+            "/appointments/{appointment_id}",
+            {"appointment_id": APPOINTMENT_ID},
+            None,
+        ),
     }
     for name, (method, path, route, parameters, body) in admin_calls.items():
         event = http_api_event(
@@ -82,22 +142,20 @@ def render_events() -> dict[str, dict[str, Any]]:
             path_parameters=parameters,
             headers=auth,
             body=body,
-            query={"status": "paused"}
-            if path == "/bot"
-            else {"status": "deferred"}
-            if name == "api-triggers-deferred"
-            else None,
+            query=QUERIES.get(name),
         )
         rendered[f"{name}.json"] = _stable(event, name)
     webhook = parse_kommo_webhook(kommo_body("client-message", fresh=False))
     command = parse_kommo_webhook(kommo_body("salesperson-assumir", fresh=False))
-    queue_items: dict[str, ClientMessageReceived | ConversationFlushDue | SalespersonMessageReceived | TriggerDue] = {
+    queue_items: dict[str, QueueItem] = {
         "sqs-conversations-client-message": ClientMessageReceived(message=webhook.client_messages[0]),
         "sqs-conversations-flush-due": ConversationFlushDue(conversation_id="lead:27754599", seq=1),
         "sqs-commands-assumir": SalespersonMessageReceived(message=command.outgoing_messages[0]),
         "sqs-lead-events-trigger": TriggerDue(
             lead_id=27754601, trigger="form", source="api", lead_created_at=1795521600
         ),
+        "sqs-scheduling-booked": AppointmentChanged(change="booked", appointment=_APPOINTMENT),
+        "sqs-scheduling-reminder": AppointmentReminderDue(appointment_id=APPOINTMENT_ID, version=1, minutes_before=60),
     }
     for index, (name, item) in enumerate(queue_items.items(), start=1):
         message = {
@@ -105,12 +163,14 @@ def render_events() -> dict[str, dict[str, Any]]:
             "Body": item.model_dump_json(),
             "MessageAttributes": {"correlation_id": {"DataType": "String", "StringValue": f"local-{name}"}},
         }
-        queue = {Flow.COMMANDS: "CommandsQueue.fifo", Flow.LEAD_EVENTS: "LeadEventsQueue.fifo"}.get(
-            item.flow, "ConversationsQueue"
-        )
+        queue = {
+            Flow.COMMANDS: "CommandsQueue.fifo",
+            Flow.LEAD_EVENTS: "LeadEventsQueue.fifo",
+            Flow.SCHEDULING: "SchedulingQueue",
+        }.get(item.flow, "ConversationsQueue")
         event = sqs_event([message], f"arn:aws:sqs:us-east-1:123456789012:{queue}")
         event["Records"][0]["attributes"]["SentTimestamp"] = "1795521600000"
-        if item.flow != Flow.CONVERSATIONS:
+        if item.flow in (Flow.COMMANDS, Flow.LEAD_EVENTS):
             event["Records"][0]["attributes"].update(
                 {"MessageGroupId": item.group_id, "MessageDeduplicationId": f"dedup-{index}", "SequenceNumber": "1"}
             )

@@ -90,14 +90,22 @@ class Stack:
     def resources(self) -> dict[str, dict[str, Any]]:
         return self.template["Resources"]
 
-    def create_resources(self, dynamodb: Any, sqs: Any, prefix: str = "local") -> None:
-        """Create every DynamoDB table and SQS queue of the template (DLQs first)."""
+    def create_resources(self, dynamodb: Any, sqs: Any, scheduler: Any, prefix: str = "local") -> None:
+        """Create every DynamoDB table, SQS queue (DLQs first) and schedule group of the template; IAM roles
+        get an ARN only (moto does not check permissions)."""
         queues = {key: value for key, value in self.resources.items() if value["Type"] == "AWS::SQS::Queue"}
         for logical_id in sorted(queues, key=lambda key: "RedrivePolicy" in queues[key].get("Properties", {})):
             self._create_queue(sqs, logical_id, queues[logical_id].get("Properties", {}), prefix)
         for logical_id, resource in self.resources.items():
             if resource["Type"] == "AWS::DynamoDB::Table":
                 self._create_table(dynamodb, logical_id, resource["Properties"], prefix)
+            elif resource["Type"] == "AWS::Scheduler::ScheduleGroup":
+                name = str(self.resolve(resource["Properties"]["Name"]))
+                if name not in {group["Name"] for group in scheduler.list_schedule_groups()["ScheduleGroups"]}:
+                    scheduler.create_schedule_group(Name=name)
+                self.physical_ids[logical_id] = self.names[logical_id] = name
+            elif resource["Type"] == "AWS::IAM::Role":
+                self.arns[logical_id] = f"arn:aws:iam::123456789012:role/{prefix}-{logical_id}"
 
     def create_secrets(self, secretsmanager: Any, values: dict[str, str], prefix: str = "local") -> None:
         """Create every Secrets Manager secret of the template, holding `values[key]` under the key the

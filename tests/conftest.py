@@ -38,7 +38,7 @@ def stack() -> Iterator[Any]:
 
 @pytest.fixture
 def aws(stack: Any) -> Iterator[Any]:
-    """Empty tables and queues for one test."""
+    """Empty tables, queues and schedule groups for one test."""
     import boto3
 
     dynamodb = boto3.resource("dynamodb")
@@ -54,6 +54,10 @@ def aws(stack: Any) -> Iterator[Any]:
                     batch.delete_item(Key=item)
         elif resource["Type"] == "AWS::SQS::Queue":
             queue_messages(stack, logical_id)
+        elif resource["Type"] == "AWS::Scheduler::ScheduleGroup":
+            scheduler, group = boto3.client("scheduler"), stack.names[logical_id]
+            for schedule in scheduler.list_schedules(GroupName=group)["Schedules"]:
+                scheduler.delete_schedule(Name=schedule["Name"], GroupName=group)
     kill_switch = stack.resources["KillSwitchParameter"]["Properties"]
     boto3.client("ssm").put_parameter(
         Name=stack.environment()["KILL_SWITCH_PARAMETER"], Type="String", Value=kill_switch["Value"], Overwrite=True
@@ -167,6 +171,7 @@ class World:
             delivered = self.pump_queue("LeadEventsQueue", "ProactiveTriggerFunction")
             delivered += self.pump_queue("ConversationsQueue", "ConversationWorkerFunction")
             delivered += self.pump_queue("CommandsQueue", "BotCommandsFunction")
+            delivered += self.pump_queue("SchedulingQueue", "SchedulingFunction")
             if not delivered:
                 return
 

@@ -125,7 +125,7 @@ def test_make_demo_tells_all_four_scenarios_and_the_sandbox_page_shows_what_the_
     assert failed == [], "\n".join(printed)
     [lead] = [view for view in get(f"{kommo}/_sandbox/leads") if view["client"] == "Patrícia Gomes"]
     said_by_assistant = [line["text"] for line in lead["chat"] if line["from"] == "assistant"]
-    assert len(said_by_assistant) == 4  # first message, reply, confirmation, the reply after /liberar
+    assert len(said_by_assistant) == 5  # first message, reply, reply and confirmation, the reply after /liberar
     with urllib.request.urlopen(f"{kommo}/_sandbox/", timeout=5) as response:  # noqa: S310
         page = response.read().decode()
     assert "O que o cliente vê" in page

@@ -232,13 +232,6 @@ def test_a_client_asking_for_a_human_is_handed_over(world: World) -> None:
     assert len(world.kommo.salesbot_runs) == 1  # the bot stays silent after the handover
 
 
-def test_a_schedule_request_becomes_a_task_until_the_scheduling_flow_exists(world: World) -> None:
-    world.post_webhook(client_message("meet-1", "posso agendar uma reunião amanhã?"))
-    world.pump()
-    [task] = world.kommo.tasks
-    assert 'ação "schedule"' in task["text"] and task["entity_id"] == 27754599
-
-
 def test_the_bots_own_reply_coming_back_as_an_outgoing_message_is_an_echo(world: World) -> None:
     world.post_webhook(kommo_body("client-message"))
     world.pump()

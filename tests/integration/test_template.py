@@ -29,6 +29,7 @@ SECRETS_OF = {  # function -> the secrets its handler requires at cold start, an
     "VendorSyncFunction": {"API_SECRET_ARN", "KOMMO_SECRET_ARN"},
     "ProactiveTriggerFunction": {"API_SECRET_ARN", "N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
     "CanaryFunction": {"N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
+    "SchedulingFunction": {"API_SECRET_ARN", "N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
 }
 
 
@@ -118,6 +119,7 @@ def test_consumers_are_capped_and_sized_for_the_kommo_budget(template: dict[str,
         "ConversationWorkerFunction",
         "BotCommandsFunction",
         "ProactiveTriggerFunction",
+        "SchedulingFunction",
     }
     for mapping in mappings.values():
         properties = mapping["Properties"]

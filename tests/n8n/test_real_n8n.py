@@ -276,8 +276,7 @@ def test_a_curled_client_message_is_answered_through_the_real_reply_workflow(sta
 
 def test_the_agent_calls_the_service_scheduling_api_through_its_tools(stack: Stack) -> None:
     """The fake model asks for availability, then books; n8n calls the service's routes with the API
-    token. Until the service's scheduling routes exist they answer 404: the booking then becomes a
-    `schedule` action, which the service turns into a task for the salesperson."""
+    token; the booking gives the salesperson a meeting task."""
     started = time.perf_counter()
     stack.model.reset()
     stack.model.script(
@@ -293,15 +292,12 @@ def test_the_agent_calls_the_service_scheduling_api_through_its_tools(stack: Sta
     availability, booking = (first_item(result) for result in stack.model.tool_results())
     print(f"\nservice answers to the agent's tools: availability {availability}, booking {booking}")
     assert {availability.get("error"), booking.get("error")}.isdisjoint({"unauthorized", "forbidden"})
-    if booking.get("id"):  # the scheduling routes exist: booked, no task needed
-        time.sleep(1)
-        assert len(tasks(stack)) == tasks_before
-    else:  # not booked: the `schedule` action became a task for the salesperson
-        wait_until(
-            lambda: any('"schedule"' in task["text"] for task in tasks(stack)[tasks_before:]),
-            10,
-            "a task for the salesperson about the meeting",
-        )
+    assert booking.get("id"), booking  # booked through the service's scheduling routes
+    wait_until(  # the booking's follow-ups: the salesperson's meeting task (Kommo task type 2)
+        lambda: any(task.get("task_type_id") == 2 for task in tasks(stack)[tasks_before:]),
+        20,
+        "a meeting task for the salesperson",
+    )
 
 
 def test_a_closed_window_gets_a_template_from_the_reply_workflow(stack: Stack) -> None:

@@ -9,8 +9,9 @@ from pydantic import ValidationError
 
 from local.contracts import CONTRACTS, schemas
 from local.n8n_standin import answer
+from local.stack import ROOT
 from sales_assistant.adapters.n8n import sign
-from sales_assistant.models.n8n import N8nRequest, N8nResponse
+from sales_assistant.models.n8n import N8nRequest, N8nResponse, SchedulingRequest
 
 
 def test_schema_files_match_the_models() -> None:
@@ -23,6 +24,15 @@ def test_the_examples_obey_the_contract() -> None:
     assert request.kind == "reply" and len(request.messages) == 2
     for example in sorted((CONTRACTS / "examples").glob("response-*.json")):
         N8nResponse.model_validate_json(example.read_text())
+
+
+def test_the_scheduling_examples_obey_the_scheduling_request() -> None:
+    for path in (
+        CONTRACTS / "examples" / "request-scheduling.json",
+        ROOT / "n8n" / "examples" / "request-scheduling.json",
+    ):
+        request = SchedulingRequest.model_validate_json(path.read_text())
+        assert request.kind == "scheduling" and request.appointment.status == "booked"
 
 
 @pytest.mark.parametrize("text", ["oi", "quero falar com um atendente", "posso agendar uma visita?"])

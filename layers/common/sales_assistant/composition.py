@@ -17,8 +17,11 @@ if TYPE_CHECKING:
     from sales_assistant.adapters.conversations import DynamoConversationRepository
     from sales_assistant.adapters.echo_memory import DynamoEchoMemory
     from sales_assistant.adapters.lead_notes import OnceLeadNotes
+    from sales_assistant.services.appointment_followups import AppointmentFollowUps
     from sales_assistant.services.health import HealthCanary
+    from sales_assistant.services.ports import Once
     from sales_assistant.services.proactive import ProactiveOutreach
+    from sales_assistant.services.scheduling import SchedulingService
 
 LEASE_MARGIN_SECONDS = 30
 
@@ -44,7 +47,6 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
     """The reactive flow: conversations in DynamoDB, Kommo, n8n, flush jobs on SQS."""
     from sales_assistant.adapters.kommo import kommo_client
     from sales_assistant.adapters.n8n import n8n_client
-    from sales_assistant.adapters.once import run_once
     from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
     from sales_assistant.adapters.vendors import DynamoVendorRepository
 
@@ -59,12 +61,7 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
         flushes=SqsFlushScheduler(QueuePublisher.from_settings(settings)),
         delivery=delivery(settings),
         echoes=echo_memory(settings),
-        once=partial(
-            run_once,
-            table_name=settings.idempotency_table,
-            ttl_seconds=settings.dedup_ttl_seconds,
-            raise_in_progress=True,
-        ),
+        once=once_per_key(settings),
         texts=settings.texts,
         config=ReactiveConfig(
             quiet_seconds=settings.conversation_quiet_seconds,
@@ -75,7 +72,20 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
             n8n_path=settings.n8n_reply_path,
             kommo_cache_seconds=settings.kommo_cache_seconds,
         ),
+        scheduling=scheduling_service(settings) if settings.appointments_table else None,
         lease_seconds=lambda: lease_seconds(settings),
+    )
+
+
+def once_per_key(settings: Settings) -> Once:
+    """run_once on the idempotency table; a call while the same key runs elsewhere raises (the queue retries)."""
+    from sales_assistant.adapters.once import run_once
+
+    return partial(
+        run_once,
+        table_name=settings.idempotency_table,
+        ttl_seconds=settings.dedup_ttl_seconds,
+        raise_in_progress=True,
     )
 
 
@@ -95,7 +105,6 @@ def proactive_outreach(settings: Settings) -> ProactiveOutreach:
     """The proactive flow: triggers in DynamoDB, salespeople routed, first messages through delivery."""
     from sales_assistant.adapters.kommo import kommo_client
     from sales_assistant.adapters.n8n import n8n_client
-    from sales_assistant.adapters.once import run_once
     from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
     from sales_assistant.adapters.round_robin import DynamoRoundRobin
     from sales_assistant.adapters.triggers import DynamoTriggerRepository
@@ -118,12 +127,7 @@ def proactive_outreach(settings: Settings) -> ProactiveOutreach:
         echoes=echo_memory(settings),
         flushes=SqsFlushScheduler(publisher),
         queue=publisher,
-        once=partial(
-            run_once,
-            table_name=settings.idempotency_table,
-            ttl_seconds=settings.dedup_ttl_seconds,
-            raise_in_progress=True,
-        ),
+        once=once_per_key(settings),
         texts=settings.texts,
         config=ProactiveConfig(
             n8n_path=settings.n8n_proactive_path,
@@ -138,6 +142,74 @@ def proactive_outreach(settings: Settings) -> ProactiveOutreach:
             fallback_template=settings.proactive_fallback_template,
         ),
         lease_seconds=lambda: lease_seconds(settings),
+    )
+
+
+@cache
+def scheduling_service(settings: Settings) -> SchedulingService:
+    """Scheduling: the agenda in DynamoDB, leads from Kommo, changes published on the scheduling queue."""
+    from sales_assistant.adapters.agenda import DynamoAgenda
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.queues import QueuePublisher
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.services.scheduling import SchedulingService
+
+    if not (settings.appointments_table and settings.scheduling_queue_url):
+        raise SettingsError("APPOINTMENTS_TABLE, SCHEDULING_QUEUE_URL: required by the scheduling flow")
+    return SchedulingService(
+        agenda=DynamoAgenda(settings.appointments_table),
+        vendors=DynamoVendorRepository(settings.vendors_table),
+        kommo=kommo_client(settings),
+        events=QueuePublisher.from_settings(settings),
+        hold_minutes=settings.hold_minutes,
+    )
+
+
+@cache
+def appointment_followups(settings: Settings) -> AppointmentFollowUps:
+    """What follows an appointment's change: n8n, Kommo task and note, reminders, the client's confirmation."""
+    from sales_assistant.adapters.agenda import DynamoAgenda
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.n8n import n8n_client
+    from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
+    from sales_assistant.adapters.reminders import SchedulerReminders
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.services.appointment_followups import AppointmentFollowUps, FollowUpConfig
+    from sales_assistant.services.delivery import ConversationDoor
+
+    if not (settings.reminder_schedule_group and settings.scheduling_queue_arn and settings.reminder_role_arn):
+        raise SettingsError(
+            "REMINDER_SCHEDULE_GROUP, SCHEDULING_QUEUE_ARN, REMINDER_ROLE_ARN: required by appointment reminders"
+        )
+    conversations = conversation_repository(settings)
+    return AppointmentFollowUps(
+        agenda=DynamoAgenda(settings.appointments_table),
+        vendors=DynamoVendorRepository(settings.vendors_table),
+        kommo=kommo_client(settings),
+        notes=lead_notes(settings),
+        n8n=n8n_client(settings),
+        reminders=SchedulerReminders(
+            settings.reminder_schedule_group,
+            settings.scheduling_queue_arn,
+            settings.reminder_role_arn,
+            settings.reminder_offsets,
+        ),
+        delivery=delivery(settings),
+        door=ConversationDoor(
+            conversations,
+            SqsFlushScheduler(QueuePublisher.from_settings(settings)),
+            lambda: lease_seconds(settings),
+            settings.salesbot_min_gap_seconds,
+        ),
+        conversations=conversations,
+        takeover=takeover_service(settings),
+        once=once_per_key(settings),
+        texts=settings.texts,
+        config=FollowUpConfig(
+            n8n_path=settings.n8n_scheduling_path,
+            confirmation_template=settings.appointment_confirmation_template,
+            reminder_template=settings.appointment_reminder_template,
+        ),
     )
 
 
@@ -234,6 +306,8 @@ def reset() -> None:
     """Forget the built services (tests)."""
     for factory in (
         health_canary,
+        scheduling_service,
+        appointment_followups,
         proactive_outreach,
         takeover_service,
         reactive_conversations,

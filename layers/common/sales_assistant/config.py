@@ -114,6 +114,15 @@ class Settings(BaseModel):
     kommo_webhook_base_url: str = Field("", alias="KOMMO_WEBHOOK_BASE_URL", pattern=r"^(https?://\S+)?$")
     queue_max_age_seconds: int = Field(600, alias="QUEUE_MAX_AGE_SECONDS", ge=60, le=86400)
     watchdog_grace_seconds: int = Field(120, alias="WATCHDOG_GRACE_SECONDS", ge=0, le=3600)
+    appointments_table: str = Field("", alias="APPOINTMENTS_TABLE")
+    scheduling_queue_url: str = Field("", alias="SCHEDULING_QUEUE_URL", pattern=r"^(https?://\S+)?$")
+    scheduling_queue_arn: str = Field("", alias="SCHEDULING_QUEUE_ARN", pattern=r"^(arn:\S+)?$")
+    reminder_schedule_group: str = Field("", alias="REMINDER_SCHEDULE_GROUP", max_length=64)
+    reminder_role_arn: str = Field("", alias="REMINDER_ROLE_ARN", pattern=r"^(arn:\S+)?$")
+    reminder_minutes_before: str = Field("1440,60", alias="REMINDER_MINUTES_BEFORE", pattern=r"^(\d{1,5}(,\d{1,5})*)?$")
+    hold_minutes: int = Field(5, alias="HOLD_MINUTES", ge=1, le=60)
+    appointment_confirmation_template: str = Field("", alias="APPOINTMENT_CONFIRMATION_TEMPLATE", max_length=128)
+    appointment_reminder_template: str = Field("", alias="APPOINTMENT_REMINDER_TEMPLATE", max_length=128)
 
     max_webhook_bytes: int = Field(256 * 1024, alias="MAX_WEBHOOK_BYTES", gt=1024, le=10 * 1024 * 1024)
     echo_ttl_seconds: int = Field(10800, alias="ECHO_TTL_SECONDS", ge=7200)  # Kommo retries for about 1.5 h
@@ -183,6 +192,11 @@ class Settings(BaseModel):
         from sales_assistant.models.trigger import TriggerRule
 
         return tuple(TypeAdapter(list[TriggerRule]).validate_json(self.trigger_rules_json))
+
+    @property
+    def reminder_offsets(self) -> tuple[int, ...]:
+        """Minutes before an appointment at which the client is reminded (REMINDER_MINUTES_BEFORE)."""
+        return tuple(sorted({int(part) for part in self.reminder_minutes_before.split(",") if part}, reverse=True))
 
     @property
     def texts(self) -> Texts:

@@ -64,6 +64,23 @@ def lead_event_item(body: str) -> str:
     return outcome
 
 
+def scheduling_item(body: str) -> str:
+    """Scheduling queue: an appointment's follow-ups, and its reminders when their schedule fires."""
+    from sales_assistant.composition import appointment_followups
+    from sales_assistant.models.queue import AppointmentChanged, AppointmentReminderDue
+
+    item = parse_queue_item(body)
+    flow = appointment_followups(get_settings())
+    if isinstance(item, AppointmentChanged):
+        outcome = flow.changed(item)
+    elif isinstance(item, AppointmentReminderDue):
+        outcome = flow.remind(item)
+    else:
+        raise UnexpectedItem(f"{item.kind} does not belong on the scheduling queue")
+    logger.info("scheduling item handled", extra={"kind": item.kind, "outcome": outcome})
+    return outcome
+
+
 def command_item(body: str) -> str:
     """Commands queue: a salesperson's message is a command or a manual reply (auto-takeover)."""
     item = parse_queue_item(body)

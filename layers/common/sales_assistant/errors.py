@@ -1,5 +1,7 @@
 """Errors that cross layers: each carries the HTTP status and the machine-readable code it maps to."""
 
+from typing import Any
+
 
 class AppError(Exception):
     """Base error: `code` and `message` are what an API caller sees."""
@@ -7,9 +9,10 @@ class AppError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.details = details or {}  # more fields of the error body (e.g. nearest_free slots)
         if code:
             self.code = code
 
@@ -32,6 +35,11 @@ class Forbidden(AppError):
 class NotFound(AppError):
     status = 404
     code = "not_found"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
 
 
 class PayloadTooLarge(AppError):

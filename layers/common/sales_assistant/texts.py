@@ -69,6 +69,25 @@ class Texts(BaseModel):
     skip_kill_switch: str = "o assistente está desligado (chave geral)"
     skip_salesperson_paused: str = "o assistente está pausado para os leads deste(a) vendedor(a)"
     skip_template_not_configured: str = "a janela de 24 h está fechada e não há modelo configurado"
+    appointment_confirmation: str = (
+        "Tudo certo, {nome}! ✅ Sua reunião com {vendedor} está marcada para {data} às {hora}."
+        " Se precisar mudar, é só me avisar por aqui."
+    )
+    appointment_reminder: str = "Olá, {nome}! Lembrete: sua reunião com {vendedor} é {data} às {hora}. Até lá! 📅"
+    note_appointment_booked: str = (
+        "📅 Reunião marcada pelo assistente: {data} às {hora} ({fuso}), {minutos} min com {vendedor}.\nId: {id}"
+    )
+    note_appointment_rescheduled: str = "📅 Reunião remarcada para {data} às {hora} ({fuso}) com {vendedor}.\nId: {id}"
+    note_appointment_cancelled: str = "📅 Reunião de {data} às {hora} ({fuso}) cancelada.\nId: {id}"
+    task_meeting: str = "Reunião com o cliente marcada pelo assistente: {data} às {hora} ({fuso})."
+    task_appointment_salesperson_has_chat: str = (
+        "A reunião de {data} às {hora} está marcada. O assistente não escreveu ao cliente porque você assumiu a"
+        " conversa: confirme com ele."
+    )
+    task_appointment_unconfirmed: str = (
+        "A reunião de {data} às {hora} está marcada, mas a janela de 24 h do WhatsApp está fechada e não há modelo"
+        " configurado: confirme com o cliente."
+    )
     task_template_needed: str = 'A janela de 24 h do WhatsApp está fechada: envie o modelo "{template}" ao cliente.'
     note_message_missed: str = (
         "Uma mensagem do cliente de {when} (horário de Brasília) está no Kommo, mas não chegou ao assistente:"

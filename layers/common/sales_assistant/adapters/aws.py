@@ -57,6 +57,14 @@ def sqs_client() -> Any:
     return boto3.client("sqs", config=_config())
 
 
+@cache
+def scheduler_client() -> Any:
+    """The EventBridge Scheduler client (appointment reminders)."""
+    import boto3
+
+    return boto3.client("scheduler", config=_config())
+
+
 def all_items(read_page: Callable[..., dict[str, Any]], **request: Any) -> list[dict[str, Any]]:
     """Every item of a Scan or Query (`read_page` is table.scan or table.query), following LastEvaluatedKey."""
     items: list[dict[str, Any]] = []
@@ -97,5 +105,5 @@ def is_condition_failure(error: Exception) -> bool:
 
 def reset_clients() -> None:
     """Forget every cached client (tests, local runner)."""
-    for factory in (dynamodb_table, _dynamodb_resource, dynamodb_client, sqs_client):
+    for factory in (dynamodb_table, _dynamodb_resource, dynamodb_client, sqs_client, scheduler_client):
         factory.cache_clear()

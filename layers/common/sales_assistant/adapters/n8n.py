@@ -48,8 +48,12 @@ class N8nClient:
         self._sleep = sleep
 
     def ask(self, path: str, request: N8nRequest) -> N8nResponse:
-        """POST the request to {base}{path}; retries once on 5xx or an unreachable n8n (not on a slow one)."""
+        """POST the request to {base}{path} and validate the answer (raises AiFailure)."""
         return _validated(self._post(path, request.model_dump_json().encode()))
+
+    def deliver(self, path: str, request: N8nRequest) -> None:
+        """POST the request to {base}{path}; any 2xx is success, whatever the body (raises AiFailure)."""
+        self._post(path, request.model_dump_json().encode())
 
     def ping(self, path: str) -> None:
         """The health workflow's signed ping: 200 {"ok": true}, or AiFailure with the reason."""
@@ -62,7 +66,8 @@ class N8nClient:
             raise AiFailure("invalid_response")
 
     def _post(self, path: str, body: bytes) -> requests.Response:
-        """One signed POST, with the running correlation id (X-Correlation-Id); a 2xx answer, or AiFailure."""
+        """One signed POST, with the running correlation id (X-Correlation-Id); retries once on 5xx or an
+        unreachable n8n (not on a slow one); a 2xx answer, or AiFailure."""
         reason = "unreachable"
         for attempt in range(MAX_ATTEMPTS):
             timestamp = str(int(time.time()))

@@ -27,6 +27,7 @@ class QueuePublisher:
                 Flow.CONVERSATIONS: settings.conversations_queue_url,
                 Flow.COMMANDS: settings.commands_queue_url,
                 Flow.LEAD_EVENTS: settings.lead_events_queue_url,
+                Flow.SCHEDULING: settings.scheduling_queue_url,
             }
         )
 

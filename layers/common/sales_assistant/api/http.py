@@ -29,11 +29,10 @@ UNAUTHORIZED = "missing or wrong bearer token"
 PathId = Annotated[int, Path(gt=0, lt=MAX_KOMMO_ID, description="a Kommo id: a positive integer below 10^15")]
 
 
-def error_response(status: int, code: str, message: str) -> Response:
-    """The one error shape of the API."""
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body={"error": code, "message": message}
-    )
+def error_response(status: int, code: str, message: str, details: Mapping[str, Any] | None = None) -> Response:
+    """The one error shape of the API (plus an error's details, e.g. a taken slot's nearest free ones)."""
+    body = {**(details or {}), "error": code, "message": message}
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
@@ -45,7 +44,7 @@ def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
     @app.exception_handler(AppError)
     def _app_error(error: AppError) -> Response:
         logger.info("request refused", extra={"error": error.code, "status": error.status})
-        return error_response(error.status, error.code, error.message)
+        return error_response(error.status, error.code, error.message, error.details)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response:

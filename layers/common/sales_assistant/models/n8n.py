@@ -143,3 +143,25 @@ class N8nResponse(BaseModel):
         if not (self.reply and self.reply.strip()) and self.template is None and not self.actions:
             raise ValueError("the response needs a reply, a template or an action")
         return self
+
+
+class AppointmentInfo(_Model):
+    """The appointment a `scheduling` request carries (n8n's kommo-scheduling workflow stores it in the
+    salesperson's agenda table)."""
+
+    id: str
+    vendor_id: int
+    lead_id: int
+    contact: ContactInfo | None = None
+    start: str = Field(description="ISO 8601 with the salesperson's offset")
+    end: str
+    status: Literal["booked", "cancelled", "rescheduled"]
+    agenda_table: str = Field(pattern=r"^agenda_[a-z0-9_]{1,56}$")
+
+
+class SchedulingRequest(N8nRequest):
+    """Kind `scheduling`: an appointment was booked, rescheduled or cancelled
+    (docs/contracts/n8n-scheduling.v1.schema.json). Any 2xx answer means stored."""
+
+    kind: Literal["scheduling"] = "scheduling"
+    appointment: AppointmentInfo

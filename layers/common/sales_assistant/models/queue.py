@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from sales_assistant.models.appointment import Appointment
 from sales_assistant.models.kommo_webhook import ChatMessage, LeadChange, UnsortedLead
 from sales_assistant.models.trigger import TriggerKind
 
@@ -18,6 +19,7 @@ class Flow(StrEnum):
     CONVERSATIONS = "conversations"
     COMMANDS = "commands"
     LEAD_EVENTS = "lead_events"
+    SCHEDULING = "scheduling"
 
 
 class _Item(BaseModel):
@@ -130,13 +132,51 @@ class ConversationFlushDue(_Item):
         return self.conversation_id
 
 
+class AppointmentChanged(_Item):
+    """An appointment was booked, rescheduled or cancelled: its follow-ups (n8n, Kommo task and note, the
+    client's confirmation, reminders) run once each. It carries the appointment as it was then."""
+
+    flow: ClassVar[Flow] = Flow.SCHEDULING
+    kind: Literal["appointment_changed"] = "appointment_changed"
+    change: Literal["booked", "rescheduled", "cancelled"]
+    appointment: Appointment
+
+    @property
+    def dedup_key(self) -> str:
+        return f"appointment:{self.appointment.appointment_id}:{self.appointment.version}"
+
+    @property
+    def group_id(self) -> str:
+        return f"appointment:{self.appointment.appointment_id}"
+
+
+class AppointmentReminderDue(_Item):
+    """A one-time schedule fired: remind the client of the appointment (unless it changed since)."""
+
+    flow: ClassVar[Flow] = Flow.SCHEDULING
+    kind: Literal["appointment_reminder"] = "appointment_reminder"
+    appointment_id: str
+    version: int
+    minutes_before: int
+
+    @property
+    def dedup_key(self) -> str:
+        return f"reminder:{self.appointment_id}:{self.version}:{self.minutes_before}"
+
+    @property
+    def group_id(self) -> str:
+        return f"appointment:{self.appointment_id}"
+
+
 QueueItem = Annotated[
     ClientMessageReceived
     | SalespersonMessageReceived
     | LeadChanged
     | UnsortedLeadAdded
     | TriggerDue
-    | ConversationFlushDue,
+    | ConversationFlushDue
+    | AppointmentChanged
+    | AppointmentReminderDue,
     Field(discriminator="kind"),
 ]
 queue_item_adapter: TypeAdapter[QueueItem] = TypeAdapter(QueueItem)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_BOOKED_MINUTES = 240  # a meeting plus its buffer: 48 five-minute grains, so a reschedule fits one transaction
 
 
 class VendorProfile(BaseModel):
@@ -18,9 +19,25 @@ class VendorProfile(BaseModel):
     areas: list[str] = []
     timezone: str = "America/Sao_Paulo"
     working_hours: dict[str, list[str]] = Field(default_factory=dict, description='e.g. {"mon": ["09:00-12:00"]}')
-    meeting_minutes: int = Field(default=30, ge=5, le=480)
+    meeting_minutes: int = Field(default=30, ge=5, le=MAX_BOOKED_MINUTES)
+    buffer_minutes: int = Field(default=0, ge=0, le=120, description="kept free after each meeting")
+    min_notice_minutes: int = Field(default=120, ge=0, le=7 * 24 * 60, description="earliest booking from now")
+    horizon_days: int = Field(default=30, ge=1, le=365, description="latest booking from now")
+    holidays_country: str = Field(default="BR", pattern=r"^([A-Z]{2})?$", description="no meetings on its holidays")
+    holidays_subdivision: str = Field(default="", max_length=8, description='regional holidays too, e.g. "SP"')
     agenda_table: str = ""
     is_test: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, timezone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {timezone[:40]!r} (an IANA name, e.g. America/Sao_Paulo)") from None
+        return timezone
 
     @field_validator("working_hours")
     @classmethod
@@ -32,6 +49,12 @@ class VendorProfile(BaseModel):
                 if not _HOURS.match(hour_range):
                     raise ValueError(f"{day}: {hour_range!r} is not HH:MM-HH:MM")
         return hours
+
+    @model_validator(mode="after")
+    def _meeting_fits(self) -> VendorProfile:
+        if self.meeting_minutes + self.buffer_minutes > MAX_BOOKED_MINUTES:
+            raise ValueError(f"meeting_minutes + buffer_minutes must be at most {MAX_BOOKED_MINUTES}")
+        return self
 
 
 class VendorProfiles(BaseModel):

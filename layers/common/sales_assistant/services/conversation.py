@@ -14,10 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from sales_assistant.errors import NotFound
+from sales_assistant.errors import AppError, NotFound
+from sales_assistant.models.appointment import BookingRequest
 from sales_assistant.models.bot_state import ChangeReason
 from sales_assistant.models.conversation import Conversation, KommoSnapshot, batch_id
 from sales_assistant.models.kommo import KommoContact, KommoLead
@@ -101,6 +103,12 @@ class Answer(BaseModel):
         )
 
 
+class Booking(Protocol):
+    """The scheduling service, as the reactive flow uses it."""
+
+    def book(self, request: BookingRequest) -> object: ...
+
+
 class ReactiveConversations:
     """The reactive flow's domain logic; every collaborator comes in as a port."""
 
@@ -119,10 +127,12 @@ class ReactiveConversations:
         once: Once,
         texts: Texts,
         config: ReactiveConfig,
+        scheduling: Booking | None = None,
         lease_seconds: Callable[[], float] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._conversations = conversations
+        self._scheduling = scheduling
         self._takeover = takeover
         self._kommo = kommo
         self._notes = notes
@@ -350,13 +360,33 @@ class ReactiveConversations:
             elif action.type == "move_status" and action.status_id:
                 self._echoes.remember(lead_update_echo_keys(lead.id, status_id=action.status_id))
                 self._kommo.patch_lead(lead.id, status_id=action.status_id)
-            else:  # schedule (until the scheduling flow lands) and any action without a flow: a task
+            elif action.type == "schedule" and self._scheduling is not None and action.slot:
+                self._book(self._scheduling, action, lead, action_key)
+            else:  # a schedule without a slot, and any action without a flow: a task
                 self._task_for_salesperson(
                     lead, f"action:{action_key}", "task_action", action=action.type, details=action.details()
                 )
             count(
                 "ActionsRun", action=action.type if action.type in ("handover", "move_status", "schedule") else "other"
             )
+
+    def _book(self, scheduling: Booking, action: Action, lead: KommoLead, key: str) -> None:
+        """Book the slot a `schedule` action names with the lead's salesperson (the confirmation and the rest
+        follow from the scheduling queue); a slot that cannot be booked becomes a task saying why."""
+        try:
+            request = BookingRequest.model_validate(
+                {
+                    "vendor_id": lead.responsible_user_id,
+                    "lead_id": lead.id,
+                    "start": action.slot,
+                    "idempotency_key": f"action:{key}",
+                }
+            )
+            scheduling.book(request)
+        except (ValidationError, AppError) as refused:
+            count("SchedulingActionsRefused")
+            details = f"{action.details()}; {_refusal(refused)}"
+            self._task_for_salesperson(lead, f"action:{key}", "task_action", action=action.type, details=details)
 
     def _task_for_salesperson(self, lead: KommoLead, key: str, text_name: str, **values: object) -> None:
         """A task for the lead's responsible salesperson, once per key."""
@@ -382,6 +412,13 @@ def answer_from(response: N8nResponse, window_open: bool) -> Answer:
         reply = None  # outside the 24-hour window WhatsApp only takes a template
     template = response.template if reply is None else None
     return Answer(reply=reply, actions=response.actions, template=template)
+
+
+def _refusal(error: Exception) -> str:
+    """Why a booking was refused, for the salesperson's task (never the input itself)."""
+    if isinstance(error, AppError):
+        return f"{error.code}: {error.message}"
+    return "pedido inválido (horário sem fuso ou lead sem responsável)"
 
 
 def _ordered(messages: list[ChatMessage]) -> list[ChatMessage]:

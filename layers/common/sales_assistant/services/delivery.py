@@ -16,6 +16,7 @@ Two pieces:
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -23,12 +24,18 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from sales_assistant.errors import DependencyError
+from sales_assistant.models.conversation import Conversation
+from sales_assistant.models.n8n import Turn
 from sales_assistant.observability import count, logger
 from sales_assistant.services.echoes import EchoMemory, sent_message_echo_keys, template_echo_key
-from sales_assistant.services.ports import LeadNotes
+from sales_assistant.services.ports import FlushScheduler, LeadNotes
 from sales_assistant.texts import Texts
 
 NOT_APPLIED_STATUSES = {400, 401, 402, 403, 404, 422, 429}  # Kommo refused: the run did not happen
+
+
+class ConversationBusy(Exception):
+    """Another job is writing to this lead (or the minimum gap is not over): the queue retries soon."""
 
 
 class LeaseLost(Exception):
@@ -96,6 +103,51 @@ class Lease:
         answered (a job that takes the conversation over later leaves them out of its batch)."""
         if not self._store.mark_sending(self.conversation_id, self.owner, message_ids, self.until_ms()):
             raise LeaseLost(self.conversation_id)
+
+
+class ConversationLeases(LeaseStore, Protocol):
+    """What a flow that writes to a client outside a reply batch needs of the conversations repository."""
+
+    def acquire(
+        self, conversation_id: str, lead_id: int, contact_id: int, owner: str, lease_until_ms: int, free_after: int
+    ) -> Conversation | None: ...
+
+    def finish(
+        self, conversation_id: str, owner: str, turns: list[Turn], delivered_at: int | None, now: int
+    ) -> Conversation | None: ...
+
+
+@dataclass(frozen=True)
+class ConversationDoor:
+    """Takes a conversation's lease for a message that is not a reply (a first message, an appointment
+    confirmation or reminder) and gives it back, handing any client messages that came meanwhile to the
+    reactive flow."""
+
+    conversations: ConversationLeases
+    flushes: FlushScheduler
+    seconds: Callable[[], float]
+    min_gap_seconds: int
+    clock: Callable[[], float] = time.time
+
+    def take(self, conversation_id: str, lead_id: int, contact_id: int, owner_prefix: str) -> Lease:
+        """The lease, when no batch is in flight and the last delivery is `min_gap_seconds` old; raises
+        ConversationBusy otherwise."""
+        owner = f"{owner_prefix}-{uuid.uuid4().hex}"
+        lease = Lease(self.conversations, conversation_id, owner, self.seconds, self.clock)
+        free_after = int(self.clock()) - self.min_gap_seconds
+        if (
+            self.conversations.acquire(conversation_id, lead_id, contact_id, owner, lease.until_ms(), free_after)
+            is None
+        ):
+            raise ConversationBusy(conversation_id)
+        return lease
+
+    def give_back(self, lease: Lease, turns: list[Turn], delivered_at: int | None) -> None:
+        """Record the turns, release the lease, and schedule the reactive flow for a buffer that formed."""
+        now = int(self.clock())
+        after = self.conversations.finish(lease.conversation_id, lease.owner, turns, delivered_at, now)
+        if after is not None and after.buffer:  # the client wrote meanwhile: the reactive flow answers
+            self.flushes.flush_later(after.conversation_id, after.seq, max(self.min_gap_seconds, 1))
 
 
 class SalesbotRelay(Protocol):

@@ -13,7 +13,6 @@ conversation's lease, so a first message and a reply to the same lead never race
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,6 +37,8 @@ from sales_assistant.models.vendor import Vendor
 from sales_assistant.observability import count, logger, measure
 from sales_assistant.services.conversation import WHATSAPP_WINDOW_SECONDS, Answer, answer_from
 from sales_assistant.services.delivery import (
+    ConversationBusy,
+    ConversationDoor,
     Delivery,
     Lease,
     LeaseLost,
@@ -107,10 +108,6 @@ class TriggerQueue(Protocol):
     def publish(self, item: TriggerDue) -> str: ...
 
 
-class ConversationBusy(Exception):
-    """Another job is writing to this lead (or the minimum gap is not over): the queue retries soon."""
-
-
 class _Skip(Exception):
     def __init__(self, reason: str, lead: KommoLead | None = None) -> None:
         super().__init__(reason)
@@ -166,13 +163,18 @@ class ProactiveOutreach:
         self._delivery = delivery
         self._notes = notes
         self._echoes = echoes
-        self._flushes = flushes
         self._queue = queue
         self._once = once
         self._texts = texts
         self._config = config
-        self._lease_seconds = lease_seconds or (lambda: float(config.lease_seconds))
         self._clock = clock
+        self._door = ConversationDoor(
+            conversations,
+            flushes,
+            lease_seconds or (lambda: float(config.lease_seconds)),
+            config.min_gap_seconds,
+            clock,
+        )
 
     # ------------------------------------------------------------------ the two doors
     def accept(self, request: TriggerRequest) -> str:
@@ -470,21 +472,10 @@ class ProactiveOutreach:
         raise TemplateNotConfigured("no fallback template for a first message outside the 24-hour window")
 
     def _acquire(self, conversation_id: str, lead_id: int, contact_id: int) -> Lease:
-        owner = f"proactive-{uuid.uuid4().hex}"
-        lease = Lease(self._conversations, conversation_id, owner, self._lease_seconds, self._clock)
-        free_after = int(self._clock()) - self._config.min_gap_seconds
-        if (
-            self._conversations.acquire(conversation_id, lead_id, contact_id, owner, lease.until_ms(), free_after)
-            is None
-        ):
-            raise ConversationBusy(conversation_id)
-        return lease
+        return self._door.take(conversation_id, lead_id, contact_id, "proactive")
 
     def _release(self, lease: Lease, turns: list[Turn], delivered_at: int | None) -> None:
-        now = int(self._clock())
-        after = self._conversations.finish(lease.conversation_id, lease.owner, turns, delivered_at, now)
-        if after is not None and after.buffer:  # the client wrote meanwhile: the reactive flow answers
-            self._flushes.flush_later(after.conversation_id, after.seq, max(self._config.min_gap_seconds, 1))
+        self._door.give_back(lease, turns, delivered_at)
 
     def _trigger_name(self, kind: TriggerKind) -> str:
         return self._texts.render(f"trigger_{kind}")

@@ -13,12 +13,9 @@ DEFAULT_HOURS = {day: ["09:00-18:00"] for day in WEEKDAYS[:5]}  # a salesperson 
 def next_opening(profile: VendorProfile, now: float) -> datetime | None:
     """None while the salesperson's hours are open at `now`; otherwise when they next open (aware, in the
     salesperson's timezone). A profile with no hours on any day counts as always open."""
-    zone = ZoneInfo(profile.timezone)
-    local = datetime.fromtimestamp(now, zone)
-    hours = profile.working_hours or DEFAULT_HOURS
+    local = datetime.fromtimestamp(now, ZoneInfo(profile.timezone))
     for offset in range(8):
-        day = local.date() + timedelta(days=offset)
-        for start, end in sorted(_spans(hours.get(WEEKDAYS[day.weekday()], []), day, zone)):
+        for start, end in day_spans(profile, local.date() + timedelta(days=offset)):
             if start <= local < end:
                 return None
             if start > local:
@@ -26,9 +23,12 @@ def next_opening(profile: VendorProfile, now: float) -> datetime | None:
     return None
 
 
-def _spans(ranges: list[str], day: date, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+def day_spans(profile: VendorProfile, day: date) -> list[tuple[datetime, datetime]]:
+    """The salesperson's working spans on a local day, in order (aware datetimes in their timezone)."""
+    zone = ZoneInfo(profile.timezone)
+    hours = profile.working_hours or DEFAULT_HOURS
     spans = []
-    for hour_range in ranges:
+    for hour_range in hours.get(WEEKDAYS[day.weekday()], []):
         start_text, end_text = hour_range.split("-")
         start = datetime.combine(day, time.fromisoformat(start_text), zone)
         end = (
@@ -37,4 +37,4 @@ def _spans(ranges: list[str], day: date, zone: ZoneInfo) -> list[tuple[datetime,
             else datetime.combine(day, time.fromisoformat(end_text), zone)
         )
         spans.append((start, end))
-    return spans
+    return sorted(spans)

@@ -106,10 +106,17 @@ class KommoClient:
         return int(answer["_embedded"]["notes"][0]["id"])
 
     def add_task(
-        self, lead_id: int, responsible_user_id: int, text: str, complete_till: int, task_type_id: int = 1
+        self,
+        lead_id: int,
+        responsible_user_id: int,
+        text: str,
+        complete_till: int,
+        task_type_id: int = 1,
+        duration: int | None = None,
     ) -> int:
-        """Create a task on a lead for a salesperson; returns the task id."""
-        task = {
+        """Create a task on a lead for a salesperson (type 1 follow-up, 2 meeting, with its `duration` in
+        seconds); returns the task id."""
+        task: dict[str, Any] = {
             "text": text,
             "complete_till": complete_till,
             "entity_id": lead_id,
@@ -117,6 +124,8 @@ class KommoClient:
             "responsible_user_id": responsible_user_id,
             "task_type_id": task_type_id,
         }
+        if duration is not None:
+            task["duration"] = duration
         answer = self._json("POST", "/api/v4/tasks", json=[task], safe=False)
         return int(answer["_embedded"]["tasks"][0]["id"])
 

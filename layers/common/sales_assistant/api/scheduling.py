@@ -1,0 +1,95 @@
+"""Scheduling routes (bearer), the n8n AI agent's tools: availability, holds, appointments."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import AwareDatetime, BaseModel, ValidationError
+
+from sales_assistant.api.http import PathId, bearer_route, describe_problems
+from sales_assistant.composition import scheduling_service
+from sales_assistant.config import get_settings
+from sales_assistant.errors import Unprocessable
+from sales_assistant.models.appointment import BookingRequest, HoldRequest, RescheduleRequest
+from sales_assistant.models.kommo_webhook import MAX_KOMMO_ID
+
+router = Router()
+AUTH = bearer_route("scheduling")
+AppointmentId = Annotated[str, Path(pattern=r"^apt-\d{1,15}-[0-9a-f]{12}$", description="an appointment id")]
+Body = TypeVar("Body", bound=BaseModel)
+
+
+@router.get(
+    "/vendors/<vendor_id>/availability",
+    summary="A salesperson's free slots",
+    description="ISO 8601 with offset in and out; `from` defaults to now, `to` to a week later (31 days at most). "
+    "With `lead_id`, that lead's own holds show as free.",
+    **AUTH,
+)
+def availability(
+    vendor_id: PathId,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    lead_id: Annotated[int | None, Query(gt=0, lt=MAX_KOMMO_ID)] = None,
+) -> dict[str, Any]:
+    """{"vendor_id", "timezone", "slots": [{"start", "end"}]}."""
+    return scheduling_service(get_settings()).availability(vendor_id, start, end, lead_id)
+
+
+@router.post(
+    "/holds",
+    summary="Keep a slot for a lead a few minutes",
+    description='Body: {"vendor_id", "lead_id", "start"}. 201 with the hold; 409 with nearest_free when taken.',
+    **AUTH,
+)
+def post_hold() -> Response[dict[str, Any]]:
+    hold = scheduling_service(get_settings()).hold(_body(HoldRequest))
+    return _json(201, hold)
+
+
+@router.post(
+    "/appointments",
+    summary="Book a slot",
+    description='Body: {"vendor_id", "lead_id", "start", "idempotency_key"?, "hold_id"?}. 201 with the appointment '
+    "(the same one again for a repeated idempotency_key); 409 with nearest_free when the slot is taken; 422 with "
+    "the reason (outside_hours, holiday, in_the_past, too_soon, beyond_horizon) when it cannot be booked.",
+    **AUTH,
+)
+def post_appointment() -> Response[dict[str, Any]]:
+    appointment = scheduling_service(get_settings()).book(_body(BookingRequest))
+    return _json(201, appointment.view())
+
+
+@router.get("/appointments/<appointment_id>", summary="An appointment", **AUTH)
+def get_appointment(appointment_id: AppointmentId) -> dict[str, Any]:
+    return scheduling_service(get_settings()).get(appointment_id).view()
+
+
+@router.delete("/appointments/<appointment_id>", summary="Cancel an appointment (frees its slot)", **AUTH)
+def cancel_appointment(appointment_id: AppointmentId) -> dict[str, Any]:
+    return scheduling_service(get_settings()).cancel(appointment_id).view()
+
+
+@router.post(
+    "/appointments/<appointment_id>/reschedule",
+    summary="Move an appointment",
+    description='Body: {"start"}. The new slot is booked and the old one freed together, or nothing changes.',
+    **AUTH,
+)
+def reschedule_appointment(appointment_id: AppointmentId) -> dict[str, Any]:
+    request = _body(RescheduleRequest)
+    return scheduling_service(get_settings()).reschedule(appointment_id, request).view()
+
+
+def _body(model: type[Body]) -> Body:
+    try:
+        return model.model_validate_json(router.current_event.body or "{}")
+    except ValidationError as error:
+        raise Unprocessable(describe_problems(error.errors(include_input=False)), code="invalid_body") from None
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[dict[str, Any]]:
+    return Response(status, content_types.APPLICATION_JSON, body)

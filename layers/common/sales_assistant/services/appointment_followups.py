@@ -1,0 +1,321 @@
+"""What follows a booking, a reschedule or a cancellation, from the scheduling queue.
+
+Each step runs once per appointment version (idempotency records, the delivery log) and on its own: a
+step that fails (n8n down, Kommo slow, the conversation busy) fails the queue message after the others
+ran, and the retry runs only what is left. Steps: a note on the lead; for the appointment's latest
+version the appointment to n8n (kind `scheduling`); and for the latest version of a live appointment a
+meeting task for the salesperson, the reminders (EventBridge Scheduler) and the client's confirmation
+through the shared delivery path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
+
+from sales_assistant.errors import NotFound
+from sales_assistant.models.appointment import Appointment, Slot
+from sales_assistant.models.conversation import Conversation
+from sales_assistant.models.kommo import KommoContact, KommoLead
+from sales_assistant.models.n8n import AppointmentInfo, ContactInfo, LeadInfo, SchedulingRequest, Turn, VendorInfo
+from sales_assistant.models.queue import AppointmentChanged, AppointmentReminderDue
+from sales_assistant.models.vendor import Vendor
+from sales_assistant.observability import count, logger
+from sales_assistant.services.conversation import WHATSAPP_WINDOW_SECONDS
+from sales_assistant.services.delivery import (
+    ConversationDoor,
+    Delivery,
+    Outgoing,
+    OutgoingStopped,
+    Template,
+    TemplateNotConfigured,
+)
+from sales_assistant.services.ports import AiFailure, LeadNotes, Once
+from sales_assistant.texts import Texts
+
+
+class FollowUpsFailed(Exception):
+    """Some steps failed (named, without personal data): the queue retries the message."""
+
+
+class Kommo(Protocol):
+    def lead(self, lead_id: int) -> KommoLead: ...
+
+    def contact(self, contact_id: int) -> KommoContact: ...
+
+
+class MeetingTasks(LeadNotes, Protocol):
+    def meeting(
+        self, key: str, lead_id: int, responsible_user_id: int, text: str, start: int, seconds: int
+    ) -> None: ...
+
+
+class AgendaReader(Protocol):
+    def get(self, appointment_id: str) -> Appointment | None: ...
+
+
+class Salespeople(Protocol):
+    def get(self, vendor_id: int) -> Vendor | None: ...
+
+
+class Forwarder(Protocol):
+    """n8n: any 2xx stores the appointment; raises AiFailure otherwise."""
+
+    def deliver(self, path: str, request: SchedulingRequest) -> None: ...
+
+
+class Reminders(Protocol):
+    def set(self, appointment: Appointment, now: int) -> list[int]: ...
+
+    def remove(self, appointment_id: str) -> None: ...
+
+
+class Conversations(Protocol):
+    def get(self, conversation_id: str) -> Conversation | None: ...
+
+
+class PauseState(Protocol):
+    def is_paused(self, contact_id: int) -> bool: ...
+
+
+@dataclass(frozen=True)
+class FollowUpConfig:
+    n8n_path: str
+    confirmation_template: str = ""
+    reminder_template: str = ""
+
+
+class AppointmentFollowUps:
+    """The scheduling queue's consumer logic; every collaborator comes in as a port."""
+
+    def __init__(
+        self,
+        *,
+        agenda: AgendaReader,
+        vendors: Salespeople,
+        kommo: Kommo,
+        notes: MeetingTasks,
+        n8n: Forwarder,
+        reminders: Reminders,
+        delivery: Delivery,
+        door: ConversationDoor,
+        conversations: Conversations,
+        takeover: PauseState,
+        once: Once,
+        texts: Texts,
+        config: FollowUpConfig,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._agenda = agenda
+        self._vendors = vendors
+        self._kommo = kommo
+        self._notes = notes
+        self._n8n = n8n
+        self._reminders = reminders
+        self._delivery = delivery
+        self._door = door
+        self._conversations = conversations
+        self._takeover = takeover
+        self._once = once
+        self._texts = texts
+        self._config = config
+        self._clock = clock
+
+    def changed(self, item: AppointmentChanged) -> str:
+        """Run the follow-ups of one change; returns "done" or raises FollowUpsFailed."""
+        appointment = item.appointment
+        key = f"{appointment.appointment_id}:{appointment.version}"
+        current = self._agenda.get(appointment.appointment_id)
+        latest = current is None or current.version <= appointment.version
+        vendor = self._vendors.get(appointment.vendor_id)
+        try:
+            lead = self._kommo.lead(appointment.lead_id)
+        except NotFound:
+            lead = None  # a lead deleted in Kommo: n8n still learns of the appointment
+        contact = self._contact(appointment)
+        steps: list[tuple[str, Callable[[], object]]] = []
+        if latest:  # n8n's agenda keeps the last write: an older change retried late must not overwrite a newer one
+            forward = partial(self._forward, item, vendor, lead, contact)
+            steps.append(("n8n", lambda: self._once("appointment-n8n", key, forward)))
+        if lead is not None:
+            steps.append(("note", lambda: self._note(item, vendor, key)))
+        if item.change == "cancelled":
+            steps.append(("reminders", lambda: self._reminders.remove(appointment.appointment_id)))
+        elif latest and lead is not None:
+            steps += [
+                ("task", lambda: self._task(appointment, lead, key)),
+                ("reminders", lambda: self._once("appointment-reminders", key, lambda: self._set_reminders(item))),
+                ("confirmation", lambda: self._tell_client(appointment, vendor, lead, contact, "confirmation", key)),
+            ]
+        return _run(steps, appointment.appointment_id)
+
+    def remind(self, item: AppointmentReminderDue) -> str:
+        """A reminder's schedule fired: remind the client unless the appointment moved or was cancelled."""
+        appointment = self._agenda.get(item.appointment_id)
+        if appointment is None or appointment.status != "booked" or appointment.version != item.version:
+            count("RemindersSkipped")
+            return "stale"
+        try:
+            lead = self._kommo.lead(appointment.lead_id)
+        except NotFound:
+            return "lead_deleted"
+        key = f"{appointment.appointment_id}:{appointment.version}:{item.minutes_before}"
+        vendor = self._vendors.get(appointment.vendor_id)
+        return self._tell_client(appointment, vendor, lead, self._contact(appointment), "reminder", key)
+
+    # ------------------------------------------------------------------ steps
+    def _forward(
+        self, item: AppointmentChanged, vendor: Vendor | None, lead: KommoLead | None, contact: KommoContact | None
+    ) -> dict[str, bool]:
+        appointment = item.appointment
+        slot = Slot.of(appointment.start, appointment.end, appointment.timezone)
+        contact_info = ContactInfo(id=contact.id, name=contact.name, phone=contact.phone) if contact else None
+        request = SchedulingRequest(
+            conversation_id=f"lead:{appointment.lead_id}",
+            lead=LeadInfo.of(lead, area="", hidden_field_ids=set()) if lead else LeadInfo(id=appointment.lead_id),
+            contact=contact_info or ContactInfo(id=appointment.contact_id or 0),
+            vendor=VendorInfo(id=vendor.vendor_id, name=vendor.name, areas=vendor.profile.areas) if vendor else None,
+            window_open=self._window_open(appointment.lead_id),
+            appointment=AppointmentInfo(
+                id=appointment.appointment_id,
+                vendor_id=appointment.vendor_id,
+                lead_id=appointment.lead_id,
+                contact=contact_info,
+                start=slot.start.isoformat(),
+                end=slot.end.isoformat(),
+                status=item.change,
+                agenda_table=(vendor.profile.agenda_table if vendor else "") or f"agenda_{appointment.vendor_id}",
+            ),
+        )
+        try:
+            self._n8n.deliver(self._config.n8n_path, request)
+        except AiFailure as failure:
+            count("SchedulingForwardFailed", reason=failure.reason)
+            raise
+        return {"stored": True}
+
+    def _note(self, item: AppointmentChanged, vendor: Vendor | None, key: str) -> None:
+        appointment = item.appointment
+        text = self._texts.render(f"note_appointment_{item.change}", **self._values(appointment, vendor))
+        self._notes.note(f"appointment:{key}", appointment.lead_id, text, service=True)
+
+    def _task(self, appointment: Appointment, lead: KommoLead, key: str) -> None:
+        text = self._texts.render("task_meeting", **self._values(appointment, None))
+        seconds = appointment.end - appointment.start
+        self._notes.meeting(f"meeting:{key}", lead.id, appointment.vendor_id, text, appointment.start, seconds)
+
+    def _set_reminders(self, item: AppointmentChanged) -> dict[str, list[int]]:
+        return {"due": self._reminders.set(item.appointment, int(self._clock()))}
+
+    def _tell_client(
+        self,
+        appointment: Appointment,
+        vendor: Vendor | None,
+        lead: KommoLead,
+        contact: KommoContact | None,
+        what: str,
+        key: str,
+    ) -> str:
+        """The confirmation or a reminder, once per key, through the shared delivery path (a template outside
+        the 24-hour window; without one configured, a task for the salesperson)."""
+        if contact is None:
+            return "no_contact"
+        send = partial(self._send, appointment, vendor, lead, contact, what, key)
+        return str(self._once(f"appointment-{what}", key, lambda: {"outcome": send()})["outcome"])
+
+    def _send(
+        self,
+        appointment: Appointment,
+        vendor: Vendor | None,
+        lead: KommoLead,
+        contact: KommoContact,
+        what: str,
+        key: str,
+    ) -> str:
+        values = {**self._values(appointment, vendor), "nome": contact.name.split(" ")[0] if contact.name else ""}
+        template_name = getattr(self._config, f"{what}_template")
+        outgoing_key = f"appointment-{what}:{key}"
+        if any(self._takeover.is_paused(paused) for paused in {contact.id, lead.main_contact_id} if paused):
+            return self._ask_salesperson(appointment, lead, outgoing_key, "task_appointment_salesperson_has_chat")
+        conversation_id = f"lead:{lead.id}"
+        if self._window_open(lead.id):
+            message = Outgoing(
+                outgoing_key,
+                conversation_id,
+                lead.id,
+                contact.id,
+                appointment.vendor_id,
+                text=self._texts.render(f"appointment_{what}", **values),
+            )
+        elif template_name:
+            params = {name: str(values[name]) for name in ("nome", "data", "hora")}
+            template = Template(template_name, params)
+            message = Outgoing(
+                outgoing_key, conversation_id, lead.id, contact.id, appointment.vendor_id, template=template
+            )
+        else:
+            return self._ask_salesperson(appointment, lead, outgoing_key, "task_appointment_unconfirmed")
+        lease = self._door.take(conversation_id, lead.id, contact.id, f"appointment-{what}")
+        try:
+            delivered_at = self._delivery.send(message, lease, [])
+        except OutgoingStopped as stopped:
+            self._door.give_back(lease, [], None)
+            return f"held:{stopped.reason}"
+        except TemplateNotConfigured:
+            self._door.give_back(lease, [], None)
+            return self._ask_salesperson(appointment, lead, outgoing_key, "task_appointment_unconfirmed")
+        self._door.give_back(lease, [Turn(role="assistant", text=message.described, at=delivered_at)], delivered_at)
+        count("AppointmentMessagesSent", kind=what)
+        return "sent"
+
+    def _ask_salesperson(self, appointment: Appointment, lead: KommoLead, key: str, text_name: str) -> str:
+        """The client is told by a person: a task for the salesperson, with why."""
+        text = self._texts.render(text_name, **self._values(appointment, None))
+        self._notes.task(f"unconfirmed:{key}", lead.id, appointment.vendor_id, text)
+        return "task"
+
+    # ------------------------------------------------------------------ helpers
+    def _contact(self, appointment: Appointment) -> KommoContact | None:
+        if not appointment.contact_id:
+            return None
+        try:
+            return self._kommo.contact(appointment.contact_id)
+        except NotFound:
+            return None
+
+    def _window_open(self, lead_id: int) -> bool:
+        conversation = self._conversations.get(f"lead:{lead_id}")
+        return (
+            conversation is not None and self._clock() - conversation.last_client_message_at < WHATSAPP_WINDOW_SECONDS
+        )
+
+    def _values(self, appointment: Appointment, vendor: Vendor | None) -> dict[str, object]:
+        start = Slot.of(appointment.start, appointment.end, appointment.timezone).start
+        return {
+            "data": f"{start:%d/%m/%Y}",
+            "hora": f"{start:%H:%M}",
+            "fuso": appointment.timezone,
+            "minutos": (appointment.end - appointment.start) // 60,
+            "vendedor": (vendor.name if vendor else "") or "nosso consultor",
+            "id": appointment.appointment_id,
+        }
+
+
+def _run(steps: list[tuple[str, Callable[[], object]]], appointment_id: str) -> str:
+    """Run every step; the failed ones are named in FollowUpsFailed (the queue retries them)."""
+    failed = []
+    for name, step in steps:
+        try:
+            step()
+        except Exception as error:
+            failed.append(name)
+            logger.warning(
+                "appointment follow-up failed",
+                extra={"appointment_id": appointment_id, "step": name, "error": type(error).__name__},
+            )
+    if failed:
+        raise FollowUpsFailed(f"appointment {appointment_id}: {', '.join(failed)} failed")
+    return "done"

@@ -1,0 +1,318 @@
+"""Scheduling: a salesperson's availability, holds, and appointments booked, cancelled and rescheduled.
+
+n8n's AI agent calls it through the scheduling routes (its tools), the reactive flow when n8n answers a
+`schedule` action. Every change is one DynamoDB transaction (adapters/agenda.py); what follows a change
+(n8n, Kommo task and note, the client's confirmation, reminders) runs from the scheduling queue
+(services/appointment_followups.py), so none of it can hold up or undo a booking.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from sales_assistant.errors import Conflict, NotFound, Unprocessable
+from sales_assistant.models.appointment import (
+    Appointment,
+    BookingRequest,
+    Hold,
+    HoldRequest,
+    RescheduleRequest,
+    Slot,
+)
+from sales_assistant.models.kommo import KommoLead
+from sales_assistant.models.queue import AppointmentChanged
+from sales_assistant.models.vendor import MAX_BOOKED_MINUTES, Vendor
+from sales_assistant.observability import count, logger
+from sales_assistant.services.availability import (
+    GRAIN_SECONDS,
+    NEAREST_WINDOW_DAYS,
+    Interval,
+    Unbookable,
+    bookable,
+    free_slots,
+    nearest_free,
+)
+
+DEFAULT_DAYS = 7
+MAX_DAYS = 31
+CHANGE_ATTEMPTS = 3
+
+
+class SlotTaken(Exception):
+    """The agenda refused the interval: an appointment or another lead's live hold overlaps it."""
+
+
+class KeyUsed(Exception):
+    """The idempotency key booked an appointment already."""
+
+    def __init__(self, appointment_id: str) -> None:
+        super().__init__(appointment_id)
+        self.appointment_id = appointment_id
+
+
+class ChangedMeanwhile(Exception):
+    """The appointment changed since it was read: nothing was written."""
+
+
+class SlotUnavailable(Conflict):
+    """409 with the free slots nearest to the one asked for."""
+
+    code = "slot_taken"
+
+    def __init__(self, message: str, nearest: list[Slot]) -> None:
+        super().__init__(message, details={"nearest_free": _views(nearest)})
+
+
+class Agenda(Protocol):
+    """Raises SlotTaken, KeyUsed and ChangedMeanwhile as named here (adapters/agenda.py)."""
+
+    def busy(self, vendor_id: int, start: int, end: int, now: int, lead_id: int | None = None) -> set[int]: ...
+
+    def get(self, appointment_id: str) -> Appointment | None: ...
+
+    def hold(self, hold_id: str) -> Hold | None: ...
+
+    def booked_with(self, key: str) -> str | None: ...
+
+    def add_hold(self, hold: Hold, now: int) -> None: ...
+
+    def book(self, appointment: Appointment, now: int) -> None: ...
+
+    def cancel(self, appointment: Appointment, cancelled: Appointment) -> None: ...
+
+    def move(self, appointment: Appointment, moved: Appointment, now: int) -> None: ...
+
+
+class Salespeople(Protocol):
+    def get(self, vendor_id: int) -> Vendor | None: ...
+
+
+class Leads(Protocol):
+    def lead(self, lead_id: int) -> KommoLead: ...
+
+
+class Events(Protocol):
+    def publish(self, item: AppointmentChanged) -> str: ...
+
+
+class SchedulingService:
+    """Availability, holds and appointments; every collaborator comes in as a port."""
+
+    def __init__(
+        self,
+        *,
+        agenda: Agenda,
+        vendors: Salespeople,
+        kommo: Leads,
+        events: Events,
+        hold_minutes: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._agenda = agenda
+        self._vendors = vendors
+        self._kommo = kommo
+        self._events = events
+        self._hold_seconds = hold_minutes * 60
+        self._clock = clock
+
+    # ------------------------------------------------------------------ reading
+    def availability(
+        self, vendor_id: int, start: datetime | None, end: datetime | None, lead_id: int | None = None
+    ) -> dict[str, object]:
+        """The salesperson's free slots between `start` (default now) and `end` (default a week later);
+        a lead's own holds show as free to that lead."""
+        vendor = self._vendor(vendor_id)
+        now = int(self._clock())
+        begin = int(start.timestamp()) if start else now
+        until = int(end.timestamp()) if end else begin + DEFAULT_DAYS * 86400
+        if until <= begin:
+            raise Unprocessable("to must be after from", code="invalid_range")
+        if until - begin > MAX_DAYS * 86400:
+            raise Unprocessable(f"at most {MAX_DAYS} days at a time", code="invalid_range")
+        busy = self._busy(vendor_id, begin, until, now, lead_id)
+        slots = free_slots(vendor.profile, begin, until, now, busy)
+        return {"vendor_id": vendor_id, "timezone": vendor.profile.timezone, "slots": _views(slots)}
+
+    def get(self, appointment_id: str) -> Appointment:
+        appointment = self._agenda.get(appointment_id)
+        if appointment is None:
+            raise NotFound(f"no appointment {appointment_id}", code="unknown_appointment")
+        return appointment
+
+    # ------------------------------------------------------------------ changing
+    def hold(self, request: HoldRequest) -> dict[str, object]:
+        """Keep a slot for a lead a few minutes: other leads are not offered it and cannot book it."""
+        vendor = self._vendor(request.vendor_id)
+        now = int(self._clock())
+        interval = self._bookable(vendor, request.start, now)
+        hold = Hold(
+            hold_id=f"hold-{uuid.uuid4().hex[:16]}",
+            vendor_id=vendor.vendor_id,
+            lead_id=request.lead_id,
+            start=interval.start,
+            end=interval.end,
+            occupied_until=interval.occupied_until,
+            expires_at=now + self._hold_seconds,
+        )
+        try:
+            self._agenda.add_hold(hold, now)
+        except SlotTaken:
+            raise self._taken(vendor, interval.start, now, request.lead_id) from None
+        count("SlotsHeld")
+        slot = Slot.of(hold.start, hold.end, vendor.profile.timezone)
+        expires = Slot.of(hold.expires_at, hold.expires_at, vendor.profile.timezone).start
+        return {
+            "hold_id": hold.hold_id,
+            "vendor_id": hold.vendor_id,
+            "lead_id": hold.lead_id,
+            "start": slot.start.isoformat(),
+            "end": slot.end.isoformat(),
+            "expires_at": expires.isoformat(),
+        }
+
+    def book(self, request: BookingRequest) -> Appointment:
+        """Book a slot for a lead (its hold, if any, becomes the appointment). The same idempotency key
+        books once: a repeat gets the first booking back."""
+        if request.idempotency_key:
+            booked = self._agenda.booked_with(request.idempotency_key)
+            if booked:
+                return self._repeat(booked, request)
+        vendor = self._vendor(request.vendor_id)
+        now = int(self._clock())
+        interval = self._bookable(vendor, request.start, now)
+        if request.hold_id:
+            hold = self._agenda.hold(request.hold_id)
+            if hold and (hold.lead_id, hold.vendor_id) != (request.lead_id, request.vendor_id):
+                raise Conflict("the hold belongs to another lead or salesperson", code="hold_mismatch")
+        if not self._busy(vendor.vendor_id, interval.start, interval.occupied_until, now, request.lead_id).isdisjoint(
+            interval.grains
+        ):  # taken already: answer without asking Kommo (the transaction below decides any race)
+            raise self._taken(vendor, interval.start, now, request.lead_id)
+        lead = self._lead(request.lead_id)
+        appointment = Appointment(
+            appointment_id=f"apt-{vendor.vendor_id}-{uuid.uuid4().hex[:12]}",
+            vendor_id=vendor.vendor_id,
+            lead_id=lead.id,
+            contact_id=lead.main_contact_id,
+            start=interval.start,
+            end=interval.end,
+            occupied_until=interval.occupied_until,
+            timezone=vendor.profile.timezone,
+            created_at=now,
+            updated_at=now,
+            idempotency_key=request.idempotency_key,
+        )
+        try:
+            self._agenda.book(appointment, now)
+        except KeyUsed as used:
+            return self._repeat(used.appointment_id, request)
+        except SlotTaken:
+            raise self._taken(vendor, interval.start, now, request.lead_id) from None
+        self._publish("booked", appointment)
+        count("AppointmentsBooked")
+        logger.info("appointment booked", extra={"appointment_id": appointment.appointment_id, "lead_id": lead.id})
+        return appointment
+
+    def cancel(self, appointment_id: str) -> Appointment:
+        """Cancel an appointment and free its slot (cancelling a cancelled one changes nothing)."""
+        for _ in range(CHANGE_ATTEMPTS):
+            appointment = self.get(appointment_id)
+            if appointment.status == "cancelled":
+                return appointment
+            cancelled = self._next_version(appointment, status="cancelled")
+            try:
+                self._agenda.cancel(appointment, cancelled)
+            except ChangedMeanwhile:
+                continue
+            self._publish("cancelled", cancelled)
+            count("AppointmentsCancelled")
+            return cancelled
+        raise Conflict("the appointment kept changing; try again", code="changed_meanwhile")
+
+    def reschedule(self, appointment_id: str, request: RescheduleRequest) -> Appointment:
+        """Move an appointment: the new slot booked and the old one freed in one transaction, or nothing
+        changes."""
+        appointment = self.get(appointment_id)
+        if appointment.status == "cancelled":
+            raise Conflict("a cancelled appointment cannot be rescheduled; book a new one", code="cancelled")
+        vendor = self._vendor(appointment.vendor_id)
+        now = int(self._clock())
+        interval = self._bookable(vendor, request.start, now)
+        if interval.start == appointment.start:
+            return appointment
+        moved = self._next_version(
+            appointment,
+            start=interval.start,
+            end=interval.end,
+            occupied_until=interval.occupied_until,
+            previous_start=appointment.start,
+        )
+        try:
+            self._agenda.move(appointment, moved, now)
+        except SlotTaken:
+            raise self._taken(vendor, interval.start, now, appointment.lead_id) from None
+        except ChangedMeanwhile:
+            raise Conflict(
+                "the appointment changed meanwhile; read it and try again", code="changed_meanwhile"
+            ) from None
+        self._publish("rescheduled", moved)
+        count("AppointmentsRescheduled")
+        return moved
+
+    # ------------------------------------------------------------------ helpers
+    def _vendor(self, vendor_id: int) -> Vendor:
+        vendor = self._vendors.get(vendor_id)
+        if vendor is None:
+            raise NotFound(f"salesperson {vendor_id} is unknown (run POST /vendors/sync?)", code="unknown_vendor")
+        if not vendor.active:
+            raise Unprocessable(f"salesperson {vendor_id} is no longer active", code="vendor_inactive")
+        return vendor
+
+    def _lead(self, lead_id: int) -> KommoLead:
+        try:
+            return self._kommo.lead(lead_id)
+        except NotFound:
+            raise NotFound(f"lead {lead_id} does not exist in Kommo", code="unknown_lead") from None
+
+    def _bookable(self, vendor: Vendor, start: datetime, now: int) -> Interval:
+        try:
+            return bookable(vendor.profile, start, now)
+        except Unbookable as refused:
+            raise Unprocessable(refused.message, code=refused.code) from None
+
+    def _busy(self, vendor_id: int, start: int, end: int, now: int, lead_id: int | None) -> set[int]:
+        return self._agenda.busy(vendor_id, start - GRAIN_SECONDS, end + MAX_BOOKED_MINUTES * 60, now, lead_id)
+
+    def _taken(self, vendor: Vendor, start: int, now: int, lead_id: int) -> SlotUnavailable:
+        count("SlotTaken")
+        window = NEAREST_WINDOW_DAYS * 86400
+        busy = self._busy(vendor.vendor_id, start - window, start + window, now, lead_id)
+        return SlotUnavailable("the slot is taken", nearest_free(vendor.profile, start, now, busy))
+
+    def _repeat(self, appointment_id: str, request: BookingRequest) -> Appointment:
+        """The appointment a repeated idempotency key booked; its follow-ups are queued again (each runs
+        once), so a booking whose first answer was lost before they were queued still gets them."""
+        appointment = self.get(appointment_id)
+        same = (appointment.vendor_id, appointment.lead_id) == (request.vendor_id, request.lead_id)
+        if not same or (appointment.version == 1 and appointment.start != int(request.start.timestamp())):
+            raise Unprocessable("the idempotency key was used for another booking", code="idempotency_key_reused")
+        if appointment.version == 1:
+            self._publish("booked", appointment)
+        count("AppointmentsRepeated")
+        return appointment
+
+    def _next_version(self, appointment: Appointment, **changes: object) -> Appointment:
+        return appointment.model_copy(
+            update={**changes, "version": appointment.version + 1, "updated_at": int(self._clock())}
+        )
+
+    def _publish(self, change: str, appointment: Appointment) -> None:
+        self._events.publish(AppointmentChanged.model_validate({"change": change, "appointment": appointment}))
+
+
+def _views(slots: list[Slot]) -> list[dict[str, str]]:
+    return [{"start": slot.start.isoformat(), "end": slot.end.isoformat()} for slot in slots]

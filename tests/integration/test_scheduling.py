@@ -1,0 +1,216 @@
+"""Scheduling end to end: a salesperson's slots, holds, bookings, cancellations and reschedules through
+the scheduling routes (the n8n agent's tools), on moto, with the Kommo sandbox and the n8n stand-in."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from local.lambda_events import http_api_event, schedule_event
+from tests.conftest import API_TOKEN, World
+
+ANA = 8401234  # salesperson, Auto, Mon-Fri 09-12 and 13-18 São Paulo, 30-minute meetings
+MARIANA_LEAD, MARIANA = 27754599, 93589657  # Ana's lead and its contact
+JULIANA_LEAD = 27754601  # another lead
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+
+@pytest.fixture
+def agenda(world: World) -> World:
+    """The world with the salespeople synced from the Kommo sandbox, Ana with her profile of
+    config/vendor-profiles.json (the local run's profiles work all day)."""
+    from local.defaults import VENDOR_PROFILES
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.config import get_settings
+    from sales_assistant.models.vendor import VendorProfiles
+
+    world.handler("VendorSyncFunction")(schedule_event("VendorSyncFunction"))
+    profiles = VendorProfiles.model_validate_json(VENDOR_PROFILES.read_text()).vendors
+    DynamoVendorRepository(get_settings().vendors_table).save_profile(ANA, profiles[ANA])
+    return world
+
+
+def call(world: World, method: str, path: str, body: Any = None, **query: str) -> tuple[int, Any]:
+    """One request to the scheduling function, as API Gateway sends it."""
+    event = http_api_event(
+        method,
+        path,
+        query=query or None,
+        headers={"authorization": f"Bearer {API_TOKEN}", "content-type": "application/json"},
+        body=json.dumps(body) if body is not None else None,
+    )
+    response = world.handler("SchedulingFunction")(event)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def book(world: World, start: str, lead: int = MARIANA_LEAD, **extra: Any) -> tuple[int, Any]:
+    return call(world, "POST", "/appointments", {"vendor_id": ANA, "lead_id": lead, "start": start, **extra})
+
+
+def working_day(days_ahead: int = 2) -> date:
+    """A Monday-to-Friday day at least `days_ahead` days from now that is not a Brazilian holiday."""
+    import holidays
+
+    day = datetime.now(SAO_PAULO).date() + timedelta(days=days_ahead)
+    while day.weekday() >= 5 or day in holidays.country_holidays("BR", years=day.year):
+        day += timedelta(days=1)
+    return day
+
+
+def at(day: date, hhmm: str, zone: ZoneInfo = SAO_PAULO) -> str:
+    return datetime.combine(day, time.fromisoformat(hhmm), zone).isoformat()
+
+
+def test_a_salesperson_offers_the_slots_of_their_hours_with_its_offset(agenda: World) -> None:
+    day = working_day()
+    status, answer = call(
+        agenda, "GET", f"/vendors/{ANA}/availability", **{"from": at(day, "00:00"), "to": at(day, "23:59")}
+    )
+    assert status == 200 and answer["vendor_id"] == ANA and answer["timezone"] == "America/Sao_Paulo"
+    starts = [slot["start"] for slot in answer["slots"]]
+    assert starts[0] == at(day, "09:00") and starts[-1] == at(day, "17:30") and at(day, "12:00") not in starts
+    assert len(starts) == 16 and answer["slots"][0]["end"] == at(day, "09:30")  # lunch 12-13 stays free
+
+
+def test_a_booked_slot_is_no_longer_offered_and_the_appointment_can_be_read(agenda: World) -> None:
+    day = working_day()
+    status, appointment = book(agenda, at(day, "10:00"))
+    assert status == 201 and appointment["status"] == "booked" and appointment["contact_id"] == MARIANA
+    assert (appointment["start"], appointment["end"]) == (at(day, "10:00"), at(day, "10:30"))
+    _, answer = call(
+        agenda, "GET", f"/vendors/{ANA}/availability", **{"from": at(day, "09:00"), "to": at(day, "12:00")}
+    )
+    assert at(day, "10:00") not in [slot["start"] for slot in answer["slots"]]
+    assert call(agenda, "GET", f"/appointments/{appointment['id']}") == (200, appointment)
+
+
+def test_fifty_clients_booking_one_slot_at_once_get_exactly_one_appointment(
+    agenda: World, atomic_dynamodb: None
+) -> None:
+    start = at(working_day(), "15:00")
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(
+            pool.map(lambda lead: book(agenda, start, lead=lead)[0], [MARIANA_LEAD] * 25 + [JULIANA_LEAD] * 25)
+        )
+    assert sorted(statuses) == [201] + [409] * 49
+
+
+def test_an_overlapping_slot_is_refused_with_the_nearest_free_slots(agenda: World) -> None:
+    day = working_day()
+    assert book(agenda, at(day, "10:00"))[0] == 201
+    status, answer = book(agenda, at(day, "10:15"), lead=JULIANA_LEAD)  # overlaps 10:00-10:30
+    assert status == 409 and answer["error"] == "slot_taken"
+    assert [slot["start"] for slot in answer["nearest_free"]] == [at(day, "09:30"), at(day, "10:30"), at(day, "11:00")]
+    assert book(agenda, at(day, "10:30"), lead=JULIANA_LEAD)[0] == 201  # back to back is fine
+
+
+def test_a_held_slot_is_not_offered_to_another_lead_and_the_holder_books_it(agenda: World) -> None:
+    start = at(working_day(), "11:00")
+    status, hold = call(agenda, "POST", "/holds", {"vendor_id": ANA, "lead_id": MARIANA_LEAD, "start": start})
+    assert status == 201 and hold["start"] == start
+    window = {"from": start, "to": at(working_day(), "12:00")}
+    _, for_juliana = call(agenda, "GET", f"/vendors/{ANA}/availability", lead_id=str(JULIANA_LEAD), **window)
+    _, for_mariana = call(agenda, "GET", f"/vendors/{ANA}/availability", lead_id=str(MARIANA_LEAD), **window)
+    assert start not in [slot["start"] for slot in for_juliana["slots"]]
+    assert start in [slot["start"] for slot in for_mariana["slots"]]
+    assert book(agenda, start, lead=JULIANA_LEAD)[0] == 409
+    assert book(agenda, start, hold_id=hold["hold_id"], lead=JULIANA_LEAD)[1]["error"] == "hold_mismatch"
+    status, appointment = book(agenda, start, hold_id=hold["hold_id"])
+    assert status == 201 and appointment["lead_id"] == MARIANA_LEAD
+
+
+def test_a_cancelled_appointment_frees_its_slot_for_another_lead(agenda: World) -> None:
+    start = at(working_day(), "14:00")
+    _, appointment = book(agenda, start)
+    status, cancelled = call(agenda, "DELETE", f"/appointments/{appointment['id']}")
+    assert status == 200 and cancelled["status"] == "cancelled" and cancelled["version"] == 2
+    assert call(agenda, "DELETE", f"/appointments/{appointment['id']}") == (200, cancelled)  # once is enough
+    assert book(agenda, start, lead=JULIANA_LEAD)[0] == 201
+
+
+def test_the_same_idempotency_key_books_once(agenda: World) -> None:
+    start = at(working_day(), "16:00")
+    first = book(agenda, start, idempotency_key="lead:27754599:16h")
+    again = book(agenda, start, idempotency_key="lead:27754599:16h")
+    assert first[0] == again[0] == 201 and first[1] == again[1]
+    other = book(agenda, at(working_day(), "16:30"), idempotency_key="lead:27754599:16h")
+    assert other[0] == 422 and other[1]["error"] == "idempotency_key_reused"
+
+
+def test_a_reschedule_moves_the_appointment_and_frees_the_old_slot(agenda: World) -> None:
+    day = working_day()
+    _, appointment = book(agenda, at(day, "09:00"))
+    status, moved = call(agenda, "POST", f"/appointments/{appointment['id']}/reschedule", {"start": at(day, "09:15")})
+    assert status == 200 and moved["start"] == at(day, "09:15") and moved["version"] == 2  # overlapping move
+    assert book(agenda, at(day, "09:45"), lead=JULIANA_LEAD)[0] == 201
+    status, moved = call(agenda, "POST", f"/appointments/{appointment['id']}/reschedule", {"start": at(day, "15:00")})
+    assert status == 200 and book(agenda, at(day, "09:15"), lead=JULIANA_LEAD)[0] == 201
+
+
+def test_a_reschedule_that_fails_halfway_leaves_the_old_booking_in_place(agenda: World) -> None:
+    day = working_day()
+    _, appointment = book(agenda, at(day, "10:00"))
+    assert book(agenda, at(day, "14:15"), lead=JULIANA_LEAD)[0] == 201  # overlaps the second half of 14:00-14:30
+    status, answer = call(agenda, "POST", f"/appointments/{appointment['id']}/reschedule", {"start": at(day, "14:00")})
+    assert status == 409 and answer["error"] == "slot_taken"
+    assert call(agenda, "GET", f"/appointments/{appointment['id']}")[1]["start"] == at(day, "10:00")
+    assert book(agenda, at(day, "10:00"), lead=JULIANA_LEAD)[0] == 409  # the old slot is still taken
+    assert book(agenda, at(day, "14:00"), lead=JULIANA_LEAD)[0] == 409  # and nothing of the new one was kept
+
+
+@pytest.mark.parametrize(
+    ("start", "code"),
+    [
+        ("2020-01-06T10:00:00-03:00", "in_the_past"),
+        ("2099-01-05T10:00:00-03:00", "beyond_horizon"),
+        ("soon", "invalid_body"),
+        ("2026-11-26T10:00:00", "invalid_body"),  # no offset: ambiguous
+    ],
+)
+def test_a_start_that_cannot_be_booked_is_refused_with_a_reason(agenda: World, start: str, code: str) -> None:
+    status, answer = book(agenda, start)
+    assert status == 422 and answer["error"] == code
+
+
+def test_outside_hours_and_an_unknown_salesperson_are_refused(agenda: World) -> None:
+    day = working_day()
+    assert book(agenda, at(day, "12:15"))[1]["error"] == "outside_hours"  # lunch
+    assert book(agenda, at(day, "17:45"))[1]["error"] == "outside_hours"  # would end after 18:00
+    status, answer = call(
+        agenda, "POST", "/appointments", {"vendor_id": 999, "lead_id": MARIANA_LEAD, "start": at(day, "10:00")}
+    )
+    assert status == 404 and answer["error"] == "unknown_vendor"
+    status, answer = call(agenda, "GET", "/vendors/999/availability")
+    assert status == 404
+
+
+def test_a_hold_lapses_after_its_minutes_and_the_slot_is_bookable_again(agenda: World) -> None:
+    import time as clock
+
+    from sales_assistant.adapters.agenda import DynamoAgenda
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.queues import QueuePublisher
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.config import get_settings
+    from sales_assistant.models.appointment import BookingRequest
+    from sales_assistant.services.scheduling import SchedulingService
+
+    start = at(working_day(), "17:00")
+    call(agenda, "POST", "/holds", {"vendor_id": ANA, "lead_id": MARIANA_LEAD, "start": start})
+    assert book(agenda, start, lead=JULIANA_LEAD)[0] == 409
+    settings = get_settings()
+    six_minutes_later = SchedulingService(
+        agenda=DynamoAgenda(settings.appointments_table),
+        vendors=DynamoVendorRepository(settings.vendors_table),
+        kommo=kommo_client(settings),
+        events=QueuePublisher.from_settings(settings),
+        hold_minutes=settings.hold_minutes,
+        clock=lambda: clock.time() + 6 * 60,
+    )
+    booked = six_minutes_later.book(BookingRequest(vendor_id=ANA, lead_id=JULIANA_LEAD, start=start))
+    assert booked.lead_id == JULIANA_LEAD and booked.status == "booked"
