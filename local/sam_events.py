@@ -97,6 +97,13 @@ def render_events() -> dict[str, dict[str, Any]]:
             '{"lead_id": 27754601, "trigger": "form", "data": {"pagina": "/consorcio-imovel", "valor": "250000"}}',
         ),
         "api-triggers-deferred": ("GET", "/triggers", "/triggers", None, None),
+        "api-message": (
+            "POST",
+            "/messages",
+            "/messages",
+            None,
+            '{"lead_id": 27754599, "text": "Mariana, separei a simulação para você.", "idempotency_key": "sim-1"}',
+        ),
         "api-availability": (
             "GET",
             "/vendors/8401234/availability",

@@ -3,13 +3,15 @@
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 
-from sales_assistant.api import bot, ops, scheduling, triggers, vendors, webhooks
+from sales_assistant.api import bot, messages, ops, scheduling, triggers, vendors, webhooks
 from sales_assistant.api.http import build_resolver, openapi_document
 from sales_assistant.config import get_settings
 from sales_assistant.observability import observed
 
 get_settings()  # no secret: /health and /openapi.json need none
-app = build_resolver(ops.router, webhooks.router, vendors.router, bot.router, triggers.router, scheduling.router)
+app = build_resolver(
+    ops.router, webhooks.router, vendors.router, bot.router, triggers.router, messages.router, scheduling.router
+)
 
 
 @app.get("/openapi.json", include_in_schema=False)

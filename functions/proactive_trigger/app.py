@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from sales_assistant.adapters.retry import RetrySoonProcessor
-from sales_assistant.api import triggers
+from sales_assistant.api import messages, triggers
 from sales_assistant.api.http import build_resolver
 from sales_assistant.composition import proactive_outreach
 from sales_assistant.config import get_settings
@@ -15,7 +15,7 @@ from sales_assistant.consumers import lead_event_item
 from sales_assistant.observability import adopt_correlation_id, observed
 
 get_settings().require("api", "n8n", "kommo")  # fails the cold start, naming what is missing
-app = build_resolver(triggers.router)
+app = build_resolver(triggers.router, messages.router)
 processor = RetrySoonProcessor(lambda: get_settings().lead_events_queue_url)
 
 
@@ -25,7 +25,7 @@ def handle_record(record: SQSRecord) -> str:
 
 
 def route(event: dict[str, Any], context: Any) -> Any:
-    """SQS batches -> triggers; HTTP -> /triggers routes; the schedule -> deferred triggers that are due."""
+    """SQS batches -> triggers; HTTP -> /triggers and /messages; the schedule -> deferred triggers that are due."""
     if "Records" in event:
         return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
     if "requestContext" in event:

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from sales_assistant.adapters.echo_memory import DynamoEchoMemory
     from sales_assistant.adapters.lead_notes import OnceLeadNotes
     from sales_assistant.services.appointment_followups import AppointmentFollowUps
+    from sales_assistant.services.delivery import ConversationDoor
     from sales_assistant.services.health import HealthCanary
+    from sales_assistant.services.messages import MessagesToClients
     from sales_assistant.services.ports import Once
     from sales_assistant.services.proactive import ProactiveOutreach
     from sales_assistant.services.scheduling import SchedulingService
@@ -145,6 +147,38 @@ def proactive_outreach(settings: Settings) -> ProactiveOutreach:
     )
 
 
+def conversation_door(settings: Settings) -> ConversationDoor:
+    """The lease taken for a message that answers no client message (confirmations, n8n's messages)."""
+    from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
+    from sales_assistant.services.delivery import ConversationDoor
+
+    return ConversationDoor(
+        conversation_repository(settings),
+        SqsFlushScheduler(QueuePublisher.from_settings(settings)),
+        lambda: lease_seconds(settings),
+        settings.salesbot_min_gap_seconds,
+    )
+
+
+@cache
+def messages_to_clients(settings: Settings) -> MessagesToClients:
+    """`POST /messages`: n8n's texts to a lead's chat through the shared delivery path."""
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.once import run_once
+    from sales_assistant.services.messages import MessagesToClients
+
+    return MessagesToClients(
+        kommo=kommo_client(settings),
+        takeover=takeover_service(settings),
+        conversations=conversation_repository(settings),
+        door=conversation_door(settings),
+        delivery=delivery(settings),
+        notes=lead_notes(settings),
+        once=partial(run_once, table_name=settings.idempotency_table, ttl_seconds=settings.dedup_ttl_seconds),
+        texts=settings.texts,
+    )
+
+
 @cache
 def scheduling_service(settings: Settings) -> SchedulingService:
     """Scheduling: the agenda in DynamoDB, leads from Kommo, changes published on the scheduling queue."""
@@ -171,17 +205,14 @@ def appointment_followups(settings: Settings) -> AppointmentFollowUps:
     from sales_assistant.adapters.agenda import DynamoAgenda
     from sales_assistant.adapters.kommo import kommo_client
     from sales_assistant.adapters.n8n import n8n_client
-    from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
     from sales_assistant.adapters.reminders import SchedulerReminders
     from sales_assistant.adapters.vendors import DynamoVendorRepository
     from sales_assistant.services.appointment_followups import AppointmentFollowUps, FollowUpConfig
-    from sales_assistant.services.delivery import ConversationDoor
 
     if not (settings.reminder_schedule_group and settings.scheduling_queue_arn and settings.reminder_role_arn):
         raise SettingsError(
             "REMINDER_SCHEDULE_GROUP, SCHEDULING_QUEUE_ARN, REMINDER_ROLE_ARN: required by appointment reminders"
         )
-    conversations = conversation_repository(settings)
     return AppointmentFollowUps(
         agenda=DynamoAgenda(settings.appointments_table),
         vendors=DynamoVendorRepository(settings.vendors_table),
@@ -195,13 +226,8 @@ def appointment_followups(settings: Settings) -> AppointmentFollowUps:
             settings.reminder_offsets,
         ),
         delivery=delivery(settings),
-        door=ConversationDoor(
-            conversations,
-            SqsFlushScheduler(QueuePublisher.from_settings(settings)),
-            lambda: lease_seconds(settings),
-            settings.salesbot_min_gap_seconds,
-        ),
-        conversations=conversations,
+        door=conversation_door(settings),
+        conversations=conversation_repository(settings),
         takeover=takeover_service(settings),
         once=once_per_key(settings),
         texts=settings.texts,
@@ -306,6 +332,7 @@ def reset() -> None:
     """Forget the built services (tests)."""
     for factory in (
         health_canary,
+        messages_to_clients,
         scheduling_service,
         appointment_followups,
         proactive_outreach,

@@ -19,6 +19,7 @@ class Texts(BaseModel):
     fallback_reply: str = "Olá! Recebemos sua mensagem e um dos nossos consultores vai te responder em instantes. 🙂"
     unreadable_reply: str = "Desculpe, não consegui abrir sua mensagem. Pode me enviar em texto, por favor?"
     note_exchange: str = "💬 Cliente:\n{client}\n\n🤖 Assistente:\n{reply}"
+    note_api_message: str = "🤖 Mensagem enviada pelo assistente (n8n):\n{text}"
     note_reply_dropped: str = "Resposta do assistente descartada porque o bot foi pausado durante a conversa:\n{reply}"
     note_paused: str = "Bot pausado por {who} ({how})."
     note_resumed: str = "Bot reativado por {who} ({how})."

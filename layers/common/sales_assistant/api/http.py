@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Iterable, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import BaseModel, ValidationError
 
 from sales_assistant.config import get_settings
-from sales_assistant.errors import AppError, Unauthorized
+from sales_assistant.errors import AppError, Unauthorized, Unprocessable
 from sales_assistant.models.kommo_webhook import MAX_KOMMO_ID
 from sales_assistant.observability import count, logger
 
@@ -88,6 +89,17 @@ def bearer_route(tag: str) -> dict[str, Any]:
 def tokens_match(given: str, expected: str) -> bool:
     """Constant-time comparison of a secret token; an unset token matches nothing."""
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def parsed_body(model: type[Body], body: str | None) -> Body:
+    """The JSON body as `model`, or 422 `invalid_body` saying where and what (never echoing the input)."""
+    try:
+        return model.model_validate_json(body or "{}")
+    except ValidationError as error:
+        raise Unprocessable(describe_problems(error.errors(include_input=False)), code="invalid_body") from None
 
 
 def describe_problems(errors: Iterable[Mapping[str, Any]]) -> str:

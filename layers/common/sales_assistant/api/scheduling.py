@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import AwareDatetime
 
-from sales_assistant.api.http import PathId, bearer_route, describe_problems
+from sales_assistant.api.http import Body, PathId, bearer_route, parsed_body
 from sales_assistant.composition import scheduling_service
 from sales_assistant.config import get_settings
-from sales_assistant.errors import Unprocessable
 from sales_assistant.models.appointment import BookingRequest, HoldRequest, RescheduleRequest
 from sales_assistant.models.kommo_webhook import MAX_KOMMO_ID
 
 router = Router()
 AUTH = bearer_route("scheduling")
 AppointmentId = Annotated[str, Path(pattern=r"^apt-\d{1,15}-[0-9a-f]{12}$", description="an appointment id")]
-Body = TypeVar("Body", bound=BaseModel)
 
 
 @router.get(
@@ -85,10 +83,7 @@ def reschedule_appointment(appointment_id: AppointmentId) -> dict[str, Any]:
 
 
 def _body(model: type[Body]) -> Body:
-    try:
-        return model.model_validate_json(router.current_event.body or "{}")
-    except ValidationError as error:
-        raise Unprocessable(describe_problems(error.errors(include_input=False)), code="invalid_body") from None
+    return parsed_body(model, router.current_event.body)
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[dict[str, Any]]:

@@ -8,12 +8,11 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import ValidationError
 
-from sales_assistant.api.http import bearer_route, describe_problems
+from sales_assistant.api.http import bearer_route, parsed_body
 from sales_assistant.composition import proactive_outreach
 from sales_assistant.config import get_settings
-from sales_assistant.errors import NotFound, Unprocessable
+from sales_assistant.errors import NotFound
 from sales_assistant.models.trigger import Trigger, TriggerRequest
 
 router = Router()
@@ -30,7 +29,7 @@ MAX_FIELDS_SHOWN = 40
 )
 def post_trigger() -> Response[dict[str, str]]:
     """Queue a trigger; 404 for a lead Kommo does not know, 422 for a bad body."""
-    request = _trigger_request(router.current_event.body or "")
+    request = parsed_body(TriggerRequest, router.current_event.body)
     try:
         trigger_id = proactive_outreach(get_settings()).accept(request)
     except NotFound:
@@ -42,13 +41,6 @@ def post_trigger() -> Response[dict[str, str]]:
 def list_triggers(status: Annotated[Literal["deferred"], Query()] = "deferred") -> dict[str, Any]:
     """Deferred triggers, soonest first (their data stays out: it may hold personal data)."""
     return {"status": status, "triggers": [_view(trigger) for trigger in proactive_outreach(get_settings()).deferred()]}
-
-
-def _trigger_request(body: str) -> TriggerRequest:
-    try:
-        return TriggerRequest.model_validate_json(body or "{}")
-    except ValidationError as error:
-        raise Unprocessable(describe_problems(error.errors(include_input=False)), code="invalid_body") from None
 
 
 def _view(trigger: Trigger) -> dict[str, Any]:

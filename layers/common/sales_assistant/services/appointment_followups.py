@@ -20,7 +20,7 @@ from sales_assistant.errors import NotFound
 from sales_assistant.models.appointment import Appointment, Slot
 from sales_assistant.models.conversation import Conversation
 from sales_assistant.models.kommo import KommoContact, KommoLead
-from sales_assistant.models.n8n import AppointmentInfo, ContactInfo, LeadInfo, SchedulingRequest, Turn, VendorInfo
+from sales_assistant.models.n8n import AppointmentInfo, ContactInfo, LeadInfo, SchedulingRequest, VendorInfo
 from sales_assistant.models.queue import AppointmentChanged, AppointmentReminderDue
 from sales_assistant.models.vendor import Vendor
 from sales_assistant.observability import count, logger
@@ -258,16 +258,12 @@ class AppointmentFollowUps:
             )
         else:
             return self._ask_salesperson(appointment, lead, outgoing_key, "task_appointment_unconfirmed")
-        lease = self._door.take(conversation_id, lead.id, contact.id, f"appointment-{what}")
         try:
-            delivered_at = self._delivery.send(message, lease, [])
+            self._door.deliver(self._delivery, message, f"appointment-{what}")
         except OutgoingStopped as stopped:
-            self._door.give_back(lease, [], None)
             return f"held:{stopped.reason}"
         except TemplateNotConfigured:
-            self._door.give_back(lease, [], None)
             return self._ask_salesperson(appointment, lead, outgoing_key, "task_appointment_unconfirmed")
-        self._door.give_back(lease, [Turn(role="assistant", text=message.described, at=delivered_at)], delivered_at)
         count("AppointmentMessagesSent", kind=what)
         return "sent"
 

@@ -149,6 +149,20 @@ class ConversationDoor:
         if after is not None and after.buffer:  # the client wrote meanwhile: the reactive flow answers
             self.flushes.flush_later(after.conversation_id, after.seq, max(self.min_gap_seconds, 1))
 
+    def deliver(self, delivery: Delivery, message: Outgoing, owner_prefix: str) -> int:
+        """Send one message that answers no client message (a confirmation, a reminder, n8n's message):
+        take the lease, send it once through `delivery`, record it as the assistant's turn and give the
+        lease back, also when the send fails. Returns when it was delivered; raises ConversationBusy or
+        what Delivery.send raises (OutgoingStopped, TemplateNotConfigured, ...)."""
+        lease = self.take(message.conversation_id, message.lead_id, message.contact_id, owner_prefix)
+        try:
+            delivered_at = delivery.send(message, lease, [])
+        except Exception:
+            self.give_back(lease, [], None)
+            raise
+        self.give_back(lease, [Turn(role="assistant", text=message.described, at=delivered_at)], delivered_at)
+        return delivered_at
+
 
 class SalesbotRelay(Protocol):
     """What delivery needs of Kommo: write a lead's text field, start a Salesbot on the lead."""

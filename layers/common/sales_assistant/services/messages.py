@@ -1,0 +1,98 @@
+"""Messages n8n asks the service to send (`POST /messages`): a text to a lead's WhatsApp chat, through
+the shared delivery path, under the conversation's lease, once per key, noted on the lead; never over a
+salesperson who took over, never outside the 24-hour window (WhatsApp refuses free text there)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sales_assistant.errors import Conflict, NotFound, Unprocessable
+from sales_assistant.models.conversation import Conversation
+from sales_assistant.models.kommo import KommoLead
+from sales_assistant.models.message import MessageRequest
+from sales_assistant.observability import count, fingerprint
+from sales_assistant.services.conversation import WHATSAPP_WINDOW_SECONDS
+from sales_assistant.services.delivery import ConversationBusy, ConversationDoor, Delivery, Outgoing, OutgoingStopped
+from sales_assistant.services.ports import LeadNotes
+from sales_assistant.texts import Texts
+
+
+class Leads(Protocol):
+    def lead(self, lead_id: int) -> KommoLead: ...
+
+
+class PauseState(Protocol):
+    def is_paused(self, contact_id: int) -> bool: ...
+
+
+class Conversations(Protocol):
+    def get(self, conversation_id: str) -> Conversation | None: ...
+
+
+class RunOnce(Protocol):
+    def __call__(self, scope: str, key: str, effect: Callable[[], dict[str, Any]]) -> dict[str, Any]: ...
+
+
+class MessagesToClients:
+    """`send` one text to a lead's main contact; each refusal is an AppError the caller can relay."""
+
+    def __init__(
+        self,
+        *,
+        kommo: Leads,
+        takeover: PauseState,
+        conversations: Conversations,
+        door: ConversationDoor,
+        delivery: Delivery,
+        notes: LeadNotes,
+        once: RunOnce,
+        texts: Texts,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._kommo = kommo
+        self._takeover = takeover
+        self._conversations = conversations
+        self._door = door
+        self._delivery = delivery
+        self._notes = notes
+        self._once = once
+        self._texts = texts
+        self._clock = clock
+
+    def send(self, request: MessageRequest) -> dict[str, Any]:
+        """Deliver the text (or find it delivered already); returns {"message_key", "delivered_at"}."""
+        key = f"api-message:{request.lead_id}:{request.idempotency_key or fingerprint(request.text)}"
+        outcome = self._once("api-message", key, lambda: {"delivered_at": self._deliver(request, key)})
+        if outcome.get("in_progress"):
+            raise Conflict("the same message is being sent right now", code="in_progress")
+        return {"message_key": key, "delivered_at": outcome["delivered_at"]}
+
+    def _deliver(self, request: MessageRequest, key: str) -> int:
+        try:
+            lead = self._kommo.lead(request.lead_id)
+        except NotFound:
+            raise NotFound(f"lead {request.lead_id} does not exist in Kommo", code="unknown_lead") from None
+        contact_id = lead.main_contact_id
+        if contact_id is None:
+            raise Unprocessable("the lead has no contact to write to", code="no_contact")
+        if self._takeover.is_paused(contact_id):
+            raise Conflict("a salesperson has taken over this conversation", code="salesperson_has_chat")
+        conversation_id = f"lead:{lead.id}"
+        conversation = self._conversations.get(conversation_id)
+        last_client_message_at = conversation.last_client_message_at if conversation else 0
+        if self._clock() - last_client_message_at >= WHATSAPP_WINDOW_SECONDS:
+            raise Unprocessable(
+                "the client has not written in 24 hours: WhatsApp takes only a template now", code="window_closed"
+            )
+        message = Outgoing(key, conversation_id, lead.id, contact_id, lead.responsible_user_id, text=request.text)
+        try:
+            delivered_at = self._door.deliver(self._delivery, message, "api-message")
+        except ConversationBusy:
+            raise Conflict("the assistant is writing to this lead: try again in a few seconds", code="busy") from None
+        except OutgoingStopped as stopped:
+            raise Conflict(f"outgoing messages are stopped ({stopped.reason})", code="outgoing_stopped") from None
+        self._notes.note(f"note:{key}", lead.id, self._texts.render("note_api_message", text=request.text))
+        count("ApiMessagesSent")
+        return delivered_at
