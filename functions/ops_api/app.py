@@ -1,23 +1,32 @@
 """Operations API: GET /health and GET /openapi.json (the document of every route of the service)."""
 
+from functools import cache
+
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 
-from sales_assistant.api import bot, messages, ops, scheduling, triggers, vendors, webhooks
+from sales_assistant.api import ops
 from sales_assistant.api.http import build_resolver, openapi_document
 from sales_assistant.config import get_settings
 from sales_assistant.observability import observed
 
 get_settings()  # no secret: /health and /openapi.json need none
-app = build_resolver(
-    ops.router, webhooks.router, vendors.router, bot.router, triggers.router, messages.router, scheduling.router
-)
+app = build_resolver(ops.router)
 
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi() -> Response[str]:
     """The OpenAPI document of the whole HTTP API."""
-    return Response(200, content_types.APPLICATION_JSON, openapi_document(app))
+    return Response(200, content_types.APPLICATION_JSON, whole_api_document())
+
+
+@cache
+def whole_api_document() -> str:
+    """Every router of the service, imported only for this document (a /health cold start skips them)."""
+    from sales_assistant.api import bot, messages, scheduling, triggers, vendors, webhooks
+
+    routers = (ops.router, webhooks.router, vendors.router, bot.router, triggers.router, messages.router)
+    return openapi_document(build_resolver(*routers, scheduling.router))
 
 
 lambda_handler = observed(app.resolve, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
