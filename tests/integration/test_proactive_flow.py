@@ -283,3 +283,25 @@ def test_with_reassignment_on_the_lead_moves_to_the_chosen_salesperson_without_a
     )
     answer = proactive.post_webhook(echo)
     assert (answer["accepted"], answer["echoes"]) == (0, 1)
+
+
+def test_a_salesperson_hired_after_the_last_sync_is_fetched_from_kommo_once_and_cached(proactive: World) -> None:
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.config import get_settings
+
+    proactive.kommo.users.append(
+        {"id": 8401299, "name": "Paula Nova", "email": "paula.nova@vendasdemo.com.br", "lang": "pt",
+         "rights": {"is_active": True, "is_admin": False, "group_id": 0, "role_id": None}}
+    )  # fmt: skip
+    proactive.kommo.leads[JULIANA_LEAD]["responsible_user_id"] = 8401299
+
+    post_trigger(proactive, {"lead_id": JULIANA_LEAD, "trigger": "form"})
+    proactive.pump()
+    post_trigger(proactive, {"lead_id": JULIANA_LEAD, "trigger": "material"})
+    proactive.pump()
+
+    assert len(proactive.kommo.calls("GET", "/api/v4/users/8401299")) == 1  # the second trigger finds it cached
+    paula = DynamoVendorRepository(get_settings().vendors_table).get(8401299)
+    assert paula is not None and paula.name == "Paula Nova"
+    first_note = notes_on(proactive, JULIANA_LEAD)[0]  # known now, but her profile serves no area yet
+    assert "o responsável não atende a área do lead" in first_note
