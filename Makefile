@@ -54,5 +54,6 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.worker_overhead --messages 40
 	$(BIN)/python -m bench.intake_latency --webhooks 200
 	$(BIN)/python -m bench.speed_to_lead --leads 20 --workers 4
+	$(BIN)/python -m bench.saturation --conversations 100 --messages 5 --workers 5
 	$(BIN)/python -m bench.cold_start --runs 9
 	$(BIN)/python -m bench.cost --conversations 6
