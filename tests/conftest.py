@@ -165,6 +165,32 @@ class World:
         assert response["statusCode"] == 200, response["body"]
         return dict(json.loads(response["body"]))
 
+    def api(
+        self,
+        function_id: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str = API_TOKEN,
+        query: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """One bearer request to a function's route, as API Gateway sends it (`body` as JSON, or a raw
+        string); the status and the JSON answer."""
+        import json
+
+        from local.lambda_events import http_api_event
+
+        event = http_api_event(
+            method,
+            path,
+            query=query or None,
+            headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+            body=body if body is None or isinstance(body, str) else json.dumps(body),
+        )
+        response = self.handler(function_id)(event)
+        return response["statusCode"], json.loads(response["body"])
+
     def pump(self, rounds: int = 10) -> None:
         """Deliver every queued message to its consumer until all queues are quiet."""
         for _ in range(rounds):

@@ -3,10 +3,8 @@ noted on the lead, never over a salesperson, never outside the 24-hour window.""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from local.lambda_events import http_api_event
 from tests.conftest import API_TOKEN, World
 from tests.integration.test_reactive_flow import client_message
 from tests.integration.test_takeover_flow import salesperson_message
@@ -15,14 +13,7 @@ MARIANA_LEAD = 27754599
 
 
 def post_message(world: World, body: Any, *, token: str = API_TOKEN) -> tuple[int, Any]:
-    event = http_api_event(
-        "POST",
-        "/messages",
-        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-        body=json.dumps(body) if not isinstance(body, str) else body,
-    )
-    response = world.handler("ProactiveTriggerFunction")(event)
-    return response["statusCode"], json.loads(response["body"])
+    return world.api("ProactiveTriggerFunction", "POST", "/messages", body, token=token)
 
 
 def client_wrote(world: World) -> None:

@@ -45,14 +45,7 @@ def proactive(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
 
 
 def post_trigger(world: World, body: Any, *, token: str = API_TOKEN) -> tuple[int, Any]:
-    event = http_api_event(
-        "POST",
-        "/triggers",
-        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-        body=json.dumps(body) if not isinstance(body, str) else body,
-    )
-    response = world.handler("ProactiveTriggerFunction")(event)
-    return response["statusCode"], json.loads(response["body"])
+    return world.api("ProactiveTriggerFunction", "POST", "/triggers", body, token=token)
 
 
 def runs(world: World, lead_id: int) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@ the scheduling routes (the n8n agent's tools), on moto, with the Kommo sandbox a
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -11,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from local.lambda_events import http_api_event, schedule_event
-from tests.conftest import API_TOKEN, World
+from local.lambda_events import schedule_event
+from tests.conftest import World
 
 ANA = 8401234  # salesperson, Auto, Mon-Fri 09-12 and 13-18 São Paulo, 30-minute meetings
 MARIANA_LEAD, MARIANA = 27754599, 93589657  # Ana's lead and its contact
@@ -37,15 +36,7 @@ def agenda(world: World) -> World:
 
 def call(world: World, method: str, path: str, body: Any = None, **query: str) -> tuple[int, Any]:
     """One request to the scheduling function, as API Gateway sends it."""
-    event = http_api_event(
-        method,
-        path,
-        query=query or None,
-        headers={"authorization": f"Bearer {API_TOKEN}", "content-type": "application/json"},
-        body=json.dumps(body) if body is not None else None,
-    )
-    response = world.handler("SchedulingFunction")(event)
-    return response["statusCode"], json.loads(response["body"])
+    return world.api("SchedulingFunction", method, path, body, query=query)
 
 
 def book(world: World, start: str, lead: int = MARIANA_LEAD, **extra: Any) -> tuple[int, Any]:

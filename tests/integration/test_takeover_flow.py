@@ -9,10 +9,8 @@ from typing import Any
 
 from local.lambda_events import http_api_event, schedule_event, sqs_event
 from local.sam_events import kommo_body
-from tests.conftest import API_TOKEN, World
+from tests.conftest import World
 from tests.integration.test_reactive_flow import client_message
-
-AUTH = {"authorization": f"Bearer {API_TOKEN}"}
 
 
 def salesperson_message(message_id: str, text: str) -> str:
@@ -25,15 +23,7 @@ def salesperson_message(message_id: str, text: str) -> str:
 def admin(
     world: World, method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, str] | None = None
 ) -> tuple[int, Any]:
-    event = http_api_event(
-        method,
-        path,
-        query=query,
-        headers={**AUTH, "content-type": "application/json"},
-        body=json.dumps(body) if body is not None else None,
-    )
-    response = world.handler("BotCommandsFunction")(event)
-    return response["statusCode"], json.loads(response["body"])
+    return world.api("BotCommandsFunction", method, path, body, query=query)
 
 
 def test_assumir_with_the_lead_id_pauses_the_contact_and_notes_it(world: World) -> None:
