@@ -21,6 +21,9 @@ class KommoSnapshot(BaseModel):
     at: int
 
 
+WHATSAPP_WINDOW_SECONDS = 24 * 3600  # free text only within 24 h of the client's last message
+
+
 class Conversation(BaseModel):
     """One item of the conversations table."""
 
@@ -42,6 +45,10 @@ class Conversation(BaseModel):
     proactive_at: int = 0  # when the assistant last wrote first
     kommo_snapshot: str | None = None  # KommoSnapshot as JSON
     kommo_stale_before: int = 0  # a lead event came at this time: older snapshots are not used
+
+    def window_open(self, now: float) -> bool:
+        """Whether WhatsApp takes free text now: the client wrote in the last 24 hours."""
+        return now - self.last_client_message_at < WHATSAPP_WINDOW_SECONDS
 
     def snapshot_for(self, contact_id: int, now: float, max_age_seconds: int) -> KommoSnapshot | None:
         """The kept lead and contact, if they are of this contact, younger than `max_age_seconds` and no lead

@@ -18,13 +18,11 @@ from typing import Protocol
 
 from sales_assistant.errors import NotFound
 from sales_assistant.models.appointment import Appointment, Slot
-from sales_assistant.models.conversation import Conversation
 from sales_assistant.models.kommo import KommoContact, KommoLead
 from sales_assistant.models.n8n import AppointmentInfo, ContactInfo, LeadInfo, SchedulingRequest, VendorInfo
 from sales_assistant.models.queue import AppointmentChanged, AppointmentReminderDue
 from sales_assistant.models.vendor import Vendor
 from sales_assistant.observability import count, logger
-from sales_assistant.services.conversation import WHATSAPP_WINDOW_SECONDS
 from sales_assistant.services.delivery import (
     ConversationDoor,
     Delivery,
@@ -33,7 +31,7 @@ from sales_assistant.services.delivery import (
     Template,
     TemplateNotConfigured,
 )
-from sales_assistant.services.ports import AiFailure, LeadNotes, Once
+from sales_assistant.services.ports import AiFailure, ConversationReader, LeadNotes, Once, PauseState
 from sales_assistant.texts import Texts
 
 
@@ -73,14 +71,6 @@ class Reminders(Protocol):
     def remove(self, appointment_id: str) -> None: ...
 
 
-class Conversations(Protocol):
-    def get(self, conversation_id: str) -> Conversation | None: ...
-
-
-class PauseState(Protocol):
-    def is_paused(self, contact_id: int) -> bool: ...
-
-
 @dataclass(frozen=True)
 class FollowUpConfig:
     n8n_path: str
@@ -102,7 +92,7 @@ class AppointmentFollowUps:
         reminders: Reminders,
         delivery: Delivery,
         door: ConversationDoor,
-        conversations: Conversations,
+        conversations: ConversationReader,
         takeover: PauseState,
         once: Once,
         texts: Texts,
@@ -284,9 +274,7 @@ class AppointmentFollowUps:
 
     def _window_open(self, lead_id: int) -> bool:
         conversation = self._conversations.get(f"lead:{lead_id}")
-        return (
-            conversation is not None and self._clock() - conversation.last_client_message_at < WHATSAPP_WINDOW_SECONDS
-        )
+        return conversation is not None and conversation.window_open(self._clock())
 
     def _values(self, appointment: Appointment, vendor: Vendor | None) -> dict[str, object]:
         start = Slot.of(appointment.start, appointment.end, appointment.timezone).start

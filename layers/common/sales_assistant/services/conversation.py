@@ -61,7 +61,6 @@ from sales_assistant.services.ports import (
 from sales_assistant.services.takeover import Actor, TakeoverService
 from sales_assistant.texts import Texts
 
-WHATSAPP_WINDOW_SECONDS = 24 * 3600
 MAX_DELAY = 900  # SQS DelaySeconds at most
 
 
@@ -345,7 +344,7 @@ class ReactiveConversations:
             messages=[_client_message(message) for message in batch],
             history=history,
             trigger=TriggerInfo.model_validate(conversation.proactive) if conversation.proactive else None,
-            window_open=self._clock() - conversation.last_client_message_at < WHATSAPP_WINDOW_SECONDS,
+            window_open=conversation.window_open(self._clock()),
         )
 
     def _run_actions(self, actions: list[Action], lead: KommoLead, contact_id: int, key: str) -> None:

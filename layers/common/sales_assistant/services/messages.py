@@ -6,33 +6,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from sales_assistant.errors import Conflict, NotFound, Unprocessable
-from sales_assistant.models.conversation import Conversation
-from sales_assistant.models.kommo import KommoLead
 from sales_assistant.models.message import MessageRequest
 from sales_assistant.observability import count, fingerprint
-from sales_assistant.services.conversation import WHATSAPP_WINDOW_SECONDS
 from sales_assistant.services.delivery import ConversationBusy, ConversationDoor, Delivery, Outgoing, OutgoingStopped
-from sales_assistant.services.ports import LeadNotes
+from sales_assistant.services.ports import ConversationReader, LeadNotes, LeadReader, Once, PauseState
 from sales_assistant.texts import Texts
-
-
-class Leads(Protocol):
-    def lead(self, lead_id: int) -> KommoLead: ...
-
-
-class PauseState(Protocol):
-    def is_paused(self, contact_id: int) -> bool: ...
-
-
-class Conversations(Protocol):
-    def get(self, conversation_id: str) -> Conversation | None: ...
-
-
-class RunOnce(Protocol):
-    def __call__(self, scope: str, key: str, effect: Callable[[], dict[str, Any]]) -> dict[str, Any]: ...
 
 
 class MessagesToClients:
@@ -41,13 +22,13 @@ class MessagesToClients:
     def __init__(
         self,
         *,
-        kommo: Leads,
+        kommo: LeadReader,
         takeover: PauseState,
-        conversations: Conversations,
+        conversations: ConversationReader,
         door: ConversationDoor,
         delivery: Delivery,
         notes: LeadNotes,
-        once: RunOnce,
+        once: Once,
         texts: Texts,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -81,8 +62,7 @@ class MessagesToClients:
             raise Conflict("a salesperson has taken over this conversation", code="salesperson_has_chat")
         conversation_id = f"lead:{lead.id}"
         conversation = self._conversations.get(conversation_id)
-        last_client_message_at = conversation.last_client_message_at if conversation else 0
-        if self._clock() - last_client_message_at >= WHATSAPP_WINDOW_SECONDS:
+        if conversation is None or not conversation.window_open(self._clock()):
             raise Unprocessable(
                 "the client has not written in 24 hours: WhatsApp takes only a template now", code="window_closed"
             )

@@ -44,6 +44,20 @@ class KommoPort(Protocol):
     def run_salesbot(self, bot_id: int, lead_id: int) -> None: ...
 
 
+class LeadReader(Protocol):
+    def lead(self, lead_id: int) -> KommoLead: ...
+
+
+class PauseState(Protocol):
+    """Whether a salesperson has the chat of this contact (the takeover service)."""
+
+    def is_paused(self, contact_id: int) -> bool: ...
+
+
+class ConversationReader(Protocol):
+    def get(self, conversation_id: str) -> Conversation | None: ...
+
+
 class LeadNotes(Protocol):
     """Notes and tasks on leads, idempotent per key."""
 

@@ -35,7 +35,7 @@ from sales_assistant.models.trigger import (
 )
 from sales_assistant.models.vendor import Vendor
 from sales_assistant.observability import count, logger, measure
-from sales_assistant.services.conversation import WHATSAPP_WINDOW_SECONDS, Answer, answer_from
+from sales_assistant.services.conversation import Answer, answer_from
 from sales_assistant.services.delivery import (
     ConversationBusy,
     ConversationDoor,
@@ -285,9 +285,7 @@ class ProactiveOutreach:
         outgoing: Outgoing | None = None
         try:
             conversation = self._conversations.get(conversation_id) or conversation
-            window_open = (
-                conversation is not None and now - conversation.last_client_message_at < WHATSAPP_WINDOW_SECONDS
-            )
+            window_open = conversation is not None and conversation.window_open(now)
             answer = Answer.model_validate(
                 self._once(
                     "proactive-answer",

@@ -36,6 +36,7 @@ from sales_assistant.services.availability import (
     free_slots,
     nearest_free,
 )
+from sales_assistant.services.ports import LeadReader
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 31
@@ -91,10 +92,6 @@ class Salespeople(Protocol):
     def get(self, vendor_id: int) -> Vendor | None: ...
 
 
-class Leads(Protocol):
-    def lead(self, lead_id: int) -> KommoLead: ...
-
-
 class Events(Protocol):
     def publish(self, item: AppointmentChanged) -> str: ...
 
@@ -107,7 +104,7 @@ class SchedulingService:
         *,
         agenda: Agenda,
         vendors: Salespeople,
-        kommo: Leads,
+        kommo: LeadReader,
         events: Events,
         hold_minutes: int,
         clock: Callable[[], float] = time.time,
