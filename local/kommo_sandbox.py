@@ -308,10 +308,18 @@ class KommoSandbox(ServedOnLoopback):
             with self._lock:
                 view = next((v for v in sandbox_views.lead_views(self) if v["lead_id"] == int(path[6:])), None)
             return (200, {}, view) if view else (404, {}, _problem(404, "Not Found"))
-        if method == "POST" and path == "leads":
-            return self.lead_arrives(**(body or {}))
-        if method == "POST" and path == "chat":
-            return self.someone_writes(int((body or {}).get("lead_id", 0)), str(body.get("text", "")), body.get("from"))
+        fields = body if isinstance(body, dict) else {}
+        try:
+            if method == "POST" and path == "leads":
+                return self.lead_arrives(
+                    str(fields["name"]), str(fields["phone"]), str(fields["area"]), int(fields["responsible_user_id"])
+                )
+            if method == "POST" and path == "chat":
+                return self.someone_writes(
+                    int(fields.get("lead_id", 0)), str(fields.get("text", "")), fields.get("from")
+                )
+        except (KeyError, TypeError, ValueError):
+            return 400, {}, _problem(400, "name, phone, area and responsible_user_id are required")
         return 404, {}, _problem(404, "Not Found")
 
     def lead_arrives(self, name: str, phone: str, area: str, responsible_user_id: int) -> Any:
