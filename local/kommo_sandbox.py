@@ -4,6 +4,9 @@ OAuth2 with rotating single-use refresh tokens, users (paginated, and one by id)
 contacts, contacts, lead PATCH, notes (`common`, `service_message`, `extended_service_message`;
 recorded in `notes` with `lead_id`, `note_type` and `params`, so tests read `params["text"]`),
 tasks, Salesbot run (recorded in `salesbot_runs`), the account, a contact's leads (`?with=leads`),
+the bulk forms (`GET /api/v4/leads|contacts?filter[id][]=...`, `PATCH /api/v4/leads`, `POST
+/api/v4/leads/notes`, several Salesbot runs in one POST: all or none, a 400 naming each refused
+position; `refused_leads` makes Kommo refuse changes to some leads),
 webhooks (`disabled` flag), the events feed
 (`events`; `add_chat_message` adds one), and Kommo's 7 requests/s limit answered with 429. Empty
 lists answer 204, like Kommo. One implementation for the tests, the benchmarks and the local run.
@@ -112,6 +115,7 @@ class KommoSandbox(ServedOnLoopback):
     salesbot_runs: list[dict[str, Any]] = field(default_factory=list)
     chat: list[dict[str, Any]] = field(default_factory=list)
     webhook_target: str = ""  # where Kommo's webhooks go (the local run's intake URL); "": nowhere
+    refused_leads: set[int] = field(default_factory=set)  # leads whose changes Kommo refuses (400 naming them)
     access_tokens: dict[str, float] = field(default_factory=dict)
     refresh_tokens: set[str] = field(default_factory=set)
     refresh_calls: int = 0
@@ -196,7 +200,7 @@ class KommoSandbox(ServedOnLoopback):
     # ------------------------------------------------------------------ behaviour
     def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], Any]:
         url = urlsplit(target)
-        query = dict(parse_qsl(url.query))
+        query = _query(url.query)
         body = json.loads(raw) if raw else None
         record = RecordedRequest(method, url.path, query, body, time.time())
         if url.path.startswith("/_sandbox/"):
@@ -265,6 +269,12 @@ class KommoSandbox(ServedOnLoopback):
             return 200, {}, {"_total_items": len(self.webhooks), "_embedded": {"webhooks": self.webhooks}}
         if method == "GET" and path == "/api/v4/events":
             return self._page(path, "events", self._events(query), query)
+        if method == "GET" and path in ("/api/v4/leads", "/api/v4/contacts"):
+            return self._listed(path, query)
+        if method == "PATCH" and path == "/api/v4/leads":
+            return self._patch_leads(body)
+        if method == "POST" and path == "/api/v4/leads/notes":
+            return self._add_notes(body)
         if parts[:3] == ["api", "v4", "leads"] and len(parts) >= 4 and parts[3].isdigit():
             lead = self.leads.get(int(parts[3]))
             if lead is None:
@@ -272,9 +282,9 @@ class KommoSandbox(ServedOnLoopback):
             if method == "GET" and len(parts) == 4:
                 return 200, {}, lead
             if method == "PATCH" and len(parts) == 4:
-                return self._patch_lead(lead, body)
+                return self._patch_leads([{**body, "id": lead["id"]}], one=True)
             if method == "POST" and parts[4:] == ["notes"]:
-                return self._add_note(lead, body[0])
+                return self._add_notes([{**body[0], "entity_id": lead["id"]}])
         if method == "GET" and path == "/api/v4/account":
             return 200, {}, {"id": 31257294, "name": "Vendas Demo", "subdomain": "vendasdemo"}
         if method == "GET" and parts[:3] == ["api", "v4", "contacts"] and len(parts) == 4 and parts[3].isdigit():
@@ -287,12 +297,12 @@ class KommoSandbox(ServedOnLoopback):
             self.tasks.append({"id": task_id, **body[0]})
             return 200, {}, {"_embedded": {"tasks": [{"id": task_id}]}}
         if method == "POST" and path == "/api/v2/salesbot/run":
-            run = body[0]
-            lead = self.leads.get(int(run["entity_id"]))
-            fields = list((lead or {}).get("custom_fields_values") or [])
-            self.salesbot_runs.append({**run, "lead_fields": fields})
-            if lead:
-                self._say(lead, "assistant", _salesbot_text(int(run["bot_id"]), fields))
+            for run in body:
+                lead = self.leads.get(int(run["entity_id"]))
+                fields = list((lead or {}).get("custom_fields_values") or [])
+                self.salesbot_runs.append({**run, "lead_fields": fields})
+                if lead:
+                    self._say(lead, "assistant", _salesbot_text(int(run["bot_id"]), fields))
             return 202, {}, {"success": True}
         return 404, {}, _problem(404, "Not Found")
 
@@ -386,27 +396,56 @@ class KommoSandbox(ServedOnLoopback):
         kind, since = query.get("filter[type][]"), int(query.get("filter[created_at][from]", 0))
         return [e for e in self.events if e["created_at"] >= since and kind in (None, e["type"])]
 
-    def _add_note(self, lead: dict[str, Any], note: dict[str, Any]) -> Any:
-        wanted = NOTE_PARAMS.get(note.get("note_type", ""))
-        if wanted is None:
-            return _invalid("0.note_type")
-        if not wanted <= {key for key, value in (note.get("params") or {}).items() if value}:
-            return _invalid("0.params")
-        note_id = 70000 + len(self.notes)
-        self.notes.append({"id": note_id, "lead_id": lead["id"], **note})
-        return 200, {}, {"_embedded": {"notes": [{"id": note_id, "entity_id": lead["id"]}]}}
+    def _listed(self, path: str, query: dict[str, str]) -> Any:
+        """`GET /api/v4/leads|contacts?filter[id][]=...`: the entities found (204 when none)."""
+        ids = [int(value) for value in query.get("filter[id][]", "").split(",") if value.isdigit()]
+        store = self.leads if path.endswith("leads") else self.contacts
+        found = [store[entity_id] for entity_id in ids if entity_id in store]
+        if not found:
+            return 204, {}, None
+        return 200, {}, {"_embedded": {path.rsplit("/", 1)[-1]: found}}
 
-    def _patch_lead(self, lead: dict[str, Any], body: dict[str, Any]) -> Any:
-        for index, value in enumerate(body.get("custom_fields_values", [])):
-            if value.get("field_id") not in LEAD_FIELD_IDS:
-                return _invalid(f"custom_fields_values.{index}.field_id")
-        for key in ("status_id", "responsible_user_id", "pipeline_id"):
-            if key in body:
-                lead[key] = body[key]
-        for value in body.get("custom_fields_values", []):
-            fields = [f for f in (lead.get("custom_fields_values") or []) if f["field_id"] != value["field_id"]]
-            lead["custom_fields_values"] = [*fields, {"field_id": value["field_id"], "values": value["values"]}]
-        return 200, {}, {"id": lead["id"], "updated_at": int(time.time())}
+    def _add_notes(self, notes: list[dict[str, Any]]) -> Any:
+        """Notes on leads (`entity_id`), all or none: a note that fails validation refuses the request."""
+        problems = {}
+        for index, note in enumerate(notes):
+            wanted = NOTE_PARAMS.get(note.get("note_type", ""))
+            if wanted is None:
+                problems[index] = "note_type"
+            elif not wanted <= {key for key, value in (note.get("params") or {}).items() if value}:
+                problems[index] = "params"
+            elif int(note.get("entity_id", 0)) not in self.leads:
+                problems[index] = "entity_id"
+        if problems:
+            return _invalid(problems)
+        answer = []
+        for index, note in enumerate(notes):
+            note_id = 70000 + len(self.notes)
+            self.notes.append({"id": note_id, "lead_id": int(note["entity_id"]), **note})
+            answer.append({"id": note_id, "entity_id": int(note["entity_id"]), "request_id": str(index)})
+        return 200, {}, {"_embedded": {"notes": answer}}
+
+    def _patch_leads(self, bodies: list[dict[str, Any]], one: bool = False) -> Any:
+        """Lead changes (`id`), all or none: a lead that fails validation refuses the request."""
+        problems = {}
+        for index, body in enumerate(bodies):
+            if int(body.get("id", 0)) not in self.leads or int(body["id"]) in self.refused_leads:
+                problems[index] = "id"
+            for position, value in enumerate(body.get("custom_fields_values", [])):
+                if value.get("field_id") not in LEAD_FIELD_IDS:
+                    problems[index] = f"custom_fields_values.{position}.field_id"
+        if problems:
+            return _invalid(problems)
+        for body in bodies:
+            lead = self.leads[int(body["id"])]
+            for key in ("status_id", "responsible_user_id", "pipeline_id"):
+                if key in body:
+                    lead[key] = body[key]
+            for value in body.get("custom_fields_values", []):
+                fields = [f for f in (lead.get("custom_fields_values") or []) if f["field_id"] != value["field_id"]]
+                lead["custom_fields_values"] = [*fields, {"field_id": value["field_id"], "values": value["values"]}]
+        changed = [{"id": int(body["id"]), "updated_at": int(time.time())} for body in bodies]
+        return 200, {}, changed[0] if one else {"_embedded": {"leads": changed}}
 
 
 def _salesbot_text(bot_id: int, fields: list[dict[str, Any]]) -> str:
@@ -417,11 +456,23 @@ def _salesbot_text(bot_id: int, fields: list[dict[str, Any]]) -> str:
     return f"[modelo de WhatsApp (Salesbot {bot_id}), nome: {values.get(TEMPLATE_NAME_FIELD_ID, '')}]"
 
 
-def _invalid(path: str) -> tuple[int, dict[str, str], Any]:
-    """Kommo's 400 for a request that fails validation, naming the field."""
-    error = {"code": "NotSupportedChoice", "path": path, "detail": "The value you have provided is not supported"}
+def _invalid(problems: dict[int, str]) -> tuple[int, dict[str, str], Any]:
+    """Kommo's 400 for a request that fails validation: per refused item, its position and field."""
+    detail = "The value you have provided is not supported"
+    errors = [
+        {"request_id": str(index), "errors": [{"code": "NotSupportedChoice", "path": path, "detail": detail}]}
+        for index, path in sorted(problems.items())
+    ]
     problem = {**_problem(400, "Bad Request"), "detail": "Request validation failed"}
-    return 400, {}, {**problem, "validation-errors": [{"request_id": "0", "errors": [error]}]}
+    return 400, {}, {**problem, "validation-errors": errors}
+
+
+def _query(raw: str) -> dict[str, str]:
+    """A request's query; a repeated key (`filter[id][]`) keeps all its values, joined by commas."""
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(raw):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    return query
 
 
 def _problem(status: int, title: str) -> dict[str, Any]:

@@ -241,8 +241,9 @@ class World:
 
 
 @pytest.fixture
-def world(aws: Any, kommo_sandbox: Any, n8n_standin: Any, monkeypatch: Any) -> Iterator[World]:
-    """The service end to end: moto + Kommo sandbox + n8n stand-in, no quiet window, 2 s n8n timeout."""
+def world(aws: Any, kommo_sandbox: Any, n8n_standin: Any, monkeypatch: Any, atomic_dynamodb: None) -> Iterator[World]:
+    """The service end to end: moto + Kommo sandbox + n8n stand-in, no quiet window, 2 s n8n timeout (the
+    consumers handle a batch's records at once: moto's DynamoDB made atomic like DynamoDB)."""
     for name, value in {
         "KOMMO_BASE_URL": kommo_sandbox.url,
         "N8N_BASE_URL": n8n_standin.url,

@@ -180,7 +180,7 @@ def test_two_conversations_in_parallel_do_not_block_each_other(world: World, ato
     while len(flushes) < 2 and (batch := receive(world.sqs, url)):
         flushes.update({("lead:27754599" in message["Body"]): message for message in batch})
     worker = world.handler("ConversationWorkerFunction")
-    # Each flush job is its own invocation (BatchSize 1), as concurrent Lambdas run them.
+    # Each flush job in its own invocation, as concurrent Lambdas run them.
     slow = threading.Thread(target=deliver_batch, args=(world.sqs, worker, url, arn, [flushes[True]]))
     slow.start()
     try:

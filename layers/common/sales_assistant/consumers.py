@@ -18,7 +18,7 @@ from sales_assistant.models.queue import (
     UnsortedLeadAdded,
     parse_queue_item,
 )
-from sales_assistant.observability import count, logger
+from sales_assistant.observability import count, follow, logger
 
 
 class UnexpectedItem(ValueError):
@@ -29,7 +29,7 @@ def conversation_item(body: str, sqs_message_id: str) -> str:
     """Conversations queue: a client message is buffered; a flush job answers the buffer."""
     item = parse_queue_item(body)
     flow = reactive_conversations(get_settings())
-    logger.append_keys(conversation=item.group_id)  # on every line of this record ("follow one lead" query)
+    follow(conversation=item.group_id)  # on every line of this record ("follow one lead" query)
     if isinstance(item, ClientMessageReceived):
         flow.receive(item.message)
         return "buffered"
@@ -45,7 +45,7 @@ def lead_event_item(body: str) -> str:
     from sales_assistant.composition import proactive_outreach
 
     item = parse_queue_item(body)
-    logger.append_keys(conversation=item.group_id)  # "lead:<id>" or "unsorted:<uid>"
+    follow(conversation=item.group_id)  # "lead:<id>" or "unsorted:<uid>"
     flow = proactive_outreach(get_settings())
     if isinstance(item, TriggerDue):
         outcome = flow.handle(item)
@@ -86,7 +86,7 @@ def command_item(body: str) -> str:
     item = parse_queue_item(body)
     if not isinstance(item, SalespersonMessageReceived):
         raise UnexpectedItem(f"{item.kind} does not belong on the commands queue")
-    logger.append_keys(conversation=item.group_id)
+    follow(conversation=item.group_id)
     settings = get_settings()
     _record_salesperson_turn(item.message)
     outcome = takeover_service(settings).handle_salesperson_message(item.message, item.author)

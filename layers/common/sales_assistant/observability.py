@@ -24,8 +24,10 @@ metrics = Metrics()
 __all__ = [
     "MetricUnit",
     "adopt_correlation_id",
+    "correlation_id",
     "count",
     "fingerprint",
+    "follow",
     "logger",
     "mask_email",
     "mask_phone",
@@ -86,8 +88,20 @@ def adopt_correlation_id(message_attributes: dict[str, Any] | None) -> str | Non
     publisher) as this record's: every log line from here on, and the calls to n8n, carry it."""
     attribute = (message_attributes or {}).get(CORRELATION_ATTRIBUTE) or {}
     value = attribute.get("stringValue") or attribute.get("StringValue")
-    logger.set_correlation_id(value)
+    follow(correlation_id=value)
     return value
+
+
+def follow(**keys: Any) -> None:
+    """Keys on every log line of the record being handled (the conversation, the correlation id): kept in
+    the record's own context, so the records of a batch handled at once never mix them up."""
+    logger.thread_safe_append_keys(**keys)
+
+
+def correlation_id() -> str | None:
+    """The correlation id of the record or request being handled, if any."""
+    value = logger.thread_safe_get_current_keys().get("correlation_id") or logger.get_correlation_id()
+    return str(value) if value else None
 
 
 def observed(

@@ -15,6 +15,7 @@ from sales_assistant.adapters.kommo.client import pooled_session
 from sales_assistant.config import Settings
 from sales_assistant.models.n8n import N8nRequest, N8nResponse
 from sales_assistant.observability import MetricUnit, logger, metrics
+from sales_assistant.observability import correlation_id as current_correlation_id
 from sales_assistant.services.ports import AiFailure
 
 MAX_ATTEMPTS = 2
@@ -76,7 +77,7 @@ class N8nClient:
                 "X-Timestamp": timestamp,
                 "X-Signature": sign(self._secret, timestamp, body),
             }
-            correlation_id = logger.get_correlation_id()
+            correlation_id = current_correlation_id()
             if correlation_id:
                 headers["X-Correlation-Id"] = str(correlation_id)
             started = time.perf_counter()

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from sales_assistant.adapters.aws import sqs_client
 from sales_assistant.config import Settings
 from sales_assistant.models.queue import ConversationFlushDue, Flow, QueueItem
-from sales_assistant.observability import CORRELATION_ATTRIBUTE, logger
+from sales_assistant.observability import CORRELATION_ATTRIBUTE
+from sales_assistant.observability import correlation_id as current_correlation_id
 
 MAX_DELAY_SECONDS = 900
 
@@ -36,7 +37,7 @@ class QueuePublisher:
         correlation id (the webhook's) goes along as a message attribute, so the consumer logs with it."""
         url = self._queue_urls[item.flow]
         request: dict[str, object] = {"QueueUrl": url, "MessageBody": item.model_dump_json()}
-        correlation_id = logger.get_correlation_id()
+        correlation_id = current_correlation_id()
         if correlation_id:
             request["MessageAttributes"] = {
                 CORRELATION_ATTRIBUTE: {"DataType": "String", "StringValue": str(correlation_id)[:128]}

@@ -12,11 +12,14 @@ from typing import Any
 
 import requests
 
+from sales_assistant.adapters.kommo.bulk import Coalescer, refused_positions
 from sales_assistant.adapters.kommo.errors import (
     KommoError,
     KommoForbidden,
+    KommoNotFound,
     KommoReauthorizationRequired,
     KommoUnavailable,
+    KommoValidationError,
     error_for,
 )
 from sales_assistant.adapters.kommo.rate_limit import SharedRateLimiter
@@ -30,6 +33,12 @@ MAX_RETRIES = 3
 FORBIDDEN_COOL_DOWN_SECONDS = 30.0
 PAGE_LIMIT = 50
 MAX_PAGES = 200
+# How many calls of a kind may share one request (Kommo's own caps: 250 leads a PATCH, 100 Salesbot runs;
+# reads stay within one page of a filtered list).
+SHARED_READS = PAGE_LIMIT
+SHARED_PATCHES = 250
+SHARED_RUNS = 100
+SHARED_NOTES = 100
 
 
 class KommoClient:
@@ -56,6 +65,12 @@ class KommoClient:
         self._sleep = sleep
         self._clock = clock
         self._forbidden_until = 0.0
+        slot = self._wait_for_slot
+        self._leads = Coalescer("lead", SHARED_READS, slot, self._read_leads)
+        self._contacts = Coalescer("contact", SHARED_READS, slot, self._read_contacts)
+        self._patches = Coalescer("patch", SHARED_PATCHES, slot, self._patch_leads)
+        self._runs = Coalescer("salesbot", SHARED_RUNS, slot, self._run_salesbots)
+        self._notes = Coalescer("note", SHARED_NOTES, slot, self._add_notes)
 
     # ------------------------------------------------------------------ typed calls
     def users(self) -> list[KommoUser]:
@@ -67,12 +82,12 @@ class KommoClient:
         return KommoUser.model_validate(self._json("GET", f"/api/v4/users/{user_id}"))
 
     def lead(self, lead_id: int) -> KommoLead:
-        """A lead with its contacts."""
-        return KommoLead.model_validate(self._json("GET", f"/api/v4/leads/{lead_id}", params={"with": "contacts"}))
+        """A lead with its contacts (concurrent reads share one filtered list request)."""
+        return KommoLead.model_validate(self._leads.call(lead_id, lead_id))
 
     def contact(self, contact_id: int) -> KommoContact:
-        """A contact with its phones and e-mails."""
-        return KommoContact.model_validate(self._json("GET", f"/api/v4/contacts/{contact_id}"))
+        """A contact with its phones and e-mails (concurrent reads share one filtered list request)."""
+        return KommoContact.model_validate(self._contacts.call(contact_id, contact_id))
 
     def patch_lead(
         self,
@@ -82,8 +97,9 @@ class KommoClient:
         responsible_user_id: int | None = None,
         text_fields: dict[int, str] | None = None,
     ) -> None:
-        """Change a lead's status, responsible user or text custom fields (safe to repeat)."""
-        body: dict[str, Any] = {}
+        """Change a lead's status, responsible user or text custom fields (safe to repeat; concurrent
+        changes of other leads share one request)."""
+        body: dict[str, Any] = {"id": lead_id}
         if status_id is not None:
             body["status_id"] = status_id
         if responsible_user_id is not None:
@@ -92,18 +108,17 @@ class KommoClient:
             body["custom_fields_values"] = [
                 {"field_id": field_id, "values": [{"value": value}]} for field_id, value in text_fields.items()
             ]
-        self._json("PATCH", f"/api/v4/leads/{lead_id}", json=body)
+        self._patches.call(lead_id, body)
 
     def add_note(self, lead_id: int, text: str, *, service: bool = False) -> int:
         """Add a note to a lead: `common`, or with `service` an `extended_service_message` (a system event,
-        collapsible in the lead's feed); returns the note id."""
+        collapsible in the lead's feed); returns the note id (concurrent notes share one request)."""
         note = (
             {"note_type": "extended_service_message", "params": {"service": "Assistente", "text": text}}
             if service
             else {"note_type": "common", "params": {"text": text}}
         )
-        answer = self._json("POST", f"/api/v4/leads/{lead_id}/notes", json=[note], safe=False)
-        return int(answer["_embedded"]["notes"][0]["id"])
+        return int(self._notes.call(lead_id, {"entity_id": lead_id, **note}))
 
     def add_task(
         self,
@@ -130,13 +145,9 @@ class KommoClient:
         return int(answer["_embedded"]["tasks"][0]["id"])
 
     def run_salesbot(self, bot_id: int, lead_id: int) -> None:
-        """Start a Salesbot on a lead (it sends the reply field to the lead's chat)."""
-        self._json(
-            "POST",
-            "/api/v2/salesbot/run",
-            json=[{"bot_id": bot_id, "entity_id": lead_id, "entity_type": 2}],
-            safe=False,
-        )
+        """Start a Salesbot on a lead (it sends the reply field to the lead's chat; concurrent runs on
+        other leads share one request)."""
+        self._runs.call(lead_id, {"bot_id": bot_id, "entity_id": lead_id, "entity_type": 2})
 
     def account(self) -> dict[str, Any]:
         """The account (id, subdomain): the cheapest authenticated call, for the health check."""
@@ -163,6 +174,98 @@ class KommoClient:
         call stored a new pair, False when there was nothing to do (or a long-lived token)."""
         return self._tokens.refresh_ahead()
 
+    # ------------------------------------------------------------------ shared requests (adapters/kommo/bulk.py)
+    def calls_waiting(self) -> int:
+        """How many calls are gathered for shared requests, waiting for a rate-limit slot."""
+        return sum(shared.waiting() for shared in (self._leads, self._contacts, self._patches, self._runs, self._notes))
+
+    def _read_leads(self, lead_ids: list[int]) -> list[Any]:
+        return self._shared(
+            lead_ids,
+            lambda lead_id, slot_taken: self._json(
+                "GET", f"/api/v4/leads/{lead_id}", params={"with": "contacts"}, slot_taken=slot_taken
+            ),
+            lambda ids, slot_taken: self._found("leads", ids, [("with", "contacts")], slot_taken),
+        )
+
+    def _read_contacts(self, contact_ids: list[int]) -> list[Any]:
+        return self._shared(
+            contact_ids,
+            lambda contact_id, slot_taken: self._json("GET", f"/api/v4/contacts/{contact_id}", slot_taken=slot_taken),
+            lambda ids, slot_taken: self._found("contacts", ids, [], slot_taken),
+        )
+
+    def _patch_leads(self, bodies: list[dict[str, Any]]) -> list[Any]:
+        def one(body: dict[str, Any], slot_taken: bool) -> None:
+            patch = {key: value for key, value in body.items() if key != "id"}
+            self._json("PATCH", f"/api/v4/leads/{body['id']}", json=patch, slot_taken=slot_taken)
+
+        def many(items: list[dict[str, Any]], slot_taken: bool) -> list[Any]:
+            self._json("PATCH", "/api/v4/leads", json=items, slot_taken=slot_taken)
+            return [None] * len(items)
+
+        return self._shared(bodies, one, many)
+
+    def _run_salesbots(self, runs: list[dict[str, Any]]) -> list[Any]:
+        def many(items: list[dict[str, Any]], slot_taken: bool) -> list[Any]:
+            self._json("POST", "/api/v2/salesbot/run", json=items, safe=False, slot_taken=slot_taken)
+            return [None] * len(items)
+
+        return self._shared(runs, lambda run, slot_taken: many([run], slot_taken)[0], many)
+
+    def _add_notes(self, notes: list[dict[str, Any]]) -> list[Any]:
+        def one(note: dict[str, Any], slot_taken: bool) -> int:
+            body = [{key: value for key, value in note.items() if key != "entity_id"}]
+            path = f"/api/v4/leads/{note['entity_id']}/notes"
+            answer = self._json("POST", path, json=body, safe=False, slot_taken=slot_taken)
+            return int(answer["_embedded"]["notes"][0]["id"])
+
+        def many(items: list[dict[str, Any]], slot_taken: bool) -> list[Any]:
+            answer = self._json("POST", "/api/v4/leads/notes", json=items, safe=False, slot_taken=slot_taken)
+            ids = [int(note["id"]) for note in answer.get("_embedded", {}).get("notes", [])]
+            return [ids[index] if index < len(ids) else 0 for index in range(len(items))]  # written: never again
+
+        return self._shared(notes, one, many)
+
+    def _found(self, entity: str, ids: list[int], params: list[tuple[str, Any]], slot_taken: bool) -> list[Any]:
+        """`GET /api/v4/{entity}?filter[id][]=...`: each id's entity, or KommoNotFound for an id not listed."""
+        query = [*params, ("limit", len(ids)), *(("filter[id][]", entity_id) for entity_id in ids)]
+        answer = self._json("GET", f"/api/v4/{entity}", params=query, slot_taken=slot_taken)
+        listed = {int(found["id"]): found for found in answer.get("_embedded", {}).get(entity, [])}
+        return [
+            listed.get(entity_id)
+            or KommoNotFound(f"Kommo GET /api/v4/{entity}: {entity_id} not found", kommo_status=404)
+            for entity_id in ids
+        ]
+
+    def _shared(
+        self,
+        items: list[Any],
+        one: Callable[[Any, bool], Any],
+        many: Callable[[list[Any], bool], list[Any]],
+        slot_taken: bool = True,
+    ) -> list[Any]:
+        """One outcome per item (its answer or its error): a lone item as its single call, several as one
+        bulk request. A 400 naming positions fails those items and sends the rest again; a 400 naming none,
+        or a 404, is retried one call per item. Other errors are raised for the whole group."""
+        if len(items) == 1:
+            return [_outcome(one, items[0], slot_taken)]
+        try:
+            return many(items, slot_taken)
+        except KommoValidationError as refused:
+            positions = refused_positions(refused.problem, len(items))
+            if positions:
+                rest = [item for index, item in enumerate(items) if index not in positions]
+                again = iter(self._shared(rest, one, many, slot_taken=False) if rest else [])
+                return [refused if index in positions else next(again) for index in range(len(items))]
+        except KommoNotFound:
+            pass
+        count("KommoSharedRequestsSplit")
+        return [_outcome(one, item, False) for item in items]
+
+    def _wait_for_slot(self) -> None:
+        self.limiter.acquire()
+
     # ------------------------------------------------------------------ plumbing
     def collection(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every entity of a paginated list: follows `_links.next.href`; 204 or no next link ends it."""
@@ -177,9 +280,23 @@ class KommoClient:
             query = None  # the next link carries its own query
         raise KommoError(f"Kommo {path}: more than {MAX_PAGES} pages")
 
-    def _json(self, method: str, path: str, *, params: Any = None, json: Any = None, safe: bool | None = None) -> Any:
+    def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        safe: bool | None = None,
+        slot_taken: bool = False,
+    ) -> Any:
         response = self.request(
-            method, path, params=params, json=json, safe=method in ("GET", "PATCH") if safe is None else safe
+            method,
+            path,
+            params=params,
+            json=json,
+            safe=method in ("GET", "PATCH") if safe is None else safe,
+            slot_taken=slot_taken,
         )
         if response.status_code == 204 or not response.content:
             return {}
@@ -190,8 +307,11 @@ class KommoClient:
                 f"Kommo {method} {path}: answer is not JSON", kommo_status=response.status_code
             ) from None
 
-    def request(self, method: str, path: str, *, params: Any = None, json: Any = None, safe: bool) -> requests.Response:
-        """One logical call: rate-limited, authenticated, retried within bounds; raises a KommoError."""
+    def request(
+        self, method: str, path: str, *, params: Any = None, json: Any = None, safe: bool, slot_taken: bool = False
+    ) -> requests.Response:
+        """One logical call: rate-limited, authenticated, retried within bounds; raises a KommoError.
+        `slot_taken`: the caller already waited for the first try's rate-limit slot."""
         if self._clock() < self._forbidden_until:
             raise KommoForbidden("Kommo answered 403 moments ago: not calling again yet", kommo_status=403)
         url = path if path.startswith("http") else f"{self._base_url}{path}"
@@ -200,7 +320,8 @@ class KommoClient:
         for attempt in range(self._max_retries + 1):
             last_try = attempt == self._max_retries
             token = self._tokens.access_token()  # before the slot: nothing slow between slot and send
-            self.limiter.acquire()
+            if attempt or not slot_taken:
+                self.limiter.acquire()
             started = time.perf_counter()
             try:
                 response = self._session.request(
@@ -250,6 +371,14 @@ class KommoClient:
         if retry_after and retry_after.isdigit():
             delay = max(delay, min(float(retry_after), 30.0))
         self._sleep(delay)
+
+
+def _outcome(call: Callable[[Any, bool], Any], item: Any, slot_taken: bool) -> Any:
+    """The call's answer, or the error it raised (handed to the caller it belongs to)."""
+    try:
+        return call(item, slot_taken)
+    except Exception as error:
+        return error
 
 
 def _problem(response: requests.Response) -> dict[str, Any]:
