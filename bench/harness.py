@@ -119,9 +119,11 @@ def salesbot_runs(world: BenchWorld) -> list[tuple[int, float]]:
 
 @dataclass(frozen=True)
 class KommoLoad:
-    """What Kommo saw: requests, the most of them in any 1-second window, and how many it answered 429."""
+    """What Kommo saw: requests, from the first to the last arrival (seconds), the most of them in any
+    1-second window, and how many it answered 429."""
 
     requests: int
+    span: float
     busiest_second: int
     throttled: int
 
@@ -134,7 +136,13 @@ class KommoLoad:
             while at - arrivals[first] >= 1.0:
                 first += 1
             busiest = max(busiest, last - first + 1)
-        return cls(len(arrivals), busiest, sum(1 for request in requests if request.status == 429))
+        span = arrivals[-1] - arrivals[0] if arrivals else 0.0
+        return cls(len(arrivals), span, busiest, sum(1 for request in requests if request.status == 429))
+
+    @property
+    def rate(self) -> float:
+        """Requests per second between the first and the last arrival."""
+        return (self.requests - 1) / self.span if self.span else 0.0
 
     def assert_within_limit(self) -> None:
         """Raise unless Kommo never had more than KOMMO_LIMIT requests in a second and never answered 429."""
