@@ -272,7 +272,7 @@ def isolated(function: Callable[..., T], *args: Any) -> T:
 
 def _quiet(log: str) -> None:
     """Send this process's output (the services' logs and metrics) to the file `log`."""
-    descriptor = os.open(log, os.O_WRONLY | os.O_APPEND)
+    descriptor = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     os.dup2(descriptor, sys.stdout.fileno())
     os.dup2(descriptor, sys.stderr.fileno())
 

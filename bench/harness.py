@@ -133,7 +133,7 @@ class KommoLoad:
         arrivals = sorted(request.at for request in requests)
         busiest = first = 0
         for last, at in enumerate(arrivals):
-            while at - arrivals[first] >= 1.0:
+            while arrivals[first] <= at - 1.0:  # as the sandbox counts its window
                 first += 1
             busiest = max(busiest, last - first + 1)
         span = arrivals[-1] - arrivals[0] if arrivals else 0.0
