@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from local.defaults import EXAMPLE_SETTINGS
@@ -33,17 +34,55 @@ SETTINGS = {
 }
 
 
+@dataclass(frozen=True)
+class ColdStart:
+    """Per case (`import boto3` first, then each function), the medians of `runs` fresh interpreters:
+    process wall time (ms) and peak RSS (MiB)."""
+
+    runs: int
+    cases: dict[str, tuple[float, float]]
+
+    def ratios(self, case: str) -> tuple[float, float]:
+        """The case's wall time and peak memory as multiples of `import boto3`'s."""
+        (wall, mib), (base_wall, base_mib) = self.cases[case], self.cases[BASELINE]
+        return wall / base_wall, mib / base_mib
+
+    def worst(self) -> tuple[tuple[str, float], tuple[str, float]]:
+        """The function with the highest time ratio and the one with the highest memory ratio, each with it."""
+        ratios = {function: self.ratios(function) for function in FUNCTIONS}
+        slowest = max(ratios, key=lambda function: ratios[function][0])
+        heaviest = max(ratios, key=lambda function: ratios[function][1])
+        return (slowest, ratios[slowest][0]), (heaviest, ratios[heaviest][1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
+    result = measure(args.runs)
+    print(
+        f"median of {result.runs} fresh interpreters per case (process wall, peak RSS), "
+        f"goal <= {TIME_GOAL}x / {MEMORY_GOAL}x"
+    )
+    print(f"{'case':22} {'wall ms':>8} {'ratio':>6} {'MiB':>6} {'ratio':>6}")
+    for case, (wall, mib) in result.cases.items():
+        time_ratio, memory_ratio = result.ratios(case)
+        verdict = (
+            "" if case == BASELINE else ("ok" if time_ratio <= TIME_GOAL and memory_ratio <= MEMORY_GOAL else "OVER")
+        )
+        print(f"{case:22} {wall:8.0f} {time_ratio:6.2f} {mib:6.1f} {memory_ratio:6.2f}  {verdict}")
+
+
+def measure(runs: int) -> ColdStart:
+    """Install the layer and boto3 into a temporary folder, then time `runs` fresh interpreters per case,
+    the cases interleaved."""
     with tempfile.TemporaryDirectory() as packages:
         requirements = str(ROOT / "layers" / "common" / "requirements.txt")
         pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-conflicts"]
         subprocess.run([*pip, "--target", packages, "-r", requirements, "boto3"], check=True)  # noqa: S603
         compile_all = [sys.executable, "-m", "compileall", "-q", packages, str(ROOT / "layers" / "common")]
         subprocess.run(compile_all, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
-        cases = {"import boto3": (BASELINE, packages)} | {
+        cases = {BASELINE: (BASELINE, packages)} | {
             function: (
                 "import app",
                 os.pathsep.join([str(ROOT / "functions" / function), str(ROOT / "layers" / "common"), packages]),
@@ -51,23 +90,14 @@ def main() -> None:
             for function in FUNCTIONS
         }
         samples: dict[str, list[tuple[float, float]]] = {case: [] for case in cases}
-        for _ in range(args.runs):
+        for _ in range(runs):
             for case, (code, path) in cases.items():
                 samples[case].append(_run(code, path))
-    base_ms, base_mib = (statistics.median(values) for values in zip(*samples["import boto3"], strict=True))
-    print(
-        f"median of {args.runs} fresh interpreters per case (process wall, peak RSS), "
-        f"goal <= {TIME_GOAL}x / {MEMORY_GOAL}x"
-    )
-    print(f"{'case':22} {'wall ms':>8} {'ratio':>6} {'MiB':>6} {'ratio':>6}")
-    for case, values in samples.items():
-        wall, mib = (statistics.median(column) for column in zip(*values, strict=True))
-        verdict = (
-            ""
-            if case == "import boto3"
-            else ("ok" if wall <= TIME_GOAL * base_ms and mib <= MEMORY_GOAL * base_mib else "OVER")
-        )
-        print(f"{case:22} {wall:8.0f} {wall / base_ms:6.2f} {mib:6.1f} {mib / base_mib:6.2f}  {verdict}")
+    medians = {
+        case: (statistics.median(wall for wall, _ in values), statistics.median(mib for _, mib in values))
+        for case, values in samples.items()
+    }
+    return ColdStart(runs, medians)
 
 
 def _run(code: str, path: str) -> tuple[float, float]:

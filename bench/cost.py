@@ -45,8 +45,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--conversations", type=int, default=6, help="at most 6 (the sandbox's seeded leads)")
     args = parser.parse_args()
-    measured = run_conversations(min(args.conversations, 6))
-    print(json.dumps(price(measured), indent=2))
+    print(json.dumps(measure(args.conversations), indent=2))
+
+
+def measure(conversations: int) -> dict[str, Any]:
+    """Run `conversations` conversations (at most 6, the sandbox's seeded leads) and price SCALE of them."""
+    return price(run_conversations(min(conversations, 6)))
 
 
 def run_conversations(conversations: int) -> dict[str, Any]:
@@ -118,6 +122,8 @@ def run_conversations(conversations: int) -> dict[str, Any]:
 
 
 def timed(handler: Callable[[dict[str, Any]], Any], name: str, ms: Counter[str], calls: Counter[str]) -> Any:
+    """The handler, adding each invocation's billed milliseconds to `ms[name]` and counting it in `calls[name]`."""
+
     def run(event: dict[str, Any]) -> Any:
         started = time.perf_counter()
         try:

@@ -10,8 +10,24 @@ import argparse
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
-KOMMO_LIMIT = 7.0
+from bench.harness import KOMMO_LIMIT, KommoLoad
+
+
+@dataclass(frozen=True)
+class LimiterRun:
+    """`calls` lead reads from `workers` threads: how long they took, and Kommo's load."""
+
+    calls: int
+    workers: int
+    elapsed: float  # seconds, start to end
+    kommo: KommoLoad
+
+    @property
+    def rate(self) -> float:
+        """Calls per second from start to end (the first call's set-up and the last call's answer included)."""
+        return self.calls / self.elapsed
 
 
 def main() -> None:
@@ -19,7 +35,20 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=70)
     parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args()
+    result = measure(args.calls, args.workers)
+    print(f"calls: {result.calls}  workers: {result.workers}  elapsed: {result.elapsed:.2f} s")
+    print(
+        f"achieved: {result.rate:.2f} calls/s = {result.rate / KOMMO_LIMIT:.1%} of Kommo's {KOMMO_LIMIT}/s "
+        "(start to end)"
+    )
+    print(f"at Kommo: {result.kommo.rate:.2f} calls/s = {result.kommo.rate / KOMMO_LIMIT:.1%} (first to last arrival)")
+    print(
+        f"busiest 1-second window at Kommo: {result.kommo.busiest_second} calls; 429 answers: {result.kommo.throttled}"
+    )
 
+
+def measure(calls: int, workers: int) -> LimiterRun:
+    """`calls` lead reads, as many at once as `workers`, each worker with its own client and limiter."""
     import boto3
     from moto import mock_aws
 
@@ -28,7 +57,7 @@ def main() -> None:
     from local.moto_threads import serialised_dynamodb
 
     os.environ.update(AWS_ENVIRONMENT)
-    sandbox = KommoSandbox().start()
+    sandbox = KommoSandbox(rate_limit_per_second=KOMMO_LIMIT).start()
     with mock_aws():
         stack = create_local_stack(boto3.session.Session())
         os.environ.update({**stack.environment(), "KOMMO_BASE_URL": sandbox.url})
@@ -46,19 +75,11 @@ def main() -> None:
             )
 
         started = time.perf_counter()
-        with serialised_dynamodb(), ThreadPoolExecutor(max_workers=args.workers) as pool:
-            list(pool.map(worker, range(args.calls)))
+        with serialised_dynamodb(), ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(worker, range(calls)))
         elapsed = time.perf_counter() - started
     sandbox.stop()
-    arrivals = sorted(request.at for request in sandbox.requests)
-    busiest = max(sum(1 for t in arrivals[i:] if t - start < 1.0) for i, start in enumerate(arrivals))
-    throttled = sum(1 for request in sandbox.requests if request.status == 429)
-    rate = args.calls / elapsed
-    at_kommo = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
-    print(f"calls: {args.calls}  workers: {args.workers}  elapsed: {elapsed:.2f} s")
-    print(f"achieved: {rate:.2f} calls/s = {rate / KOMMO_LIMIT:.1%} of Kommo's {KOMMO_LIMIT:.0f}/s (start to end)")
-    print(f"at Kommo: {at_kommo:.2f} calls/s = {at_kommo / KOMMO_LIMIT:.1%} (first to last arrival)")
-    print(f"busiest 1-second window at Kommo: {busiest} calls; 429 answers: {throttled}")
+    return LimiterRun(calls, workers, elapsed, KommoLoad.of(sandbox.requests))
 
 
 if __name__ == "__main__":

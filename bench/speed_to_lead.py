@@ -1,10 +1,12 @@
-"""Benchmark: speed to lead, from `POST /triggers` to the first message's Salesbot run at Kommo.
+"""Benchmark: speed to lead, from a lead's creation (its `POST /triggers` is due) to its first message's
+Salesbot run at Kommo.
 
-A burst of new leads (added to the Kommo sandbox, 7 requests/s with 429 above it) is posted at once;
-worker threads, standing for concurrent Lambdas of the proactive function, drain the lead-events queue
-through the real shared rate limiter; n8n (the stand-in) answers at once. Everything else is in
-process (moto). What it shows: how many Kommo calls a first message costs and how long the last lead
-of a burst waits, with the account's 7 requests/s as the limit. Run: `make bench`.
+New leads (added to the Kommo sandbox, 7 requests/s with 429 above it) are posted to `POST /triggers`,
+at once or spread evenly over `--over` seconds (500 over 60 s is the goal's case); worker threads,
+standing for concurrent Lambdas of the proactive function, drain the lead-events queue meanwhile through
+the real shared rate limiter; n8n (the stand-in) answers at once. Everything else is in process (moto).
+What it shows: how many Kommo calls a first message costs and how long leads wait (p50, p95, max, and
+the fraction served within 90 s), with the account's 7 requests/s as the limit. Run: `make bench`.
 """
 
 from __future__ import annotations
@@ -13,76 +15,94 @@ import argparse
 import json
 import threading
 import time
+from dataclasses import dataclass
 
-from bench.harness import bench_world, percentile
+from bench.harness import KOMMO_LIMIT, KommoLoad, add_leads, bench_world, drain, percentile, salesbot_runs
 
 FIRST_LEAD = 40_000_000
 FIRST_CONTACT = 50_000_000
+WITHIN_SECONDS = 90.0
+
+
+@dataclass(frozen=True)
+class SpeedToLead:
+    """The leads posted, each one's wait for its first message (seconds; none: never sent), Kommo's load."""
+
+    leads: int
+    over_seconds: float
+    workers: int
+    waits: list[float]
+    missing: int  # leads without a first message
+    kommo: KommoLoad
+
+    def percentile(self, fraction: float) -> float:
+        """The wait below which `fraction` of the first messages went."""
+        return percentile(self.waits, fraction)
+
+    @property
+    def within(self) -> float:
+        """The fraction of the leads whose first message went within WITHIN_SECONDS."""
+        return sum(1 for wait in self.waits if wait <= WITHIN_SECONDS) / self.leads
+
+    @property
+    def kommo_per_first_message(self) -> float:
+        """Kommo requests per first message sent."""
+        return self.kommo.requests / max(len(self.waits), 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--leads", type=int, default=20)
+    parser.add_argument("--over", type=float, default=0.0, help="seconds over which the leads are posted (0: at once)")
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
+    result = measure(args.leads, args.over, args.workers)
+    print(
+        f"leads: {result.leads} over {result.over_seconds:g} s, workers: {result.workers}, "
+        f"first messages: {len(result.waits)}, leads without one: {result.missing}"
+    )
+    print(
+        f"speed to lead: p50 {result.percentile(0.5):.1f} s, p95 {result.percentile(0.95):.1f} s, "
+        f"max {max(result.waits):.1f} s; within {WITHIN_SECONDS:.0f} s: {result.within:.0%}"
+    )
+    print(f"Kommo calls per first message: {result.kommo_per_first_message:.1f} (429s: {result.kommo.throttled})")
 
-    import boto3
 
+def measure(leads: int, over_seconds: float, workers: int) -> SpeedToLead:
+    """Post `leads` new leads to `POST /triggers`, created evenly over `over_seconds`, while `workers` threads
+    drain the lead-events queue; each lead's wait from its creation to its first Salesbot run."""
     from local.defaults import LOCAL_SECRETS
     from local.lambda_events import http_api_event, schedule_event
-    from local.sqs_pump import deliver_batch, receive
 
     with bench_world() as world:
-        world.kommo.rate_limit_per_second = 7
-        template = world.kommo.leads[27754601]
-        contact = world.kommo.contacts[93589659]
-        for index in range(args.leads):
-            lead_id, contact_id = FIRST_LEAD + index, FIRST_CONTACT + index
-            world.kommo.leads[lead_id] = {
-                **template,
-                "id": lead_id,
-                "_embedded": {"contacts": [{"id": contact_id, "is_main": True}], "tags": []},
-            }
-            world.kommo.contacts[contact_id] = {**contact, "id": contact_id}
+        world.kommo.rate_limit_per_second = KOMMO_LIMIT
+        lead_ids = add_leads(world, leads, FIRST_LEAD, FIRST_CONTACT, like_lead=27754601)
         world.handler("VendorSyncFunction")(schedule_event("VendorSyncFunction"))  # salespeople at work all day
+        world.kommo.requests.clear()
 
         trigger_api = world.handler("ProactiveTriggerFunction")
         auth = {"authorization": f"Bearer {LOCAL_SECRETS['API_TOKEN']}", "content-type": "application/json"}
-        posted_at: dict[int, float] = {}
-        calls_before = len(world.kommo.requests)
-        for index in range(args.leads):
-            lead_id = FIRST_LEAD + index
-            body = json.dumps({"lead_id": lead_id, "trigger": "form"})
-            posted_at[lead_id] = time.time()
-            assert trigger_api(http_api_event("POST", "/triggers", headers=auth, body=body))["statusCode"] == 202
+        created_at: dict[int, float] = {}  # when each lead is due (the post itself may wait for a Kommo slot)
+        posted = threading.Event()
+        draining = threading.Thread(target=drain, args=(world, "ProactiveTriggerFunction", workers, posted.is_set))
+        draining.start()
+        try:
+            started = time.time()
+            for index, lead_id in enumerate(lead_ids):
+                created_at[lead_id] = started + index * over_seconds / leads
+                time.sleep(max(created_at[lead_id] - time.time(), 0))
+                body = json.dumps({"lead_id": lead_id, "trigger": "form"})
+                response = trigger_api(http_api_event("POST", "/triggers", headers=auth, body=body))
+                assert response["statusCode"] == 202, response
+        finally:
+            posted.set()
+            draining.join()
 
-        url, arn = world.stack.physical_ids["LeadEventsQueue"], world.stack.arns["LeadEventsQueue"]
-        sqs = boto3.client("sqs")
-
-        def drain() -> None:
-            idle_since = time.time()
-            while time.time() - idle_since < 3:
-                messages = receive(sqs, url, batch_size=1)
-                if messages:
-                    deliver_batch(sqs, trigger_api, url, arn, messages, retry_after_seconds=1)
-                    idle_since = time.time()
-
-        workers = [threading.Thread(target=drain) for _ in range(args.workers)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-
-        runs = {int(r.body[0]["entity_id"]): r.at for r in world.kommo.calls("POST", "/api/v2/salesbot/run")}
-        waits = [runs[lead] - posted for lead, posted in posted_at.items() if lead in runs]
-        calls = len(world.kommo.requests) - calls_before
-        throttled = sum(1 for r in world.kommo.requests if r.status == 429)
-        print(f"leads: {args.leads}, workers: {args.workers}, first messages: {len(runs)}")
-        print(
-            f"speed to lead: p50 {percentile(waits, 0.5):.1f} s, p95 {percentile(waits, 0.95):.1f} s, "
-            f"max {max(waits):.1f} s"
-        )
-        print(f"Kommo calls per first message: {calls / max(len(runs), 1):.1f} (429s: {throttled})")
+        first_runs: dict[int, float] = {}
+        for lead_id, at in salesbot_runs(world):
+            first_runs.setdefault(lead_id, at)
+        waits = [first_runs[lead] - at for lead, at in created_at.items() if lead in first_runs]
+        return SpeedToLead(leads, over_seconds, workers, waits, leads - len(waits), KommoLoad.of(world.kommo.requests))
 
 
 if __name__ == "__main__":
