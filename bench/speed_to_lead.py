@@ -1,8 +1,8 @@
-"""Benchmark: speed to lead, from a lead's creation (its `POST /triggers` is due) to its first message's
-Salesbot run at Kommo.
+"""Benchmark: speed to lead, from a lead's creation in Kommo to its first message's Salesbot run at Kommo.
 
-New leads (added to the Kommo sandbox, 7 requests/s with 429 above it) are posted to `POST /triggers`,
-at once or spread evenly over `--over` seconds (500 over 60 s is the goal's case); worker threads,
+New leads are created in the Kommo sandbox (7 requests/s with 429 above it), at once or spread evenly
+over `--over` seconds (500 over 60 s is the goal's case), each announced by Kommo's `leads[add]` webhook
+through the real intake; worker threads,
 standing for concurrent Lambdas of the proactive function, drain the lead-events queue meanwhile through
 the real shared rate limiter; n8n (the stand-in) answers at once. Everything else is in process (moto).
 What it shows: how many Kommo calls a first message costs and how long leads wait (p50, p95, max, and
@@ -12,7 +12,6 @@ the fraction served within 90 s), with the account's 7 requests/s as the limit. 
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -69,10 +68,11 @@ def main() -> None:
 
 
 def measure(leads: int, over_seconds: float, workers: int) -> SpeedToLead:
-    """Post `leads` new leads to `POST /triggers`, created evenly over `over_seconds`, while `workers` threads
-    drain the lead-events queue; each lead's wait from its creation to its first Salesbot run."""
-    from local.defaults import LOCAL_SECRETS
-    from local.lambda_events import http_api_event, schedule_event
+    """Create `leads` new leads evenly over `over_seconds`, each with its `leads[add]` webhook, while `workers`
+    threads drain the lead-events queue; each lead's wait from its creation to its first Salesbot run."""
+    from local.kommo_webhooks import lead_added_body
+    from local.lambda_events import schedule_event
+    from local.sam_events import webhook_event
 
     with bench_world() as world:
         world.kommo.rate_limit_per_second = KOMMO_LIMIT
@@ -80,20 +80,19 @@ def measure(leads: int, over_seconds: float, workers: int) -> SpeedToLead:
         world.handler("VendorSyncFunction")(schedule_event("VendorSyncFunction"))  # salespeople at work all day
         world.kommo.requests.clear()
 
-        trigger_api = world.handler("ProactiveTriggerFunction")
-        auth = {"authorization": f"Bearer {LOCAL_SECRETS['API_TOKEN']}", "content-type": "application/json"}
-        created_at: dict[int, float] = {}  # when each lead is due (the post itself may wait for a Kommo slot)
+        intake = world.handler("WebhookIntakeFunction")
+        created_at: dict[int, float] = {}
         posted = threading.Event()
         draining = threading.Thread(target=drain, args=(world, "ProactiveTriggerFunction", workers, posted.is_set))
         draining.start()
         try:
             started = time.time()
             for index, lead_id in enumerate(lead_ids):
-                created_at[lead_id] = started + index * over_seconds / leads
-                time.sleep(max(created_at[lead_id] - time.time(), 0))
-                body = json.dumps({"lead_id": lead_id, "trigger": "form"})
-                response = trigger_api(http_api_event("POST", "/triggers", headers=auth, body=body))
-                assert response["statusCode"] == 202, response
+                time.sleep(max(started + index * over_seconds / leads - time.time(), 0))
+                created_at[lead_id] = time.time()
+                world.kommo.leads[lead_id]["created_at"] = int(created_at[lead_id])
+                response = intake(webhook_event(lead_added_body(world.kommo.leads[lead_id])))
+                assert response["statusCode"] == 200, response
         finally:
             posted.set()
             draining.join()

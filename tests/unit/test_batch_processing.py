@@ -29,7 +29,7 @@ def consume(records: list[dict[str, Any]], handle: Any) -> set[str]:
     response = process_partial_response(
         event={"Records": records}, record_handler=lambda record: handle(record.body), processor=processor
     )
-    return {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+    return {str(failure["itemIdentifier"]) for failure in response["batchItemFailures"]}
 
 
 def test_a_failed_lead_event_holds_back_that_leads_later_events_only() -> None:
