@@ -65,3 +65,26 @@ def test_the_records_of_different_conversations_are_handled_at_once() -> None:
             other_started.set()
 
     assert consume([sqs_record("first", None), sqs_record("second", None)], handle) == set()
+
+
+def test_a_client_reached_first_by_every_record_at_once_is_created_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sales_assistant.adapters.aws import created_once
+
+    made: list[object] = []
+    start = threading.Barrier(10)
+
+    @created_once
+    def client() -> object:
+        made.append(object())
+        threading.Event().wait(0.05)  # boto3 takes a while to build one: others arrive meanwhile
+        return made[-1]
+
+    def first_use(_: int) -> object:
+        start.wait()
+        return client()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        clients = set(map(id, pool.map(first_use, range(10))))
+    assert len(made) == 1 and len(clients) == 1

@@ -9,9 +9,28 @@ the cache so that a test's mock or endpoint is picked up.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from functools import cache
-from typing import Any
+from functools import cache, wraps
+from typing import Any, TypeVar
+
+Made = TypeVar("Made")
+_creating = threading.RLock()
+
+
+def created_once(factory: Callable[..., Made]) -> Any:
+    """`functools.cache` for the process's clients, safe when a batch's records (threads) all reach a client
+    first at once: boto3's default session must not create clients from two threads at the same time."""
+    cached = cache(factory)
+
+    @wraps(factory)
+    def get(*args: Any) -> Made:
+        with _creating:
+            return cached(*args)
+
+    get.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return get
+
 
 CONNECT_TIMEOUT_SECONDS = 2
 READ_TIMEOUT_SECONDS = 5
@@ -28,20 +47,20 @@ def _config() -> Any:
     )
 
 
-@cache
+@created_once
 def dynamodb_table(name: str) -> Any:
     """The DynamoDB Table resource for `name`."""
     return _dynamodb_resource().Table(name)
 
 
-@cache
+@created_once
 def _dynamodb_resource() -> Any:
     import boto3
 
     return boto3.resource("dynamodb", config=_config())
 
 
-@cache
+@created_once
 def dynamodb_client() -> Any:
     """The low-level DynamoDB client (Powertools idempotency, describe_table)."""
     import boto3
@@ -49,7 +68,7 @@ def dynamodb_client() -> Any:
     return boto3.client("dynamodb", config=_config())
 
 
-@cache
+@created_once
 def sqs_client() -> Any:
     """The SQS client."""
     import boto3
@@ -57,7 +76,7 @@ def sqs_client() -> Any:
     return boto3.client("sqs", config=_config())
 
 
-@cache
+@created_once
 def scheduler_client() -> Any:
     """The EventBridge Scheduler client (appointment reminders)."""
     import boto3

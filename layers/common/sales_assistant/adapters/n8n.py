@@ -6,11 +6,11 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from functools import cache
 
 import requests
 from pydantic import ValidationError
 
+from sales_assistant.adapters.aws import created_once
 from sales_assistant.adapters.kommo.client import pooled_session
 from sales_assistant.config import Settings
 from sales_assistant.models.n8n import N8nRequest, N8nResponse
@@ -119,7 +119,7 @@ def _validated(response: requests.Response) -> N8nResponse:
         raise AiFailure("invalid_response") from None
 
 
-@cache
+@created_once
 def n8n_client(settings: Settings) -> N8nClient:
     """The process-wide n8n client for these settings (N8N_SIGNING_SECRET required)."""
     secret = settings.require("n8n").n8n_signing_secret.get_secret_value()

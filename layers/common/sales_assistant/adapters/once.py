@@ -8,14 +8,13 @@ running returns {"in_progress": True}: the first one owns the effect.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
-from sales_assistant.adapters.aws import dynamodb_client
+from sales_assistant.adapters.aws import created_once, dynamodb_client
 from sales_assistant.invocation import invocation_context
 
 
-@cache
+@created_once
 def _persistence(table_name: str) -> Any:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 

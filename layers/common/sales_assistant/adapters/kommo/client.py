@@ -7,11 +7,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from functools import cache
 from typing import Any
 
 import requests
 
+from sales_assistant.adapters.aws import created_once
 from sales_assistant.adapters.kommo.bulk import Coalescer, refused_positions
 from sales_assistant.adapters.kommo.errors import (
     KommoError,
@@ -456,7 +456,7 @@ def token_source(settings: Settings, session: requests.Session) -> TokenSource:
     )
 
 
-@cache
+@created_once
 def kommo_client(settings: Settings) -> KommoClient:
     """The process-wide Kommo client for these settings (created on first use)."""
     session = pooled_session()
