@@ -297,6 +297,9 @@ class KommoSandbox(ServedOnLoopback):
             self.tasks.append({"id": task_id, **body[0]})
             return 200, {}, {"_embedded": {"tasks": [{"id": task_id}]}}
         if method == "POST" and path == "/api/v2/salesbot/run":
+            unknown = {index: "entity_id" for index, run in enumerate(body) if int(run["entity_id"]) not in self.leads}
+            if unknown:
+                return _invalid(unknown)
             for run in body:
                 lead = self.leads.get(int(run["entity_id"]))
                 fields = list((lead or {}).get("custom_fields_values") or [])

@@ -196,6 +196,19 @@ def test_a_salesbot_request_that_times_out_reaches_every_caller_and_is_never_sen
     assert sorted(run["entity_id"] for run in kommo_sandbox.salesbot_runs) == lead_ids
 
 
+def test_a_refused_shared_salesbot_request_is_never_sent_again_and_every_caller_learns_the_outcome_is_unknown(
+    aws: Any, kommo_sandbox: Any
+) -> None:
+    lead_ids = leads_in(kommo_sandbox, 4)
+    del kommo_sandbox.leads[lead_ids[1]]  # Kommo refuses the request for this one
+    kommo = client_under_backlog(kommo_sandbox, expected=4)
+
+    outcomes = at_once(lead_ids, lambda lead_id: kommo.run_salesbot(REPLY_SALESBOT_ID, lead_id))
+
+    assert all(isinstance(outcome, KommoUnavailable) for outcome in outcomes.values())  # delivery awaits the echoes
+    assert [(request.path, request.status) for request in kommo_sandbox.requests] == [("/api/v2/salesbot/run", 400)]
+
+
 @pytest.mark.parametrize("lone", ["lead", "patch", "note"])
 def test_a_lone_call_goes_out_as_kommos_single_call(aws: Any, kommo_sandbox: Any, lone: str) -> None:
     (lead_id,) = leads_in(kommo_sandbox, 1)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from local.stack import load_template
-from sales_assistant.adapters.retry import MAX_GROUPS_AT_ONCE
+from sales_assistant.adapters.retry import MAX_GROUPS_AT_ONCE, MAX_RECEIVES
 
 SECRET_VARIABLES = ("WEBHOOK_SECRET_ARN", "API_SECRET_ARN", "N8N_SECRET_ARN", "KOMMO_SECRET_ARN")
 # The only policies granting "*": AWS managed policies SAM attaches to every role it generates.
@@ -132,6 +132,8 @@ def test_consumers_are_capped_and_sized_for_the_kommo_budget(template: dict[str,
         # a batch's records are handled at once (adapters/retry.py), so a batch lasts as long as its slowest
         # record, whose every Kommo call may wait 20 s for the shared rate limit (+10 s read): 3 calls a record
         assert properties["BatchSize"] <= MAX_GROUPS_AT_ONCE
+        if properties["BatchSize"] > 1:  # a record failing for the last time must not hold back its group
+            assert queue["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES
         assert 3 * 30 <= function["Timeout"] <= queue["VisibilityTimeout"]
     assert not any(
         event["Type"] == "SQS"

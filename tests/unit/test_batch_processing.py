@@ -8,11 +8,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
-from sales_assistant.adapters.retry import RetrySoonProcessor
+from sales_assistant.adapters.retry import MAX_RECEIVES, RetrySoonProcessor
 
 
-def sqs_record(message_id: str, group: str | None) -> dict[str, Any]:
-    attributes = {"ApproximateReceiveCount": "1", **({"MessageGroupId": group} if group else {})}
+def sqs_record(message_id: str, group: str | None, receives: int = 1) -> dict[str, Any]:
+    attributes = {"ApproximateReceiveCount": str(receives), **({"MessageGroupId": group} if group else {})}
     return {
         "messageId": message_id,
         "receiptHandle": f"handle-{message_id}",
@@ -53,6 +53,23 @@ def test_a_failed_lead_event_holds_back_that_leads_later_events_only() -> None:
     assert failed == {"lead-1:add", "lead-1:update"}  # retried together, in order
     assert "lead-1:update" not in handled
     assert [body for body in handled if body.startswith("lead-2")] == ["lead-2:add", "lead-2:update"]
+
+
+def test_a_lead_event_failing_for_the_last_time_no_longer_holds_back_that_leads_later_events() -> None:
+    handled: list[str] = []
+
+    def handle(body: str) -> None:
+        handled.append(body)
+        if body == "lead-1:add":
+            raise RuntimeError("this event can never be handled")
+
+    failed = consume(
+        [sqs_record("lead-1:add", "lead:1", receives=MAX_RECEIVES), sqs_record("lead-1:update", "lead:1", receives=5)],
+        handle,
+    )
+
+    assert failed == {"lead-1:add"}  # to the DLQ, alone: the update behind it is handled
+    assert handled == ["lead-1:add", "lead-1:update"]
 
 
 def test_the_records_of_different_conversations_are_handled_at_once() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -38,12 +39,15 @@ __all__ = [
 ]
 
 _DIGITS = re.compile(r"\D")
+_adding = threading.Lock()  # Powertools Metrics is shared by a batch's record threads
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:
     """Emit a count metric. With dimensions (low-cardinality only) it goes out twice: its total (the
-    `service` dimension alone, for alarms, which cannot SEARCH) and, in its own EMF blob, per dimension."""
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    `service` dimension alone, for alarms, which cannot SEARCH) and, in its own EMF blob, per dimension.
+    Safe from a batch's record threads (one metric added at a time)."""
+    with _adding:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if not dimensions:
         return
     from aws_lambda_powertools.metrics import single_metric
@@ -55,7 +59,8 @@ def count(name: str, value: float = 1, **dimensions: str) -> None:
 
 def measure(name: str, value: float, unit: MetricUnit = MetricUnit.Seconds) -> None:
     """Emit a measurement (a duration by default)."""
-    metrics.add_metric(name=name, unit=unit, value=value)
+    with _adding:
+        metrics.add_metric(name=name, unit=unit, value=value)
 
 
 def mask_phone(phone: str | None) -> str:
@@ -113,10 +118,12 @@ def observed(
         from sales_assistant.invocation import set_invocation_context
 
         set_invocation_context(context)
+        logger.thread_safe_clear_keys()  # no conversation or correlation id left by the last event
         try:
             return handler(event, context)
         finally:
             set_invocation_context(None)  # a warm container's next event never sees this one's deadline
+            logger.thread_safe_clear_keys()
 
     flushed = metrics.log_metrics(_traced(with_context))
     return logger.inject_lambda_context(flushed, correlation_id_path=correlation_id_path, clear_state=True)

@@ -14,7 +14,7 @@ from sales_assistant.adapters.aws import created_once
 from sales_assistant.adapters.kommo.client import pooled_session
 from sales_assistant.config import Settings
 from sales_assistant.models.n8n import N8nRequest, N8nResponse
-from sales_assistant.observability import MetricUnit, logger, metrics
+from sales_assistant.observability import MetricUnit, logger, measure
 from sales_assistant.observability import correlation_id as current_correlation_id
 from sales_assistant.services.ports import AiFailure
 
@@ -92,7 +92,7 @@ class N8nClient:
                 reason = "unreachable"
             else:
                 elapsed_ms = (time.perf_counter() - started) * 1000
-                metrics.add_metric(name="N8nLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+                measure("N8nLatency", elapsed_ms, MetricUnit.Milliseconds)
                 logger.info(
                     "n8n call",
                     extra={"n8n_path": path, "status": response.status_code, "n8n_ms": round(elapsed_ms)},

@@ -15,10 +15,22 @@ from sales_assistant.invocation import invocation_context
 
 
 @created_once
-def _persistence(table_name: str) -> Any:
+def _persistence(table_name: str, ttl_seconds: int) -> Any:
+    """The store, configured before any thread uses it (Powertools marks a store configured before it has
+    read its configuration: a second thread at a cold start could hash the wrong key)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb_client())
+    store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb_client())
+    store.configure(_config(ttl_seconds))
+    return store
+
+
+def _config(ttl_seconds: int) -> Any:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    return IdempotencyConfig(
+        event_key_jmespath="key", expires_after_seconds=ttl_seconds, raise_on_no_idempotency_key=True
+    )
 
 
 def run_once(
@@ -35,17 +47,17 @@ def run_once(
     With `raise_in_progress`, a call made while another is running raises (the caller retries later)
     instead of returning {"in_progress": True}.
     """
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-    config = IdempotencyConfig(
-        event_key_jmespath="key", expires_after_seconds=ttl_seconds, raise_on_no_idempotency_key=True
-    )
+    config = _config(ttl_seconds)
     lambda_context = invocation_context()
     if lambda_context is not None:  # a record left "in progress" by a timed-out invocation expires with it
         config.register_lambda_context(lambda_context)
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(table_name), config=config)
+    @idempotent_function(
+        data_keyword_argument="request", persistence_store=_persistence(table_name, ttl_seconds), config=config
+    )
     def once(request: dict[str, str]) -> dict[str, Any]:
         return effect()
 

@@ -4,8 +4,9 @@
   queue's group; on a standard queue each record is its own), so flows waiting on n8n or on Kommo's
   rate limit overlap, and their Kommo calls share bulk requests (adapters/kommo/bulk.py). Within a
   group records go in order, and after a failure the group's later records fail unprocessed, so a FIFO
-  group's order holds. Each group runs in its own copy of the context: its log keys (conversation,
-  correlation id) stay its own.
+  group's order holds; except when the failed record was on its last receive (it goes to the DLQ), so
+  the records behind it are not sent to the DLQ unprocessed with it. Each group runs in its own copy of
+  the context: its log keys (conversation, correlation id) stay its own.
 - Partial batch failures that come back soon: a failed SQS message is retried after 10 s, 20 s, 40 s...
   (its visibility changed) instead of after the queue's whole visibility timeout, so a client waits
   seconds, not minutes, for a reply delayed by a passing failure. The redrive policy still moves a
@@ -27,6 +28,7 @@ from sales_assistant.observability import logger
 RETRY_BASE_SECONDS = 10
 RETRY_MAX_SECONDS = 300
 MAX_GROUPS_AT_ONCE = 10  # an SQS batch holds at most 10 records
+MAX_RECEIVES = 5  # every consumed queue's redrive maxReceiveCount (a test checks template.yaml)
 
 
 class EarlierRecordFailed(Exception):
@@ -61,8 +63,8 @@ class RetrySoonProcessor(BatchProcessor):
 
     def _process_group(self, records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         outcomes: list[tuple[Any, ...]] = []
-        for record in records:
-            if outcomes and outcomes[-1][0] == "fail":
+        for previous, record in zip([None, *records], records, strict=False):
+            if outcomes and outcomes[-1][0] == "fail" and _receives(previous) < MAX_RECEIVES:
                 skipped = EarlierRecordFailed("a record of this message group failed before it")
                 outcomes.append(
                     self.failure_handler(self._to_batch_type(record, self.event_type), (type(skipped), skipped, None))
@@ -83,3 +85,8 @@ class RetrySoonProcessor(BatchProcessor):
         except Exception as error:  # the queue's own visibility timeout still brings it back
             logger.warning("could not shorten the retry delay", extra={"error": type(error).__name__})
         return entry
+
+
+def _receives(record: dict[str, Any] | None) -> int:
+    """How many times SQS has delivered this record (1 the first time)."""
+    return int(((record or {}).get("attributes") or {}).get("ApproximateReceiveCount") or 1)

@@ -15,8 +15,9 @@ What stays true, per lead:
   positions) fails those callers only and is sent again without them; a refusal that names no position
   (or a 404) is retried one call per lead, so each caller gets the answer its own call would get; any
   other failure (timeout, 5xx, 429 after the retries) reaches every caller of the group, exactly as if
-  each had made its call alone (a Salesbot run that may have happened is never repeated: delivery waits
-  for its echo).
+  each had made its call alone. Salesbot runs are the exception: a refused run request is never sent
+  again in any form (Kommo may have started some of its runs), every caller learns the outcome is
+  unknown, and delivery waits for each run's echo.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ class Coalescer(Generic[Item]):
             return sum(len(group.tickets) for group in self._open)
 
     def _lead(self, group: _Group[Item]) -> None:
-        """Wait for the slot while others join, close the group, send it and hand out the answers."""
+        """Wait for the slot while others join, close the group, send it and hand out the answers: every
+        caller of the group gets its answer or an error, whatever fails."""
         try:
             self._wait_for_slot()
         except Exception as refused:  # no slot (the limiter's backlog): the whole group is refused
@@ -111,13 +113,15 @@ class Coalescer(Generic[Item]):
             self._settle(tickets, [refused] * len(tickets))
             return
         tickets = self._close(group)
-        if len(tickets) > 1:
-            count("KommoCallsShared", len(tickets) - 1, kind=self._kind)
         try:
             outcomes = self._send([ticket.item for ticket in tickets])
+            if len(outcomes) != len(tickets):
+                raise RuntimeError(f"Kommo {self._kind}: {len(outcomes)} answers for {len(tickets)} calls")
         except Exception as failed:  # whatever it is, every caller learns it
             outcomes = [failed] * len(tickets)
         self._settle(tickets, outcomes)
+        if len(tickets) > 1:  # counted once everyone has an answer
+            count("KommoCallsShared", len(tickets) - 1, kind=self._kind)
 
     def _close(self, group: _Group[Item]) -> list[_Ticket[Item]]:
         """No one joins the group from now on; its calls."""

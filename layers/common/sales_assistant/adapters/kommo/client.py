@@ -5,6 +5,7 @@ one token refresh on 401, pagination, and typed methods for what the flows need.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -65,6 +66,7 @@ class KommoClient:
         self._sleep = sleep
         self._clock = clock
         self._forbidden_until = 0.0
+        self._slot_token = threading.local()  # the token a group's leader fetched before its slot
         slot = self._wait_for_slot
         self._leads = Coalescer("lead", SHARED_READS, slot, self._read_leads)
         self._contacts = Coalescer("contact", SHARED_READS, slot, self._read_contacts)
@@ -207,11 +209,17 @@ class KommoClient:
         return self._shared(bodies, one, many)
 
     def _run_salesbots(self, runs: list[dict[str, Any]]) -> list[Any]:
-        def many(items: list[dict[str, Any]], slot_taken: bool) -> list[Any]:
-            self._json("POST", "/api/v2/salesbot/run", json=items, safe=False, slot_taken=slot_taken)
-            return [None] * len(items)
-
-        return self._shared(runs, lambda run, slot_taken: many([run], slot_taken)[0], many)
+        """Salesbot runs: never sent twice. A lone run's errors are its own; a shared request that fails
+        may have started some of its runs, so every caller learns that the outcome is unknown (delivery then
+        waits for each run's echo, and asks a salesperson when none comes)."""
+        try:
+            self._json("POST", "/api/v2/salesbot/run", json=runs, safe=False, slot_taken=True)
+        except KommoError as failed:
+            if len(runs) == 1:
+                raise
+            unknown = KommoUnavailable(f"shared Salesbot run request failed: {failed}", problem=failed.problem)
+            return [unknown] * len(runs)
+        return [None] * len(runs)
 
     def _add_notes(self, notes: list[dict[str, Any]]) -> list[Any]:
         def one(note: dict[str, Any], slot_taken: bool) -> int:
@@ -222,8 +230,8 @@ class KommoClient:
 
         def many(items: list[dict[str, Any]], slot_taken: bool) -> list[Any]:
             answer = self._json("POST", "/api/v4/leads/notes", json=items, safe=False, slot_taken=slot_taken)
-            ids = [int(note["id"]) for note in answer.get("_embedded", {}).get("notes", [])]
-            return [ids[index] if index < len(ids) else 0 for index in range(len(items))]  # written: never again
+            written = {str(note.get("request_id")): int(note["id"]) for note in answer["_embedded"]["notes"]}
+            return [written.get(str(index), 0) for index in range(len(items))]  # written: never sent again
 
         return self._shared(notes, one, many)
 
@@ -264,6 +272,9 @@ class KommoClient:
         return [_outcome(one, item, False) for item in items]
 
     def _wait_for_slot(self) -> None:
+        """The token first (a DynamoDB read, a refresh at worst), then the slot: nothing slow between the
+        slot and the send."""
+        self._slot_token.value = self._tokens.access_token()
         self.limiter.acquire()
 
     # ------------------------------------------------------------------ plumbing
@@ -319,8 +330,10 @@ class KommoClient:
         refreshed = False
         for attempt in range(self._max_retries + 1):
             last_try = attempt == self._max_retries
-            token = self._tokens.access_token()  # before the slot: nothing slow between slot and send
-            if attempt or not slot_taken:
+            if attempt == 0 and slot_taken:
+                token = self._slot_token.value  # fetched before the slot was taken
+            else:
+                token = self._tokens.access_token()  # before the slot: nothing slow between slot and send
                 self.limiter.acquire()
             started = time.perf_counter()
             try:
