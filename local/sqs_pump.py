@@ -31,9 +31,12 @@ def deliver_batch(
         failed = {message["MessageId"] for message in messages}
     for message in messages:
         if message["MessageId"] in failed:
-            sqs.change_message_visibility(
-                QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=retry_after_seconds
-            )
+            try:
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=retry_after_seconds
+                )
+            except Exception as error:  # the handler changed it already (a retry delay): it comes back anyway
+                print(f"[local] retry delay of a failed message kept: {type(error).__name__}", file=sys.stderr)
         else:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
     return failed

@@ -15,7 +15,6 @@ from sales_assistant.observability import adopt_correlation_id, observed
 
 get_settings().require("api", "kommo")  # fails the cold start, naming what is missing
 app = build_resolver(bot.router)
-processor = SqsFifoPartialProcessor()
 
 
 def handle_record(record: SQSRecord) -> str:
@@ -26,7 +25,9 @@ def handle_record(record: SQSRecord) -> str:
 def route(event: dict[str, Any], context: Any) -> Any:
     """SQS batches -> commands; HTTP -> /bot routes; the schedule -> resume overdue pauses."""
     if "Records" in event:
-        return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+        return process_partial_response(
+            event=event, record_handler=handle_record, processor=SqsFifoPartialProcessor(), context=context
+        )
     if "requestContext" in event:
         return app.resolve(event, context)
     return {"resumed": takeover_service(get_settings()).resume_overdue()}

@@ -12,7 +12,6 @@ from sales_assistant.consumers import conversation_item
 from sales_assistant.observability import adopt_correlation_id, observed
 
 get_settings().require("n8n", "kommo")  # fails the cold start, naming what is missing
-processor = RetrySoonProcessor(lambda: get_settings().conversations_queue_url)  # retried in seconds
 
 
 def handle_record(record: SQSRecord) -> str:
@@ -21,7 +20,12 @@ def handle_record(record: SQSRecord) -> str:
 
 
 def consume(event: dict[str, Any], context: Any) -> Any:
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    return process_partial_response(
+        event=event,
+        record_handler=handle_record,
+        processor=RetrySoonProcessor(lambda: get_settings().conversations_queue_url),
+        context=context,
+    )
 
 
 lambda_handler = observed(consume)

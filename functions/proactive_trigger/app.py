@@ -16,7 +16,6 @@ from sales_assistant.observability import adopt_correlation_id, observed
 
 get_settings().require("api", "n8n", "kommo")  # fails the cold start, naming what is missing
 app = build_resolver(triggers.router, messages.router)
-processor = RetrySoonProcessor(lambda: get_settings().lead_events_queue_url)
 
 
 def handle_record(record: SQSRecord) -> str:
@@ -27,7 +26,12 @@ def handle_record(record: SQSRecord) -> str:
 def route(event: dict[str, Any], context: Any) -> Any:
     """SQS batches -> triggers; HTTP -> /triggers and /messages; the schedule -> deferred triggers that are due."""
     if "Records" in event:
-        return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+        return process_partial_response(
+            event=event,
+            record_handler=handle_record,
+            processor=RetrySoonProcessor(lambda: get_settings().lead_events_queue_url),
+            context=context,
+        )
     if "requestContext" in event:
         return app.resolve(event, context)
     return {"fired": proactive_outreach(get_settings()).fire_due()}

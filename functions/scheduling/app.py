@@ -15,7 +15,6 @@ from sales_assistant.observability import observed
 
 get_settings().require("api", "n8n", "kommo")  # fails the cold start, naming what is missing
 app = build_resolver(scheduling.router)
-processor = RetrySoonProcessor(lambda: get_settings().scheduling_queue_url)
 
 
 def handle_record(record: SQSRecord) -> str:
@@ -25,7 +24,12 @@ def handle_record(record: SQSRecord) -> str:
 def route(event: dict[str, Any], context: Any) -> Any:
     """SQS batches -> follow-ups and reminders; HTTP -> the scheduling routes."""
     if "Records" in event:
-        return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+        return process_partial_response(
+            event=event,
+            record_handler=handle_record,
+            processor=RetrySoonProcessor(lambda: get_settings().scheduling_queue_url),
+            context=context,
+        )
     return app.resolve(event, context)
 
 

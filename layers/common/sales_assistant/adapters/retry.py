@@ -41,7 +41,9 @@ def retry_delay(receive_count: int) -> int:
 
 
 class RetrySoonProcessor(BatchProcessor):
-    """Powertools' SQS batch processor, with a short growing backoff for each failed message."""
+    """Powertools' SQS batch processor, with a short growing backoff for each failed message. One per
+    invocation: it holds the batch's state (the local runner and the benchmarks invoke a handler from
+    several threads at once, as concurrent Lambdas)."""
 
     def __init__(self, queue_url: Callable[[], str]) -> None:
         super().__init__(event_type=EventType.SQS)
@@ -75,8 +77,16 @@ class RetrySoonProcessor(BatchProcessor):
 
     def failure_handler(self, record: Any, exception: Any) -> Any:
         entry = super().failure_handler(record, exception)
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        logger.warning(
+            "record failed: retried soon",
+            extra={
+                "error": type(exception[1]).__name__,
+                "receives": receive_count,
+                "retry_in": retry_delay(receive_count),
+            },
+        )
         try:
-            receive_count = int(record.attributes.approximate_receive_count or 1)
             sqs_client().change_message_visibility(
                 QueueUrl=self._queue_url(),
                 ReceiptHandle=record.receipt_handle,
