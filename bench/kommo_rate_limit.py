@@ -54,7 +54,7 @@ def measure(calls: int, workers: int) -> LimiterRun:
 
     from local.defaults import AWS_ENVIRONMENT, create_local_stack
     from local.kommo_sandbox import KommoSandbox
-    from local.moto_threads import serialised_dynamodb
+    from local.moto_threads import serialised_moto
 
     os.environ.update(AWS_ENVIRONMENT)
     sandbox = KommoSandbox(rate_limit_per_second=KOMMO_LIMIT).start()
@@ -75,7 +75,7 @@ def measure(calls: int, workers: int) -> LimiterRun:
             )
 
         started = time.perf_counter()
-        with serialised_dynamodb(), ThreadPoolExecutor(max_workers=workers) as pool:
+        with serialised_moto(), ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(worker, range(calls)))
         elapsed = time.perf_counter() - started
     sandbox.stop()

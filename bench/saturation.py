@@ -85,10 +85,10 @@ def measure(conversations: int, messages: int, workers: int) -> Saturation:
     """Post `messages` client messages in each of `conversations` new conversations at once, drain them with
     `workers` threads; raises AssertionError if Kommo saw more than 7 requests in a second or a 429."""
     from local.kommo_webhooks import CLIENT_AUTHOR, chat_body
-    from local.moto_threads import serialised_dynamodb
+    from local.moto_threads import serialised_moto
     from local.sam_events import webhook_event
 
-    with bench_world() as world, serialised_dynamodb():
+    with bench_world() as world, serialised_moto():
         world.kommo.rate_limit_per_second = KOMMO_LIMIT
         leads = add_leads(world, conversations, FIRST_LEAD, FIRST_CONTACT, like_lead=27754599)
         intake = world.handler("WebhookIntakeFunction")

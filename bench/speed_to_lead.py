@@ -72,9 +72,10 @@ def measure(leads: int, over_seconds: float, workers: int) -> SpeedToLead:
     threads drain the lead-events queue; each lead's wait from its creation to its first Salesbot run."""
     from local.kommo_webhooks import lead_added_body
     from local.lambda_events import schedule_event
+    from local.moto_threads import serialised_moto
     from local.sam_events import webhook_event
 
-    with bench_world() as world:
+    with bench_world() as world, serialised_moto():
         world.kommo.rate_limit_per_second = KOMMO_LIMIT
         lead_ids = add_leads(world, leads, FIRST_LEAD, FIRST_CONTACT, like_lead=27754601)
         world.handler("VendorSyncFunction")(schedule_event("VendorSyncFunction"))  # salespeople at work all day

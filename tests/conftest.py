@@ -243,7 +243,7 @@ class World:
 @pytest.fixture
 def world(aws: Any, kommo_sandbox: Any, n8n_standin: Any, monkeypatch: Any, atomic_dynamodb: None) -> Iterator[World]:
     """The service end to end: moto + Kommo sandbox + n8n stand-in, no quiet window, 2 s n8n timeout (the
-    consumers handle a batch's records at once: moto's DynamoDB made atomic like DynamoDB)."""
+    consumers handle a batch's records at once: moto's DynamoDB and SQS made safe like AWS's)."""
     for name, value in {
         "KOMMO_BASE_URL": kommo_sandbox.url,
         "N8N_BASE_URL": n8n_standin.url,
@@ -272,8 +272,8 @@ def service_logs(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.fixture
 def atomic_dynamodb() -> Iterator[None]:
-    """Concurrent workers in one process: moto's DynamoDB made atomic like DynamoDB (local.moto_threads)."""
-    from local.moto_threads import serialised_dynamodb
+    """Concurrent workers in one process: moto's DynamoDB and SQS made safe like AWS's (local.moto_threads)."""
+    from local.moto_threads import serialised_moto
 
-    with serialised_dynamodb():
+    with serialised_moto():
         yield
