@@ -56,7 +56,8 @@ class Conversation(BaseModel):
         if not self.kommo_snapshot:
             return None
         snapshot = KommoSnapshot.model_validate_json(self.kommo_snapshot)
-        usable = snapshot.at >= self.kommo_stale_before and now - snapshot.at < max_age_seconds
+        # read strictly after the last lead event (both in whole seconds): one in the same second may be newer
+        usable = snapshot.at > self.kommo_stale_before and now - snapshot.at < max_age_seconds
         return snapshot if usable and snapshot.contact.id == contact_id else None
 
 
