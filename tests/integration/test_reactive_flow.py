@@ -90,8 +90,9 @@ def test_a_message_redelivered_by_sqs_is_answered_once(world: World) -> None:
 
 
 def test_three_quick_messages_go_to_n8n_as_one_batch_with_one_reply(world: World) -> None:
+    sent_at = int(time.time())  # within the 24-hour window, whatever today is
     for index, text in enumerate(["oi", "tudo bem?", "quero saber do benefício"]):
-        world.post_webhook(client_message(f"burst-{index}", text, created_at=1795521600 + index))
+        world.post_webhook(client_message(f"burst-{index}", text, created_at=sent_at + index))
     world.pump()
     [asked] = world.n8n.requests
     assert [m["text"] for m in asked["body"]["messages"]] == ["oi", "tudo bem?", "quero saber do benefício"]
