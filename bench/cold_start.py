@@ -5,7 +5,12 @@ Installs the layer's requirements plus boto3 (the runtime's) into a temporary fo
 then runs each case in fresh isolated interpreters (`python -I -S`, no dev packages), interleaved so that
 the machine's noise hits every case alike: the process's wall time (interpreter start included) and its
 peak memory (max RSS). Reports medians and the ratio to `import boto3`; the goal is <= 1.25x in time and
-<= 1.3x in memory. Run: `make bench` (or python -m bench.cold_start --runs 9).
+<= 1.3x in memory. A function that serves several kinds of event imports each kind's machinery on its
+first event of that kind (`http_app()`, `batch_processor()` in its app.py): for those, each kind is a
+case of its own (the import plus that machinery), and the goal is judged on every case. Two reference
+rows, not goals, show the floor that pydantic and Powertools set before any code of the service: an
+HTTP function's (pydantic with one model, Logger, Metrics, the Event Handler) and an SQS consumer's
+(pydantic with one model, Logger, Metrics, Batch). Run: `make bench` (or python -m bench.cold_start --runs 9).
 """
 
 from __future__ import annotations
@@ -25,12 +30,23 @@ from local.defaults import EXAMPLE_SETTINGS
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = sorted(path.name for path in (ROOT / "functions").iterdir() if (path / "app.py").exists())
 BASELINE = "import boto3"
+PATHS = {"http": "http_app", "sqs": "batch_processor"}  # a kind of event -> the app.py function its first one calls
+_A_MODEL = (
+    "from pydantic import BaseModel\nclass M(BaseModel): a: int\nfrom aws_lambda_powertools import Logger, Metrics"
+)
+FLOORS = {  # reference rows: what pydantic and Powertools cost before any code of the service
+    "floor: HTTP function": f"{_A_MODEL}\nfrom aws_lambda_powertools.event_handler import APIGatewayHttpResolver\n"
+    "APIGatewayHttpResolver(enable_validation=True)",
+    "floor: SQS consumer": f"{_A_MODEL}\nfrom aws_lambda_powertools.utilities.batch import BatchProcessor, EventType\n"
+    "BatchProcessor(EventType.SQS)",
+}
 TIME_GOAL, MEMORY_GOAL = 1.25, 1.3
 SETTINGS = {
     **EXAMPLE_SETTINGS,
     "POWERTOOLS_METRICS_NAMESPACE": "Bench",
     "POWERTOOLS_SERVICE_NAME": "bench",
     "AWS_DEFAULT_REGION": "us-east-1",
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as template.yaml's Globals set it
 }
 
 
@@ -48,11 +64,23 @@ class ColdStart:
         return wall / base_wall, mib / base_mib
 
     def worst(self) -> tuple[tuple[str, float], tuple[str, float]]:
-        """The function with the highest time ratio and the one with the highest memory ratio, each with it."""
-        ratios = {function: self.ratios(function) for function in FUNCTIONS}
-        slowest = max(ratios, key=lambda function: ratios[function][0])
-        heaviest = max(ratios, key=lambda function: ratios[function][1])
+        """The function case with the highest time ratio and the one with the highest memory ratio, each
+        with it (the floors are references, not functions)."""
+        ratios = {case: self.ratios(case) for case in self.cases if case != BASELINE and case not in FLOORS}
+        slowest = max(ratios, key=lambda case: ratios[case][0])
+        heaviest = max(ratios, key=lambda case: ratios[case][1])
         return (slowest, ratios[slowest][0]), (heaviest, ratios[heaviest][1])
+
+
+def function_cases(function: str) -> dict[str, str]:
+    """The function's cases: its import, and for each kind of event it loads on first use, the import
+    plus that kind's machinery."""
+    source = (ROOT / "functions" / function / "app.py").read_text()
+    cases = {function: "import app"}
+    for kind, loader in PATHS.items():
+        if f"def {loader}(" in source:
+            cases[f"{function} ({kind})"] = f"import app; app.{loader}()"
+    return cases
 
 
 def main() -> None:
@@ -64,13 +92,12 @@ def main() -> None:
         f"median of {result.runs} fresh interpreters per case (process wall, peak RSS), "
         f"goal <= {TIME_GOAL}x / {MEMORY_GOAL}x"
     )
-    print(f"{'case':22} {'wall ms':>8} {'ratio':>6} {'MiB':>6} {'ratio':>6}")
+    print(f"{'case':28} {'wall ms':>8} {'ratio':>6} {'MiB':>6} {'ratio':>6}")
     for case, (wall, mib) in result.cases.items():
         time_ratio, memory_ratio = result.ratios(case)
-        verdict = (
-            "" if case == BASELINE else ("ok" if time_ratio <= TIME_GOAL and memory_ratio <= MEMORY_GOAL else "OVER")
-        )
-        print(f"{case:22} {wall:8.0f} {time_ratio:6.2f} {mib:6.1f} {memory_ratio:6.2f}  {verdict}")
+        met = time_ratio <= TIME_GOAL and memory_ratio <= MEMORY_GOAL
+        verdict = "" if case == BASELINE or case in FLOORS else ("ok" if met else "OVER")
+        print(f"{case:28} {wall:8.0f} {time_ratio:6.2f} {mib:6.1f} {memory_ratio:6.2f}  {verdict}")
 
 
 def measure(runs: int) -> ColdStart:
@@ -82,13 +109,10 @@ def measure(runs: int) -> ColdStart:
         subprocess.run([*pip, "--target", packages, "-r", requirements, "boto3"], check=True)  # noqa: S603
         compile_all = [sys.executable, "-m", "compileall", "-q", packages, str(ROOT / "layers" / "common")]
         subprocess.run(compile_all, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
-        cases = {BASELINE: (BASELINE, packages)} | {
-            function: (
-                "import app",
-                os.pathsep.join([str(ROOT / "functions" / function), str(ROOT / "layers" / "common"), packages]),
-            )
-            for function in FUNCTIONS
-        }
+        cases = {BASELINE: (BASELINE, packages)} | {floor: (code, packages) for floor, code in FLOORS.items()}
+        for function in FUNCTIONS:
+            path = os.pathsep.join([str(ROOT / "functions" / function), str(ROOT / "layers" / "common"), packages])
+            cases |= {case: (code, path) for case, code in function_cases(function).items()}
         samples: dict[str, list[tuple[float, float]]] = {case: [] for case in cases}
         for _ in range(runs):
             for case, (code, path) in cases.items():

@@ -1,24 +1,43 @@
 """Proactive flow: the lead events queue (new leads, triggers), POST/GET /triggers, and the sweep that
-sends deferred first messages when their salesperson's hours open."""
+sends deferred first messages when their salesperson's hours open. Each kind of event imports its own
+machinery on its first use (the routes, or Powertools Batch)."""
 
-from typing import Any
+from __future__ import annotations
 
-from aws_lambda_powertools.utilities.batch import process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from sales_assistant.adapters.retry import RetrySoonProcessor
-from sales_assistant.api import messages, triggers
-from sales_assistant.api.http import build_resolver
-from sales_assistant.composition import proactive_outreach
 from sales_assistant.config import get_settings
-from sales_assistant.consumers import lead_event_item
 from sales_assistant.observability import adopt_correlation_id, observed
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from sales_assistant.adapters.retry import RetrySoonProcessor
+
 get_settings().require("api", "n8n", "kommo")  # fails the cold start, naming what is missing
-app = build_resolver(triggers.router, messages.router)
+
+
+@cache
+def http_app() -> APIGatewayHttpResolver:
+    """The /triggers and /messages routes."""
+    from sales_assistant.api import messages, triggers
+    from sales_assistant.api.http import build_resolver
+
+    return build_resolver(triggers.router, messages.router)
+
+
+def batch_processor() -> RetrySoonProcessor:
+    """The lead events queue's batch processor (records at once, failures retried soon)."""
+    from sales_assistant.adapters.retry import RetrySoonProcessor
+
+    return RetrySoonProcessor(lambda: get_settings().lead_events_queue_url)
 
 
 def handle_record(record: SQSRecord) -> str:
+    from sales_assistant.consumers import lead_event_item
+
     adopt_correlation_id(record.raw_event.get("messageAttributes"))
     return lead_event_item(record.body)
 
@@ -26,14 +45,14 @@ def handle_record(record: SQSRecord) -> str:
 def route(event: dict[str, Any], context: Any) -> Any:
     """SQS batches -> triggers; HTTP -> /triggers and /messages; the schedule -> deferred triggers that are due."""
     if "Records" in event:
-        return process_partial_response(
-            event=event,
-            record_handler=handle_record,
-            processor=RetrySoonProcessor(lambda: get_settings().lead_events_queue_url),
-            context=context,
-        )
+        from aws_lambda_powertools.utilities.batch import process_partial_response
+
+        processor = batch_processor()
+        return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
     if "requestContext" in event:
-        return app.resolve(event, context)
+        return http_app().resolve(event, context)
+    from sales_assistant.composition import proactive_outreach
+
     return {"fired": proactive_outreach(get_settings()).fire_due()}
 
 

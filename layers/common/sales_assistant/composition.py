@@ -9,21 +9,20 @@ from functools import cache, partial
 from typing import TYPE_CHECKING
 
 from sales_assistant.config import Settings, SettingsError
-from sales_assistant.services.conversation import ReactiveConfig, ReactiveConversations
-from sales_assistant.services.delivery import Delivery, DeliveryConfig
-from sales_assistant.services.takeover import TakeoverService
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # every service and adapter is imported by the factory that builds it: a cold start loads its own
     from sales_assistant.adapters.conversations import DynamoConversationRepository
     from sales_assistant.adapters.echo_memory import DynamoEchoMemory
     from sales_assistant.adapters.lead_notes import OnceLeadNotes
     from sales_assistant.services.appointment_followups import AppointmentFollowUps
-    from sales_assistant.services.delivery import ConversationDoor
+    from sales_assistant.services.conversation import ReactiveConversations
+    from sales_assistant.services.delivery import ConversationDoor, Delivery
     from sales_assistant.services.health import HealthCanary
     from sales_assistant.services.messages import MessagesToClients
     from sales_assistant.services.ports import Once
     from sales_assistant.services.proactive import ProactiveOutreach
     from sales_assistant.services.scheduling import SchedulingService
+    from sales_assistant.services.takeover import TakeoverService
 
 LEASE_MARGIN_SECONDS = 30
 
@@ -33,6 +32,7 @@ def takeover_service(settings: Settings) -> TakeoverService:
     """Human takeover: bot state in DynamoDB, notes through Kommo."""
     from sales_assistant.adapters.bot_state import DynamoBotStateRepository
     from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.services.takeover import TakeoverService
 
     return TakeoverService(
         DynamoBotStateRepository(settings.bot_state_table),
@@ -51,6 +51,7 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
     from sales_assistant.adapters.n8n import n8n_client
     from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
     from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.services.conversation import ReactiveConfig, ReactiveConversations
 
     kommo = kommo_client(settings)
     return ReactiveConversations(
@@ -245,6 +246,7 @@ def delivery(settings: Settings) -> Delivery:
     from sales_assistant.adapters.delivery_log import DynamoDeliveryLog
     from sales_assistant.adapters.kommo import kommo_client
     from sales_assistant.adapters.switches import SsmSwitches
+    from sales_assistant.services.delivery import Delivery, DeliveryConfig
 
     return Delivery(
         kommo=kommo_client(settings),

@@ -18,7 +18,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     PositiveInt,
@@ -28,6 +27,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from sales_assistant.models import Model
 
 if TYPE_CHECKING:
     from sales_assistant.models.trigger import TriggerRule
@@ -50,7 +51,7 @@ class SettingsError(RuntimeError):
     """A setting is missing or malformed; the message names it."""
 
 
-class Settings(BaseModel):
+class Settings(Model):
     """Every setting the functions read (environment variable names, case-insensitive)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import string
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from sales_assistant.models import Model
 
 
-class Texts(BaseModel):
+class Texts(Model):
     """Every text the service writes to a chat or on a lead."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

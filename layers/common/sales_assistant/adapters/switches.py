@@ -7,14 +7,15 @@ an unreadable one keeps the last value read (or stops nothing), and says so in t
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
+from sales_assistant.models import Model
 from sales_assistant.observability import logger
 
 CACHE_SECONDS = 30
 
 
-class KillSwitch(BaseModel):
+class KillSwitch(Model):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     stop_all: bool = False

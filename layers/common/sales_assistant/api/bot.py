@@ -8,12 +8,13 @@ from typing import Annotated, Any, Literal, cast
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from sales_assistant.api.http import PathId, bearer_route, describe_problems
 from sales_assistant.composition import takeover_service
 from sales_assistant.config import get_settings
 from sales_assistant.errors import BadRequest
+from sales_assistant.models import Model
 from sales_assistant.models.bot_state import BotState, ChangeReason
 from sales_assistant.models.kommo_webhook import KommoId
 from sales_assistant.services.takeover import Actor
@@ -22,7 +23,7 @@ router = Router()
 AUTH = bearer_route("bot")
 
 
-class ChangeRequest(BaseModel):
+class ChangeRequest(Model):
     """Optional body of pause/resume: who asks, and the lead to note the change on."""
 
     model_config = ConfigDict(extra="forbid")

@@ -10,14 +10,15 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
+from sales_assistant.models import Model
 from sales_assistant.models.kommo_webhook import KommoId
 
 AppointmentStatus = Literal["booked", "cancelled"]
 
 
-class _Body(BaseModel):
+class _Body(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -45,7 +46,7 @@ class RescheduleRequest(_Body):
     start: AwareDatetime
 
 
-class Slot(BaseModel):
+class Slot(Model):
     """A free (or held, or booked) interval of a salesperson's agenda, in their timezone."""
 
     start: datetime
@@ -57,7 +58,7 @@ class Slot(BaseModel):
         return cls(start=datetime.fromtimestamp(start, zone), end=datetime.fromtimestamp(end, zone))
 
 
-class Hold(BaseModel):
+class Hold(Model):
     """A slot kept for one lead until `expires_at`."""
 
     hold_id: str
@@ -69,7 +70,7 @@ class Hold(BaseModel):
     expires_at: int
 
 
-class Appointment(BaseModel):
+class Appointment(Model):
     """A meeting of a salesperson with a lead; `version` grows with every change (reschedule, cancel)."""
 
     model_config = ConfigDict(extra="ignore")

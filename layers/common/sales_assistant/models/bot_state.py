@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from sales_assistant.models import Model
 
 RECENT_CHANGES = 50
 
@@ -24,7 +26,7 @@ class ChangeReason(StrEnum):
     AUTO_RESUME = "auto_resume"
 
 
-class BotState(BaseModel):
+class BotState(Model):
     """One item of the bot-state table. A contact without an item is active."""
 
     model_config = ConfigDict(frozen=True)

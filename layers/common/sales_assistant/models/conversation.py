@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from sales_assistant.models import Model
 from sales_assistant.models.kommo import KommoContact, KommoLead
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.n8n import Turn
 
 
-class KommoSnapshot(BaseModel):
+class KommoSnapshot(Model):
     """The lead and the writing contact as Kommo showed them at `at` (unix s): kept on the conversation so
     that the next batch skips two Kommo reads."""
 
@@ -24,7 +25,7 @@ class KommoSnapshot(BaseModel):
 WHATSAPP_WINDOW_SECONDS = 24 * 3600  # free text only within 24 h of the client's last message
 
 
-class Conversation(BaseModel):
+class Conversation(Model):
     """One item of the conversations table."""
 
     model_config = ConfigDict(extra="ignore")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from sales_assistant.models import Model
 
 
-class _Model(BaseModel):
+class _Model(Model):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sales_assistant.models import Model
 from sales_assistant.models.form import FormError, parse_nested_form
 
 MAX_TEXT_CHARS = 10_000
@@ -49,7 +50,7 @@ class WebhookError(ValueError):
         self.message = message
 
 
-class _Model(BaseModel):
+class _Model(Model):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
@@ -176,7 +177,7 @@ class UnsortedLead(_Model):
     created_at: Annotated[int | None, BeforeValidator(_blank_is_none)] = None
 
 
-class ParkedEntity(BaseModel):
+class ParkedEntity(Model):
     """An entity of a known event that did not validate: kept aside, never silently dropped."""
 
     where: str
@@ -184,7 +185,7 @@ class ParkedEntity(BaseModel):
     raw: Any
 
 
-class KommoWebhook(BaseModel):
+class KommoWebhook(Model):
     """Everything one webhook request carries, sorted by kind."""
 
     account: Account

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from sales_assistant.models import Model
 from sales_assistant.models.kommo_webhook import KommoId
 
 MAX_TEXT_CHARS = 4096  # WhatsApp's limit for one text message
 
 
-class MessageRequest(BaseModel):
+class MessageRequest(Model):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     lead_id: KommoId

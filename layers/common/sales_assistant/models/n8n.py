@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from sales_assistant.models import Model
 from sales_assistant.models.kommo import KommoLead
 
 CONTRACT_VERSION: Literal["1"] = "1"
 
 
-class _Model(BaseModel):
+class _Model(Model):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -81,7 +82,7 @@ class Turn(_Model):
     delivered: bool = Field(True, description="False for an assistant reply dropped because a human took over")
 
 
-class TriggerInfo(BaseModel):
+class TriggerInfo(Model):
     """What made the assistant write first (kind proactive), kept with the conversation afterwards so
     that n8n knows it when the client answers."""
 
@@ -113,7 +114,7 @@ class TemplateReply(_Model):
     params: dict[str, str] = {}
 
 
-class Action(BaseModel):
+class Action(Model):
     """Something the AI asks the service to do. Known types: handover, schedule, move_status; any other
     type becomes a task for the salesperson."""
 
@@ -129,7 +130,7 @@ class Action(BaseModel):
         return ", ".join(f"{key}: {value}" for key, value in extra.items()) or "sem detalhes"
 
 
-class N8nResponse(BaseModel):
+class N8nResponse(Model):
     """What n8n answers: a reply text, or a template when the 24-hour window is closed, and actions."""
 
     model_config = ConfigDict(extra="ignore")

@@ -6,8 +6,9 @@ import hashlib
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
+from sales_assistant.models import Model
 from sales_assistant.models.appointment import Appointment
 from sales_assistant.models.kommo_webhook import ChatMessage, LeadChange, UnsortedLead
 from sales_assistant.models.trigger import TriggerKind
@@ -22,7 +23,7 @@ class Flow(StrEnum):
     SCHEDULING = "scheduling"
 
 
-class _Item(BaseModel):
+class _Item(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
     flow: ClassVar[Flow]
 
@@ -179,7 +180,9 @@ QueueItem = Annotated[
     | AppointmentReminderDue,
     Field(discriminator="kind"),
 ]
-queue_item_adapter: TypeAdapter[QueueItem] = TypeAdapter(QueueItem)
+queue_item_adapter: TypeAdapter[QueueItem] = TypeAdapter(
+    QueueItem, config=ConfigDict(defer_build=True)
+)  # built on first use
 
 
 class InvalidQueueItem(ValueError):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from sales_assistant.models import Model
 from sales_assistant.models.kommo import KommoLead
 from sales_assistant.models.kommo_webhook import KommoId
 
@@ -22,7 +23,7 @@ def _bounded(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-class TriggerRequest(BaseModel):
+class TriggerRequest(Model):
     """`POST /triggers`: a site form or n8n says a lead should get its first message."""
 
     model_config = ConfigDict(extra="forbid")
@@ -37,7 +38,7 @@ class TriggerRequest(BaseModel):
         return _bounded(data)
 
 
-class TriggerRule(BaseModel):
+class TriggerRule(Model):
     """One TRIGGER_RULES entry: a new Kommo lead matching every given condition is a trigger of `kind`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -72,7 +73,7 @@ def trigger_kind(rules: list[TriggerRule], lead: KommoLead, source: str = "") ->
     return next((rule.kind for rule in rules if rule.matches(lead, source)), None)
 
 
-class Trigger(BaseModel):
+class Trigger(Model):
     """The stored trigger: one per lead and kind (a repeat adds its data, never a second message)."""
 
     model_config = ConfigDict(extra="ignore")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from sales_assistant.models import Model
 
 _HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_BOOKED_MINUTES = 240  # a meeting plus its buffer: 48 five-minute grains, so a reschedule fits one transaction
 
 
-class VendorProfile(BaseModel):
+class VendorProfile(Model):
     """Fields that do not come from Kommo (config/vendor-profiles.json, kept in SSM in AWS)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -57,7 +59,7 @@ class VendorProfile(BaseModel):
         return self
 
 
-class VendorProfiles(BaseModel):
+class VendorProfiles(Model):
     """The profile config: Kommo user id -> profile."""
 
     model_config = ConfigDict(extra="forbid")
@@ -65,7 +67,7 @@ class VendorProfiles(BaseModel):
     vendors: dict[int, VendorProfile] = {}
 
 
-class Vendor(BaseModel):
+class Vendor(Model):
     """A cached salesperson. `active` is False for users who left Kommo (their history is kept)."""
 
     model_config = ConfigDict(extra="ignore")

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from sales_assistant.errors import AppError, NotFound
+from sales_assistant.models import Model
 from sales_assistant.models.appointment import BookingRequest
 from sales_assistant.models.bot_state import ChangeReason
 from sales_assistant.models.conversation import Conversation, KommoSnapshot, batch_id
@@ -76,7 +77,7 @@ class ReactiveConfig:
     kommo_cache_seconds: int = 0  # how long a batch's lead and contact serve the next batches (0: never)
 
 
-class Answer(BaseModel):
+class Answer(Model):
     """What the batch gets: the text or template to send (if any), the actions to run, and why it is a
     fallback."""
 

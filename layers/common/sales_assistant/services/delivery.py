@@ -21,9 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from pydantic import BaseModel
-
 from sales_assistant.errors import DependencyError
+from sales_assistant.models import Model
 from sales_assistant.models.conversation import Conversation
 from sales_assistant.models.n8n import Turn
 from sales_assistant.observability import count, logger
@@ -172,7 +171,7 @@ class SalesbotRelay(Protocol):
     def run_salesbot(self, bot_id: int, lead_id: int) -> None: ...
 
 
-class DeliveryRecord(BaseModel):
+class DeliveryRecord(Model):
     """What is known of one delivery: the run was attempted, delivered, or could not be confirmed."""
 
     state: Literal["run_attempted", "delivered", "unconfirmed"]

@@ -21,9 +21,8 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
-
 from sales_assistant.errors import AppError
+from sales_assistant.models import Model
 from sales_assistant.models.kommo import KommoEvent, KommoLead
 from sales_assistant.observability import MetricUnit, count, logger, measure
 from sales_assistant.services.ports import AiFailure
@@ -35,7 +34,7 @@ MAX_LOOKBACK_SECONDS = 86400  # after a long outage, one day back at most (the r
 NOTES_ZONE = ZoneInfo("America/Sao_Paulo")
 
 
-class CheckResult(BaseModel):
+class CheckResult(Model):
     """One check's outcome; `detail` names a reason, never a secret."""
 
     name: str
@@ -43,7 +42,7 @@ class CheckResult(BaseModel):
     detail: str = ""
 
 
-class HealthReport(BaseModel):
+class HealthReport(Model):
     """One run's results, plus what the next run needs (when each queue was first seen waiting, and
     where the watchdog stopped)."""
 
