@@ -14,9 +14,8 @@ from sales_assistant.api.http import PathId, bearer_route, describe_problems
 from sales_assistant.composition import takeover_service
 from sales_assistant.config import get_settings
 from sales_assistant.errors import BadRequest
-from sales_assistant.models import Model
+from sales_assistant.models import KommoId, Model
 from sales_assistant.models.bot_state import BotState, ChangeReason
-from sales_assistant.models.kommo_webhook import KommoId
 from sales_assistant.services.takeover import Actor
 
 router = Router()

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from sales_assistant.config import get_settings
 from sales_assistant.errors import AppError, Unauthorized, Unprocessable
-from sales_assistant.models.kommo_webhook import MAX_KOMMO_ID
+from sales_assistant.models import MAX_KOMMO_ID
 from sales_assistant.observability import count, logger
 
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]

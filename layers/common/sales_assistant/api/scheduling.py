@@ -12,8 +12,8 @@ from pydantic import AwareDatetime
 from sales_assistant.api.http import Body, PathId, bearer_route, parsed_body
 from sales_assistant.composition import scheduling_service
 from sales_assistant.config import get_settings
+from sales_assistant.models import MAX_KOMMO_ID
 from sales_assistant.models.appointment import BookingRequest, HoldRequest, RescheduleRequest
-from sales_assistant.models.kommo_webhook import MAX_KOMMO_ID
 
 router = Router()
 AUTH = bearer_route("scheduling")

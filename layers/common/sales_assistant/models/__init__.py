@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+MAX_KOMMO_ID = 10**15  # Kommo ids are far below; bounds what reaches DynamoDB and logs
+KommoId = Annotated[int, Field(gt=0, lt=MAX_KOMMO_ID)]
 _building = threading.RLock()
 
 

@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
-from sales_assistant.models import Model
-from sales_assistant.models.kommo_webhook import KommoId
+from sales_assistant.models import KommoId, Model
 
 AppointmentStatus = Literal["booked", "cancelled"]
 

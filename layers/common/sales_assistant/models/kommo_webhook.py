@@ -13,11 +13,10 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sales_assistant.models import Model
+from sales_assistant.models import KommoId, Model
 from sales_assistant.models.form import FormError, parse_nested_form
 
 MAX_TEXT_CHARS = 10_000
-MAX_KOMMO_ID = 10**15  # Kommo ids are far below; bounds what reaches DynamoDB and logs
 REASON_CHARS = 120
 
 
@@ -33,7 +32,6 @@ def _user_id_or_none(value: Any) -> Any:
     return None if value == 0 else value
 
 
-KommoId = Annotated[int, Field(gt=0, lt=MAX_KOMMO_ID)]
 OptionalKommoId = Annotated[KommoId | None, BeforeValidator(_blank_is_none)]
 UnixTime = Annotated[int, Field(ge=0, lt=10**11)]
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from sales_assistant.models import Model
-from sales_assistant.models.kommo_webhook import KommoId
+from sales_assistant.models import KommoId, Model
 
 MAX_TEXT_CHARS = 4096  # WhatsApp's limit for one text message
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from sales_assistant.models import Model
-from sales_assistant.models.kommo import KommoLead
-from sales_assistant.models.kommo_webhook import KommoId
+from sales_assistant.models import KommoId, Model
+
+if TYPE_CHECKING:
+    from sales_assistant.models.kommo import KommoLead
 
 TriggerKind = Literal["form", "material", "meeting_request"]
 TriggerStatus = Literal["pending", "deferred", "sent", "skipped"]
