@@ -3,6 +3,7 @@ salesperson is asked when no echo comes, and a job that lost the conversation se
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -47,6 +48,7 @@ class Echoes:
 
     def remember(self, keys: Iterable[str]) -> None:
         self.remembered |= set(keys)
+        self.came_back -= set(keys)
 
     def known(self, keys: Iterable[str]) -> set[str]:
         return self.remembered & set(keys)
@@ -156,6 +158,43 @@ def test_a_run_that_timed_out_is_never_posted_again_and_its_echo_confirms_it(wor
     assert world.send() == int(world.now) - 20  # delivered when it was run
     assert world.kommo.runs == 1
     assert world.notes.tasks == {}
+
+
+def test_an_ambiguous_run_is_not_confirmed_by_the_echo_of_an_earlier_identical_message(aws: Any) -> None:
+    """The fixed fallback text goes to the same chat twice (n8n down twice in 3 h). The first run is
+    delivered and its echo comes back; the second run times out (outcome unknown) and no echo of it ever
+    comes: the earlier echo (kept ECHO_TTL_SECONDS) must not confirm it, or the client gets nothing and the
+    salesperson no task."""
+    from sales_assistant.adapters.echo_memory import DynamoEchoMemory
+    from sales_assistant.config import get_settings
+
+    settings = get_settings()
+    echoes = DynamoEchoMemory(settings.kommo_table, settings.echo_ttl_seconds)
+    kommo, log, tasks = Kommo(), Log(), Tasks()
+    now = [time.time()]
+    delivery = Delivery(
+        kommo=kommo,
+        echoes=echoes,
+        log=log,
+        notes=tasks,
+        texts=Texts(),
+        config=DeliveryConfig(salesbot_id=101, reply_field_id=900001, confirm_seconds=120),
+        clock=lambda: now[0],
+    )
+    lease = Lease(LeaseStore(), "lead:27754599", "job-1", lambda: 60.0, lambda: now[0])
+    fallback = Texts().render("fallback_reply")
+
+    first = Outgoing("batch-1", "lead:27754599", 27754599, 93589657, 8401234, fallback)
+    delivery.send(first, lease, ["m-1"])
+    echoes.mark_seen(echoes.known(first.echo_keys))  # intake: Kommo reported the bot's message
+
+    second = Outgoing("batch-2", "lead:27754599", 27754599, 93589657, 8401234, fallback)
+    kommo.run_errors.append(KommoUnavailable("read timeout", kommo_status=0))
+    with pytest.raises(KommoUnavailable):
+        delivery.send(second, lease, ["m-2"])
+    now[0] += 10  # the retry, 10 s later; Kommo never showed a second message
+    with pytest.raises(AwaitingConfirmation):
+        delivery.send(second, lease, ["m-2"])
 
 
 def test_a_run_with_a_5xx_and_no_echo_becomes_one_task_for_the_salesperson_never_a_second_run(world: World) -> None:

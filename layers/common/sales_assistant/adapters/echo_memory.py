@@ -19,17 +19,23 @@ class DynamoEchoMemory:
         self._ttl_seconds = ttl_seconds
 
     def remember(self, keys: Iterable[str]) -> None:
+        """Expect these echoes from now on; an echo of the same key that came back before is forgotten (a new
+        message of the same text is confirmed only by its own echo)."""
         expires_at = int(time.time()) + self._ttl_seconds
         table = dynamodb_table(self._table_name)
         for key in keys:
             table.put_item(Item={"pk": key, "expires_at": expires_at})
+            table.delete_item(Key={"pk": SEEN_PREFIX + key})
 
     def known(self, keys: Iterable[str]) -> set[str]:
         return {key for key in set(keys) if self._alive(key)}
 
     def mark_seen(self, keys: Iterable[str]) -> None:
         """Record that Kommo reported these echoes back (the message reached the chat)."""
-        self.remember(SEEN_PREFIX + key for key in keys)
+        expires_at = int(time.time()) + self._ttl_seconds
+        table = dynamodb_table(self._table_name)
+        for key in keys:
+            table.put_item(Item={"pk": SEEN_PREFIX + key, "expires_at": expires_at})
 
     def seen(self, key: str) -> bool:
         """True when Kommo reported the echo of `key` back."""

@@ -320,7 +320,8 @@ class Delivery:
         return now
 
     def _confirm(self, outgoing: Outgoing, record: DeliveryRecord) -> int:
-        """After an ambiguous run: delivered if its echo came back; else wait, then ask a salesperson."""
+        """After an ambiguous run: delivered if its echo came back since it was attempted (`remember`, before
+        the run, forgot any earlier identical message's echo); else wait, then ask a salesperson."""
         now = int(self._clock())
         if any(self._echoes.seen(key) for key in outgoing.echo_keys):
             self._log.finish(outgoing.key, "delivered", record.at)

@@ -22,7 +22,9 @@ from sales_assistant.observability import fingerprint
 class EchoMemory(Protocol):
     """Where echo keys are remembered (DynamoDB in AWS, a dict in unit tests)."""
 
-    def remember(self, keys: Iterable[str]) -> None: ...
+    def remember(self, keys: Iterable[str]) -> None:
+        """Expect these echoes; forget that they came back before (a run is confirmed only by its own echo)."""
+        ...
 
     def known(self, keys: Iterable[str]) -> set[str]: ...
 
