@@ -1,17 +1,21 @@
 """Properties of intake, over bodies hypothesis makes up: the form decoder never fails but with a
-reason, and a body from the right account that carries a known event is always answered 200 (Kommo
-disables a webhook that keeps failing, and the client messages in it would be lost)."""
+reason and gives back the fields a form was written from (lists with indexes or PHP's `[]`), and a
+body from the right account that carries a known event is always answered 200 (Kommo disables a
+webhook that keeps failing, and the client messages in it would be lost)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from local.lambda_events import LambdaContext
+from local.sam_events import EVENTS as EVENT_FILES
 from local.sam_events import webhook_event
 from sales_assistant.models.form import FormError, parse_nested_form
 from tests.conftest import handler_of
@@ -78,6 +82,53 @@ def test_the_form_decoder_never_fails_without_a_reason(body: str) -> None:
         parse_nested_form(body)
     except FormError as error:
         assert str(error)
+
+
+NAME = st.from_regex(r"[a-z_]{1,8}", fullmatch=True)
+
+
+def nested(depth: int) -> st.SearchStrategy[Any]:
+    """A form's value: text, or a list or group of values, `depth` levels deep at most."""
+    if depth == 0:
+        return st.text(max_size=10)
+    inner = nested(depth - 1)
+    return st.one_of(
+        st.text(max_size=10),
+        st.lists(inner, min_size=1, max_size=3),
+        st.dictionaries(NAME, inner, min_size=1, max_size=3),
+    )
+
+
+FORMS = st.dictionaries(NAME, nested(5), min_size=1, max_size=4)
+
+
+def form_fields(node: Any, prefix: str = "", *, append: bool = False) -> list[tuple[str, str]]:
+    """The fields of a form, as PHP's http_build_query writes them; with `append`, a list of plain values
+    as `name[]` fields, the way PHP and JavaScript senders also write them."""
+    if isinstance(node, dict):
+        items = list(node.items())
+    elif isinstance(node, list):
+        plain = append and all(isinstance(value, str) for value in node)
+        items = [("" if plain else str(index), value) for index, value in enumerate(node)]
+    else:
+        return [(prefix, node)]
+    return [
+        field
+        for key, value in items
+        for field in form_fields(value, f"{prefix}[{key}]" if prefix else key, append=append)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(FORMS, st.booleans())
+def test_a_form_decodes_to_the_values_it_was_written_from(form: dict[str, Any], append: bool) -> None:
+    assert parse_nested_form(urlencode(form_fields(form, append=append))) == form
+
+
+@pytest.mark.parametrize("path", sorted((EVENT_FILES / "kommo").glob("*.form")), ids=lambda path: path.stem)
+def test_every_field_of_a_kommo_body_is_decoded_under_its_own_name(path: Path) -> None:
+    body = path.read_text()
+    assert sorted(form_fields(parse_nested_form(body))) == sorted(parse_qsl(body, keep_blank_values=True))
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

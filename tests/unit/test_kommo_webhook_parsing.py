@@ -26,6 +26,8 @@ def test_nested_keys_become_dicts_and_lists() -> None:
         ("just garbage without equals", "malformed"),
         ("a[b=1", "malformed field name"),
         ("a" + "[x]" * 10 + "=1", "nested too deep"),
+        ("a" + "[]" * 10 + "=1", "nested too deep"),
+        ("&".join(["tags[]=vip"] * 5001), "Max number of fields exceeded"),
     ],
 )
 def test_malformed_forms_are_refused_with_a_reason(body: str, reason: str) -> None:
@@ -42,6 +44,17 @@ def test_only_ascii_digits_make_list_indexes() -> None:
     assert parse_nested_form("a[0]=x&a[1]=y") == {"a": ["x", "y"]}
     assert parse_nested_form("a[\u0661]=x") == {"a": {"\u0661": "x"}}  # an Arabic-Indic one: a plain key
     assert parse_nested_form("a[7][b]=1&a[1200][b]=2") == {"a": [{"b": "1"}, {"b": "2"}]}
+
+
+def test_empty_brackets_append_to_a_list_as_php_does() -> None:
+    assert parse_nested_form("tags[]=vip&tags[]=novo") == {"tags": ["vip", "novo"]}
+    assert parse_nested_form("leads[0][id]=1&leads[1][id]=2") == {"leads": [{"id": "1"}, {"id": "2"}]}
+    assert parse_nested_form("leads[][id]=1&leads[][id]=2") == {"leads": [{"id": "1"}, {"id": "2"}]}
+    assert parse_nested_form("lead[tags][]=vip&lead[id]=7&lead[tags][]=novo") == {
+        "lead": {"tags": ["vip", "novo"], "id": "7"}
+    }
+    assert parse_nested_form("tags[3]=b&tags[]=c&tags[0]=a") == {"tags": ["a", "b", "c"]}  # [] after the largest
+    assert parse_nested_form("tags[]=vip&tags[name]=x") == {"tags": {"0": "vip", "name": "x"}}
 
 
 def test_a_client_text_message_is_a_client_message() -> None:

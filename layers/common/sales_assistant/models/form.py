@@ -3,7 +3,7 @@
 `message[add][0][author][id]=x` becomes {"message": {"add": [{"author": {"id": "x"}}]}}. Hostile
 bodies are bounded: depth, number of fields and the length of list indexes are limited. Like PHP, which Kommo's
 senders are written in, a key given twice keeps its last value, also when one is a value and the
-other a group; only ASCII digits make list indexes.
+other a group; an empty `[]` appends (`x[]=1&x[]=2` is ["1", "2"]); only ASCII digits make list indexes.
 """
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ class FormError(ValueError):
     """The body is not a well-formed Kommo form; the message says why."""
 
 
+class _Group(dict[str, Any]):
+    """The fields under one name; `next_index` is where an empty `[]` appends: after the largest list index
+    so far, as in PHP."""
+
+    next_index = 0
+
+
 def parse_nested_form(body: str) -> dict[str, Any]:
     """Decode an application/x-www-form-urlencoded body with nested keys into dicts and lists."""
     if not body.strip():
@@ -32,7 +39,7 @@ def parse_nested_form(body: str) -> dict[str, Any]:
         pairs = parse_qsl(body, keep_blank_values=True, strict_parsing=True, max_num_fields=MAX_FIELDS)
     except ValueError as error:
         raise FormError(f"malformed form body: {error}") from None
-    root: dict[str, Any] = {}
+    root = _Group()
     for key, value in pairs:
         _insert(root, _split_key(key), value)
     return _lists_from_indexes(root)
@@ -48,13 +55,22 @@ def _split_key(key: str) -> list[str]:
     return parts
 
 
-def _insert(node: dict[str, Any], parts: list[str], value: str) -> None:
+def _insert(node: _Group, parts: list[str], value: str) -> None:
     for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):  # absent, or a value that this later group replaces (PHP)
-            child = node[part] = {}
+        key = _key_in(node, part)
+        child = node.get(key)
+        if not isinstance(child, _Group):  # absent, or a value that this later group replaces (PHP)
+            child = node[key] = _Group()
         node = child
-    node[parts[-1]] = value
+    node[_key_in(node, parts[-1])] = value
+
+
+def _key_in(group: _Group, part: str) -> str:
+    """`part` as a key of `group`: an empty one is the next list index."""
+    key = part or str(group.next_index)
+    if _INDEX.fullmatch(key):
+        group.next_index = max(group.next_index, int(key) + 1)
+    return key
 
 
 def _lists_from_indexes(node: Any) -> Any:
