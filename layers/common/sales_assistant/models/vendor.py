@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from sales_assistant.models import Model
 
-_HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
+_HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")  # within one day
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_BOOKED_MINUTES = 240  # a meeting plus its buffer: 48 five-minute grains, so a reschedule fits one transaction
 
@@ -49,7 +49,12 @@ class VendorProfile(Model):
                 raise ValueError(f"unknown weekday {day!r} (use {', '.join(WEEKDAYS)})")
             for hour_range in ranges:
                 if not _HOURS.match(hour_range):
-                    raise ValueError(f"{day}: {hour_range!r} is not HH:MM-HH:MM")
+                    raise ValueError(f"{day}: {hour_range!r} is not HH:MM-HH:MM within the day (00:00 to 24:00)")
+                start, end = hour_range.split("-")
+                if end <= start:  # zero-padded HH:MM sort as text
+                    raise ValueError(
+                        f"{day}: {hour_range!r} does not end after it starts; {_split_hint(day, start, end)}"
+                    )
         return hours
 
     @model_validator(mode="after")
@@ -57,6 +62,13 @@ class VendorProfile(Model):
         if self.meeting_minutes + self.buffer_minutes > MAX_BOOKED_MINUTES:
             raise ValueError(f"meeting_minutes + buffer_minutes must be at most {MAX_BOOKED_MINUTES}")
         return self
+
+
+def _split_hint(day: str, start: str, end: str) -> str:
+    """How to write a span past midnight: up to 24:00 on its day, the rest from 00:00 on the next."""
+    next_day = WEEKDAYS[(WEEKDAYS.index(day) + 1) % len(WEEKDAYS)]
+    rest = f' and {next_day}: ["00:00-{end}"]' if end != "00:00" else ""
+    return f'a span past midnight goes on two days: {day}: ["{start}-24:00"]{rest}'
 
 
 class VendorProfiles(Model):
