@@ -349,3 +349,33 @@ def test_another_contact_writing_in_the_lead_chat_is_checked_against_kommo_not_t
 
     assert kommo_reads(world) == ["GET /api/v4/leads/27754599"]  # not linked to the lead: no reply
     assert len(world.kommo.salesbot_runs) == 1
+
+
+def test_an_older_message_delivered_late_does_not_shrink_the_24_hour_window(aws: Any) -> None:
+    """Kommo retries a webhook for about 1.5 h and the conversations queue is a standard queue (a batch's
+    records run at once): a message the client wrote an hour earlier can be buffered after a newer one."""
+    from sales_assistant.composition import conversation_repository
+    from sales_assistant.config import get_settings
+    from sales_assistant.models.kommo_webhook import ChatMessage
+
+    def client_wrote(message_id: str, created_at: int) -> ChatMessage:
+        return ChatMessage.model_validate(
+            {
+                "id": message_id,
+                "chat_id": "chat-1",
+                "contact_id": 93589657,
+                "text": "oi",
+                "created_at": created_at,
+                "entity_type": "lead",
+                "entity_id": 27754599,
+                "type": "incoming",
+            }
+        )
+
+    conversations = conversation_repository(get_settings())
+    now = int(time.time())
+    conversations.append(client_wrote("newer", now - 60), now)  # written a minute ago
+    conversations.append(client_wrote("older", now - 3600), now)  # written an hour ago, its webhook retried late
+    conversation = conversations.get("lead:27754599")
+    assert conversation is not None and [message.id for message in conversation.buffer] == ["newer", "older"]
+    assert conversation.last_client_message_at == now - 60, "the window opened an hour too early"

@@ -30,12 +30,19 @@ class DynamoConversationRepository:
     def append(self, message: ChatMessage, now: int) -> int:
         """Add a client message to the buffer; returns the conversation's new seq. The message opens the
         WhatsApp 24-hour window at the earlier of Kommo's `created_at` and the time it was received (`now`),
-        so a webhook Kommo retried an hour late never makes a closed window look open."""
+        so a webhook Kommo retried an hour late never makes a closed window look open; an older message
+        that arrives after a newer one never moves the window back."""
+        self._update_if(  # first, so that a retry after a failure in between appends the message only once
+            message.conversation_id,
+            UpdateExpression="SET last_client_message_at = :at",
+            ConditionExpression="attribute_not_exists(last_client_message_at) OR last_client_message_at < :at",
+            ExpressionAttributeValues={":at": min(message.created_at, now)},
+        )
         updated = self._table.update_item(
             Key={"conversation_id": message.conversation_id},
             UpdateExpression=(
                 "SET #buffer = list_append(if_not_exists(#buffer, :empty), :message), lead_id = :lead, "
-                "contact_id = :contact, last_client_message_at = :at, expires_at = :expires ADD seq :one"
+                "contact_id = :contact, expires_at = :expires ADD seq :one"
             ),
             ExpressionAttributeNames={"#buffer": "buffer"},
             ExpressionAttributeValues={
@@ -43,7 +50,6 @@ class DynamoConversationRepository:
                 ":message": [message.model_dump(mode="json")],
                 ":lead": message.lead_id,
                 ":contact": message.contact_id,
-                ":at": min(message.created_at, now),
                 ":expires": now + self._ttl_seconds,
                 ":one": 1,
             },
