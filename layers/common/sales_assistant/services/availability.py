@@ -9,15 +9,12 @@ makes a double booking impossible: one DynamoDB item per occupied grain, written
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import lru_cache
-from typing import Any
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sales_assistant.models.appointment import Slot
 from sales_assistant.models.vendor import VendorProfile
-from sales_assistant.observability import logger
-from sales_assistant.services.working_hours import day_spans
+from sales_assistant.services.working_hours import holiday_name, open_spans
 
 GRAIN_SECONDS = 300
 NEAREST_FREE = 3
@@ -74,8 +71,9 @@ def nearest_free(profile: VendorProfile, start: int, now: int, busy: set[int]) -
     return sorted(closest, key=lambda slot: slot.start)
 
 
-def bookable(profile: VendorProfile, start: datetime, now: int) -> Interval:
-    """The interval a meeting starting at `start` occupies; raises Unbookable with the reason it cannot be."""
+def bookable(profile: VendorProfile, start: datetime, now: int, *, held: bool = False) -> Interval:
+    """The interval a meeting starting at `start` occupies; raises Unbookable with the reason it cannot be.
+    `held`: the slot is held for this booking, so it passed the notice when it was held."""
     begin = int(start.timestamp())
     if start.timestamp() != begin:
         raise Unbookable("invalid_start", "start must be a whole second")
@@ -83,7 +81,7 @@ def bookable(profile: VendorProfile, start: datetime, now: int) -> Interval:
     earliest, latest = _bookable_window(profile, now)
     if begin < now:
         raise Unbookable("in_the_past", "start is in the past")
-    if begin < earliest:
+    if begin < earliest and not held:
         raise Unbookable("too_soon", f"meetings need {profile.min_notice_minutes} minutes' notice")
     if begin > latest:
         raise Unbookable("beyond_horizon", f"meetings can be booked at most {profile.horizon_days} days ahead")
@@ -93,30 +91,10 @@ def bookable(profile: VendorProfile, start: datetime, now: int) -> Interval:
         raise Unbookable("holiday", f"{local_day.isoformat()} is a holiday ({holiday})")
     if not any(
         span_start.timestamp() <= interval.start and interval.end <= span_end.timestamp()
-        for span_start, span_end in day_spans(profile, local_day)
+        for span_start, span_end in open_spans(profile, local_day)
     ):
         raise Unbookable("outside_hours", "the meeting does not fit in the salesperson's working hours")
     return interval
-
-
-def holiday_name(profile: VendorProfile, day: date) -> str | None:
-    """The holiday's name when `day` is a national (or the profile's regional) holiday."""
-    if not profile.holidays_country:
-        return None
-    calendar = _calendar(profile.holidays_country, profile.holidays_subdivision or None, day.year)
-    name = calendar.get(day)
-    return str(name) if name else None
-
-
-@lru_cache(maxsize=64)
-def _calendar(country: str, subdivision: str | None, year: int) -> Any:
-    import holidays  # only the scheduling path pays for it
-
-    try:
-        return holidays.country_holidays(country, subdiv=subdivision, years=year)
-    except NotImplementedError:  # a country or state the package does not know: a profile to fix
-        logger.warning("holidays not known: none applied", extra={"country": country, "subdivision": subdivision})
-        return {}
 
 
 def _bookable_window(profile: VendorProfile, now: int) -> tuple[int, int]:
@@ -132,11 +110,10 @@ def _candidates(profile: VendorProfile, start: int, end: int) -> list[Interval]:
     last = datetime.fromtimestamp(end, zone).date()
     found = []
     while day <= last:
-        if not holiday_name(profile, day):
-            for span_start, span_end in day_spans(profile, day):
-                begin, close = int(span_start.timestamp()), int(span_end.timestamp())
-                for at in range(begin, close - profile.meeting_minutes * 60 + 1, profile.meeting_minutes * 60):
-                    if start <= at < end:
-                        found.append(Interval.starting(at, profile))
+        for span_start, span_end in open_spans(profile, day):
+            begin, close = int(span_start.timestamp()), int(span_end.timestamp())
+            for at in range(begin, close - profile.meeting_minutes * 60 + 1, profile.meeting_minutes * 60):
+                if start <= at < end:
+                    found.append(Interval.starting(at, profile))
         day += timedelta(days=1)
     return found

@@ -1,30 +1,42 @@
-"""A salesperson's working hours, in their own timezone (DST included, by zoneinfo)."""
+"""A salesperson's working hours, in their own timezone (DST included, by zoneinfo), closed on holidays.
+One notion of "open": first messages wait for it and bookings must fit in it."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sales_assistant.models.vendor import WEEKDAYS, VendorProfile
+from sales_assistant.observability import logger
 
 DEFAULT_HOURS = {day: ["09:00-18:00"] for day in WEEKDAYS[:5]}  # a salesperson without a profile: Mon-Fri 9-18
+LOOKAHEAD_DAYS = 366  # past any run of holidays: hours that never open in a year are no hours at all
 
 
 def next_opening(profile: VendorProfile, now: float) -> datetime | None:
-    """None while the salesperson's hours are open at `now`; otherwise when they next open (aware, in the
-    salesperson's timezone). A profile with no hours on any day counts as always open."""
-    local = datetime.fromtimestamp(now, ZoneInfo(profile.timezone))
-    for offset in range(8):
-        for start, end in day_spans(profile, local.date() + timedelta(days=offset)):
-            if start <= local < end:
+    """None while the salesperson is open at `now`; otherwise when they next open (aware, in the
+    salesperson's timezone). Holidays are closed. A profile with no hours on any day counts as always open."""
+    today = datetime.fromtimestamp(now, ZoneInfo(profile.timezone)).date()
+    for offset in range(LOOKAHEAD_DAYS):
+        for start, end in open_spans(profile, today + timedelta(days=offset)):
+            # instants, not wall times: in a repeated DST hour the same wall time happens twice
+            if start.timestamp() <= now < end.timestamp():
                 return None
-            if start > local:
+            if start.timestamp() > now:
                 return start
     return None
 
 
+def open_spans(profile: VendorProfile, day: date) -> list[tuple[datetime, datetime]]:
+    """The spans the salesperson is open on a local day: their working spans, none on a holiday."""
+    return [] if holiday_name(profile, day) else day_spans(profile, day)
+
+
 def day_spans(profile: VendorProfile, day: date) -> list[tuple[datetime, datetime]]:
-    """The salesperson's working spans on a local day, in order (aware datetimes in their timezone)."""
+    """The salesperson's working spans on a local day, holidays or not, in order (aware datetimes in their
+    timezone)."""
     zone = ZoneInfo(profile.timezone)
     hours = profile.working_hours or DEFAULT_HOURS
     spans = []
@@ -38,3 +50,23 @@ def day_spans(profile: VendorProfile, day: date) -> list[tuple[datetime, datetim
         )
         spans.append((start, end))
     return sorted(spans)
+
+
+def holiday_name(profile: VendorProfile, day: date) -> str | None:
+    """The holiday's name when `day` is a national (or the profile's regional) holiday."""
+    if not profile.holidays_country:
+        return None
+    calendar = _calendar(profile.holidays_country, profile.holidays_subdivision or None, day.year)
+    name = calendar.get(day)
+    return str(name) if name else None
+
+
+@lru_cache(maxsize=64)
+def _calendar(country: str, subdivision: str | None, year: int) -> Any:
+    import holidays  # paid for on first use only (about 0.1 s)
+
+    try:
+        return holidays.country_holidays(country, subdiv=subdivision, years=year)
+    except NotImplementedError:  # a country or state the package does not know: a profile to fix
+        logger.warning("holidays not known: none applied", extra={"country": country, "subdivision": subdivision})
+        return {}
