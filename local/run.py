@@ -195,7 +195,7 @@ class LocalRunner:
                     url.path,
                     route_key=f"{route.method} {route.path}",
                     path_parameters=match.groupdict(),
-                    query=dict(parse_qsl(url.query)),
+                    query=dict(parse_qsl(url.query, keep_blank_values=True)),  # `?status=` as API Gateway: ""
                     headers=headers,
                     body=body if body else None,
                     base64_body=not headers.get("content-type", "").startswith("application/json"),

@@ -59,9 +59,11 @@ def test_every_bearer_route_answers_401_before_validating(aws: Any) -> None:
         for headers in ({}, {"authorization": "Bearer wrong-token-0123456789"}, {"authorization": "Basic x"}):
             status, body = call(aws, method, path, headers=headers, query=query, body="{not json")
             assert (status, body["error"]) == (401, "unauthorized"), (method, template, headers)
-        if path != template or query:  # with the token, what was malformed is refused
+        assert "401" in operation["responses"], (method, template)
+        if path != template or query:  # with the token, what was malformed is refused, as documented
             status, _ = call(aws, method, path, headers=BEARER, query=query, body="{not json")
             assert 400 <= status < 500, (method, template)
+            assert str(status) in operation["responses"], (method, template, status)
 
 
 @pytest.mark.parametrize(
@@ -107,3 +109,22 @@ def test_a_body_that_is_not_utf8_is_a_400(aws: Any) -> None:
         base64_body=True,
     )
     assert status == 400 and body["error"] == "invalid_body"
+
+
+@pytest.mark.parametrize(("path", "listed"), [("/bot", "paused"), ("/triggers", "deferred")])
+def test_a_listing_asked_for_a_status_it_does_not_list_is_refused_with_the_reason(
+    aws: Any, path: str, listed: str
+) -> None:
+    """GET /bot lists the paused contacts, GET /triggers the deferred triggers: any other status (an
+    empty one too) is a 422 naming the one the listing takes, and the document offers only that one."""
+    assert call(aws, "GET", path, headers=BEARER, query={"status": listed})[0] == 200
+    for asked in ("", "active", "PAUSED", "sent", "paused,deferred"):
+        if asked == listed:
+            continue
+        status, body = call(aws, "GET", path, headers=BEARER, query={"status": asked})
+        assert (status, body["error"]) == (422, "invalid_request"), (path, asked)
+        assert body["message"] == f"query.status: Input should be '{listed}'", body
+    _, document = call(aws, "GET", "/openapi.json")
+    [parameter] = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "status"]
+    offered = document["components"]["schemas"][parameter["schema"]["$ref"].rsplit("/", 1)[-1]]
+    assert offered["enum"] == [listed]

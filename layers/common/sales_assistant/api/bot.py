@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, cast
+from enum import StrEnum
+from typing import Annotated, Any, cast
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -19,7 +20,12 @@ from sales_assistant.models.bot_state import BotState, ChangeReason
 from sales_assistant.services.takeover import Actor
 
 router = Router()
-AUTH = bearer_route("bot")
+
+
+class BotStatusFilter(StrEnum):
+    """What GET /bot?status= lists: the contacts whose bot is paused now (the only listing)."""
+
+    PAUSED = "paused"
 
 
 class ChangeRequest(Model):
@@ -31,20 +37,20 @@ class ChangeRequest(Model):
     lead_id: KommoId | None = None
 
 
-@router.get("/bot/<contact_id>", summary="The bot state of a contact", **AUTH)
+@router.get("/bot/<contact_id>", summary="The bot state of a contact", **bearer_route("bot"))
 def get_state(contact_id: PathId) -> dict[str, Any]:
     """Active, or paused (by whom, since, why, until when)."""
     service = takeover_service(get_settings())
     return _view(service.state(contact_id))
 
 
-@router.post("/bot/<contact_id>/pause", summary="Pause the bot for a contact", **AUTH)
+@router.post("/bot/<contact_id>/pause", summary="Pause the bot for a contact", **bearer_route("bot", 400, 502))
 def pause(contact_id: PathId) -> dict[str, Any]:
     """Pause the bot (a note goes on the lead when one is known)."""
     return _change(contact_id, takeover_service(get_settings()).pause)
 
 
-@router.post("/bot/<contact_id>/resume", summary="Resume the bot for a contact", **AUTH)
+@router.post("/bot/<contact_id>/resume", summary="Resume the bot for a contact", **bearer_route("bot", 400, 502))
 def resume(contact_id: PathId) -> dict[str, Any]:
     """Resume the bot (a note goes on the lead when one is known)."""
     return _change(contact_id, takeover_service(get_settings()).resume)
@@ -57,8 +63,8 @@ def _change(contact_id: int, change: Callable[..., BotState]) -> dict[str, Any]:
     return _view(change(contact_id, Actor(None, request.by), ChangeReason.ADMIN_API, change_id, request.lead_id))
 
 
-@router.get("/bot", summary="Contacts with the bot paused", **AUTH)
-def list_paused(status: Annotated[Literal["paused"], Query()] = "paused") -> dict[str, Any]:
+@router.get("/bot", summary="Contacts with the bot paused", **bearer_route("bot"))
+def list_paused(status: Annotated[BotStatusFilter, Query()] = BotStatusFilter.PAUSED) -> dict[str, Any]:
     """Every contact for which the bot is paused now."""
     return {"status": status, "contacts": [_view(state) for state in takeover_service(get_settings()).paused()]}
 

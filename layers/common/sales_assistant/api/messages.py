@@ -22,7 +22,7 @@ router = Router()
     "(the same key, or the same text without a key, answers 201 again and sends nothing); 409 "
     "salesperson_has_chat, busy (retry in seconds), outgoing_stopped or in_progress; 422 window_closed "
     "(24 h since the client wrote: only templates go out) or no_contact; 404 unknown_lead.",
-    **bearer_route("messages"),
+    **bearer_route("messages", 404, 409, 502, success=201),
 )
 def post_message() -> Response[dict[str, object]]:
     """Deliver n8n's text through the shared delivery path, noted on the lead."""

@@ -13,12 +13,18 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from sales_assistant.adapters.aws import dynamodb_client, dynamodb_table, sqs_client
+from sales_assistant.api.http import answers
 from sales_assistant.config import Settings, get_settings
 
 router = Router()
 
 
-@router.get("/health", summary="Dependency status of the service", tags=["ops"])
+@router.get(
+    "/health",
+    summary="Dependency status of the service",
+    tags=["ops"],
+    responses={**answers(200), 503: {"description": "A table or queue does not answer (status: degraded)"}},
+)
 def health() -> Response[dict[str, Any]]:
     """200 when the tables and queues answer, 503 otherwise; never reveals a secret."""
     settings = get_settings()

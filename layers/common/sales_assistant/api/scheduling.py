@@ -16,7 +16,6 @@ from sales_assistant.models import MAX_KOMMO_ID
 from sales_assistant.models.appointment import BookingRequest, HoldRequest, RescheduleRequest
 
 router = Router()
-AUTH = bearer_route("scheduling")
 AppointmentId = Annotated[str, Path(pattern=r"^apt-\d{1,15}-[0-9a-f]{12}$", description="an appointment id")]
 
 
@@ -25,7 +24,7 @@ AppointmentId = Annotated[str, Path(pattern=r"^apt-\d{1,15}-[0-9a-f]{12}$", desc
     summary="A salesperson's free slots",
     description="ISO 8601 with offset in and out; `from` defaults to now, `to` to a week later (31 days at most). "
     "With `lead_id`, that lead's own holds show as free.",
-    **AUTH,
+    **bearer_route("scheduling", 404),
 )
 def availability(
     vendor_id: PathId,
@@ -41,7 +40,7 @@ def availability(
     "/holds",
     summary="Keep a slot for a lead a few minutes",
     description='Body: {"vendor_id", "lead_id", "start"}. 201 with the hold; 409 with nearest_free when taken.',
-    **AUTH,
+    **bearer_route("scheduling", 404, 409, success=201),
 )
 def post_hold() -> Response[dict[str, Any]]:
     hold = scheduling_service(get_settings()).hold(_body(HoldRequest))
@@ -54,19 +53,23 @@ def post_hold() -> Response[dict[str, Any]]:
     description='Body: {"vendor_id", "lead_id", "start", "idempotency_key"?, "hold_id"?}. 201 with the appointment '
     "(the same one again for a repeated idempotency_key); 409 with nearest_free when the slot is taken; 422 with "
     "the reason (outside_hours, holiday, in_the_past, too_soon, beyond_horizon) when it cannot be booked.",
-    **AUTH,
+    **bearer_route("scheduling", 404, 409, 502, success=201),
 )
 def post_appointment() -> Response[dict[str, Any]]:
     appointment = scheduling_service(get_settings()).book(_body(BookingRequest))
     return _json(201, appointment.view())
 
 
-@router.get("/appointments/<appointment_id>", summary="An appointment", **AUTH)
+@router.get("/appointments/<appointment_id>", summary="An appointment", **bearer_route("scheduling", 404))
 def get_appointment(appointment_id: AppointmentId) -> dict[str, Any]:
     return scheduling_service(get_settings()).get(appointment_id).view()
 
 
-@router.delete("/appointments/<appointment_id>", summary="Cancel an appointment (frees its slot)", **AUTH)
+@router.delete(
+    "/appointments/<appointment_id>",
+    summary="Cancel an appointment (frees its slot)",
+    **bearer_route("scheduling", 404, 409),
+)
 def cancel_appointment(appointment_id: AppointmentId) -> dict[str, Any]:
     return scheduling_service(get_settings()).cancel(appointment_id).view()
 
@@ -75,7 +78,7 @@ def cancel_appointment(appointment_id: AppointmentId) -> dict[str, Any]:
     "/appointments/<appointment_id>/reschedule",
     summary="Move an appointment",
     description='Body: {"start"}. The new slot is booked and the old one freed together, or nothing changes.',
-    **AUTH,
+    **bearer_route("scheduling", 404, 409),
 )
 def reschedule_appointment(appointment_id: AppointmentId) -> dict[str, Any]:
     request = _body(RescheduleRequest)

@@ -17,7 +17,6 @@ from sales_assistant.observability import count, logger
 from sales_assistant.services.vendors import sync_vendors
 
 router = Router()
-AUTH = bearer_route("vendors")
 
 
 def run_vendor_sync() -> dict[str, Any]:
@@ -35,14 +34,14 @@ def run_vendor_sync() -> dict[str, Any]:
     return {"kommo_users": len(users), **asdict(report)}
 
 
-@router.get("/vendors", summary="The salesperson cache", **AUTH)
+@router.get("/vendors", summary="The salesperson cache", **bearer_route("vendors"))
 def list_vendors() -> dict[str, Any]:
     """Every cached salesperson (active and former), with their local profile."""
     vendors = DynamoVendorRepository(get_settings().vendors_table).all()
     return {"vendors": [vendor.model_dump(mode="json") for vendor in vendors]}
 
 
-@router.get("/vendors/<vendor_id>", summary="One cached salesperson", **AUTH)
+@router.get("/vendors/<vendor_id>", summary="One cached salesperson", **bearer_route("vendors", 404))
 def get_vendor(vendor_id: PathId) -> dict[str, Any]:
     """One salesperson by Kommo user id (404 when not cached)."""
     vendor = DynamoVendorRepository(get_settings().vendors_table).get(vendor_id)
@@ -51,7 +50,7 @@ def get_vendor(vendor_id: PathId) -> dict[str, Any]:
     return vendor.model_dump(mode="json")
 
 
-@router.post("/vendors/sync", summary="Sync salespeople from Kommo now", **AUTH)
+@router.post("/vendors/sync", summary="Sync salespeople from Kommo now", **bearer_route("vendors", 502))
 def sync_now() -> dict[str, Any]:
     """Run the sync the schedule runs, and answer what changed."""
     return run_vendor_sync()

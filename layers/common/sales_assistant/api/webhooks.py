@@ -16,7 +16,7 @@ from sales_assistant.adapters.once import run_once
 from sales_assistant.adapters.parked import DynamoParkedEntities
 from sales_assistant.adapters.queues import QueuePublisher
 from sales_assistant.adapters.received import DynamoReceivedMessages
-from sales_assistant.api.http import tokens_match
+from sales_assistant.api.http import answers, tokens_match
 from sales_assistant.config import get_settings
 from sales_assistant.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from sales_assistant.models.kommo_webhook import WebhookError, parse_kommo_webhook
@@ -34,6 +34,7 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
     summary="Receive a Kommo account webhook",
     description="Form-urlencoded Kommo webhook; the token in the path is the secret WEBHOOK_TOKEN.",
     tags=["webhooks"],
+    responses=answers(200, 400, 403, 404, 413, 415),
 )
 def receive_kommo_webhook(token: str) -> dict[str, Any]:
     """Authenticate, parse and route a webhook; answers what became of its events: {"accepted", "echoes",
