@@ -1,6 +1,6 @@
-"""The dashboard and the alarms name only metrics the code emits, with the dimensions it emits them
-with; every metric the code emits is on the dashboard or deliberately left off; every function and
-queue of the template is watched."""
+"""The dashboard, the alarms, the README and the runbook name only metrics the code emits, with the
+dimensions (and dimension values) it emits them with; every metric the code emits is on the dashboard or
+deliberately left off; every function and queue of the template is watched."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import ast
 import json
 import re
 from typing import Any
+
+import pytest
 
 from local.stack import ROOT, load_template
 
@@ -23,6 +25,12 @@ LEFT_OFF = {  # emitted, deliberately not on the dashboard: in the logs' detail,
     "WebhookEventsAccepted",  # WebhooksAccepted is charted
 }
 Metric = tuple[str, tuple[str, ...]]  # name and its dimensions besides `service`
+DOCS = ("README.md", "docs/runbook.md")
+NOT_METRICS = {"KommoSalesAssistant", "SecretsArn"}  # the namespace; the secret of earlier versions
+# `Name`, `Name{dimension}`, `Name{dimension=value}`, `Name` by dimension, `Name` by dimension (value, value)
+MENTION = re.compile(
+    r"`([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)(?:\{(\w+)(?:=(\w+))?\})?`(?:\s+by\s+(\w+)(?:\s+\(([\w,\s]+)\))?)?"
+)
 
 
 def emitted_metrics() -> set[Metric]:
@@ -45,6 +53,28 @@ def emitted_metrics() -> set[Metric]:
                 if isinstance(name_argument, ast.Constant):
                     found.add((str(name_argument.value), ()))
     return found
+
+
+def code_strings() -> set[str]:
+    """Every string constant of the layer (where a dimension's values come from)."""
+    return {
+        node.value
+        for path in LAYER.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+
+
+def documented_metrics(text: str, template: dict[str, Any]) -> list[tuple[Metric, list[str]]]:
+    """The metrics a doc names in backticks, with the dimension and the values it gives them (any other
+    CamelCase name in backticks is a template resource, output or parameter, or one of NOT_METRICS)."""
+    others = NOT_METRICS.union(*(template.get(section, {}) for section in ("Resources", "Outputs", "Parameters")))
+    mentions = []
+    for name, braced, value, by, values in MENTION.findall(text):
+        if name not in others:
+            dimension = braced or by
+            mentions.append(((name, (dimension,) if dimension else ()), re.findall(r"\w+", value or values)))
+    return mentions
 
 
 def dashboard(template: dict[str, Any]) -> dict[str, Any]:
@@ -156,3 +186,14 @@ def test_the_runbook_names_every_alarm() -> None:
     runbook = (ROOT / "docs" / "runbook.md").read_text()
     alarms = [key for key, value in load_template()["Resources"].items() if value["Type"] == "AWS::CloudWatch::Alarm"]
     assert [alarm for alarm in alarms if f"`{alarm}`" not in runbook] == []
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_the_readme_and_the_runbook_name_only_metrics_the_code_emits(doc: str) -> None:
+    """An operator searching CloudWatch for a metric the docs name finds it: the name, its dimension and the
+    values they give it (`RepliesSkipped{reason=paused}`, not a `RepliesSkippedPaused` nobody emits)."""
+    mentioned = documented_metrics((ROOT / doc).read_text(), load_template())
+    emitted, strings = emitted_metrics(), code_strings()
+    assert len(mentioned) >= 5, doc  # the scan reads the doc's metric names
+    assert [(metric, values) for metric, values in mentioned if metric not in emitted] == []
+    assert [(metric, value) for metric, values in mentioned for value in values if value not in strings] == []
