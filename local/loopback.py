@@ -12,11 +12,18 @@ Answer = Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], 
 """(method, target, lower-cased headers, body) -> (status, headers, body)"""
 
 
+class _Server(ThreadingHTTPServer):
+    """One thread per connection (daemon threads: stopping never waits for a slow caller) and a listen
+    backlog for bursts: the stdlib's 5 reset the callers of 20 requests at once."""
+
+    request_queue_size = 1024
+
+
 class LoopbackServer:
     """Serves `answer` on 127.0.0.1:`port` (0 = any free port) until stopped."""
 
     def __init__(self, answer: Answer, port: int = 0, log: Callable[[str, str, int], None] | None = None) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(answer, log))
+        self._server = _Server(("127.0.0.1", port), _handler(answer, log))
         self.port = self._server.server_address[1]
 
     @property
