@@ -12,7 +12,6 @@ KOMMO_BASE_URL / N8N_BASE_URL point elsewhere.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -22,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from local.defaults import AWS_ENVIRONMENT, LOCAL_SECRETS, create_local_stack
@@ -42,13 +41,40 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n8n-port", type=int, default=5678, help="n8n stand-in port")
     args = parser.parse_args(argv)
     runner = LocalRunner(api_port=args.port, aws_port=args.aws_port, kommo_port=args.kommo_port, n8n_port=args.n8n_port)
-    runner.start()
-    print(runner.banner(), flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        stop.wait()
-    runner.stop()
+    run_until_stopped(runner, started=lambda: print(runner.banner(), flush=True))
+
+
+class Service(Protocol):
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+def run_until_stopped(service: Service, started: Callable[[], None] = lambda: None) -> None:
+    """Start `service`, then serve until Ctrl+C or SIGTERM, even one sent during start-up; then stop it.
+
+    SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl+C does: a handler that sets a
+    threading.Event deadlocks when the signal lands while the main thread holds that Event's lock
+    (waiting on it), and the run then ignored SIGTERM for good."""
+
+    stopping = False
+
+    def interrupt(*_: object) -> None:
+        nonlocal stopping
+        if not stopping:  # once: stopping is not interrupted by the next SIGTERM
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        service.start()
+        started()
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
 
 
 class LocalRunner:
