@@ -221,7 +221,8 @@ class N8n:
         return self.folder / "n8n.log"
 
     def environment(self) -> dict[str, str]:
-        """n8n's settings: ../shared/n8n-local.md's, plus what the shipped workflows need."""
+        """n8n's settings: n8n/README.md's "Running n8n on a machine like this one", plus what the shipped
+        workflows need."""
         inherited = {key: value for key, value in os.environ.items() if not key.startswith(("N8N_", "DB_"))}
         return {
             **inherited,
