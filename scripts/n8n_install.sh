@@ -2,7 +2,8 @@
 # Installs n8n from the npm registry into a cache folder outside the repository and prints that folder.
 # Recipe of n8n/README.md ("Running n8n on a machine like this one"): n8n 1.123.81 on Node 20, xlsx
 # pinned by an override (n8n asks for an xlsx tarball from a host that is unreachable here), install
-# scripts off (isolated-vm cannot build on Node 20), then sqlite3 rebuilt. First run: a few minutes and about 1.8 GB; later runs: instant.
+# scripts off (isolated-vm cannot build on Node 20), then sqlite3 rebuilt. First run: a few minutes and
+# about 1.8 GB; later runs: instant.
 #
 #   N8N_VERSION    default 1.123.81
 #   N8N_CACHE_DIR  default ${XDG_CACHE_HOME:-$HOME/.cache}/kommo-n8n
