@@ -3,15 +3,19 @@ the scheduling routes (the n8n agent's tools), on moto, with the Kommo sandbox a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from local.lambda_events import schedule_event
 from tests.conftest import World
+
+if TYPE_CHECKING:
+    from sales_assistant.services.scheduling import SchedulingService
 
 ANA = 8401234  # salesperson, Auto, Mon-Fri 09-12 and 13-18 São Paulo, 30-minute meetings
 MARIANA_LEAD, MARIANA = 27754599, 93589657  # Ana's lead and its contact
@@ -55,6 +59,26 @@ def working_day(days_ahead: int = 2) -> date:
 
 def at(day: date, hhmm: str, zone: ZoneInfo = SAO_PAULO) -> str:
     return datetime.combine(day, time.fromisoformat(hhmm), zone).isoformat()
+
+
+def scheduling_at(clock: Callable[[], float]) -> SchedulingService:
+    """The scheduling service as the routes build it, on another clock (a client confirming minutes later)."""
+    from sales_assistant.adapters.agenda import DynamoAgenda
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.queues import QueuePublisher
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.config import get_settings
+    from sales_assistant.services.scheduling import SchedulingService
+
+    settings = get_settings()
+    return SchedulingService(
+        agenda=DynamoAgenda(settings.appointments_table),
+        vendors=DynamoVendorRepository(settings.vendors_table),
+        kommo=kommo_client(settings),
+        events=QueuePublisher.from_settings(settings),
+        hold_minutes=settings.hold_minutes,
+        clock=clock,
+    )
 
 
 def test_a_salesperson_offers_the_slots_of_their_hours_with_its_offset(agenda: World) -> None:
@@ -133,6 +157,40 @@ def test_the_same_idempotency_key_books_once(agenda: World) -> None:
     assert other[0] == 422 and other[1]["error"] == "idempotency_key_reused"
 
 
+def test_a_client_who_cancelled_and_asks_again_with_the_same_key_gets_a_new_meeting(agenda: World) -> None:
+    """The client books 16h, cancels, then asks for 16h again: the key's meeting was cancelled, so the
+    repeat books anew (not the cancelled appointment answered as if booked)."""
+    day = working_day()
+    start = at(day, "16:00")
+    key = "lead:27754599:16h"
+    _, first = book(agenda, start, idempotency_key=key)
+    assert call(agenda, "DELETE", f"/appointments/{first['id']}")[0] == 200
+
+    status, again = book(agenda, start, idempotency_key=key)
+
+    day_slots = call(
+        agenda, "GET", f"/vendors/{ANA}/availability", **{"from": at(day, "15:30"), "to": at(day, "17:00")}
+    )[1]["slots"]
+    assert status == 201
+    assert again["status"] == "booked", f"201 answered with {again['status']!r} appointment {again['id']}"
+    assert start not in [slot["start"] for slot in day_slots]
+    assert again["id"] != first["id"] and book(agenda, start, idempotency_key=key) == (201, again)
+
+
+def test_an_idempotency_key_reused_for_another_start_after_a_reschedule_is_refused(agenda: World) -> None:
+    """Booked 16:00 with a key, moved to 15:00: the key for 10:00 matches neither the first booking nor
+    the current one, so nothing is booked and the caller learns why."""
+    day = working_day()
+    _, first = book(agenda, at(day, "16:00"), idempotency_key="k-1")
+    call(agenda, "POST", f"/appointments/{first['id']}/reschedule", {"start": at(day, "15:00")})
+
+    status, answer = book(agenda, at(day, "10:00"), idempotency_key="k-1")
+
+    assert (status, answer.get("error")) == (422, "idempotency_key_reused"), (status, answer.get("start"))
+    for asked in ("16:00", "15:00"):  # the first start or the current one: the meeting as it is now
+        assert book(agenda, at(day, asked), idempotency_key="k-1")[1]["start"] == at(day, "15:00")
+
+
 def test_a_reschedule_moves_the_appointment_and_frees_the_old_slot(agenda: World) -> None:
     day = working_day()
     _, appointment = book(agenda, at(day, "09:00"))
@@ -183,25 +241,32 @@ def test_outside_hours_and_an_unknown_salesperson_are_refused(agenda: World) -> 
 def test_a_hold_lapses_after_its_minutes_and_the_slot_is_bookable_again(agenda: World) -> None:
     import time as clock
 
-    from sales_assistant.adapters.agenda import DynamoAgenda
-    from sales_assistant.adapters.kommo import kommo_client
-    from sales_assistant.adapters.queues import QueuePublisher
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
-    from sales_assistant.config import get_settings
     from sales_assistant.models.appointment import BookingRequest
-    from sales_assistant.services.scheduling import SchedulingService
 
     start = at(working_day(), "17:00")
     call(agenda, "POST", "/holds", {"vendor_id": ANA, "lead_id": MARIANA_LEAD, "start": start})
     assert book(agenda, start, lead=JULIANA_LEAD)[0] == 409
-    settings = get_settings()
-    six_minutes_later = SchedulingService(
-        agenda=DynamoAgenda(settings.appointments_table),
-        vendors=DynamoVendorRepository(settings.vendors_table),
-        kommo=kommo_client(settings),
-        events=QueuePublisher.from_settings(settings),
-        hold_minutes=settings.hold_minutes,
-        clock=lambda: clock.time() + 6 * 60,
-    )
+    six_minutes_later = scheduling_at(lambda: clock.time() + 6 * 60)
     booked = six_minutes_later.book(BookingRequest(vendor_id=ANA, lead_id=JULIANA_LEAD, start=start))
     assert booked.lead_id == JULIANA_LEAD and booked.status == "booked"
+
+
+def test_a_held_slot_can_be_booked_by_its_holder_before_the_hold_expires(agenda: World) -> None:
+    """The earliest slot offered is at most one grid step past the notice edge (120 min): held at
+    09:29 for 11:30 (121 min ahead) and confirmed by the client 3 minutes later (the hold lasts 5), it
+    is booked: the hold keeps the slot from the moving notice edge too, not only from other leads."""
+    from sales_assistant.errors import AppError
+    from sales_assistant.models.appointment import BookingRequest, HoldRequest
+
+    start = datetime.fromisoformat(at(working_day(), "11:30"))
+    clock = [start.timestamp() - 121 * 60]
+    service = scheduling_at(lambda: clock[0])
+    hold = service.hold(HoldRequest(vendor_id=ANA, lead_id=MARIANA_LEAD, start=start))
+    clock[0] += 3 * 60
+    try:
+        service.book(BookingRequest(vendor_id=ANA, lead_id=MARIANA_LEAD, start=start, hold_id=str(hold["hold_id"])))
+    except AppError as refused:
+        raise AssertionError(f"held slot refused to its holder 3 min later: {refused.code}") from None
+    with pytest.raises(AppError) as refused:  # without a hold, a slot inside the notice stays refused
+        service.book(BookingRequest(vendor_id=ANA, lead_id=MARIANA_LEAD, start=start - timedelta(minutes=30)))
+    assert refused.value.code == "too_soon"

@@ -55,6 +55,10 @@ class Texts(Model):
         "Mensagem: {message}"
     )
     note_proactive_skipped: str = "Primeira mensagem não enviada ({trigger}): {reason}."
+    note_proactive_held: str = (
+        "Primeira mensagem retida ({trigger}): {reason}. Ela sai quando o assistente for liberado, "
+        "no horário do(a) vendedor(a)."
+    )
     trigger_form: str = "formulário preenchido"
     trigger_material: str = "material baixado"
     trigger_meeting_request: str = "pedido de reunião"

@@ -4,7 +4,8 @@ Items (pk, sk):
 - `agenda#<vendor>`, `<grain start>`: one per occupied 5-minute grain of a salesperson's agenda, with its
   `owner` (appointment or hold id), `kind`, `lead_id` and, for a hold, `expires_at` (TTL).
 - `appointment#<id>`, `-`: the appointment; `hold#<id>`, `-`: the hold; `booking-key#<key>`, `-`: a
-  client's idempotency key and the appointment it booked.
+  client's idempotency key, the appointment it booked and the start it asked for (a key whose
+  appointment was cancelled moves to the one it books next).
 
 Every change is one TransactWriteItems: the grains are written only where absent (or an expired hold,
 or this lead's own hold), so two overlapping bookings can never both commit. A reschedule writes the new
@@ -16,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from sales_assistant.adapters.aws import dynamodb_client, dynamodb_table, plain
-from sales_assistant.models.appointment import Appointment, Hold
+from sales_assistant.models.appointment import Appointment, BookingKey, Hold
 from sales_assistant.services.availability import Interval, grains
 from sales_assistant.services.scheduling import ChangedMeanwhile, KeyUsed, SlotTaken
 
@@ -63,10 +64,10 @@ class DynamoAgenda:
         item = self._table.get_item(Key={"pk": f"hold#{hold_id}", "sk": "-"}, ConsistentRead=True)
         return Hold.model_validate(plain(item["Item"])) if "Item" in item else None
 
-    def booked_with(self, key: str) -> str | None:
-        """The appointment an idempotency key booked."""
+    def booked_with(self, key: str) -> BookingKey | None:
+        """The appointment an idempotency key booked, and the start it asked for."""
         item = self._table.get_item(Key={"pk": f"booking-key#{key}", "sk": "-"}, ConsistentRead=True).get("Item")
-        return str(item["appointment_id"]) if item else None
+        return BookingKey.model_validate(plain(item)) if item else None
 
     # ------------------------------------------------------------------ writes
     def add_hold(self, hold: Hold, now: int) -> None:
@@ -76,8 +77,10 @@ class DynamoAgenda:
         record = {"pk": f"hold#{hold.hold_id}", "sk": "-", **hold.model_dump()}
         self._transact([*occupy, self._put(record, "attribute_not_exists(pk)")], owned=False)
 
-    def book(self, appointment: Appointment, now: int) -> None:
-        """Write the appointment and its grains (raises SlotTaken, or KeyUsed for a key already used)."""
+    def book(self, appointment: Appointment, now: int, replacing: str | None = None) -> None:
+        """Write the appointment and its grains, and point its idempotency key at it: a new key, or one that
+        still points at the cancelled appointment `replacing` (raises SlotTaken, or KeyUsed when the key
+        booked another appointment meanwhile)."""
         interval = Interval(appointment.start, appointment.end, appointment.occupied_until)
         items = self._occupy(
             appointment.vendor_id, interval, appointment.appointment_id, "appointment", appointment.lead_id, now
@@ -87,14 +90,17 @@ class DynamoAgenda:
             key_item = {
                 "pk": f"booking-key#{appointment.idempotency_key}",
                 "sk": "-",
-                "appointment_id": appointment.appointment_id,
+                **BookingKey(appointment_id=appointment.appointment_id, start=appointment.start).model_dump(),
             }
-            items.append(self._put(key_item, "attribute_not_exists(pk)"))
+            if replacing:
+                items.append(self._put(key_item, "appointment_id = :replaced", {":replaced": replacing}))
+            else:
+                items.append(self._put(key_item, "attribute_not_exists(pk)"))
         try:
             self._transact(items, owned=False)
         except SlotTaken:
             used = appointment.idempotency_key and self.booked_with(appointment.idempotency_key)
-            if used:
+            if used and used.appointment_id != replacing:
                 raise KeyUsed(used) from None
             raise
 

@@ -51,8 +51,10 @@ def post_hold() -> Response[dict[str, Any]]:
     "/appointments",
     summary="Book a slot",
     description='Body: {"vendor_id", "lead_id", "start", "idempotency_key"?, "hold_id"?}. 201 with the appointment '
-    "(the same one again for a repeated idempotency_key); 409 with nearest_free when the slot is taken; 422 with "
-    "the reason (outside_hours, holiday, in_the_past, too_soon, beyond_horizon) when it cannot be booked.",
+    "(for a repeated idempotency_key the one it booked, as it is now, or a new one if that was cancelled; a live "
+    "hold_id keeps its slot until it expires, notice included); 409 with nearest_free when the slot is taken; 422 "
+    "with the reason (outside_hours, holiday, in_the_past, too_soon, beyond_horizon) when it cannot be booked, or "
+    "idempotency_key_reused when the key booked another start.",
     **bearer_route("scheduling", 404, 409, 502, success=201),
 )
 def post_appointment() -> Response[dict[str, Any]]:

@@ -69,6 +69,14 @@ class Hold(Model):
     expires_at: int
 
 
+class BookingKey(Model):
+    """What a client's idempotency key booked: the appointment, and the start the key asked for (`None`
+    for a key recorded before starts were kept)."""
+
+    appointment_id: str
+    start: int | None = None
+
+
 class Appointment(Model):
     """A meeting of a salesperson with a lead; `version` grows with every change (reschedule, cancel)."""
 

@@ -17,6 +17,7 @@ from typing import Protocol
 from sales_assistant.errors import Conflict, NotFound, Unprocessable
 from sales_assistant.models.appointment import (
     Appointment,
+    BookingKey,
     BookingRequest,
     Hold,
     HoldRequest,
@@ -36,6 +37,7 @@ from sales_assistant.services.availability import (
     free_slots,
     nearest_free,
 )
+from sales_assistant.services.idempotency_keys import ensure_same_request
 from sales_assistant.services.ports import LeadReader
 
 DEFAULT_DAYS = 7
@@ -48,11 +50,11 @@ class SlotTaken(Exception):
 
 
 class KeyUsed(Exception):
-    """The idempotency key booked an appointment already."""
+    """The idempotency key booked another appointment meanwhile."""
 
-    def __init__(self, appointment_id: str) -> None:
-        super().__init__(appointment_id)
-        self.appointment_id = appointment_id
+    def __init__(self, key: BookingKey) -> None:
+        super().__init__(key.appointment_id)
+        self.key = key
 
 
 class ChangedMeanwhile(Exception):
@@ -77,11 +79,11 @@ class Agenda(Protocol):
 
     def hold(self, hold_id: str) -> Hold | None: ...
 
-    def booked_with(self, key: str) -> str | None: ...
+    def booked_with(self, key: str) -> BookingKey | None: ...
 
     def add_hold(self, hold: Hold, now: int) -> None: ...
 
-    def book(self, appointment: Appointment, now: int) -> None: ...
+    def book(self, appointment: Appointment, now: int, replacing: str | None = None) -> None: ...
 
     def cancel(self, appointment: Appointment, cancelled: Appointment) -> None: ...
 
@@ -173,18 +175,16 @@ class SchedulingService:
 
     def book(self, request: BookingRequest) -> Appointment:
         """Book a slot for a lead (its hold, if any, becomes the appointment). The same idempotency key
-        books once: a repeat gets the first booking back."""
-        if request.idempotency_key:
-            booked = self._agenda.booked_with(request.idempotency_key)
-            if booked:
-                return self._repeat(booked, request)
+        books once: a repeat gets that appointment back as it is now (moved, maybe), or books anew once it
+        was cancelled; the key with another start (neither the first nor the current one) is refused."""
+        used = self._agenda.booked_with(request.idempotency_key) if request.idempotency_key else None
+        if used:
+            earlier = self._booked_before(used, request)
+            if earlier.status == "booked":
+                return self._repeat(earlier)
         vendor = self._vendor(request.vendor_id)
         now = int(self._clock())
-        interval = self._bookable(vendor, request.start, now)
-        if request.hold_id:
-            hold = self._agenda.hold(request.hold_id)
-            if hold and (hold.lead_id, hold.vendor_id) != (request.lead_id, request.vendor_id):
-                raise Conflict("the hold belongs to another lead or salesperson", code="hold_mismatch")
+        interval = self._bookable(vendor, request.start, now, held=self._held(request, now))
         if not self._busy(vendor.vendor_id, interval.start, interval.occupied_until, now, request.lead_id).isdisjoint(
             interval.grains
         ):  # taken already: answer without asking Kommo (the transaction below decides any race)
@@ -204,9 +204,9 @@ class SchedulingService:
             idempotency_key=request.idempotency_key,
         )
         try:
-            self._agenda.book(appointment, now)
-        except KeyUsed as used:
-            return self._repeat(used.appointment_id, request)
+            self._agenda.book(appointment, now, replacing=used.appointment_id if used else None)
+        except KeyUsed as meanwhile:  # the same key booked by a request running at the same time
+            return self._repeat(self._booked_before(meanwhile.key, request))
         except SlotTaken:
             raise self._taken(vendor, interval.start, now, request.lead_id) from None
         self._publish("booked", appointment)
@@ -275,9 +275,19 @@ class SchedulingService:
         except NotFound:
             raise NotFound(f"lead {lead_id} does not exist in Kommo", code="unknown_lead") from None
 
-    def _bookable(self, vendor: Vendor, start: datetime, now: int) -> Interval:
+    def _held(self, request: BookingRequest, now: int) -> bool:
+        """Whether the request's hold keeps its slot for it now: then the notice, checked when the slot
+        was held, is not checked again (the notice edge moves on while the client confirms)."""
+        hold = self._agenda.hold(request.hold_id) if request.hold_id else None
+        if hold is None:
+            return False
+        if (hold.lead_id, hold.vendor_id) != (request.lead_id, request.vendor_id):
+            raise Conflict("the hold belongs to another lead or salesperson", code="hold_mismatch")
+        return hold.start == int(request.start.timestamp()) and hold.expires_at >= now
+
+    def _bookable(self, vendor: Vendor, start: datetime, now: int, held: bool = False) -> Interval:
         try:
-            return bookable(vendor.profile, start, now)
+            return bookable(vendor.profile, start, now, held=held)
         except Unbookable as refused:
             raise Unprocessable(refused.message, code=refused.code) from None
 
@@ -290,13 +300,16 @@ class SchedulingService:
         busy = self._busy(vendor.vendor_id, start - window, start + window, now, lead_id)
         return SlotUnavailable("the slot is taken", nearest_free(vendor.profile, start, now, busy))
 
-    def _repeat(self, appointment_id: str, request: BookingRequest) -> Appointment:
+    def _booked_before(self, key: BookingKey, request: BookingRequest) -> Appointment:
+        """The appointment the key booked, when the request asks for its first start or its current one."""
+        appointment = self.get(key.appointment_id)
+        booked = [(appointment.vendor_id, appointment.lead_id, start) for start in (key.start, appointment.start)]
+        ensure_same_request((request.vendor_id, request.lead_id, int(request.start.timestamp())), *booked)
+        return appointment
+
+    def _repeat(self, appointment: Appointment) -> Appointment:
         """The appointment a repeated idempotency key booked; its follow-ups are queued again (each runs
         once), so a booking whose first answer was lost before they were queued still gets them."""
-        appointment = self.get(appointment_id)
-        same = (appointment.vendor_id, appointment.lead_id) == (request.vendor_id, request.lead_id)
-        if not same or (appointment.version == 1 and appointment.start != int(request.start.timestamp())):
-            raise Unprocessable("the idempotency key was used for another booking", code="idempotency_key_reused")
         if appointment.version == 1:
             self._publish("booked", appointment)
         count("AppointmentsRepeated")
