@@ -1,5 +1,6 @@
-"""`POST /messages`: n8n writes to a lead's WhatsApp chat through the shared delivery path: once per key,
-noted on the lead, never over a salesperson, never outside the 24-hour window."""
+"""`POST /messages`: n8n writes to a lead's WhatsApp chat through the shared delivery path: once per key
+(never another text under it), noted on the lead, never over a salesperson, never outside the 24-hour
+window."""
 
 from __future__ import annotations
 
@@ -36,6 +37,23 @@ def test_a_message_from_n8n_reaches_the_client_once_and_is_noted_on_the_lead(wor
     [note] = [note["params"]["text"] for note in world.kommo.notes]
     assert "separei a simulação" in note
     assert world.conversation().turns[-1].text == "Mariana, separei a simulação para você."
+
+
+def test_an_idempotency_key_reused_with_another_text_is_not_reported_as_delivered(world: World) -> None:
+    """n8n reuses a key for a new text: the client never got it, so the answer must not say delivered."""
+    client_wrote(world)
+    first = post_message(world, {"lead_id": MARIANA_LEAD, "text": "Separei a simulação.", "idempotency_key": "k1"})
+    assert first[0] == 201
+
+    status, answer = post_message(
+        world, {"lead_id": MARIANA_LEAD, "text": "Sua proposta vence amanhã!", "idempotency_key": "k1"}
+    )
+
+    assert status != 201 or world.reply_field() == "Sua proposta vence amanhã!", (
+        f"201 {answer} for a text never sent (runs: {len(world.kommo.salesbot_runs)})"
+    )
+    assert (status, answer["error"]) == (422, "idempotency_key_reused")
+    assert len(world.kommo.salesbot_runs) == 1 and world.reply_field() == "Separei a simulação."
 
 
 def test_a_salesperson_who_took_over_is_never_talked_over(world: World) -> None:

@@ -21,7 +21,8 @@ router = Router()
     description='Body: {"lead_id": 123, "text": "...", "idempotency_key": "optional"}. 201 once delivered '
     "(the same key, or the same text without a key, answers 201 again and sends nothing); 409 "
     "salesperson_has_chat, busy (retry in seconds), outgoing_stopped or in_progress; 422 window_closed "
-    "(24 h since the client wrote: only templates go out) or no_contact; 404 unknown_lead.",
+    "(24 h since the client wrote: only templates go out), no_contact or idempotency_key_reused (the key came "
+    "with another text: nothing sent); 404 unknown_lead.",
     **bearer_route("messages", 404, 409, 502, success=201),
 )
 def post_message() -> Response[dict[str, object]]:

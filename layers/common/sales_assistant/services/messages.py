@@ -1,6 +1,7 @@
 """Messages n8n asks the service to send (`POST /messages`): a text to a lead's WhatsApp chat, through
-the shared delivery path, under the conversation's lease, once per key, noted on the lead; never over a
-salesperson who took over, never outside the 24-hour window (WhatsApp refuses free text there)."""
+the shared delivery path, under the conversation's lease, once per key (the key with another text is
+refused), noted on the lead; never over a salesperson who took over, never outside the 24-hour window
+(WhatsApp refuses free text there)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sales_assistant.errors import Conflict, NotFound, Unprocessable
 from sales_assistant.models.message import MessageRequest
 from sales_assistant.observability import count, fingerprint
 from sales_assistant.services.delivery import ConversationBusy, ConversationDoor, Delivery, Outgoing, OutgoingStopped
+from sales_assistant.services.idempotency_keys import ensure_same_request
 from sales_assistant.services.ports import ConversationReader, LeadNotes, LeadReader, Once, PauseState
 from sales_assistant.texts import Texts
 
@@ -44,10 +46,12 @@ class MessagesToClients:
 
     def send(self, request: MessageRequest) -> dict[str, Any]:
         """Deliver the text (or find it delivered already); returns {"message_key", "delivered_at"}."""
-        key = f"api-message:{request.lead_id}:{request.idempotency_key or fingerprint(request.text)}"
-        outcome = self._once("api-message", key, lambda: {"delivered_at": self._deliver(request, key)})
+        text = fingerprint(request.text)  # kept with the key: no personal data in the idempotency table
+        key = f"api-message:{request.lead_id}:{request.idempotency_key or text}"
+        outcome = self._once("api-message", key, lambda: {"delivered_at": self._deliver(request, key), "text": text})
         if outcome.get("in_progress"):
             raise Conflict("the same message is being sent right now", code="in_progress")
+        ensure_same_request(text, outcome.get("text", text))  # a record kept before texts were: the same
         return {"message_key": key, "delivered_at": outcome["delivered_at"]}
 
     def _deliver(self, request: MessageRequest, key: str) -> int:
