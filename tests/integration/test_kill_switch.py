@@ -7,7 +7,14 @@ from __future__ import annotations
 import json
 
 from tests.conftest import World
-from tests.integration.test_proactive_flow import JULIANA_LEAD, notes_on, post_trigger, proactive, runs
+from tests.integration.test_proactive_flow import (
+    JULIANA_LEAD,
+    list_deferred,
+    notes_on,
+    post_trigger,
+    proactive,
+    runs,
+)
 from tests.integration.test_reactive_flow import client_message
 
 __all__ = ["proactive"]  # the fixture, used by the proactive test below
@@ -48,10 +55,30 @@ def test_pausing_one_salesperson_holds_only_their_leads(world: World) -> None:
     assert [run["entity_id"] for run in world.kommo.salesbot_runs] == [27754600]
 
 
-def test_the_switch_stops_first_messages_too(proactive: World) -> None:
+def test_the_switch_holds_first_messages_and_they_go_out_once_when_it_is_turned_off(proactive: World) -> None:
+    """A new lead is revenue: its first message is held (deferred, never dropped) while the switch is on,
+    the salesperson is told why on the lead, and the sweep sends it once the switch is off."""
     switch(stop_all=True)
     post_trigger(proactive, {"lead_id": JULIANA_LEAD, "trigger": "form"})
     proactive.pump()
     assert runs(proactive, JULIANA_LEAD) == [] and proactive.n8n.requests == []
     [note] = notes_on(proactive, JULIANA_LEAD)
-    assert "chave geral" in note
+    assert "retida" in note and "chave geral" in note
+    [held] = list_deferred(proactive)
+    assert held["reason"] == "kill_switch"
+
+    sweep(proactive)  # still on: the sweep leaves it where it is
+    assert runs(proactive, JULIANA_LEAD) == [] and len(list_deferred(proactive)) == 1
+
+    switch(stop_all=False)
+    sweep(proactive)
+    sweep(proactive)  # a second sweep finds nothing left to send
+    assert len(runs(proactive, JULIANA_LEAD)) == 1 and list_deferred(proactive) == []
+
+
+def sweep(world: World) -> None:
+    """The proactive schedule fires, and what it queued is delivered."""
+    from local.lambda_events import schedule_event
+
+    world.handler("ProactiveTriggerFunction")(schedule_event("ProactiveTriggerFunction"))
+    world.pump()

@@ -298,3 +298,191 @@ def test_a_salesperson_hired_after_the_last_sync_is_fetched_from_kommo_once_and_
     assert paula is not None and paula.name == "Paula Nova"
     first_note = notes_on(proactive, JULIANA_LEAD)[0]  # known now, but her profile serves no area yet
     assert "o responsável não atende a área do lead" in first_note
+
+
+# ---------------------------------------------------------------------- seams: one routing per lead, kept
+CLOSED = {"mon": ["00:00-00:01"]}
+
+
+def auto_salespeople() -> list[int]:
+    """The round robin's pool for an Auto lead, in the order the service uses (ascending ids)."""
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.config import get_settings
+
+    vendors = DynamoVendorRepository(get_settings().vendors_table).all()
+    return sorted(
+        v.vendor_id
+        for v in vendors
+        if v.active and not v.profile.is_test and "auto" in {a.casefold() for a in v.profile.areas}
+    )
+
+
+def set_hours(vendor_id: int, hours: dict[str, list[str]]) -> None:
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.config import get_settings
+
+    vendors = DynamoVendorRepository(get_settings().vendors_table)
+    vendor = vendors.get(vendor_id)
+    assert vendor is not None
+    vendors.save_profile(vendor_id, vendor.profile.model_copy(update={"working_hours": hours}))
+
+
+def test_a_deferred_first_message_goes_out_with_the_salesperson_it_was_routed_to(proactive: World) -> None:
+    """The lead's responsible (Bruno, Imóveis) does not serve its area (Auto): the round robin picks the
+    first Auto salesperson, who is closed, so the trigger waits for *their* opening. When they open, the
+    sweep sends it as theirs, even though the next one in turn is closed now: no second turn is drawn."""
+    import boto3
+
+    from sales_assistant.config import get_settings
+
+    proactive.kommo.leads[MARIANA_LEAD]["responsible_user_id"] = 8401235
+    first, second = auto_salespeople()[:2]
+    set_hours(first, CLOSED)
+    post_trigger(proactive, {"lead_id": MARIANA_LEAD, "trigger": "form"})
+    proactive.pump()
+    [deferred] = list_deferred(proactive)
+    assert deferred["vendor_id"] == first and runs(proactive, MARIANA_LEAD) == []
+
+    set_hours(first, ALL_DAY)  # the deferred salesperson's hours open...
+    set_hours(second, CLOSED)  # ...while the next one in turn is closed
+    boto3.resource("dynamodb").Table(get_settings().triggers_table).update_item(
+        Key={"trigger_id": f"{MARIANA_LEAD}-form"},
+        UpdateExpression="SET due_at = :past",
+        ExpressionAttributeValues={":past": 1},
+    )
+    proactive.handler("ProactiveTriggerFunction")(schedule_event("ProactiveTriggerFunction"))
+    proactive.pump()
+
+    still = list_deferred(proactive)
+    assert len(runs(proactive, MARIANA_LEAD)) == 1, (
+        f"not sent when {first} opened; deferred again to {[t['vendor_id'] for t in still]}"
+    )
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+
+    chosen = DynamoVendorRepository(get_settings().vendors_table).get(first)
+    [sent] = [note for note in notes_on(proactive, MARIANA_LEAD) if "Primeira mensagem enviada" in note]
+    assert chosen is not None and chosen.name in sent  # recorded as the one it was written for
+
+
+@pytest.mark.usefixtures("atomic_dynamodb")
+def test_kommos_two_events_for_one_new_lead_take_one_round_robin_turn(
+    proactive: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kommo reports a lead from an incoming chat twice: `unsorted[add]` (group unsorted:<uid>) and
+    `leads[add]` (group lead:<id>). Different FIFO groups run at once; the lead is routed once, whichever
+    comes first: one round-robin turn, one move in Kommo, one message."""
+    import boto3
+
+    from sales_assistant.config import get_settings
+
+    monkeypatch.setenv("PROACTIVE_REASSIGN", "true")
+    reset_caches()
+    proactive.kommo.leads[JULIANA_LEAD]["responsible_user_id"] = 8401234  # Ana (Auto); the lead is Imóveis
+    unsorted = re.sub(r"lead_id%5D=[0-9]+", f"lead_id%5D={JULIANA_LEAD}", kommo_body("unsorted-added"))
+    proactive.post_webhook(kommo_body("lead-added"))
+    proactive.post_webhook(unsorted)
+    proactive.pump()
+
+    assert len(runs(proactive, JULIANA_LEAD)) == 1
+    pointer = boto3.resource("dynamodb").Table(get_settings().kommo_table).get_item(Key={"pk": "rr#Imóveis|real"})
+    turns = int(pointer["Item"]["turn"])
+    responsible = proactive.kommo.leads[JULIANA_LEAD]["responsible_user_id"]
+    sent_note = [note for note in notes_on(proactive, JULIANA_LEAD) if "Primeira mensagem enviada" in note]
+    assert turns == 1, f"{turns} round-robin turns for one lead; Kommo responsible now {responsible}; {sent_note}"
+
+
+def test_a_first_message_whose_send_fails_gives_the_conversation_back(proactive: World) -> None:
+    """Kommo answers the Salesbot run with a 503 (outcome unknown). The conversation is given back at once:
+    the trigger's own retry is not refused as busy (it waits for the run's echo, never runs it again), and
+    the client's reply is answered meanwhile."""
+    from sales_assistant.composition import proactive_outreach
+    from sales_assistant.config import get_settings
+    from sales_assistant.models.queue import TriggerDue
+    from sales_assistant.services.delivery import AwaitingConfirmation
+
+    flow = proactive_outreach(get_settings())
+    trigger = TriggerDue(lead_id=MARIANA_LEAD, trigger="form", source="api")
+    proactive.kommo.fail_next("/api/v2/salesbot/run", 503)
+    with pytest.raises(Exception) as failed:
+        flow.handle(trigger)
+    assert proactive.conversation(f"lead:{MARIANA_LEAD}").lease_owner is None, type(failed.value).__name__
+
+    with pytest.raises(AwaitingConfirmation):  # the SQS retry, 10 s later: not ConversationBusy
+        flow.handle(trigger)
+    assert len(runs(proactive, MARIANA_LEAD)) == 0  # the 503 run is never posted again
+
+    proactive.post_webhook(client_message("c-1", "oi, recebi algo?", lead=MARIANA_LEAD, contact=MARIANA))
+    proactive.pump()
+    assert len(runs(proactive, MARIANA_LEAD)) == 1  # the client's reply was not refused as busy
+
+
+# ---------------------------------------------------------------------- seams: the service's own lead changes
+@pytest.mark.usefixtures("atomic_dynamodb")
+def test_the_services_own_reassignment_refreshes_the_conversations_kept_lead(
+    proactive: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client wrote first (the conversation keeps the lead, responsible Bruno), then a trigger routes
+    the lead to an Auto salesperson and moves it in Kommo. Kommo's webhook for that move is dropped as the
+    service's own echo; the next reply must still tell n8n the new salesperson, not the kept one."""
+    monkeypatch.setenv("PROACTIVE_REASSIGN", "true")
+    reset_caches()
+    proactive.kommo.leads[MARIANA_LEAD]["responsible_user_id"] = 8401235  # Bruno, Imóveis; the lead is Auto
+    proactive.post_webhook(client_message("c-1", "oi", lead=MARIANA_LEAD, contact=MARIANA))
+    proactive.pump()
+    post_trigger(proactive, {"lead_id": MARIANA_LEAD, "trigger": "form"})
+    proactive.pump()
+    now_responsible = proactive.kommo.leads[MARIANA_LEAD]["responsible_user_id"]
+    assert now_responsible != 8401235
+
+    echo = re.sub(
+        r"%5Bresponsible_user_id%5D=[0-9]+",
+        f"%5Bresponsible_user_id%5D={now_responsible}",
+        kommo_body("lead-responsible-changed"),
+    )
+    assert proactive.post_webhook(echo)["echoes"] == 1  # Kommo reports the move: dropped as ours
+    proactive.pump()
+    proactive.n8n.requests.clear()
+
+    proactive.post_webhook(client_message("c-2", "e como funciona?", lead=MARIANA_LEAD, contact=MARIANA))
+    proactive.pump()
+    [request] = [r for r in proactive.n8n.requests if r["body"]["kind"] == "reply"]
+    assert request["body"]["vendor"]["id"] == now_responsible, (
+        f"n8n told the salesperson is {request['body']['vendor']['id']}; Kommo says {now_responsible}"
+    )
+
+
+def test_the_ais_own_status_move_refreshes_the_conversations_kept_lead(proactive: World) -> None:
+    """n8n moves the lead to another status (action move_status); Kommo's status webhook is dropped as an
+    echo; the next batch must tell n8n the new status, not the one the conversation kept."""
+    proactive.n8n.respond_with(200, {"reply": "Certo!", "actions": [{"type": "move_status", "status_id": 61234568}]})
+    proactive.post_webhook(client_message("s-1", "quero a simulação", lead=MARIANA_LEAD, contact=MARIANA))
+    proactive.pump()
+    assert proactive.kommo.leads[MARIANA_LEAD]["status_id"] == 61234568
+    assert proactive.post_webhook(kommo_body("lead-status-changed"))["echoes"] == 1  # dropped as ours
+    proactive.pump()
+    proactive.n8n.requests.clear()
+
+    proactive.post_webhook(client_message("s-2", "e agora?", lead=MARIANA_LEAD, contact=MARIANA))
+    proactive.pump()
+    [request] = proactive.n8n.requests
+    assert request["body"]["lead"]["status_id"] == 61234568, (
+        f"n8n told status {request['body']['lead']['status_id']}; Kommo says 61234568"
+    )
+
+
+def test_the_actions_of_a_first_message_are_run_like_a_replys(proactive: World) -> None:
+    """The n8n contract: every action of an answer becomes an effect or a task, on every path. A first
+    message whose answer asks to move the lead and to hand over does both."""
+    proactive.n8n.respond_with(
+        200,
+        {
+            "template": {"name": "boas_vindas", "params": {"nome": "Juliana"}},
+            "actions": [{"type": "move_status", "status_id": 61234568}, {"type": "handover", "reason": "VIP"}],
+        },
+    )
+    post_trigger(proactive, {"lead_id": JULIANA_LEAD, "trigger": "form"})
+    proactive.pump()
+    assert len(runs(proactive, JULIANA_LEAD)) == 1
+    assert proactive.kommo.leads[JULIANA_LEAD]["status_id"] == 61234568
+    assert proactive.bot_state(JULIANA).status == "paused"
+    assert any("VIP" in task["text"] for task in proactive.kommo.tasks if task["entity_id"] == JULIANA_LEAD)

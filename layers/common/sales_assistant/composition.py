@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # every service and adapter is imported by the factory that b
     from sales_assistant.adapters.conversations import DynamoConversationRepository
     from sales_assistant.adapters.echo_memory import DynamoEchoMemory
     from sales_assistant.adapters.lead_notes import OnceLeadNotes
+    from sales_assistant.services.actions import AnswerActions, LeadChanges
     from sales_assistant.services.appointment_followups import AppointmentFollowUps
     from sales_assistant.services.conversation import ReactiveConversations
     from sales_assistant.services.delivery import ConversationDoor, Delivery
@@ -63,7 +64,7 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
         ai=n8n_client(settings),
         flushes=SqsFlushScheduler(QueuePublisher.from_settings(settings)),
         delivery=delivery(settings),
-        echoes=echo_memory(settings),
+        actions=answer_actions(settings),
         once=once_per_key(settings),
         texts=settings.texts,
         config=ReactiveConfig(
@@ -75,9 +76,31 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
             n8n_path=settings.n8n_reply_path,
             kommo_cache_seconds=settings.kommo_cache_seconds,
         ),
-        scheduling=scheduling_service(settings) if settings.appointments_table else None,
         lease_seconds=lambda: lease_seconds(settings),
     )
+
+
+@cache
+def answer_actions(settings: Settings) -> AnswerActions:
+    """n8n's actions (handover, move_status, schedule, anything else as a task), for every path that asks n8n."""
+    from sales_assistant.services.actions import AnswerActions
+
+    return AnswerActions(
+        takeover=takeover_service(settings),
+        lead_changes=lead_changes(settings),
+        notes=lead_notes(settings),
+        texts=settings.texts,
+        scheduling=scheduling_service(settings) if settings.appointments_table else None,
+    )
+
+
+@cache
+def lead_changes(settings: Settings) -> LeadChanges:
+    """The service's own changes to a lead: echo remembered, the conversation's kept lead forgotten."""
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.services.actions import LeadChanges
+
+    return LeadChanges(kommo_client(settings), echo_memory(settings), conversation_repository(settings))
 
 
 def once_per_key(settings: Settings) -> Once:
@@ -126,8 +149,9 @@ def proactive_outreach(settings: Settings) -> ProactiveOutreach:
         takeover=takeover_service(settings),
         ai=n8n_client(settings),
         delivery=delivery(settings),
+        actions=answer_actions(settings),
+        lead_changes=lead_changes(settings),
         notes=lead_notes(settings),
-        echoes=echo_memory(settings),
         flushes=SqsFlushScheduler(publisher),
         queue=publisher,
         once=once_per_key(settings),

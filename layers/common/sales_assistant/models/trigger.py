@@ -86,8 +86,9 @@ class Trigger(Model):
     sources: list[str] = []
     status: TriggerStatus = "pending"
     reason: str = ""
-    vendor_id: int | None = None
-    due_at: int = 0  # deferred: when the salesperson's hours open
+    vendor_id: int | None = None  # the salesperson chosen for the first message (decided once)
+    routing: str = ""  # why them: responsible, area_mismatch, ... (the note on the lead says it)
+    due_at: int = 0  # deferred: when the salesperson's hours open (or now, while the kill switch holds it)
     created_at: int
     lead_created_at: int | None = None
     sent_at: int | None = None

@@ -14,14 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
-from pydantic import ValidationError
-
-from sales_assistant.errors import AppError, NotFound
+from sales_assistant.errors import NotFound
 from sales_assistant.models import Model
-from sales_assistant.models.appointment import BookingRequest
-from sales_assistant.models.bot_state import ChangeReason
 from sales_assistant.models.conversation import Conversation, KommoSnapshot, batch_id
 from sales_assistant.models.kommo import KommoContact, KommoLead
 from sales_assistant.models.kommo_webhook import ChatMessage
@@ -39,6 +34,7 @@ from sales_assistant.models.n8n import (
     VendorInfo,
 )
 from sales_assistant.observability import count, logger, mask_phone, mask_text
+from sales_assistant.services.actions import AnswerActions
 from sales_assistant.services.delivery import (
     Delivery,
     Lease,
@@ -48,7 +44,6 @@ from sales_assistant.services.delivery import (
     Template,
     TemplateNotConfigured,
 )
-from sales_assistant.services.echoes import EchoMemory, lead_update_echo_keys
 from sales_assistant.services.ports import (
     AiFailure,
     AiWriter,
@@ -59,7 +54,7 @@ from sales_assistant.services.ports import (
     Once,
     VendorLookup,
 )
-from sales_assistant.services.takeover import Actor, TakeoverService
+from sales_assistant.services.takeover import TakeoverService
 from sales_assistant.texts import Texts
 
 MAX_DELAY = 900  # SQS DelaySeconds at most
@@ -103,12 +98,6 @@ class Answer(Model):
         )
 
 
-class Booking(Protocol):
-    """The scheduling service, as the reactive flow uses it."""
-
-    def book(self, request: BookingRequest) -> object: ...
-
-
 class ReactiveConversations:
     """The reactive flow's domain logic; every collaborator comes in as a port."""
 
@@ -123,16 +112,14 @@ class ReactiveConversations:
         ai: AiWriter,
         flushes: FlushScheduler,
         delivery: Delivery,
-        echoes: EchoMemory,
+        actions: AnswerActions,
         once: Once,
         texts: Texts,
         config: ReactiveConfig,
-        scheduling: Booking | None = None,
         lease_seconds: Callable[[], float] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._conversations = conversations
-        self._scheduling = scheduling
         self._takeover = takeover
         self._kommo = kommo
         self._notes = notes
@@ -140,7 +127,7 @@ class ReactiveConversations:
         self._ai = ai
         self._flushes = flushes
         self._delivery = delivery
-        self._echoes = echoes
+        self._actions = actions
         self._once = once
         self._texts = texts
         self._config = config
@@ -199,7 +186,7 @@ class ReactiveConversations:
         )
         outgoing = answer.outgoing(key, conversation.conversation_id, lead, contact_id)
         if outgoing is None:
-            self._run_actions(answer.actions, lead, contact_id, key)
+            self._actions.run(answer.actions, lead, contact_id, key)
             self._finish(conversation, lease, client_turns, delivered_at=None)
             return "no_reply"
         if self._takeover.is_paused(contact_id):  # a human took over while n8n was thinking
@@ -217,8 +204,8 @@ class ReactiveConversations:
             return stopped.reason
         except TemplateNotConfigured:  # the window is closed and no Salesbot can send this template
             name = outgoing.template.name if outgoing.template else "-"
-            self._task_for_salesperson(lead, f"template:{key}", "task_template_needed", template=name)
-            self._run_actions(answer.actions, lead, contact_id, key)
+            self._actions.task(lead, f"template:{key}", "task_template_needed", template=name)
+            self._actions.run(answer.actions, lead, contact_id, key)
             self._finish(conversation, lease, client_turns, delivered_at=None)
             return "template_not_configured"
         logger.info(
@@ -236,8 +223,8 @@ class ReactiveConversations:
             self._texts.render("note_exchange", client=client_text, reply=outgoing.described),
         )
         if answer.fallback_reason:
-            self._task_for_salesperson(lead, f"fallback:{key}", "task_fallback", reason=answer.fallback_reason)
-        self._run_actions(answer.actions, lead, contact_id, key)
+            self._actions.task(lead, f"fallback:{key}", "task_fallback", reason=answer.fallback_reason)
+        self._actions.run(answer.actions, lead, contact_id, key)
         reply_turn = Turn(role="assistant", text=outgoing.described, at=delivered_at)
         self._finish(conversation, lease, [*client_turns, reply_turn], delivered_at=delivered_at)
         return "fallback" if answer.fallback_reason else "answered"
@@ -348,50 +335,6 @@ class ReactiveConversations:
             window_open=conversation.window_open(self._clock()),
         )
 
-    def _run_actions(self, actions: list[Action], lead: KommoLead, contact_id: int, key: str) -> None:
-        """Execute what the AI asked through the flow that owns it; anything else becomes a task."""
-        for index, action in enumerate(actions):
-            action_key = f"{key}:{index}"
-            if action.type == "handover":
-                self._takeover.pause(
-                    contact_id, Actor(None, "assistente"), ChangeReason.AI_HANDOVER, f"handover:{action_key}", lead.id
-                )
-                self._task_for_salesperson(lead, f"handover:{action_key}", "task_handover", reason=action.reason or "-")
-            elif action.type == "move_status" and action.status_id:
-                self._echoes.remember(lead_update_echo_keys(lead.id, status_id=action.status_id))
-                self._kommo.patch_lead(lead.id, status_id=action.status_id)
-            elif action.type == "schedule" and self._scheduling is not None and action.slot:
-                self._book(self._scheduling, action, lead, action_key)
-            else:  # a schedule without a slot, and any action without a flow: a task
-                self._task_for_salesperson(
-                    lead, f"action:{action_key}", "task_action", action=action.type, details=action.details()
-                )
-            count(
-                "ActionsRun", action=action.type if action.type in ("handover", "move_status", "schedule") else "other"
-            )
-
-    def _book(self, scheduling: Booking, action: Action, lead: KommoLead, key: str) -> None:
-        """Book the slot a `schedule` action names with the lead's salesperson (the confirmation and the rest
-        follow from the scheduling queue); a slot that cannot be booked becomes a task saying why."""
-        try:
-            request = BookingRequest.model_validate(
-                {
-                    "vendor_id": lead.responsible_user_id,
-                    "lead_id": lead.id,
-                    "start": action.slot,
-                    "idempotency_key": f"action:{key}",
-                }
-            )
-            scheduling.book(request)
-        except (ValidationError, AppError) as refused:
-            count("SchedulingActionsRefused")
-            details = f"{action.details()}; {_refusal(refused)}"
-            self._task_for_salesperson(lead, f"action:{key}", "task_action", action=action.type, details=details)
-
-    def _task_for_salesperson(self, lead: KommoLead, key: str, text_name: str, **values: object) -> None:
-        """A task for the lead's responsible salesperson, once per key."""
-        self._notes.task(key, lead.id, lead.responsible_user_id or 0, self._texts.render(text_name, **values))
-
     def _finish(self, conversation: Conversation, lease: Lease, turns: list[Turn], delivered_at: int | None) -> None:
         """Record the batch's turns, release the lease and schedule the next batch if one formed."""
         now = int(self._clock())
@@ -412,13 +355,6 @@ def answer_from(response: N8nResponse, window_open: bool) -> Answer:
         reply = None  # outside the 24-hour window WhatsApp only takes a template
     template = response.template if reply is None else None
     return Answer(reply=reply, actions=response.actions, template=template)
-
-
-def _refusal(error: Exception) -> str:
-    """Why a booking was refused, for the salesperson's task (never the input itself)."""
-    if isinstance(error, AppError):
-        return f"{error.code}: {error.message}"
-    return "pedido inválido (horário sem fuso ou lead sem responsável)"
 
 
 def _ordered(messages: list[ChatMessage]) -> list[ChatMessage]:

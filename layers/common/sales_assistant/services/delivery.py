@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -141,6 +142,16 @@ class ConversationDoor:
             raise ConversationBusy(conversation_id)
         return lease
 
+    @contextmanager
+    def visit(self, conversation_id: str, lead_id: int, contact_id: int, owner_prefix: str) -> Iterator[Visit]:
+        """Hold the conversation's lease for the block and give it back however the block ends, with the
+        message the block delivered as the assistant's turn (raises ConversationBusy)."""
+        visit = Visit(self.take(conversation_id, lead_id, contact_id, owner_prefix))
+        try:
+            yield visit
+        finally:
+            self.give_back(visit.lease, visit.turns, visit.delivered_at)
+
     def give_back(self, lease: Lease, turns: list[Turn], delivered_at: int | None) -> None:
         """Record the turns, release the lease, and schedule the reactive flow for a buffer that formed."""
         now = int(self.clock())
@@ -153,14 +164,23 @@ class ConversationDoor:
         take the lease, send it once through `delivery`, record it as the assistant's turn and give the
         lease back, also when the send fails. Returns when it was delivered; raises ConversationBusy or
         what Delivery.send raises (OutgoingStopped, TemplateNotConfigured, ...)."""
-        lease = self.take(message.conversation_id, message.lead_id, message.contact_id, owner_prefix)
-        try:
-            delivered_at = delivery.send(message, lease, [])
-        except Exception:
-            self.give_back(lease, [], None)
-            raise
-        self.give_back(lease, [Turn(role="assistant", text=message.described, at=delivered_at)], delivered_at)
-        return delivered_at
+        with self.visit(message.conversation_id, message.lead_id, message.contact_id, owner_prefix) as visit:
+            return visit.delivered(message, delivery.send(message, visit.lease, []))
+
+
+class Visit:
+    """A job's hold on a conversation (`ConversationDoor.visit`): its lease, and what it delivered."""
+
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+        self.turns: list[Turn] = []
+        self.delivered_at: int | None = None
+
+    def delivered(self, message: Outgoing, at: int) -> int:
+        """Record that `message` went out at `at` (returned): it becomes the assistant's turn."""
+        self.turns = [Turn(role="assistant", text=message.described, at=at)]
+        self.delivered_at = at
+        return at
 
 
 class SalesbotRelay(Protocol):
@@ -279,10 +299,14 @@ class Delivery:
         self._switches = switches
         self._clock = clock
 
+    def stops(self, vendor_id: int | None) -> str | None:
+        """Why the kill switch holds messages to this salesperson's leads now (None: it does not)."""
+        return self._switches.stops(vendor_id) if self._switches else None
+
     def check_allowed(self, vendor_id: int | None) -> None:
         """Raise OutgoingStopped when the kill switch holds messages to this salesperson's leads (the flows
         ask before calling n8n; `send` asks again right before sending)."""
-        reason = self._switches.stops(vendor_id) if self._switches else None
+        reason = self.stops(vendor_id)
         if reason:
             count("RepliesHeld", reason=reason)
             raise OutgoingStopped(reason)

@@ -44,6 +44,20 @@ class KommoPort(Protocol):
     def run_salesbot(self, bot_id: int, lead_id: int) -> None: ...
 
 
+class LeadPatcher(Protocol):
+    """Kommo, as the service's own changes to a lead use it."""
+
+    def patch_lead(
+        self, lead_id: int, *, status_id: int | None = None, responsible_user_id: int | None = None
+    ) -> None: ...
+
+
+class KommoCache(Protocol):
+    """What a conversation kept of its lead: forgotten when the lead changes."""
+
+    def forget_kommo(self, conversation_id: str, now: int) -> None: ...
+
+
 class LeadReader(Protocol):
     def lead(self, lead_id: int) -> KommoLead: ...
 

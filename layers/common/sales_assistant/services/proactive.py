@@ -35,6 +35,7 @@ from sales_assistant.models.trigger import (
 )
 from sales_assistant.models.vendor import Vendor
 from sales_assistant.observability import count, logger, measure
+from sales_assistant.services.actions import AnswerActions, LeadChanges
 from sales_assistant.services.conversation import Answer, answer_from
 from sales_assistant.services.delivery import (
     ConversationBusy,
@@ -47,7 +48,6 @@ from sales_assistant.services.delivery import (
     Template,
     TemplateNotConfigured,
 )
-from sales_assistant.services.echoes import EchoMemory, lead_update_echo_keys
 from sales_assistant.services.ports import AiFailure, AiWriter, FlushScheduler, LeadNotes, Once
 from sales_assistant.services.takeover import TakeoverService
 from sales_assistant.services.working_hours import next_opening
@@ -60,8 +60,6 @@ class Kommo(Protocol):
     def contact(self, contact_id: int) -> KommoContact: ...
 
     def user(self, user_id: int) -> KommoUser: ...
-
-    def patch_lead(self, lead_id: int, *, responsible_user_id: int | None = None) -> None: ...
 
 
 class Triggers(Protocol):
@@ -143,8 +141,9 @@ class ProactiveOutreach:
         takeover: TakeoverService,
         ai: AiWriter,
         delivery: Delivery,
+        actions: AnswerActions,
+        lead_changes: LeadChanges,
         notes: LeadNotes,
-        echoes: EchoMemory,
         flushes: FlushScheduler,
         queue: TriggerQueue,
         once: Once,
@@ -161,8 +160,9 @@ class ProactiveOutreach:
         self._takeover = takeover
         self._ai = ai
         self._delivery = delivery
+        self._actions = actions
+        self._lead_changes = lead_changes
         self._notes = notes
-        self._echoes = echoes
         self._queue = queue
         self._once = once
         self._texts = texts
@@ -238,8 +238,13 @@ class ProactiveOutreach:
             return f"skipped:{skip.reason}"
 
     def fire_due(self) -> int:
-        """The schedule's sweep: deferred triggers whose salesperson's hours opened go to the queue."""
-        due = self._triggers.with_status("deferred", due_before=int(self._clock()))
+        """The schedule's sweep: deferred triggers whose salesperson's hours opened go to the queue (those the
+        kill switch holds wait for the next sweep)."""
+        due = [
+            trigger
+            for trigger in self._triggers.with_status("deferred", due_before=int(self._clock()))
+            if not self._delivery.stops(trigger.vendor_id)
+        ]
         for trigger in due:
             self._queue.publish(
                 TriggerDue(
@@ -259,20 +264,13 @@ class ProactiveOutreach:
     def _first_message(self, trigger: Trigger, now: int) -> str:
         lead = self._lead(trigger.lead_id)
         contact = self._contact(lead)
-        vendor, routing = self._route(lead)
-        try:
-            self._delivery.check_allowed(vendor.vendor_id)
-        except OutgoingStopped as stopped:
-            raise _Skip(stopped.reason, lead) from None
+        vendor, routing = self._routed(trigger, lead)
+        held = self._delivery.stops(vendor.vendor_id)
+        if held:
+            return self._defer(trigger, vendor, routing, now, held)
         opening = next_opening(vendor.profile, now)
         if opening is not None:
-            due_at = int(opening.timestamp())
-            self._triggers.update(trigger.trigger_id, "deferred", due_at=due_at, vendor_id=vendor.vendor_id)
-            count("ProactiveDeferred")
-            logger.info(
-                "first message deferred to the salesperson's hours", extra={"lead_id": lead.id, "due_at": due_at}
-            )
-            return "deferred"
+            return self._defer(trigger, vendor, routing, int(opening.timestamp()), "outside_hours")
         conversation_id = f"lead:{lead.id}"
         conversation = self._conversations.get(conversation_id)
         if (
@@ -281,45 +279,41 @@ class ProactiveOutreach:
             and now - conversation.proactive_at < self._config.cooldown_seconds
         ):
             raise _Skip("recently_contacted", lead)
-        lease = self._acquire(conversation_id, lead.id, contact.id)
+        answer: Answer | None = None
         outgoing: Outgoing | None = None
         try:
-            conversation = self._conversations.get(conversation_id) or conversation
-            window_open = conversation is not None and conversation.window_open(now)
-            answer = Answer.model_validate(
-                self._once(
-                    "proactive-answer",
-                    trigger.trigger_id,
-                    lambda: self._answer(
-                        trigger, lead, contact, vendor, routing, conversation, window_open, lease
-                    ).model_dump(mode="json"),
+            with self._door.visit(conversation_id, lead.id, contact.id, "proactive") as visit:
+                conversation = self._conversations.get(conversation_id) or conversation
+                window_open = conversation is not None and conversation.window_open(now)
+                answer = Answer.model_validate(
+                    self._once(
+                        "proactive-answer",
+                        trigger.trigger_id,
+                        lambda: self._answer(
+                            trigger, lead, contact, vendor, routing, conversation, window_open, visit.lease
+                        ).model_dump(mode="json"),
+                    )
                 )
-            )
-            outgoing = answer.outgoing(trigger.trigger_id, conversation_id, lead, contact.id)
-            if outgoing is None or (outgoing.template is None and not window_open):
-                outgoing = self._fallback(trigger, lead, contact, window_open)
-            if self._takeover.is_paused(contact.id):
-                raise _Skip("paused", lead)
-            delivered_at = self._delivery.send(outgoing, lease, [])
-        except OutgoingStopped as stopped:
-            self._release(lease, [], None)
-            raise _Skip(stopped.reason, lead) from None
+                outgoing = answer.outgoing(trigger.trigger_id, conversation_id, lead, contact.id)
+                if outgoing is None or (outgoing.template is None and not window_open):
+                    outgoing = self._fallback(trigger, lead, contact, window_open)
+                if self._takeover.is_paused(contact.id):
+                    raise _Skip("paused", lead)
+                delivered_at = visit.delivered(outgoing, self._delivery.send(outgoing, visit.lease, []))
+        except OutgoingStopped as stopped:  # switched on while n8n was writing: held, sent when switched off
+            return self._defer(trigger, vendor, routing, now, stopped.reason)
         except TemplateNotConfigured:
-            self._release(lease, [], None)
+            template = outgoing.template.name if outgoing and outgoing.template else "-"
             self._notes.task(
                 f"proactive-template:{trigger.trigger_id}",
                 lead.id,
                 vendor.vendor_id,
-                self._texts.render(
-                    "task_template_needed", template=outgoing.template.name if outgoing and outgoing.template else "-"
-                ),
+                self._texts.render("task_template_needed", template=template),
             )
+            if answer is not None:
+                self._actions.run(answer.actions, lead, contact.id, trigger.trigger_id)
             raise _Skip("template_not_configured", lead) from None
-        except _Skip:
-            self._release(lease, [], None)
-            raise
         self._conversations.set_context(conversation_id, _context(trigger, routing, delivered_at), now)
-        self._release(lease, [Turn(role="assistant", text=outgoing.described, at=delivered_at)], delivered_at)
         self._triggers.update(trigger.trigger_id, "sent", sent_at=delivered_at, vendor_id=vendor.vendor_id)
         self._notes.note(
             f"proactive:{trigger.trigger_id}",
@@ -333,10 +327,32 @@ class ProactiveOutreach:
             ),
             service=True,
         )
+        self._actions.run(answer.actions, lead, contact.id, trigger.trigger_id)
         count("ProactiveMessagesSent", kind=trigger.kind)
         if trigger.lead_created_at:
             measure("SpeedToLead", max(delivered_at - trigger.lead_created_at, 0))
         return "sent"
+
+    def _defer(self, trigger: Trigger, vendor: Vendor, routing: str, due_at: int, reason: str) -> str:
+        """Keep the trigger, with its salesperson, for the sweep: outside the salesperson's hours until they
+        open, under the kill switch until it is turned off (a deferred trigger is never dropped)."""
+        self._triggers.update(
+            trigger.trigger_id, "deferred", due_at=due_at, vendor_id=vendor.vendor_id, routing=routing, reason=reason
+        )
+        count("ProactiveDeferred", reason=reason)
+        logger.info("first message deferred", extra={"lead_id": trigger.lead_id, "due_at": due_at, "reason": reason})
+        if reason != "outside_hours":  # the salesperson learns why a new lead has not been contacted yet
+            self._notes.note(
+                f"proactive-held:{trigger.trigger_id}",
+                trigger.lead_id,
+                self._texts.render(
+                    "note_proactive_held",
+                    trigger=self._trigger_name(trigger.kind),
+                    reason=self._texts.render(f"skip_{reason}"),
+                ),
+                service=True,
+            )
+        return "deferred"
 
     def _lead(self, lead_id: int) -> KommoLead:
         try:
@@ -361,6 +377,28 @@ class ProactiveOutreach:
         return contact
 
     # ------------------------------------------------------------------ the salesperson
+    def _routed(self, trigger: Trigger, lead: KommoLead) -> tuple[Vendor, str]:
+        """The salesperson who writes, decided once per lead: the one stored on the trigger (routed before
+        it was deferred or retried) while still active, else one routing for the lead whichever of Kommo's
+        events for it (`leads[add]`, `unsorted[add]`, a POST /triggers) comes first; a second one running at
+        the same moment waits for the first (the queue retries it)."""
+        if trigger.vendor_id is not None:
+            stored = self._salesperson(trigger.vendor_id)
+            if stored is not None and stored.active:
+                return stored, trigger.routing or "responsible"
+        decision = self._once(
+            "route",
+            f"{lead.id}:{lead.responsible_user_id or 0}",
+            lambda: dict(zip(("vendor_id", "routing"), _as_ids(self._route(lead)), strict=True)),
+        )
+        vendor = self._salesperson(int(decision["vendor_id"]))
+        if vendor is None:
+            raise _Skip("no_salesperson", lead)
+        self._triggers.update(
+            trigger.trigger_id, trigger.status, vendor_id=vendor.vendor_id, routing=str(decision["routing"])
+        )
+        return vendor, str(decision["routing"])
+
     def _route(self, lead: KommoLead) -> tuple[Vendor, str]:
         """The salesperson who writes, and why: the responsible one, or the next of the area in turn."""
         area = self._area(lead)
@@ -385,8 +423,7 @@ class ProactiveOutreach:
             (self._round_robin.turn(f"{area or '*'}|{'test' if test_lead else 'real'}") - 1) % len(candidates)
         ]
         if self._config.reassign and chosen.vendor_id != lead.responsible_user_id:
-            self._echoes.remember(lead_update_echo_keys(lead.id, responsible_user_id=chosen.vendor_id))
-            self._kommo.patch_lead(lead.id, responsible_user_id=chosen.vendor_id)
+            self._lead_changes.change(lead.id, responsible_user_id=chosen.vendor_id)
             count("LeadsReassigned", reason=problem or "no_one_in_area")
         return chosen, problem or "no_one_in_area"
 
@@ -469,14 +506,13 @@ class ProactiveOutreach:
             return Outgoing(key, conversation_id, lead.id, contact.id, lead.responsible_user_id, template=template)
         raise TemplateNotConfigured("no fallback template for a first message outside the 24-hour window")
 
-    def _acquire(self, conversation_id: str, lead_id: int, contact_id: int) -> Lease:
-        return self._door.take(conversation_id, lead_id, contact_id, "proactive")
-
-    def _release(self, lease: Lease, turns: list[Turn], delivered_at: int | None) -> None:
-        self._door.give_back(lease, turns, delivered_at)
-
     def _trigger_name(self, kind: TriggerKind) -> str:
         return self._texts.render(f"trigger_{kind}")
+
+
+def _as_ids(routed: tuple[Vendor, str]) -> tuple[int, str]:
+    vendor, routing = routed
+    return vendor.vendor_id, routing
 
 
 def _serves(vendor: Vendor, area: str) -> bool:

@@ -1,0 +1,120 @@
+"""What n8n's answer asks besides its text (its `actions`), and the service's own changes to a lead.
+
+Every path that asks n8n for an answer (a reply to a client, a first message) runs the answer's actions
+the same way, once per answer: a handover pauses the bot for the contact and gives the salesperson a
+task, `move_status` moves the lead, `schedule` books the slot; anything else becomes a task.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from sales_assistant.errors import AppError
+from sales_assistant.models.appointment import BookingRequest
+from sales_assistant.models.bot_state import ChangeReason
+from sales_assistant.models.kommo import KommoLead
+from sales_assistant.models.n8n import Action
+from sales_assistant.observability import count
+from sales_assistant.services.echoes import EchoMemory, lead_update_echo_keys
+from sales_assistant.services.ports import KommoCache, LeadNotes, LeadPatcher
+from sales_assistant.services.takeover import Actor, TakeoverService
+from sales_assistant.texts import Texts
+
+RUN_AS_THEMSELVES = ("handover", "move_status", "schedule")  # every other action type is counted as "other"
+
+
+class LeadChanges:
+    """The service's own changes to a lead in Kommo. The change's echo is remembered first (the webhook Kommo
+    fires back is dropped as ours), and what the conversation kept of the lead is forgotten at once, so the
+    next reply, the kill-switch check and bookings see the lead as it is now, not as it was."""
+
+    def __init__(
+        self, kommo: LeadPatcher, echoes: EchoMemory, cache: KommoCache, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._kommo = kommo
+        self._echoes = echoes
+        self._cache = cache
+        self._clock = clock
+
+    def change(self, lead_id: int, *, status_id: int | None = None, responsible_user_id: int | None = None) -> None:
+        """Move the lead to another status and/or salesperson."""
+        self._echoes.remember(
+            lead_update_echo_keys(lead_id, status_id=status_id, responsible_user_id=responsible_user_id)
+        )
+        self._kommo.patch_lead(lead_id, status_id=status_id, responsible_user_id=responsible_user_id)
+        self._cache.forget_kommo(f"lead:{lead_id}", int(self._clock()))
+
+
+class Booking(Protocol):
+    """The scheduling service, as a `schedule` action uses it."""
+
+    def book(self, request: BookingRequest) -> object: ...
+
+
+class AnswerActions:
+    """Runs n8n's actions through the flow that owns each; every effect is once per key."""
+
+    def __init__(
+        self,
+        *,
+        takeover: TakeoverService,
+        lead_changes: LeadChanges,
+        notes: LeadNotes,
+        texts: Texts,
+        scheduling: Booking | None = None,
+    ) -> None:
+        self._takeover = takeover
+        self._lead_changes = lead_changes
+        self._notes = notes
+        self._texts = texts
+        self._scheduling = scheduling
+
+    def run(self, actions: list[Action], lead: KommoLead, contact_id: int, key: str) -> None:
+        """Run each action of the answer `key` (a batch id, a trigger id) for this lead and contact."""
+        for index, action in enumerate(actions):
+            action_key = f"{key}:{index}"
+            if action.type == "handover":
+                self._takeover.pause(
+                    contact_id, Actor(None, "assistente"), ChangeReason.AI_HANDOVER, f"handover:{action_key}", lead.id
+                )
+                self.task(lead, f"handover:{action_key}", "task_handover", reason=action.reason or "-")
+            elif action.type == "move_status" and action.status_id:
+                self._lead_changes.change(lead.id, status_id=action.status_id)
+            elif action.type == "schedule" and self._scheduling is not None and action.slot:
+                self._book(self._scheduling, action, lead, action_key)
+            else:  # a schedule without a slot, and any action without a flow: a task
+                self.task(lead, f"action:{action_key}", "task_action", action=action.type, details=action.details())
+            count("ActionsRun", action=action.type if action.type in RUN_AS_THEMSELVES else "other")
+
+    def task(self, lead: KommoLead, key: str, text_name: str, **values: object) -> None:
+        """A task for the lead's responsible salesperson, once per key."""
+        self._notes.task(key, lead.id, lead.responsible_user_id or 0, self._texts.render(text_name, **values))
+
+    def _book(self, scheduling: Booking, action: Action, lead: KommoLead, key: str) -> None:
+        """Book the slot a `schedule` action names with the lead's salesperson (the confirmation and the rest
+        follow from the scheduling queue); a slot that cannot be booked becomes a task saying why."""
+        try:
+            request = BookingRequest.model_validate(
+                {
+                    "vendor_id": lead.responsible_user_id,
+                    "lead_id": lead.id,
+                    "start": action.slot,
+                    "idempotency_key": f"action:{key}",
+                }
+            )
+            scheduling.book(request)
+        except (ValidationError, AppError) as refused:
+            count("SchedulingActionsRefused")
+            details = f"{action.details()}; {_refusal(refused)}"
+            self.task(lead, f"action:{key}", "task_action", action=action.type, details=details)
+
+
+def _refusal(error: Exception) -> str:
+    """Why a booking was refused, for the salesperson's task (never the input itself)."""
+    if isinstance(error, AppError):
+        return f"{error.code}: {error.message}"
+    return "pedido inválido (horário sem fuso ou lead sem responsável)"
