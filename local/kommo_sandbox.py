@@ -3,9 +3,10 @@
 OAuth2 with rotating single-use refresh tokens, users (paginated, and one by id), leads with
 contacts, contacts, lead PATCH, notes (`common`, `service_message`, `extended_service_message`;
 recorded in `notes` with `lead_id`, `note_type` and `params`, so tests read `params["text"]`),
-tasks, Salesbot run (recorded in `salesbot_runs`), the account, a contact's leads (`?with=leads`),
-the bulk forms (`GET /api/v4/leads|contacts?filter[id][]=...`, `PATCH /api/v4/leads`, `POST
-/api/v4/leads/notes`, several Salesbot runs in one POST: all or none, a 400 naming each refused
+tasks (added open; moved, or completed with a `result`, by `PATCH /api/v4/tasks/<id>`), Salesbot run
+(recorded in `salesbot_runs`), the account, a contact's leads (`?with=leads`), the bulk forms
+(`GET /api/v4/leads|contacts?filter[id][]=...`, `PATCH /api/v4/leads`, `POST /api/v4/leads/notes`,
+several Salesbot runs in one POST: all or none, a 400 naming each refused
 position; `refused_leads` makes Kommo refuse changes to some leads),
 webhooks (`disabled` flag), the events feed
 (`events`; `add_chat_message` adds one), and Kommo's 7 requests/s limit answered with 429. Empty
@@ -294,8 +295,14 @@ class KommoSandbox(ServedOnLoopback):
             return (200, {}, contact) if contact else (404, {}, _problem(404, "Not Found"))
         if method == "POST" and path == "/api/v4/tasks":
             task_id = 80000 + len(self.tasks)
-            self.tasks.append({"id": task_id, **body[0]})
+            self.tasks.append({"id": task_id, "is_completed": False, **body[0]})
             return 200, {}, {"_embedded": {"tasks": [{"id": task_id}]}}
+        if method == "PATCH" and parts[:3] == ["api", "v4", "tasks"] and len(parts) == 4 and parts[3].isdigit():
+            task = next((task for task in self.tasks if task["id"] == int(parts[3])), None)
+            if task is None:
+                return 404, {}, _problem(404, "Not Found")
+            task.update(body)  # e.g. `complete_till`, or `is_completed` with its `result`
+            return 200, {}, {"id": task["id"], "updated_at": int(time.time())}
         if method == "POST" and path == "/api/v2/salesbot/run":
             unknown = {index: "entity_id" for index, run in enumerate(body) if int(run["entity_id"]) not in self.leads}
             if unknown:

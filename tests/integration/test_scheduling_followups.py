@@ -1,6 +1,7 @@
 """What follows a booking, from the scheduling queue: n8n stores the appointment, the salesperson gets a
-meeting task and a note on the lead, the client a confirmation and reminders; each once, however often
-the queue delivers, and a failing n8n never loses a booking."""
+meeting task (moved with a reschedule, completed on cancel) and a note on the lead, the client a
+confirmation and reminders; each once, however often the queue delivers, and a failing n8n never loses a
+booking."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ def open_window(world: World) -> None:
 
 def scheduling_requests(world: World) -> list[dict[str, Any]]:
     return [request["body"] for request in world.n8n.requests if request["path"] == "/webhook/kommo-scheduling"]
+
+
+def open_meeting_tasks(world: World) -> list[dict[str, Any]]:
+    """The salesperson's meeting tasks (Kommo type 2) not completed yet."""
+    return [task for task in world.kommo.tasks if task["task_type_id"] == 2 and not task.get("is_completed")]
 
 
 def reminders(world: World) -> dict[str, str]:
@@ -174,3 +180,54 @@ def test_a_booking_delivered_after_its_cancellation_is_not_sent_to_n8n_or_the_cl
     assert [request["appointment"]["status"] for request in scheduling_requests(agenda)] == ["cancelled"]
     assert agenda.kommo.salesbot_runs == [] and reminders(agenda) == {}
     assert [task for task in agenda.kommo.tasks if task["task_type_id"] == 2] == []
+
+
+def test_a_reschedule_leaves_one_meeting_task_for_the_salesperson(agenda: World) -> None:
+    open_window(agenda)
+    day = working_day()
+    _, appointment = book(agenda, at(day, "10:00"))
+    agenda.pump()
+    call(agenda, "POST", f"/appointments/{appointment['id']}/reschedule", {"start": at(day, "15:00")})
+    agenda.pump()
+
+    tasks = open_meeting_tasks(agenda)
+    whens = [datetime.fromtimestamp(task["complete_till"]).isoformat() for task in tasks]
+    task_calls = [f"{r.method} {r.path}" for r in agenda.kommo.requests if "/tasks" in r.path]
+    assert len(tasks) == 1, f"{len(tasks)} open meeting tasks at {whens}; task calls: {task_calls}"
+    [task] = tasks  # the same task, moved: due at the new start, its text saying so
+    assert task["complete_till"] == int(datetime.fromisoformat(at(day, "15:00")).timestamp())
+    assert "15:00" in task["text"]
+
+
+def test_a_cancelled_meeting_leaves_no_open_meeting_task(agenda: World) -> None:
+    open_window(agenda)
+    _, appointment = book(agenda, at(working_day(), "11:00"))
+    agenda.pump()
+    call(agenda, "DELETE", f"/appointments/{appointment['id']}")
+    agenda.pump()
+
+    tasks = open_meeting_tasks(agenda)
+    assert tasks == [], f"{len(tasks)} open meeting task(s) remain for the cancelled meeting"
+    [task] = [task for task in agenda.kommo.tasks if task["task_type_id"] == 2]  # completed, saying why
+    assert "cancelada" in task["result"]["text"]
+
+
+def test_a_redelivered_reschedule_or_cancellation_changes_the_meeting_task_once(agenda: World) -> None:
+    def delivered_three_times() -> None:  # the same change again (a Lambda that timed out, say)
+        [message] = queue_messages(agenda.stack, "SchedulingQueue")
+        for _ in range(3):
+            assert agenda.handler("SchedulingFunction")(sqs_event([message]))["batchItemFailures"] == []
+
+    open_window(agenda)
+    day = working_day()
+    _, appointment = book(agenda, at(day, "10:00"))
+    agenda.pump()
+    call(agenda, "POST", f"/appointments/{appointment['id']}/reschedule", {"start": at(day, "15:00")})
+    delivered_three_times()
+    call(agenda, "DELETE", f"/appointments/{appointment['id']}")
+    delivered_three_times()
+
+    [task] = agenda.kommo.tasks
+    changes = [r.path for r in agenda.kommo.requests if r.method == "PATCH" and "/tasks" in r.path]
+    assert changes == [f"/api/v4/tasks/{task['id']}"] * 2  # moved once, completed once
+    assert task["is_completed"] and task["complete_till"] == int(datetime.fromisoformat(at(day, "15:00")).timestamp())

@@ -87,6 +87,7 @@ class Texts(Model):
     note_appointment_rescheduled: str = "📅 Reunião remarcada para {data} às {hora} ({fuso}) com {vendedor}.\nId: {id}"
     note_appointment_cancelled: str = "📅 Reunião de {data} às {hora} ({fuso}) cancelada.\nId: {id}"
     task_meeting: str = "Reunião com o cliente marcada pelo assistente: {data} às {hora} ({fuso})."
+    task_meeting_cancelled: str = "Reunião de {data} às {hora} ({fuso}) cancelada: concluída pelo assistente."
     task_appointment_salesperson_has_chat: str = (
         "A reunião de {data} às {hora} está marcada. O assistente não escreveu ao cliente porque você assumiu a"
         " conversa: confirme com ele."

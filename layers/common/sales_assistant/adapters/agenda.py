@@ -5,7 +5,8 @@ Items (pk, sk):
   `owner` (appointment or hold id), `kind`, `lead_id` and, for a hold, `expires_at` (TTL).
 - `appointment#<id>`, `-`: the appointment; `hold#<id>`, `-`: the hold; `booking-key#<key>`, `-`: a
   client's idempotency key, the appointment it booked and the start it asked for (a key whose
-  appointment was cancelled moves to the one it books next).
+  appointment was cancelled moves to the one it books next); `meeting-task#<id>`, `-`: the Kommo
+  meeting task of an appointment (its follow-ups move it and complete it, weeks later maybe).
 
 Every change is one TransactWriteItems: the grains are written only where absent (or an expired hold,
 or this lead's own hold), so two overlapping bookings can never both commit. A reschedule writes the new
@@ -68,6 +69,15 @@ class DynamoAgenda:
         """The appointment an idempotency key booked, and the start it asked for."""
         item = self._table.get_item(Key={"pk": f"booking-key#{key}", "sk": "-"}, ConsistentRead=True).get("Item")
         return BookingKey.model_validate(plain(item)) if item else None
+
+    def meeting_task(self, appointment_id: str) -> int | None:
+        """The id of the appointment's meeting task in Kommo, once kept."""
+        item = self._table.get_item(Key={"pk": f"meeting-task#{appointment_id}", "sk": "-"}, ConsistentRead=True)
+        return int(item["Item"]["task_id"]) if "Item" in item else None
+
+    def keep_meeting_task(self, appointment_id: str, task_id: int) -> None:
+        """Remember the appointment's meeting task (the same id again changes nothing)."""
+        self._table.put_item(Item={"pk": f"meeting-task#{appointment_id}", "sk": "-", "task_id": task_id})
 
     # ------------------------------------------------------------------ writes
     def add_hold(self, hold: Hold, now: int) -> None:

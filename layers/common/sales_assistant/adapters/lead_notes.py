@@ -10,7 +10,6 @@ from sales_assistant.adapters.kommo.client import KommoClient
 from sales_assistant.adapters.once import run_once
 
 TASK_DUE_SECONDS = 3600
-MEETING_TASK_TYPE = 2
 
 
 class OnceLeadNotes:
@@ -28,19 +27,6 @@ class OnceLeadNotes:
     def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None:
         """Create a task for a salesperson, due in an hour, once per key."""
         self._once("task", key, partial(self._task, lead_id, responsible_user_id, text))
-
-    def meeting(self, key: str, lead_id: int, responsible_user_id: int, text: str, start: int, seconds: int) -> None:
-        """Create a meeting task (Kommo type 2) due at the meeting's start, lasting `seconds`, once per key."""
-        task = partial(
-            self._kommo.add_task,
-            lead_id,
-            responsible_user_id,
-            text,
-            start,
-            task_type_id=MEETING_TASK_TYPE,
-            duration=seconds,
-        )
-        self._once("task", key, lambda: {"task_id": task()})
 
     def _note(self, lead_id: int, text: str, service: bool) -> dict[str, Any]:
         return {"note_id": self._kommo.add_note(lead_id, text, service=service)}

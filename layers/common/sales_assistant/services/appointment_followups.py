@@ -3,9 +3,10 @@
 Each step runs once per appointment version (idempotency records, the delivery log) and on its own: a
 step that fails (n8n down, Kommo slow, the conversation busy) fails the queue message after the others
 ran, and the retry runs only what is left. Steps: a note on the lead; for the appointment's latest
-version the appointment to n8n (kind `scheduling`); and for the latest version of a live appointment a
-meeting task for the salesperson, the reminders (EventBridge Scheduler) and the client's confirmation
-through the shared delivery path.
+version the appointment to n8n (kind `scheduling`); for the latest version of a live appointment its
+meeting task for the salesperson (one per appointment: created once, then moved with each reschedule),
+the reminders (EventBridge Scheduler) and the client's confirmation through the shared delivery path;
+and for a cancellation, the meeting task completed and the reminders removed.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from sales_assistant.services.delivery import (
 from sales_assistant.services.ports import AiFailure, ConversationReader, LeadNotes, Once, PauseState
 from sales_assistant.texts import Texts
 
+MEETING_TASK_TYPE = 2  # Kommo's task type "meeting"
+
 
 class FollowUpsFailed(Exception):
     """Some steps failed (named, without personal data): the queue retries the message."""
@@ -44,15 +47,27 @@ class Kommo(Protocol):
 
     def contact(self, contact_id: int) -> KommoContact: ...
 
+    def add_task(
+        self,
+        lead_id: int,
+        responsible_user_id: int,
+        text: str,
+        complete_till: int,
+        task_type_id: int = 1,
+        duration: int | None = None,
+    ) -> int: ...
 
-class MeetingTasks(LeadNotes, Protocol):
-    def meeting(
-        self, key: str, lead_id: int, responsible_user_id: int, text: str, start: int, seconds: int
-    ) -> None: ...
+    def move_task(self, task_id: int, complete_till: int, duration: int, text: str) -> None: ...
+
+    def complete_task(self, task_id: int, result: str) -> None: ...
 
 
-class AgendaReader(Protocol):
+class Agenda(Protocol):
     def get(self, appointment_id: str) -> Appointment | None: ...
+
+    def meeting_task(self, appointment_id: str) -> int | None: ...
+
+    def keep_meeting_task(self, appointment_id: str, task_id: int) -> None: ...
 
 
 class Salespeople(Protocol):
@@ -84,10 +99,10 @@ class AppointmentFollowUps:
     def __init__(
         self,
         *,
-        agenda: AgendaReader,
+        agenda: Agenda,
         vendors: Salespeople,
         kommo: Kommo,
-        notes: MeetingTasks,
+        notes: LeadNotes,
         n8n: Forwarder,
         reminders: Reminders,
         delivery: Delivery,
@@ -133,10 +148,13 @@ class AppointmentFollowUps:
         if lead is not None:
             steps.append(("note", lambda: self._note(item, vendor, key)))
         if item.change == "cancelled":
-            steps.append(("reminders", lambda: self._reminders.remove(appointment.appointment_id)))
+            steps += [
+                ("task", lambda: self._complete_task(appointment, key)),
+                ("reminders", lambda: self._reminders.remove(appointment.appointment_id)),
+            ]
         elif latest and lead is not None:
             steps += [
-                ("task", lambda: self._task(appointment, lead, key)),
+                ("task", lambda: self._meeting_task(appointment, lead, key)),
                 ("reminders", lambda: self._once("appointment-reminders", key, lambda: self._set_reminders(item))),
                 ("confirmation", lambda: self._tell_client(appointment, vendor, lead, contact, "confirmation", key)),
             ]
@@ -192,10 +210,57 @@ class AppointmentFollowUps:
         text = self._texts.render(f"note_appointment_{item.change}", **self._values(appointment, vendor))
         self._notes.note(f"appointment:{key}", appointment.lead_id, text, service=True)
 
-    def _task(self, appointment: Appointment, lead: KommoLead, key: str) -> None:
+    def _meeting_task(self, appointment: Appointment, lead: KommoLead, key: str) -> None:
+        """The salesperson's one meeting task for the appointment: created by its first follow-up, then
+        moved to each new start (once per version)."""
         text = self._texts.render("task_meeting", **self._values(appointment, None))
         seconds = appointment.end - appointment.start
-        self._notes.meeting(f"meeting:{key}", lead.id, appointment.vendor_id, text, appointment.start, seconds)
+        create = partial(
+            self._kommo.add_task,
+            lead.id,
+            appointment.vendor_id,
+            text,
+            appointment.start,
+            task_type_id=MEETING_TASK_TYPE,
+            duration=seconds,
+        )
+        task_id = self._task_id(appointment.appointment_id, create)
+        if task_id and appointment.version > 1:
+            move = partial(self._kommo.move_task, task_id, appointment.start, seconds, text)
+            self._change_task("moved", key, move)
+
+    def _complete_task(self, appointment: Appointment, key: str) -> None:
+        """The cancelled appointment's meeting task completed, with why (none is created after this)."""
+        task_id = self._task_id(appointment.appointment_id, None)
+        if task_id:
+            result = self._texts.render("task_meeting_cancelled", **self._values(appointment, None))
+            self._change_task("completed", key, partial(self._kommo.complete_task, task_id, result))
+
+    def _task_id(self, appointment_id: str, create: Callable[[], int] | None) -> int | None:
+        """The appointment's meeting task, kept with the agenda (a reschedule may come weeks later, after
+        the idempotency records are gone). Without one: created once per appointment by `create`, or, with
+        `create` None (a cancellation), recorded as never to be, so a late booking follow-up creates none."""
+        task_id = self._agenda.meeting_task(appointment_id)
+        if task_id is None:
+            made = self._once("meeting-task", appointment_id, lambda: {"task_id": create() if create else None})
+            task_id = made["task_id"]
+            if task_id:
+                self._agenda.keep_meeting_task(appointment_id, task_id)
+        return task_id
+
+    def _change_task(self, change: str, key: str, call: Callable[[], None]) -> None:
+        """A change of the meeting task, once per appointment version; a task someone deleted in Kommo
+        is left alone."""
+
+        def once() -> dict[str, bool]:
+            try:
+                call()
+            except NotFound:
+                logger.warning("meeting task not found in Kommo", extra={"change": change, "appointment": key})
+                return {"found": False}
+            return {"found": True}
+
+        self._once(f"meeting-task-{change}", key, once)
 
     def _set_reminders(self, item: AppointmentChanged) -> dict[str, list[int]]:
         return {"due": self._reminders.set(item.appointment, int(self._clock()))}

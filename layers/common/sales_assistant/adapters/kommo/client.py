@@ -146,6 +146,15 @@ class KommoClient:
         answer = self._json("POST", "/api/v4/tasks", json=[task], safe=False)
         return int(answer["_embedded"]["tasks"][0]["id"])
 
+    def move_task(self, task_id: int, complete_till: int, duration: int, text: str) -> None:
+        """Move a task to another time, with its new text (safe to repeat); 404 -> KommoNotFound."""
+        task = {"complete_till": complete_till, "duration": duration, "text": text}
+        self._json("PATCH", f"/api/v4/tasks/{task_id}", json=task)
+
+    def complete_task(self, task_id: int, result: str) -> None:
+        """Complete a task with its result text (safe to repeat); 404 -> KommoNotFound."""
+        self._json("PATCH", f"/api/v4/tasks/{task_id}", json={"is_completed": True, "result": {"text": result}})
+
     def run_salesbot(self, bot_id: int, lead_id: int) -> None:
         """Start a Salesbot on a lead (it sends the reply field to the lead's chat; concurrent runs on
         other leads share one request)."""
