@@ -68,3 +68,26 @@ def test_an_unknown_or_malformed_vendor_id_is_a_4xx(vendor_sync: Any) -> None:
     assert http(vendor_sync, "GET", "/vendors/999")[0] == 404
     status, body = http(vendor_sync, "GET", "/vendors/abc")
     assert status == 422 and body["error"] == "invalid_request"
+
+
+def test_a_profile_stored_before_todays_hours_rules_never_stops_the_team(vendor_sync: Any) -> None:
+    """An older version accepted "22:00-06:00"; today it is refused. The stored salesperson is served with
+    the default profile (the rest of the team is unaffected) until the next sync stores a valid one."""
+    import boto3
+
+    from sales_assistant.config import get_settings
+
+    vendor_sync(schedule_event())
+    boto3.resource("dynamodb").Table(get_settings().vendors_table).update_item(
+        Key={"vendor_id": 8401234},
+        UpdateExpression="SET profile.working_hours = :overnight",
+        ExpressionAttributeValues={":overnight": {"mon": ["22:00-06:00"]}},
+    )
+    status, body = http(vendor_sync, "GET", "/vendors")
+    assert status == 200 and len(body["vendors"]) == 12
+    ana = next(vendor for vendor in body["vendors"] if vendor["vendor_id"] == 8401234)
+    assert ana["profile"]["working_hours"] == {} and ana["profile"]["areas"] == []
+
+    vendor_sync(schedule_event())  # the sync applies config/vendor-profiles.json again
+    status, ana = http(vendor_sync, "GET", "/vendors/8401234")
+    assert status == 200 and ana["profile"]["areas"] == ["Auto"]

@@ -23,6 +23,7 @@ LEFT_OFF = {  # emitted, deliberately not on the dashboard: in the logs' detail,
     "VendorSyncs",
     "VendorsLeft",
     "WebhookEventsAccepted",  # WebhooksAccepted is charted
+    "VendorProfilesInvalid",  # logged with the salesperson's id; the next sync stores a valid profile
 }
 Metric = tuple[str, tuple[str, ...]]  # name and its dimensions besides `service`
 DOCS = ("README.md", "docs/runbook.md")

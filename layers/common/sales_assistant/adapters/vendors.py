@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from sales_assistant.adapters.aws import all_items, dynamodb_table, plain
 from sales_assistant.models.kommo import KommoUser
 from sales_assistant.models.vendor import Vendor, VendorProfile, VendorProfiles
-from sales_assistant.observability import logger
+from sales_assistant.observability import count, logger
 
 PROFILE_CACHE_SECONDS = 60
 
@@ -23,12 +25,12 @@ class DynamoVendorRepository:
         return dynamodb_table(self._table_name)
 
     def all(self) -> list[Vendor]:
-        vendors = (Vendor.model_validate(plain(item)) for item in all_items(self._table.scan))
+        vendors = (_stored(item) for item in all_items(self._table.scan))
         return sorted(vendors, key=lambda vendor: vendor.vendor_id)
 
     def get(self, vendor_id: int) -> Vendor | None:
         item = self._table.get_item(Key={"vendor_id": vendor_id}).get("Item")
-        return Vendor.model_validate(plain(item)) if item else None
+        return _stored(item) if item else None
 
     def save_from_kommo(self, user: KommoUser, synced_at: int) -> None:
         self._table.update_item(
@@ -62,6 +64,23 @@ class DynamoVendorRepository:
             UpdateExpression="SET active = :false, left_at = :now",
             ExpressionAttributeValues={":false": False, ":now": left_at},
         )
+
+
+def _stored(item: dict[str, Any]) -> Vendor:
+    """A stored salesperson. A profile that an older version stored and today's rules refuse (hours past
+    24:00, an overnight span) is replaced by the default profile until the next sync applies a valid one,
+    so one bad profile never stops routing, availability or the sync for everyone."""
+    data = plain(item)
+    try:
+        return Vendor.model_validate(data)
+    except ValidationError as error:
+        if not any(detail["loc"][:1] == ("profile",) for detail in error.errors()):
+            raise
+        logger.warning(
+            "stored profile no longer valid: the default profile is used", extra={"vendor_id": data.get("vendor_id")}
+        )
+        count("VendorProfilesInvalid")
+        return Vendor.model_validate({**data, "profile": {}})
 
 
 def load_profiles(parameter_name: str) -> dict[int, VendorProfile]:
