@@ -267,6 +267,7 @@ def test_hostile_bodies_never_get_a_5xx(world: World) -> None:
 
 
 def write_reliability_doc(ledger: list[Outcome]) -> None:
+    """The fault suite's part of docs/reliability.md (its first section); the sections after it are kept."""
     rows = [
         f"| {o.scenario} | {o.faults} | {o.client_messages} | {o.lost} | {o.duplicate_replies} | "
         f"{o.server_errors_on_bad_input} |"
@@ -301,4 +302,6 @@ def write_reliability_doc(ledger: list[Outcome]) -> None:
             "",
         ]
     )
-    (ROOT / "docs" / "reliability.md").write_text(text)
+    document = ROOT / "docs" / "reliability.md"
+    kept = document.read_text().partition("\n## ")  # the sections after the fault suite's table stay as they are
+    document.write_text(text + ("\n## " + kept[2] if kept[1] else ""))
