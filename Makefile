@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
 
-.PHONY: run demo check lint typecheck template test bench reliability clean test-n8n
+.PHONY: run demo events check lint typecheck template test bench reliability clean test-n8n
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ run: $(STAMP)
 
 demo: $(STAMP)  # with `make run` running in another terminal: the four scenarios, as the client sees them
 	$(BIN)/python -m local.demo
+
+events: $(STAMP)  # events/*.json for `sam local invoke -e`, dated now (events/README.md)
+	$(BIN)/python -m local.sam_events
 
 check: lint typecheck template test
 

@@ -1,6 +1,7 @@
 """Writes events/*.json for `sam local invoke -e` from the raw Kommo bodies in events/kommo/.
 
-`python -m local.sam_events` regenerates them; a test checks they are up to date.
+`python -m local.sam_events` (`make events`) writes them again, dated now: the messages just sent, the
+meeting a week ahead (a hold or booking in the past is refused). A test checks they are up to date.
 """
 
 from __future__ import annotations
@@ -8,10 +9,12 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from local.defaults import LOCAL_SECRETS
+from local.defaults import LOCAL_SECRETS, VENDOR_PROFILES
 from local.lambda_events import http_api_event, schedule_event, sqs_event
 from sales_assistant.models.appointment import Appointment
 from sales_assistant.models.kommo_webhook import parse_kommo_webhook
@@ -25,37 +28,38 @@ from sales_assistant.models.queue import (
     SalespersonMessageReceived,
     TriggerDue,
 )
+from sales_assistant.models.vendor import VendorProfiles
+from sales_assistant.services.working_hours import open_spans
 
 _CREATED_AT = re.compile(r"(%5Bcreated_at%5D=)[0-9]+")
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 FORM = "application/x-www-form-urlencoded"
 APPOINTMENT_ID = "apt-8401234-0a1b2c3d4e5f"
-QUERIES = {
-    "api-bot-paused-list": {"status": "paused"},
-    "api-triggers-deferred": {"status": "deferred"},
-    "api-availability": {"from": "2026-11-26T08:00:00-03:00", "to": "2026-11-26T18:00:00-03:00"},
-}
+SALESPERSON = 8401234  # Ana Souza, whose meeting the scheduling events book
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 
-_APPOINTMENT = Appointment(
-    appointment_id=APPOINTMENT_ID,
-    vendor_id=8401234,
-    lead_id=27754599,
-    contact_id=93589657,
-    start=1795698000,  # 2026-11-26 10:00 São Paulo
-    end=1795699800,
-    occupied_until=1795699800,
-    timezone="America/Sao_Paulo",
-    created_at=1795521600,
-    updated_at=1795521600,
-)
-
-
-def kommo_body(name: str, *, fresh: bool = True) -> str:
-    """A raw Kommo webhook body from events/kommo/<name>.form; `fresh` dates its messages now, as if the
-    client had just written (the WhatsApp 24-hour window opens at a message's `created_at`)."""
+def kommo_body(name: str, at: int | None = None) -> str:
+    """A raw Kommo webhook body from events/kommo/<name>.form, its messages dated `at` (default now), as if
+    the client had just written (the WhatsApp 24-hour window opens at a message's `created_at`)."""
     body = (EVENTS / "kommo" / f"{name}.form").read_text()
-    return _CREATED_AT.sub(rf"\g<1>{int(time.time())}", body) if fresh else body
+    return _CREATED_AT.sub(rf"\g<1>{int(time.time()) if at is None else at}", body)
+
+
+def meeting_day(now: int) -> date:
+    """The day of the events' meeting: a week after `now` or the first day after it on which the salesperson
+    works by config/vendor-profiles.json (Monday to Friday, not a holiday), so that the hold and booking
+    events stay bookable for a week in the local run and against real hours."""
+    profile = VendorProfiles.model_validate_json(VENDOR_PROFILES.read_text()).vendors[SALESPERSON]
+    day = datetime.fromtimestamp(now, SAO_PAULO).date() + timedelta(days=7)
+    while not open_spans(profile, day):
+        day += timedelta(days=1)
+    return day
+
+
+def meeting_at(day: date, hhmm: str) -> datetime:
+    """A time of the meeting day, in São Paulo."""
+    return datetime.fromisoformat(f"{day.isoformat()}T{hhmm}").replace(tzinfo=SAO_PAULO)
 
 
 def webhook_event(body: str, token: str = LOCAL_SECRETS["WEBHOOK_TOKEN"]) -> dict[str, Any]:
@@ -71,12 +75,19 @@ def webhook_event(body: str, token: str = LOCAL_SECRETS["WEBHOOK_TOKEN"]) -> dic
     )
 
 
-def render_events() -> dict[str, dict[str, Any]]:
-    """File name -> event: every Kommo body as a webhook delivery, the queue items the consumers get,
-    the schedules and a few admin calls (request ids and times fixed so the files are stable)."""
+def render_events(now: int) -> dict[str, dict[str, Any]]:
+    """File name -> event, as written at `now`: every Kommo body as a webhook delivery, the queue items the
+    consumers get, the schedules and a few admin calls (request ids fixed, times from `now`)."""
     rendered = {}
     for form in sorted((EVENTS / "kommo").glob("*.form")):
-        rendered[f"webhook-{form.stem}.json"] = _stable(webhook_event(form.read_text()), form.stem)
+        rendered[f"webhook-{form.stem}.json"] = _stable(webhook_event(kommo_body(form.stem, now)), form.stem, now)
+    day = meeting_day(now)
+    start, moved_to = meeting_at(day, "10:00"), meeting_at(day, "15:00")
+    queries = {
+        "api-bot-paused-list": {"status": "paused"},
+        "api-triggers-deferred": {"status": "deferred"},
+        "api-availability": {"from": meeting_at(day, "08:00").isoformat(), "to": meeting_at(day, "18:00").isoformat()},
+    }
     auth = {"authorization": f"Bearer {LOCAL_SECRETS['API_TOKEN']}", "content-type": "application/json"}
     admin_calls = {
         "api-bot-pause": (
@@ -116,22 +127,28 @@ def render_events() -> dict[str, dict[str, Any]]:
             "/holds",
             "/holds",
             None,
-            '{"vendor_id": 8401234, "lead_id": 27754599, "start": "2026-11-26T10:00:00-03:00"}',
+            json.dumps({"vendor_id": SALESPERSON, "lead_id": 27754599, "start": start.isoformat()}),
         ),
         "api-appointment-book": (
             "POST",
             "/appointments",
             "/appointments",
             None,
-            '{"vendor_id": 8401234, "lead_id": 27754599, "start": "2026-11-26T10:00:00-03:00",'
-            ' "idempotency_key": "lead:27754599:2026-11-26T10:00:00-03:00"}',
+            json.dumps(
+                {
+                    "vendor_id": SALESPERSON,
+                    "lead_id": 27754599,
+                    "start": start.isoformat(),
+                    "idempotency_key": f"lead:27754599:{start.isoformat()}",
+                }
+            ),
         ),
         "api-appointment-reschedule": (
             "POST",
             f"/appointments/{APPOINTMENT_ID}/reschedule",
             "/appointments/{appointment_id}/reschedule",
             {"appointment_id": APPOINTMENT_ID},
-            '{"start": "2026-11-27T15:00:00-03:00"}',
+            json.dumps({"start": moved_to.isoformat()}),
         ),
         "api-appointment-cancel": (
             "DELETE",
@@ -149,19 +166,29 @@ def render_events() -> dict[str, dict[str, Any]]:
             path_parameters=parameters,
             headers=auth,
             body=body,
-            query=QUERIES.get(name),
+            query=queries.get(name),
         )
-        rendered[f"{name}.json"] = _stable(event, name)
-    webhook = parse_kommo_webhook(kommo_body("client-message", fresh=False))
-    command = parse_kommo_webhook(kommo_body("salesperson-assumir", fresh=False))
+        rendered[f"{name}.json"] = _stable(event, name, now)
+    webhook = parse_kommo_webhook(kommo_body("client-message", now))
+    command = parse_kommo_webhook(kommo_body("salesperson-assumir", now))
+    appointment = Appointment(
+        appointment_id=APPOINTMENT_ID,
+        vendor_id=SALESPERSON,
+        lead_id=27754599,
+        contact_id=93589657,
+        start=int(start.timestamp()),
+        end=int(start.timestamp()) + 1800,
+        occupied_until=int(start.timestamp()) + 1800,
+        timezone="America/Sao_Paulo",
+        created_at=now,
+        updated_at=now,
+    )
     queue_items: dict[str, QueueItem] = {
         "sqs-conversations-client-message": ClientMessageReceived(message=webhook.client_messages[0]),
         "sqs-conversations-flush-due": ConversationFlushDue(conversation_id="lead:27754599", seq=1),
         "sqs-commands-assumir": SalespersonMessageReceived(message=command.outgoing_messages[0]),
-        "sqs-lead-events-trigger": TriggerDue(
-            lead_id=27754601, trigger="form", source="api", lead_created_at=1795521600
-        ),
-        "sqs-scheduling-booked": AppointmentChanged(change="booked", appointment=_APPOINTMENT),
+        "sqs-lead-events-trigger": TriggerDue(lead_id=27754601, trigger="form", source="api", lead_created_at=now),
+        "sqs-scheduling-booked": AppointmentChanged(change="booked", appointment=appointment),
         "sqs-scheduling-reminder": AppointmentReminderDue(appointment_id=APPOINTMENT_ID, version=1, minutes_before=60),
     }
     for index, (name, item) in enumerate(queue_items.items(), start=1):
@@ -176,7 +203,7 @@ def render_events() -> dict[str, dict[str, Any]]:
             Flow.SCHEDULING: "SchedulingQueue",
         }.get(item.flow, "ConversationsQueue")
         event = sqs_event([message], f"arn:aws:sqs:us-east-1:123456789012:{queue}")
-        event["Records"][0]["attributes"]["SentTimestamp"] = "1795521600000"
+        event["Records"][0]["attributes"]["SentTimestamp"] = str(now * 1000)
         if item.flow in (Flow.COMMANDS, Flow.LEAD_EVENTS):
             event["Records"][0]["attributes"].update(
                 {"MessageGroupId": item.group_id, "MessageDeduplicationId": f"dedup-{index}", "SequenceNumber": "1"}
@@ -184,19 +211,20 @@ def render_events() -> dict[str, dict[str, Any]]:
         rendered[f"{name}.json"] = event
     for name in ("schedule-vendor-sync", "schedule-auto-resume", "schedule-proactive-sweep", "schedule-canary"):
         event = schedule_event(name)
-        event.update({"id": f"00000000-0000-4000-8000-{len(name):012d}", "time": "2026-11-24T12:00:00Z"})
+        written = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event.update({"id": f"00000000-0000-4000-8000-{len(name):012d}", "time": written})
         rendered[f"{name}.json"] = event
     return rendered
 
 
-def _stable(event: dict[str, Any], name: str) -> dict[str, Any]:
-    event["requestContext"].update({"requestId": f"local-{name}", "time": "24/Nov/2026:12:00:00 +0000"})
-    event["requestContext"]["timeEpoch"] = 1795521600000
+def _stable(event: dict[str, Any], name: str, now: int) -> dict[str, Any]:
+    written = datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    event["requestContext"].update({"requestId": f"local-{name}", "time": written, "timeEpoch": now * 1000})
     return event
 
 
 def main() -> None:
-    for name, event in render_events().items():
+    for name, event in render_events(int(time.time())).items():
         (EVENTS / name).write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
         print(f"events/{name}")
 
