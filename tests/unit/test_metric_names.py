@@ -70,7 +70,7 @@ def documented_metrics(text: str, template: dict[str, Any]) -> list[tuple[Metric
     """The metrics a doc names in backticks, with the dimension and the values it gives them (any other
     CamelCase name in backticks is a template resource, output or parameter, or one of NOT_METRICS)."""
     others = NOT_METRICS.union(*(template.get(section, {}) for section in ("Resources", "Outputs", "Parameters")))
-    mentions = []
+    mentions: list[tuple[Metric, list[str]]] = []
     for name, braced, value, by, values in MENTION.findall(text):
         if name not in others:
             dimension = braced or by
