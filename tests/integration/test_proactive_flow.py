@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -486,3 +487,42 @@ def test_the_actions_of_a_first_message_are_run_like_a_replys(proactive: World) 
     assert proactive.kommo.leads[JULIANA_LEAD]["status_id"] == 61234568
     assert proactive.bot_state(JULIANA).status == "paused"
     assert any("VIP" in task["text"] for task in proactive.kommo.tasks if task["entity_id"] == JULIANA_LEAD)
+
+
+def test_trigger_data_merged_across_repeats_stays_within_its_bound(aws: Any) -> None:
+    """POST /triggers bounds one request's data to 8 KiB; a form posting new fields again and again merges
+    them into the lead's trigger, which keeps the first fields up to the same bound (never past DynamoDB's
+    400 KB item, which would fail the lead's queue message to the DLQ)."""
+    from sales_assistant.adapters.triggers import DynamoTriggerRepository
+    from sales_assistant.config import get_settings
+    from sales_assistant.models.queue import TriggerDue
+    from sales_assistant.models.trigger import MAX_DATA_BYTES
+
+    repository = DynamoTriggerRepository(get_settings().triggers_table)
+    error: Exception | None = None
+    trigger = None
+    for index in range(60):
+        request = TriggerDue(lead_id=MARIANA_LEAD, trigger="form", data={f"f{index}": "x" * 7800}, source="api")
+        try:
+            trigger, _ = repository.register(request, int(time.time()))
+        except Exception as failure:  # the point of the test
+            error = failure
+            break
+    size = len(json.dumps(trigger.data).encode()) if trigger else 0
+    assert error is None, f"repeat #{index} failed: {type(error).__name__}: {str(error)[:120]}"
+    assert size <= MAX_DATA_BYTES, f"merged trigger data is {size} bytes (bound {MAX_DATA_BYTES})"
+    assert trigger is not None and list(trigger.data) == ["f0"]  # the first form's field is kept
+
+
+def test_a_repeated_trigger_adds_the_new_fields_that_fit(aws: Any) -> None:
+    """Under the bound a repeat still adds its fields and updates the ones it sends again."""
+    from sales_assistant.adapters.triggers import DynamoTriggerRepository
+    from sales_assistant.config import get_settings
+    from sales_assistant.models.queue import TriggerDue
+
+    repository = DynamoTriggerRepository(get_settings().triggers_table)
+    first = TriggerDue(lead_id=MARIANA_LEAD, trigger="form", data={"pagina": "/auto", "valor": "50 mil"}, source="api")
+    again = TriggerDue(lead_id=MARIANA_LEAD, trigger="form", data={"valor": "80 mil", "prazo": "60"}, source="api")
+    repository.register(first, 1_800_000_000)
+    trigger, created = repository.register(again, 1_800_000_060)
+    assert created is False and trigger.data == {"pagina": "/auto", "valor": "80 mil", "prazo": "60"}

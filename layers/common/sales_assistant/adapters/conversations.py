@@ -9,6 +9,8 @@ from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure, p
 from sales_assistant.models.conversation import Conversation, KommoSnapshot
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.n8n import Turn
+from sales_assistant.models.trigger import capped_data
+from sales_assistant.observability import logger
 
 
 class DynamoConversationRepository:
@@ -120,7 +122,12 @@ class DynamoConversationRepository:
 
     def set_context(self, conversation_id: str, context: dict[str, Any], now: int) -> None:
         """Keep what opened the conversation (a proactive trigger and its data) for n8n; `sent_at` in it
-        marks when the assistant wrote first."""
+        marks when the assistant wrote first. Its data is kept within MAX_DATA_BYTES, so that the
+        conversation item always has room for the client's messages."""
+        data, dropped = capped_data(context.get("data") or {})
+        if dropped:
+            logger.warning("trigger data over its bound: keys not copied", extra={"dropped": dropped})
+        context = {**context, "data": data}
         expression = "SET proactive = :context, expires_at = :expires"
         values: dict[str, Any] = {":context": storable(context), ":expires": now + self._ttl_seconds}
         if context.get("sent_at"):

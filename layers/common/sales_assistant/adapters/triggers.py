@@ -7,7 +7,8 @@ from typing import Any
 
 from sales_assistant.adapters.aws import all_items, dynamodb_table, is_condition_failure, plain, storable
 from sales_assistant.models.queue import TriggerDue
-from sales_assistant.models.trigger import Trigger, TriggerStatus, trigger_id
+from sales_assistant.models.trigger import Trigger, TriggerStatus, capped_data, trigger_id
+from sales_assistant.observability import logger
 
 MAX_MERGE_ATTEMPTS = 5
 TTL_SECONDS = 90 * 86400
@@ -24,7 +25,8 @@ class DynamoTriggerRepository:
         return dynamodb_table(self._table_name)
 
     def register(self, request: TriggerDue, now: int) -> tuple[Trigger, bool]:
-        """The lead's trigger of this kind, created (True) or with the request's data and source added."""
+        """The lead's trigger of this kind, created (True) or with the request's data and source added (the
+        merged data stays within MAX_DATA_BYTES: keys that do not fit are dropped, the first ones kept)."""
         key = trigger_id(request.lead_id, request.trigger)
         for _ in range(MAX_MERGE_ATTEMPTS):
             item = self._table.get_item(Key={"trigger_id": key}, ConsistentRead=True).get("Item")
@@ -42,11 +44,17 @@ class DynamoTriggerRepository:
                     return trigger, True
                 continue
             current = Trigger.model_validate(plain(item))
-            if request.source in current.sources and all(current.data.get(k) == v for k, v in request.data.items()):
-                return current, False  # a plain repeat: nothing to add
+            data, dropped = capped_data(current.data, request.data)
+            if dropped:
+                logger.warning(
+                    "trigger data at its bound: new keys dropped",
+                    extra={"lead_id": request.lead_id, "dropped": dropped},
+                )
+            if request.source in current.sources and data == current.data:
+                return current, False  # a plain repeat (or nothing more fits): nothing to add
             merged = current.model_copy(
                 update={
-                    "data": {**current.data, **request.data},
+                    "data": data,
                     "sources": sorted({*current.sources, request.source}),
                     "version": current.version + 1,
                 }

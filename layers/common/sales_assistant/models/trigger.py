@@ -18,10 +18,31 @@ MAX_DATA_BYTES = 8 * 1024
 WON, LOST = 142, 143
 
 
+def _size(data: dict[str, Any]) -> int:
+    return len(json.dumps(data, ensure_ascii=False, default=str).encode())
+
+
 def _bounded(data: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(data, ensure_ascii=False, default=str).encode()) > MAX_DATA_BYTES:
+    if _size(data) > MAX_DATA_BYTES:
         raise ValueError(f"data is over {MAX_DATA_BYTES} bytes")
     return data
+
+
+def capped_data(*parts: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The keys of `parts` in order (a later value replacing an earlier one) while the whole stays within
+    MAX_DATA_BYTES: what a lead sent first is never pushed out. Returns the data and how many keys or
+    new values did not fit. (A dict's JSON is the sum of its one-key dicts' JSON: braces and ", " even out.)"""
+    data: dict[str, Any] = {}
+    sizes: dict[str, int] = {}
+    total = dropped = 0
+    for key, value in (item for part in parts for item in part.items()):
+        size = _size({key: value})
+        grown = total - sizes.get(key, 0) + size
+        if grown > MAX_DATA_BYTES:
+            dropped += 1
+            continue
+        data[key], sizes[key], total = value, size, grown
+    return data, dropped
 
 
 class TriggerRequest(Model):
