@@ -26,6 +26,7 @@ LOCAL_PARAMETERS = {
     "TemplateFields": json.dumps({"nome": TEMPLATE_NAME_FIELD_ID}),
     "LeadAreaFieldId": str(AREA_FIELD_ID),
     "TriggerRules": json.dumps([{"kind": "form", "pipeline_id": PIPELINE_ID}]),
+    "AssistantStatusIds": "61234568",  # the status n8n's move_status may set locally (the sample events' next one)
     "WebhookBaseUrl": WEBHOOK_BASE_URL,  # where the sandbox's seeded webhook points (the canary checks it)
 }
 EXAMPLE_SETTINGS = {

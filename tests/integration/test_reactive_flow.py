@@ -379,3 +379,58 @@ def test_an_older_message_delivered_late_does_not_shrink_the_24_hour_window(aws:
     conversation = conversations.get("lead:27754599")
     assert conversation is not None and [message.id for message in conversation.buffer] == ["newer", "older"]
     assert conversation.last_client_message_at == now - 60, "the window opened an hour too early"
+
+
+def test_an_n8n_answer_asking_too_many_actions_gets_the_fallback_and_nothing_else(world: World) -> None:
+    """Each action costs Kommo calls from the account's shared budget: an answer with more than five, or with
+    fields the contract does not name, is refused like any invalid answer."""
+    too_many = [{"type": "lembrete", "reason": f"ligar {index}"} for index in range(6)]
+    world.n8n.respond_with(200, {"reply": "Claro!", "actions": too_many})
+    world.post_webhook(client_message("many-1", "me liga depois?"))
+    world.pump()
+    assert world.reply_field().startswith("Olá! Recebemos sua mensagem")
+    [task] = world.kommo.tasks
+    assert "não conseguiu responder" in task["text"]
+
+
+def test_the_ai_moves_a_lead_only_to_a_status_the_assistant_may_set(world: World) -> None:
+    """ASSISTANT_STATUS_IDS (locally 61234568) says where the AI may move a lead; won (142) is not one of
+    them: the lead stays where it is and the salesperson gets a task naming the status asked."""
+    world.n8n.respond_with(200, {"reply": "Fechado!", "actions": [{"type": "move_status", "status_id": 142}]})
+    world.post_webhook(client_message("won-1", "pode fechar, eu compro"))
+    world.pump()
+    assert world.kommo.leads[27754599]["status_id"] == 61234567
+    [task] = world.kommo.tasks
+    assert "move_status" in task["text"] and "142" in task["text"]
+    assert world.reply_field() == "Fechado!"
+
+
+def test_a_lead_whose_trigger_data_grew_can_still_receive_client_messages(aws: Any) -> None:
+    """A repeated trigger copies its data into the lead's conversation; however much a form posted, the
+    copy is bounded, so the conversation always has room to buffer the client's messages."""
+    from sales_assistant.composition import conversation_repository
+    from sales_assistant.config import get_settings
+    from sales_assistant.models.kommo_webhook import Author, ChatMessage
+
+    conversations = conversation_repository(get_settings())
+    now = int(time.time())
+    merged = {f"f{index}": "x" * 7800 for index in range(50)}  # what 50 repeats of 7.8 KB used to leave behind
+    conversations.set_context("lead:27754599", {"kind": "form", "data": merged}, now)
+
+    def client_says(message_id: str) -> ChatMessage:
+        return ChatMessage(
+            id=message_id,
+            chat_id="chat-1",
+            contact_id=93589657,
+            text="oi, tudo bem? " * 40,
+            created_at=now,
+            entity_type="lead",
+            entity_id=27754599,
+            type="incoming",
+            author=Author(id="c", type="external", name="Mariana"),
+        )
+
+    for index in range(20):
+        conversations.append(client_says(f"m-{index}"), now)
+    conversation = conversations.get("lead:27754599")
+    assert conversation is not None and len(conversation.buffer) == 20

@@ -57,6 +57,37 @@ def test_a_response_that_says_nothing_usable_is_refused(body: dict[str, object])
         N8nResponse.model_validate(body)
 
 
+def test_an_n8n_answer_cannot_carry_unbounded_actions() -> None:
+    """Every action not handled becomes a Kommo task (one Kommo call each, 7 req/s shared budget) with
+    the action's fields in its text."""
+    payload = {
+        "reply": "ok",
+        "actions": [{"type": f"x{i}", "reason": "A" * 50_000, "anything": "y"} for i in range(500)],
+    }
+    with pytest.raises(ValidationError):
+        N8nResponse.model_validate(payload)
+
+
+@pytest.mark.parametrize(
+    "actions",
+    [
+        [{"type": "handover", "reason": f"motivo {index}"} for index in range(6)],
+        [{"type": "handover", "reason": "VIP", "priority": "alta"}],
+        [{"type": "handover", "reason": "A" * 1001}],
+        [{"type": "move_status", "status_id": -1}],
+    ],
+    ids=["six-actions", "unknown-field", "long-reason", "negative-status"],
+)
+def test_an_answer_with_actions_past_the_contracts_bounds_is_refused(actions: list[dict[str, object]]) -> None:
+    with pytest.raises(ValidationError):
+        N8nResponse.model_validate({"reply": "ok", "actions": actions})
+
+
+def test_five_actions_within_the_bounds_are_taken() -> None:
+    actions = [{"type": "handover", "reason": "A" * 1000}] + [{"type": "lembrete"}] * 4
+    assert len(N8nResponse.model_validate({"reply": "ok", "actions": actions}).actions) == 5
+
+
 def test_the_signature_covers_timestamp_and_body() -> None:
     signature = sign("secret", "1795521600", b'{"a":1}')
     assert signature.startswith("sha256=") and len(signature) == 71

@@ -91,6 +91,7 @@ def answer_actions(settings: Settings) -> AnswerActions:
         notes=lead_notes(settings),
         texts=settings.texts,
         scheduling=scheduling_service(settings) if settings.appointments_table else None,
+        status_ids=settings.assistant_status_ids,
     )
 
 

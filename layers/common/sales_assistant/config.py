@@ -122,6 +122,7 @@ class Settings(Model):
     reminder_role_arn: str = Field("", alias="REMINDER_ROLE_ARN", pattern=r"^(arn:\S+)?$")
     reminder_minutes_before: str = Field("1440,60", alias="REMINDER_MINUTES_BEFORE", pattern=r"^(\d{1,5}(,\d{1,5})*)?$")
     hold_minutes: int = Field(5, alias="HOLD_MINUTES", ge=1, le=60)
+    assistant_status_ids_csv: str = Field("", alias="ASSISTANT_STATUS_IDS", pattern=r"^(\d{1,12}(,\d{1,12})*)?$")
     appointment_confirmation_template: str = Field("", alias="APPOINTMENT_CONFIRMATION_TEMPLATE", max_length=128)
     appointment_reminder_template: str = Field("", alias="APPOINTMENT_REMINDER_TEMPLATE", max_length=128)
 
@@ -198,6 +199,11 @@ class Settings(Model):
     def reminder_offsets(self) -> tuple[int, ...]:
         """Minutes before an appointment at which the client is reminded (REMINDER_MINUTES_BEFORE)."""
         return tuple(sorted({int(part) for part in self.reminder_minutes_before.split(",") if part}, reverse=True))
+
+    @property
+    def assistant_status_ids(self) -> frozenset[int]:
+        """The statuses n8n's `move_status` may move a lead to (ASSISTANT_STATUS_IDS); any other is a task."""
+        return frozenset(int(part) for part in self.assistant_status_ids_csv.split(",") if part)
 
     @property
     def texts(self) -> Texts:

@@ -6,7 +6,7 @@ answers an N8nResponse. A response that does not validate is treated like no res
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -14,6 +14,9 @@ from sales_assistant.models import Model
 from sales_assistant.models.kommo import KommoLead
 
 CONTRACT_VERSION: Literal["1"] = "1"
+MAX_ACTIONS = 5  # an answer's actions: each is one Kommo call or more, from a 7 req/s budget all leads share
+MAX_TEXT = 1000  # an action's reason, a template parameter: what a salesperson's task or a lead field holds
+MAX_TEMPLATE_PARAMS = 20
 
 
 class _Model(Model):
@@ -110,20 +113,18 @@ class N8nRequest(_Model):
 
 
 class TemplateReply(_Model):
-    name: str = Field(min_length=1)
-    params: dict[str, str] = {}
+    name: str = Field(min_length=1, max_length=128)
+    params: dict[str, Annotated[str, Field(max_length=MAX_TEXT)]] = Field({}, max_length=MAX_TEMPLATE_PARAMS)
 
 
-class Action(Model):
-    """Something the AI asks the service to do. Known types: handover, schedule, move_status; any other
-    type becomes a task for the salesperson."""
-
-    model_config = ConfigDict(extra="allow")
+class Action(_Model):
+    """Something the AI asks the service to do. Known types: handover, schedule, move_status (only to a
+    status of ASSISTANT_STATUS_IDS); any other type, or another status, becomes a task for the salesperson."""
 
     type: str = Field(min_length=1, max_length=64)
-    reason: str = ""
-    status_id: int | None = None
-    slot: str | None = None
+    reason: str = Field("", max_length=MAX_TEXT)
+    status_id: int | None = Field(None, gt=0)
+    slot: str | None = Field(None, max_length=64, description="ISO 8601 with offset")
 
     def details(self) -> str:
         extra = {key: value for key, value in self.model_dump().items() if key != "type" and value}
@@ -137,7 +138,7 @@ class N8nResponse(Model):
 
     reply: str | None = Field(None, max_length=4096)
     template: TemplateReply | None = None
-    actions: list[Action] = []
+    actions: list[Action] = Field([], max_length=MAX_ACTIONS, description="each one is a Kommo call or more")
 
     @model_validator(mode="after")
     def _says_something(self) -> N8nResponse:

@@ -2,7 +2,9 @@
 
 Every path that asks n8n for an answer (a reply to a client, a first message) runs the answer's actions
 the same way, once per answer: a handover pauses the bot for the contact and gives the salesperson a
-task, `move_status` moves the lead, `schedule` books the slot; anything else becomes a task.
+task, `move_status` moves the lead (only to a status the assistant may set, ASSISTANT_STATUS_IDS: never
+won, lost or another pipeline unless configured), `schedule` books the slot; anything else, and a move
+to another status, becomes a task saying what was asked.
 """
 
 from __future__ import annotations
@@ -66,12 +68,14 @@ class AnswerActions:
         notes: LeadNotes,
         texts: Texts,
         scheduling: Booking | None = None,
+        status_ids: frozenset[int] = frozenset(),
     ) -> None:
         self._takeover = takeover
         self._lead_changes = lead_changes
         self._notes = notes
         self._texts = texts
         self._scheduling = scheduling
+        self._status_ids = status_ids
 
     def run(self, actions: list[Action], lead: KommoLead, contact_id: int, key: str) -> None:
         """Run each action of the answer `key` (a batch id, a trigger id) for this lead and contact."""
@@ -82,11 +86,11 @@ class AnswerActions:
                     contact_id, Actor(None, "assistente"), ChangeReason.AI_HANDOVER, f"handover:{action_key}", lead.id
                 )
                 self.task(lead, f"handover:{action_key}", "task_handover", reason=action.reason or "-")
-            elif action.type == "move_status" and action.status_id:
+            elif action.type == "move_status" and action.status_id in self._status_ids:
                 self._lead_changes.change(lead.id, status_id=action.status_id)
             elif action.type == "schedule" and self._scheduling is not None and action.slot:
                 self._book(self._scheduling, action, lead, action_key)
-            else:  # a schedule without a slot, and any action without a flow: a task
+            else:  # a schedule without a slot, a move to a status not allowed, any action without a flow: a task
                 self.task(lead, f"action:{action_key}", "task_action", action=action.type, details=action.details())
             count("ActionsRun", action=action.type if action.type in RUN_AS_THEMSELVES else "other")
 
