@@ -3,6 +3,7 @@ retries, typed errors and pagination."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -280,3 +281,71 @@ def test_chat_messages_since_a_time_are_listed_across_pages(
     requests = kommo_sandbox.calls("GET", "/api/v4/events")
     assert requests[1].query["filter[type][]"] == "incoming_chat_message"
     assert [r.status for r in requests[1:]] == [200, 200]  # two pages, the second one not full
+
+
+class KommoPage:
+    """One page of a Kommo list, as `requests` returns it."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        self.status_code = 200
+        self._payload = payload
+        self.content = json.dumps(payload).encode()
+        self.headers: dict[str, str] = {}
+
+    def json(self) -> dict[str, Any]:
+        return self._payload
+
+
+class NextLinkElsewhere:
+    """A session whose first page of users links its next page to `next_href`; it records every request."""
+
+    def __init__(self, next_href: str) -> None:
+        self.calls: list[tuple[str, dict[str, str]]] = []
+        self._next = next_href
+
+    def request(self, method: str, url: str, **kwargs: Any) -> KommoPage:
+        self.calls.append((url, kwargs.get("headers") or {}))
+        if len(self.calls) == 1:
+            return KommoPage({"_embedded": {"users": []}, "_links": {"next": {"href": self._next}}})
+        return KommoPage({"_embedded": {"users": []}})
+
+
+class AccessToken:
+    def access_token(self) -> str:
+        return "KOMMO-ACCESS-TOKEN"
+
+    def after_unauthorized(self, rejected: str) -> str:
+        return rejected
+
+    def refresh_ahead(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "https://attacker.example/api/v4/users?page=2",
+        "http://acme.kommo.com/api/v4/users?page=2",
+        "https://acme.kommo.com:8443/api/v4/users?page=2",
+        "//attacker.example/api/v4/users?page=2",
+    ],
+)
+def test_kommo_pagination_never_sends_the_bearer_token_off_the_kommo_origin(href: str) -> None:
+    """A next-page link to another host, scheme or port ends the listing: the token goes to Kommo only."""
+    session = NextLinkElsewhere(href)
+    client = KommoClient("https://acme.kommo.com", AccessToken(), NoLimit(), session=session, sleep=lambda _: None)  # type: ignore[arg-type]
+    list(client.collection("/api/v4/users", "users"))
+    leaked = [url for url, headers in session.calls if not url.startswith("https://acme.kommo.com/")]
+    assert leaked == [], f"bearer token sent to {leaked} with {session.calls[-1][1].get('Authorization')!r}"
+    assert len(session.calls) == 1
+
+
+@pytest.mark.parametrize("href", ["https://acme.kommo.com/api/v4/users?page=2", "/api/v4/users?page=2"])
+def test_kommo_pagination_follows_next_links_on_the_accounts_origin(href: str) -> None:
+    session = NextLinkElsewhere(href)
+    client = KommoClient("https://acme.kommo.com", AccessToken(), NoLimit(), session=session, sleep=lambda _: None)  # type: ignore[arg-type]
+    list(client.collection("/api/v4/users", "users"))
+    assert [url for url, _ in session.calls] == [
+        "https://acme.kommo.com/api/v4/users",
+        "https://acme.kommo.com/api/v4/users?page=2",
+    ]

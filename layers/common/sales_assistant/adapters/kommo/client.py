@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -288,7 +289,9 @@ class KommoClient:
 
     # ------------------------------------------------------------------ plumbing
     def collection(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Every entity of a paginated list: follows `_links.next.href`; 204 or no next link ends it."""
+        """Every entity of a paginated list: follows `_links.next.href`; 204 or no next link ends it. A next
+        link off the account's own Kommo origin (another host, port or scheme) ends it too, logged: the
+        bearer token goes to Kommo only."""
         url: str | None = path
         query: dict[str, Any] | None = {"limit": PAGE_LIMIT, "page": 1, **(params or {})}
         for _ in range(MAX_PAGES):
@@ -296,9 +299,18 @@ class KommoClient:
                 return
             page = self._json("GET", url, params=query)
             yield from page.get("_embedded", {}).get(key, [])
-            url = page.get("_links", {}).get("next", {}).get("href")
+            href = page.get("_links", {}).get("next", {}).get("href")
+            url = self._on_own_origin(path, href) if href else None
             query = None  # the next link carries its own query
         raise KommoError(f"Kommo {path}: more than {MAX_PAGES} pages")
+
+    def _on_own_origin(self, path: str, href: str) -> str | None:
+        """The link `href` (absolute or relative) as an absolute URL, if it is on the client's own origin."""
+        url = urljoin(f"{self._base_url}/", href)
+        if urlsplit(url)[:2] == urlsplit(self._base_url)[:2]:  # scheme and host:port
+            return url
+        logger.warning("kommo next page link off the account's origin: listing stopped", extra={"path": path})
+        return None
 
     def _json(
         self,
