@@ -12,8 +12,9 @@ from sales_assistant.observability import adopt_correlation_id, observed
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from sales_assistant.adapters.retry import RetrySoonProcessor
 
 get_settings().require("api", "kommo")  # fails the cold start, naming what is missing
 
@@ -27,11 +28,12 @@ def http_app() -> APIGatewayHttpResolver:
     return build_resolver(bot.router)
 
 
-def batch_processor() -> SqsFifoPartialProcessor:
-    """Powertools' FIFO batch processor: after a failed record, its group's later records wait."""
-    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
+def batch_processor() -> RetrySoonProcessor:
+    """The commands queue's batch processor: a failed command is retried soon (10 s, 20 s, ...), not after
+    the queue's visibility timeout; after a failed record, its group's later records wait."""
+    from sales_assistant.adapters.retry import RetrySoonProcessor
 
-    return SqsFifoPartialProcessor()
+    return RetrySoonProcessor(lambda: get_settings().commands_queue_url)
 
 
 def handle_record(record: SQSRecord) -> str:

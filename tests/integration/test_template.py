@@ -1,5 +1,5 @@
 """template.yaml as deployed: least privilege (no "*" resource, each secret only where it is needed),
-capped consumers, kept logs, protected tables, safe parameters."""
+capped consumers, queues timed for their consumers, kept logs, protected tables, safe parameters."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from local.stack import load_template
-from sales_assistant.adapters.retry import MAX_GROUPS_AT_ONCE, MAX_RECEIVES
+from sales_assistant.adapters.retry import MAX_GROUPS_AT_ONCE, MAX_RECEIVES, RECORD_WORST_CASE_SECONDS
 
 SECRET_VARIABLES = ("WEBHOOK_SECRET_ARN", "API_SECRET_ARN", "N8N_SECRET_ARN", "KOMMO_SECRET_ARN")
 # The only policies granting "*": AWS managed policies SAM attaches to every role it generates.
@@ -129,12 +129,20 @@ def test_consumers_are_capped_and_sized_for_the_kommo_budget(template: dict[str,
         assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         function = functions[properties["FunctionName"]["Ref"]]["Properties"]
         queue = functions[properties["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
-        # a batch's records are handled at once (adapters/retry.py), so a batch lasts as long as its slowest
-        # record, whose every Kommo call may wait 20 s for the shared rate limit (+10 s read): 3 calls a record
+        # a batch's groups are handled at once (adapters/retry.py): a group's first record always starts, so the
+        # timeout covers a worst-case record; a FIFO batch's next record of a group starts while one more fits
         assert properties["BatchSize"] <= MAX_GROUPS_AT_ONCE
         if properties["BatchSize"] > 1:  # a record failing for the last time must not hold back its group
             assert queue["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES
-        assert 3 * 30 <= function["Timeout"] <= queue["VisibilityTimeout"]
+        several_of_a_group = properties["BatchSize"] > 1 and queue.get("FifoQueue", False)
+        assert function["Timeout"] >= (2 if several_of_a_group else 1) * RECORD_WORST_CASE_SECONDS
+        on_its_queue = [  # a failed record's short retry delay, an untouched one given back at once
+            statement["Action"]
+            for policy in function["Policies"]
+            for statement in policy.get("Statement", [])
+            if statement["Resource"] == properties["EventSourceArn"]
+        ]
+        assert any("sqs:ChangeMessageVisibility" in actions for actions in on_its_queue), properties["FunctionName"]
     assert not any(
         event["Type"] == "SQS"
         for function in resources_of(template, "AWS::Serverless::Function").values()
@@ -209,3 +217,26 @@ def test_new_settings_reach_every_function(template: dict[str, Any]) -> None:
     assert template["Parameters"]["UnattributedOutgoing"]["AllowedValues"] == ["pause", "ignore"]
     assert "SECRETS_ARN" not in variables and "SecretsArn" not in template["Parameters"]
     assert os.environ.get("SECRETS_ARN") is None
+
+
+def consumed_queues(template: dict[str, Any]) -> list[tuple[str, int, str, int]]:
+    """(function, its timeout, queue, its visibility timeout) of every SQS event source."""
+    resources = template["Resources"]
+    timeout_default = template["Globals"]["Function"]["Timeout"]
+    rows = []
+    for resource in resources_of(template, "AWS::Lambda::EventSourceMapping").values():
+        properties = resource["Properties"]
+        function = properties["FunctionName"]["Ref"]
+        queue = properties["EventSourceArn"]["Fn::GetAtt"][0]
+        timeout = resources[function]["Properties"].get("Timeout", timeout_default)
+        visibility = resources[queue]["Properties"].get("VisibilityTimeout", 30)
+        rows.append((function, timeout, queue, visibility))
+    return rows
+
+
+def test_every_consumed_queue_has_a_visibility_timeout_of_six_function_timeouts(template: dict[str, Any]) -> None:
+    """AWS's guidance for SQS event sources: visibility >= 6 x the function timeout, so a throttled or
+    retried invocation never sees its batch redelivered to a second invocation while it still runs."""
+    short = [row for row in consumed_queues(template) if row[3] < 6 * row[1]]
+    assert short == [], short
+

@@ -11,6 +11,14 @@
   (its visibility changed) instead of after the queue's whole visibility timeout, so a client waits
   seconds, not minutes, for a reply delayed by a passing failure. The redrive policy still moves a
   message that keeps failing to the DLQ.
+- No record started that the invocation cannot finish: a group's next record starts only while the
+  invocation has a worst-case record's time left (a group's first record always starts: each
+  consumer's timeout covers one, a test checks template.yaml). A timed-out invocation would report
+  nothing, and its whole batch would come back a receive closer to the DLQ. The records left
+  untouched are reported failed and given back at once (visibility 0), so their group's order holds.
+  SQS counts that receive (it counts every one), so a record left untouched on its last receive is
+  queued anew instead, its receives starting over behind its group's queued records (as a DLQ redrive
+  would put it): a record never reaches the DLQ without having been tried.
 """
 
 from __future__ import annotations
@@ -23,16 +31,22 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from sales_assistant.adapters.aws import sqs_client
+from sales_assistant.invocation import remaining_seconds
 from sales_assistant.observability import logger
 
 RETRY_BASE_SECONDS = 10
 RETRY_MAX_SECONDS = 300
 MAX_GROUPS_AT_ONCE = 10  # an SQS batch holds at most 10 records
 MAX_RECEIVES = 5  # every consumed queue's redrive maxReceiveCount (a test checks template.yaml)
+RECORD_WORST_CASE_SECONDS = 90  # 3 Kommo calls, each waiting up to 20 s for the shared rate limit + a 10 s read
 
 
 class EarlierRecordFailed(Exception):
     """A record of the same message group failed before this one: it waits for that one's retry."""
+
+
+class NoTimeLeft(Exception):
+    """The invocation has no time left for another record: this one is given back untouched."""
 
 
 def retry_delay(receive_count: int) -> int:
@@ -66,35 +80,66 @@ class RetrySoonProcessor(BatchProcessor):
     def _process_group(self, records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         outcomes: list[tuple[Any, ...]] = []
         for previous, record in zip([None, *records], records, strict=False):
-            if outcomes and outcomes[-1][0] == "fail" and _receives(previous) < MAX_RECEIVES:
-                skipped = EarlierRecordFailed("a record of this message group failed before it")
+            if outcomes and not _time_for_a_record():
+                outcomes.append(self._give_back(record))
+            elif outcomes and outcomes[-1][0] == "fail" and _receives(previous) < MAX_RECEIVES:
                 outcomes.append(
-                    self.failure_handler(self._to_batch_type(record, self.event_type), (type(skipped), skipped, None))
+                    self._unprocessed(record, EarlierRecordFailed("a record of its group failed before it"))
                 )
             else:
                 outcomes.append(self._process_record(record))
         return outcomes
 
+    def _give_back(self, record: dict[str, Any]) -> tuple[Any, ...]:
+        """A record the invocation has no time left for: back at once, or, on its last receive, queued anew."""
+        if _receives(record) >= MAX_RECEIVES and self._queue_anew(record):
+            return self.success_handler(self._to_batch_type(record, self.event_type), "queued anew")
+        return self._unprocessed(record, NoTimeLeft("no time left in this invocation for another record"))
+
+    def _unprocessed(self, record: dict[str, Any], reason: Exception) -> tuple[Any, ...]:
+        return self.failure_handler(self._to_batch_type(record, self.event_type), (type(reason), reason, None))
+
+    def _queue_anew(self, record: dict[str, Any]) -> bool:
+        """Send a copy of `record` (its body, attributes and message group); False if it could not be sent."""
+        group = (record.get("attributes") or {}).get("MessageGroupId")
+        fifo = {"MessageGroupId": group, "MessageDeduplicationId": record["messageId"]} if group else {}
+        attributes = {
+            name: {"DataType": value["dataType"], "StringValue": value["stringValue"]}
+            for name, value in (record.get("messageAttributes") or {}).items()
+            if value.get("stringValue") is not None
+        }
+        try:
+            sqs_client().send_message(
+                QueueUrl=self._queue_url(), MessageBody=record["body"], MessageAttributes=attributes, **fifo
+            )
+        except Exception as error:  # given back instead: the redrive policy moves it to the DLQ
+            logger.warning("could not queue a record anew", extra={"error": type(error).__name__})
+            return False
+        logger.warning("record queued anew: no time left on its last receive", extra={"receives": _receives(record)})
+        return True
+
     def failure_handler(self, record: Any, exception: Any) -> Any:
         entry = super().failure_handler(record, exception)
         receive_count = int(record.attributes.approximate_receive_count or 1)
+        untouched = isinstance(exception[1], NoTimeLeft)
+        delay = 0 if untouched else retry_delay(receive_count)
         logger.warning(
-            "record failed: retried soon",
-            extra={
-                "error": type(exception[1]).__name__,
-                "receives": receive_count,
-                "retry_in": retry_delay(receive_count),
-            },
+            "record given back untouched: no time left" if untouched else "record failed: retried soon",
+            extra={"error": type(exception[1]).__name__, "receives": receive_count, "retry_in": delay},
         )
         try:
             sqs_client().change_message_visibility(
-                QueueUrl=self._queue_url(),
-                ReceiptHandle=record.receipt_handle,
-                VisibilityTimeout=retry_delay(receive_count),
+                QueueUrl=self._queue_url(), ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
             )
         except Exception as error:  # the queue's own visibility timeout still brings it back
             logger.warning("could not shorten the retry delay", extra={"error": type(error).__name__})
         return entry
+
+
+def _time_for_a_record() -> bool:
+    """Whether the running invocation (if any) has a worst-case record's time left."""
+    remaining = remaining_seconds()
+    return remaining is None or remaining >= RECORD_WORST_CASE_SECONDS
 
 
 def _receives(record: dict[str, Any] | None) -> int:
