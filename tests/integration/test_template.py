@@ -240,3 +240,26 @@ def test_every_consumed_queue_has_a_visibility_timeout_of_six_function_timeouts(
     short = [row for row in consumed_queues(template) if row[3] < 6 * row[1]]
     assert short == [], short
 
+
+def test_redrive_stays_idempotent_for_as_long_as_a_dlq_keeps_messages(template: dict[str, Any]) -> None:
+    """The runbook says a redriven message never answers, notes or books twice; the idempotency and
+    delivery records that guarantee it live DEDUP_TTL_SECONDS, at least as long as a message can wait
+    for its redrive: in its queue, then in its DLQ (moving it there restarts a FIFO message's clock)."""
+    from sales_assistant.config import REDRIVE_WINDOW_SECONDS, Settings
+
+    dedup = Settings.model_fields["dedup_ttl_seconds"].default
+    queues = resources_of(template, "AWS::SQS::Queue")
+    retention = max(
+        queue["Properties"].get("MessageRetentionPeriod", 345600)
+        for name, queue in queues.items()
+        if name.endswith("DLQ")
+    )
+    assert dedup >= retention, f"dedup records live {dedup / 86400:g} d, DLQ messages {retention / 86400:g} d"
+    queued = max(
+        queue["Properties"].get("MessageRetentionPeriod", 345600)
+        for name, queue in queues.items()
+        if not name.endswith("DLQ")
+    )
+    assert queued + retention <= REDRIVE_WINDOW_SECONDS <= dedup
+
+

@@ -47,6 +47,7 @@ def test_kommo_base_url_overrides_the_account_address() -> None:
         ({"ECHO_TTL_SECONDS": "3600"}, "ECHO_TTL_SECONDS"),
         ({"UNATTRIBUTED_OUTGOING": "pause-it"}, "UNATTRIBUTED_OUTGOING"),
         ({"AUTOMATION_AUTHORS": "Salesbot, " + "x" * 81}, "AUTOMATION_AUTHORS"),
+        ({"DEDUP_TTL_SECONDS": str(3 * 86400)}, "DEDUP_TTL_SECONDS"),  # a redrive after day 3 would answer twice
     ],
 )
 def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:

@@ -44,6 +44,9 @@ SECRETS: dict[str, tuple[str, ...]] = {
 }
 Purpose = Literal["webhook", "api", "n8n", "kommo"]
 MAX_AUTOMATION_AUTHOR_CHARS = 80
+# The longest a queued message can wait for a redrive: a FIFO message 4 days in its queue, then 14 in its
+# DLQ (moving it there restarts a FIFO message's clock); dedup records outlive it (a test checks template.yaml).
+REDRIVE_WINDOW_SECONDS = (4 + 14) * 24 * 3600
 _NAME_TO_ID: TypeAdapter[dict[str, PositiveInt]] = TypeAdapter(dict[str, PositiveInt])
 
 
@@ -130,7 +133,7 @@ class Settings(Model):
     echo_ttl_seconds: int = Field(10800, alias="ECHO_TTL_SECONDS", ge=7200)  # Kommo retries for about 1.5 h
     automation_authors: str = Field("", alias="AUTOMATION_AUTHORS", max_length=2000)
     unattributed_outgoing: Literal["pause", "ignore"] = Field("pause", alias="UNATTRIBUTED_OUTGOING")
-    dedup_ttl_seconds: int = Field(3 * 24 * 3600, alias="DEDUP_TTL_SECONDS", gt=0)
+    dedup_ttl_seconds: int = Field(REDRIVE_WINDOW_SECONDS, alias="DEDUP_TTL_SECONDS", ge=REDRIVE_WINDOW_SECONDS)
 
     @field_validator("automation_authors")
     @classmethod
