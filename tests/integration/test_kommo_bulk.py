@@ -23,9 +23,10 @@ UNKNOWN_FIELD_ID = 123
 class Backlog:
     """The rate limit under a backlog: a slot comes once `expected` calls are gathered, or when no more
     came for `patience` seconds (the calls of one flow step gather, as they do when every slot is
-    contested)."""
+    contested), or at once for a call no other can join (none gathered: a request sent again). The
+    patience is long enough for the calls of one step to gather even on a busy machine."""
 
-    def __init__(self, expected: int, patience: float = 0.3) -> None:
+    def __init__(self, expected: int, patience: float = 3.0) -> None:
         self.expected = expected
         self.patience = patience
         self.client: KommoClient | None = None
@@ -33,7 +34,7 @@ class Backlog:
     def acquire(self) -> None:
         assert self.client is not None
         seen, still_since = -1, time.monotonic()
-        while (waiting := self.client.calls_waiting()) < self.expected:
+        while 0 < (waiting := self.client.calls_waiting()) < self.expected:
             if waiting != seen:
                 seen, still_since = waiting, time.monotonic()
             elif time.monotonic() - still_since > self.patience:
@@ -238,7 +239,7 @@ def test_a_backlog_of_lone_messages_is_answered_with_shared_requests_and_a_refus
         world.post_webhook(client_message(f"lone-{lead_id}", "oi, tudo bem?", lead=lead_id, contact=contact_id))
     world.pump_client_messages()
     kommo = kommo_client(get_settings())
-    kommo.limiter = backlog = Backlog(expected=len(leads), patience=3.0)  # flows in step, even on a busy machine
+    kommo.limiter = backlog = Backlog(expected=len(leads))
     backlog.client = kommo
     world.kommo.refused_leads.add(refused)  # Kommo refuses to change this lead for now
     world.kommo.requests.clear()

@@ -10,6 +10,7 @@ from typing import Any
 from local.lambda_events import http_api_event, schedule_event, sqs_event
 from local.sam_events import kommo_body
 from tests.conftest import World
+from tests.integration.test_fault_suite import wait_until
 from tests.integration.test_reactive_flow import client_message
 
 
@@ -101,10 +102,7 @@ def test_a_takeover_while_n8n_is_thinking_drops_the_reply(world: World, atomic_d
     world.post_webhook(client_message("c-1", "quanto custa o plano?"))
     thinking = threading.Thread(target=world.pump)
     thinking.start()
-    for _ in range(100):
-        if world.n8n.requests:
-            break
-        threading.Event().wait(0.05)
+    wait_until(lambda: bool(world.n8n.requests), "n8n is thinking about the reply")  # however busy the machine
     world.post_webhook(salesperson_message("cmd-1", "/assumir"))
     world.pump_commands()
     world.n8n.holds["lead:27754599"].set()
