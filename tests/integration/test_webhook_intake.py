@@ -48,6 +48,32 @@ def test_the_same_webhook_delivered_twice_is_queued_once(post_webhook: Any, aws:
     assert len(bodies_on(aws, "ConversationsQueue")) == 1
 
 
+def test_a_message_another_delivery_is_still_enqueuing_is_acknowledged_only_once_enqueued(
+    post_webhook: Any, aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kommo sent the webhook again while its first delivery is still enqueuing the client's message. Had
+    this one answered 200 and marked the message received, a failure of the first would be recovered by
+    neither Kommo's retry nor the canary's watchdog."""
+    from sales_assistant.adapters.received import DynamoReceivedMessages
+    from sales_assistant.api import webhooks
+    from sales_assistant.config import get_settings
+
+    message_id = "a0ce13c7-4825-4d5e-9f3b-1c2d3e4f5a60"
+    received = DynamoReceivedMessages(get_settings().kommo_table)
+    with monkeypatch.context() as patch:
+        patch.setattr(webhooks, "run_once", lambda *args, **kwargs: {"in_progress": True})
+        status, answer = post_webhook(kommo_body("client-message"))
+    unmarked = received.missing([message_id])
+    assert status != 200 or unmarked, (status, answer)
+    assert (status, answer["error"]) == (409, "event_in_progress")  # Kommo sends it again later
+    assert unmarked == {message_id}
+
+    status, answer = post_webhook(kommo_body("client-message"))  # Kommo's next try: the first one failed
+    assert (status, answer["accepted"]) == (200, 1)
+    assert received.missing([message_id]) == set()
+    assert len(bodies_on(aws, "ConversationsQueue")) == 1
+
+
 def test_two_messages_in_one_body_are_two_items_in_order(post_webhook: Any, aws: Any) -> None:
     status, answer = post_webhook(kommo_body("client-two-messages"))
     assert status == 200 and answer["accepted"] == 2

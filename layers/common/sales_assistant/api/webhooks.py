@@ -18,7 +18,15 @@ from sales_assistant.adapters.queues import QueuePublisher
 from sales_assistant.adapters.received import DynamoReceivedMessages
 from sales_assistant.api.http import answers, tokens_match
 from sales_assistant.config import get_settings
-from sales_assistant.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from sales_assistant.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from sales_assistant.models.kommo_webhook import WebhookError, parse_kommo_webhook
 from sales_assistant.models.queue import QueueItem
 from sales_assistant.observability import count, logger
@@ -34,11 +42,12 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
     summary="Receive a Kommo account webhook",
     description="Form-urlencoded Kommo webhook; the token in the path is the secret WEBHOOK_TOKEN.",
     tags=["webhooks"],
-    responses=answers(200, 400, 403, 404, 413, 415),
+    responses=answers(200, 400, 403, 404, 409, 413, 415),
 )
 def receive_kommo_webhook(token: str) -> dict[str, Any]:
     """Authenticate, parse and route a webhook; answers what became of its events: {"accepted", "echoes",
-    "automations", "ignored", "parked"}. A body of the right account with a known event is always 200."""
+    "automations", "ignored", "parked"}. A body of the right account with a known event is 200, unless another
+    request (Kommo sending it again) is still enqueuing one of its events: 409, so Kommo sends it again later."""
     settings = get_settings()
     event = cast(APIGatewayProxyEventV2, router.current_event)
     count("WebhooksReceived")
@@ -76,15 +85,25 @@ def receive_kommo_webhook(token: str) -> dict[str, Any]:
     if routed.echo_keys_seen:
         echoes.mark_seen(routed.echo_keys_seen)
     publisher = QueuePublisher.from_settings(settings)
+    still_enqueuing = 0  # events another request (the same webhook, sent again) is enqueuing right now
     for item in routed.items:
-        run_once(
+        enqueued = run_once(
             "intake",
             item.dedup_key,
             partial(_enqueue, publisher, item),
             table_name=settings.idempotency_table,
             ttl_seconds=settings.dedup_ttl_seconds,
         )
+        if enqueued.get("in_progress"):
+            still_enqueuing += 1
+            continue
         count("WebhookEventsAccepted", kind=item.kind)
+    if still_enqueuing:  # acknowledged only once enqueued: on Kommo's next try it was, or (that request failed) it is
+        _reject("event_in_progress")
+        raise Conflict(
+            f"{still_enqueuing} event(s) of this webhook are being enqueued by another request: send it again",
+            code="event_in_progress",
+        )
     if webhook.client_messages:  # the canary's watchdog looks for these (services/health.py)
         DynamoReceivedMessages(settings.kommo_table).mark(message.id for message in webhook.client_messages)
     count("WebhooksAccepted")
