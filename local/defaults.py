@@ -30,6 +30,7 @@ LOCAL_PARAMETERS = {
     "WebhookBaseUrl": WEBHOOK_BASE_URL,  # where the sandbox's seeded webhook points (the canary checks it)
 }
 EXAMPLE_SETTINGS = {
+    "STAGE": "local",
     "KOMMO_SUBDOMAIN": "vendasdemo",
     "KOMMO_LONG_LIVED_TOKEN": "token",
     "KOMMO_SALESBOT_ID": "101",
@@ -50,7 +51,8 @@ EXAMPLE_SETTINGS = {
 """A complete, valid set of settings with placeholder values (settings tests, cold-start benchmark)."""
 PSEUDO_PARAMETERS = {"AWS::StackName": "kommo-sales-assistant-local", "AWS::Region": "us-east-1"}
 VENDOR_PROFILES = ROOT / "config" / "vendor-profiles.json"
-AWS_ENVIRONMENT = {
+AWS_ENVIRONMENT = {  # every local run, test and benchmark process starts with it
+    "STAGE": "local",  # a process without STAGE refuses to start (config.py): the local stage is always said
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",

@@ -47,12 +47,31 @@ def test_kommo_base_url_overrides_the_account_address() -> None:
         ({"ECHO_TTL_SECONDS": "3600"}, "ECHO_TTL_SECONDS"),
         ({"UNATTRIBUTED_OUTGOING": "pause-it"}, "UNATTRIBUTED_OUTGOING"),
         ({"AUTOMATION_AUTHORS": "Salesbot, " + "x" * 81}, "AUTOMATION_AUTHORS"),
+        ({"STAGE": ""}, "STAGE"),
         ({"DEDUP_TTL_SECONDS": str(3 * 86400)}, "DEDUP_TTL_SECONDS"),  # a redrive after day 3 would answer twice
     ],
 )
 def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings({**VALID, **change})
+
+
+def test_settings_without_a_stage_are_not_the_permissive_local_stage() -> None:
+    """A function deployed without STAGE refuses to start, naming it, instead of allowing http:// URLs."""
+    from sales_assistant.config import Settings
+
+    base = {
+        "KOMMO_SUBDOMAIN": "acme", "KOMMO_SALESBOT_ID": "1", "KOMMO_REPLY_FIELD_ID": "2",
+        "N8N_BASE_URL": "http://n8n.internal", "IDEMPOTENCY_TABLE": "t-1", "KOMMO_TABLE": "t-2",
+        "CONVERSATIONS_TABLE": "t-3", "BOT_STATE_TABLE": "t-4", "VENDORS_TABLE": "t-5",
+        "CONVERSATIONS_QUEUE_URL": "https://q/1", "COMMANDS_QUEUE_URL": "https://q/2.fifo",
+        "LEAD_EVENTS_QUEUE_URL": "https://q/3.fifo",
+    }  # fmt: skip
+    with pytest.raises(Exception):  # noqa: B017 - any refusal will do
+        Settings.model_validate(base)  # no STAGE: http:// n8n should be refused
+    without_stage = {name: value for name, value in VALID.items() if name != "STAGE"}
+    with pytest.raises(SettingsError, match="STAGE"):
+        load_settings({**without_stage, "N8N_BASE_URL": "https://n8n.example.com"})
 
 
 def test_http_is_for_the_local_stage_and_prod_knows_its_account() -> None:

@@ -59,7 +59,8 @@ class Settings(Model):
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
-    stage: Literal["local", "dev", "prod"] = Field("local", alias="STAGE")
+    # required: a process without STAGE refuses to start rather than take the permissive local stage
+    stage: Literal["local", "dev", "prod"] = Field(alias="STAGE")
 
     kommo_subdomain: str = Field(alias="KOMMO_SUBDOMAIN", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     kommo_base_url: str = Field("", alias="KOMMO_BASE_URL", pattern=r"^(https?://\S+)?$")
