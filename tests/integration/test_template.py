@@ -1,5 +1,6 @@
 """template.yaml as deployed: least privilege (no "*" resource, each secret only where it is needed),
-capped consumers, queues timed for their consumers, kept logs, protected tables, safe parameters."""
+capped consumers, queues timed for their consumers, throttled public routes, kept logs, protected
+tables, safe parameters."""
 
 from __future__ import annotations
 
@@ -261,5 +262,30 @@ def test_redrive_stays_idempotent_for_as_long_as_a_dlq_keeps_messages(template: 
         if not name.endswith("DLQ")
     )
     assert queued + retention <= REDRIVE_WINDOW_SECONDS <= dedup
+
+
+def test_a_flood_on_a_public_route_is_turned_away_before_any_function_runs(template: dict[str, Any]) -> None:
+    """Every route is throttled by the HTTP API (429 before a Lambda runs), the webhook route with its own
+    limits: a flood on the webhook URL cannot take the account's Lambda concurrency from the queue workers."""
+    parameters = template["Parameters"]
+    default = template["Resources"]["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    assert default == {"ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"}, "ThrottlingRateLimit": {"Ref": "ApiRateLimit"}}
+    webhook = template["Resources"]["WebhookIntakeFunction"]["Properties"]["Events"]["KommoWebhook"]["Properties"]
+    assert webhook["RouteSettings"] == {
+        "ThrottlingBurstLimit": {"Ref": "WebhookBurstLimit"},
+        "ThrottlingRateLimit": {"Ref": "WebhookRateLimit"},
+    }
+    for rate, burst in (("ApiRateLimit", "ApiBurstLimit"), ("WebhookRateLimit", "WebhookBurstLimit")):
+        assert 1 <= parameters[rate]["Default"] <= 100 and parameters[rate]["Default"] <= parameters[burst]["Default"]
+
+
+def test_the_stage_throttles_the_webhook_route_by_its_own_limits(deployed: dict[str, Any]) -> None:
+    [stage] = resources_of(deployed, "AWS::ApiGatewayV2::Stage").values()
+    route = stage["Properties"]["RouteSettings"]["POST /webhooks/kommo/{token}"]
+    assert route == {
+        "ThrottlingBurstLimit": {"Ref": "WebhookBurstLimit"},
+        "ThrottlingRateLimit": {"Ref": "WebhookRateLimit"},
+    }
+
 
 
