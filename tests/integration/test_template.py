@@ -288,4 +288,47 @@ def test_the_stage_throttles_the_webhook_route_by_its_own_limits(deployed: dict[
     }
 
 
+def intake_idempotency_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in template["Resources"]["WebhookIntakeFunction"]["Properties"]["Policies"]
+        for statement in policy.get("Statement", [])
+        if statement["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+    ]
 
+
+def test_the_internet_facing_intake_makes_only_item_calls_on_its_own_dedup_records(template: dict[str, Any]) -> None:
+    """No Scan, no batch write, no policy template granting them: Powertools Idempotency's item calls
+    (a failed enqueue deletes its record, so Kommo's retry enqueues it), on its records' keys only."""
+    policies = template["Resources"]["WebhookIntakeFunction"]["Properties"]["Policies"]
+    assert not any("DynamoDBCrudPolicy" in policy or "DynamoDBWritePolicy" in policy for policy in policies)
+    [statement] = intake_idempotency_statements(template)
+    assert sorted(statement["Action"]) == [
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ]
+    assert statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+
+
+def test_the_intakes_dedup_records_are_on_the_keys_its_role_allows(aws: Any, template: dict[str, Any]) -> None:
+    """The key Powertools builds (function name, the decorated function's path, a hash) must match the
+    role's condition, or every webhook would fail in AWS while moto, which ignores IAM, passes."""
+    import fnmatch
+
+    import boto3
+
+    from local.lambda_events import LambdaContext
+    from local.sam_events import kommo_body, webhook_event
+    from tests.conftest import handler_of
+
+    response = handler_of(aws, "WebhookIntakeFunction")(
+        webhook_event(kommo_body("client-message")), LambdaContext(function_name="WebhookIntakeFunction")
+    )
+    assert response["statusCode"] == 200, response["body"]
+    keys = [item["id"] for item in boto3.resource("dynamodb").Table(aws.names["IdempotencyTable"]).scan()["Items"]]
+    [statement] = intake_idempotency_statements(template)
+    patterns = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    assert keys and all(any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns) for key in keys), keys
+    assert not any(fnmatch.fnmatchcase("delivery#lead:1:reply", pattern) for pattern in patterns)
