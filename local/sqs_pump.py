@@ -9,8 +9,6 @@ from typing import Any
 
 from local.lambda_events import sqs_event
 
-RETRY_AFTER_FAILURE_SECONDS = 5
-
 
 def deliver_batch(
     sqs: Any,
@@ -18,11 +16,12 @@ def deliver_batch(
     queue_url: str,
     queue_arn: str,
     messages: list[Any],
-    retry_after_seconds: int = RETRY_AFTER_FAILURE_SECONDS,
+    retry_after_seconds: int | None = None,
 ) -> set[str]:
-    """Invoke with one batch; delete the successes, make the failures visible again after a short
-    while (their receive count grows, so the redrive policy moves a poison message to the DLQ).
-    Returns the failed message ids."""
+    """Invoke with one batch and delete the successes. A failure comes back as SQS brings it back: after
+    the retry delay the handler set on it (or the queue's visibility timeout), its receive count growing
+    so the redrive policy moves a poison message to the DLQ. `retry_after_seconds` (tests) brings the
+    failures back after that many seconds instead. Returns the failed message ids."""
     try:
         result = invoke(sqs_event(messages, queue_arn)) or {}
         failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
@@ -31,6 +30,8 @@ def deliver_batch(
         failed = {message["MessageId"] for message in messages}
     for message in messages:
         if message["MessageId"] in failed:
+            if retry_after_seconds is None:
+                continue
             try:
                 sqs.change_message_visibility(
                     QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=retry_after_seconds
