@@ -1,4 +1,4 @@
-"""Typed Kommo account webhooks (see shared/kommo-api.md for the shapes they come in).
+"""Typed Kommo account webhooks (the real bodies they are read from: events/kommo/*.form).
 
 Real bodies vary, and Kommo disables a webhook that keeps failing, so parsing is lenient where
 Kommo is known to vary (plain custom-field values, messages without a lead, outgoing messages
