@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 ANA = 8401234  # salesperson, Auto, Mon-Fri 09-12 and 13-18 São Paulo, 30-minute meetings
 MARIANA_LEAD, MARIANA = 27754599, 93589657  # Ana's lead and its contact
 JULIANA_LEAD = 27754601  # another lead
+LUCAS_LEAD = 27754602  # a third lead
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 
@@ -198,7 +199,7 @@ def test_a_reschedule_moves_the_appointment_and_frees_the_old_slot(agenda: World
     assert status == 200 and moved["start"] == at(day, "09:15") and moved["version"] == 2  # overlapping move
     assert book(agenda, at(day, "09:45"), lead=JULIANA_LEAD)[0] == 201
     status, moved = call(agenda, "POST", f"/appointments/{appointment['id']}/reschedule", {"start": at(day, "15:00")})
-    assert status == 200 and book(agenda, at(day, "09:15"), lead=JULIANA_LEAD)[0] == 201
+    assert status == 200 and book(agenda, at(day, "09:15"), lead=LUCAS_LEAD)[0] == 201
 
 
 def test_a_reschedule_that_fails_halfway_leaves_the_old_booking_in_place(agenda: World) -> None:
@@ -208,8 +209,8 @@ def test_a_reschedule_that_fails_halfway_leaves_the_old_booking_in_place(agenda:
     status, answer = call(agenda, "POST", f"/appointments/{appointment['id']}/reschedule", {"start": at(day, "14:00")})
     assert status == 409 and answer["error"] == "slot_taken"
     assert call(agenda, "GET", f"/appointments/{appointment['id']}")[1]["start"] == at(day, "10:00")
-    assert book(agenda, at(day, "10:00"), lead=JULIANA_LEAD)[0] == 409  # the old slot is still taken
-    assert book(agenda, at(day, "14:00"), lead=JULIANA_LEAD)[0] == 409  # and nothing of the new one was kept
+    assert book(agenda, at(day, "10:00"), lead=LUCAS_LEAD)[0] == 409  # the old slot is still taken
+    assert book(agenda, at(day, "14:00"), lead=LUCAS_LEAD)[0] == 409  # and nothing of the new one was kept
 
 
 @pytest.mark.parametrize(
@@ -270,3 +271,62 @@ def test_a_held_slot_can_be_booked_by_its_holder_before_the_hold_expires(agenda:
     with pytest.raises(AppError) as unheld:  # without a hold, a slot inside the notice stays refused
         service.book(BookingRequest(vendor_id=ANA, lead_id=MARIANA_LEAD, start=start - timedelta(minutes=30)))
     assert unheld.value.code == "too_soon"
+
+
+def test_one_lead_cannot_hold_or_book_a_salespersons_whole_day(agenda: World) -> None:
+    """One client steering n8n's agent (whose tools bind the lead and the salesperson, not how often they
+    are called) holds one slot at a time and has one appointment to come (LEAD_APPOINTMENTS_MAX)."""
+    day = working_day()
+    held = [
+        call(agenda, "POST", "/holds", {"vendor_id": ANA, "lead_id": MARIANA_LEAD, "start": at(day, hhmm)})[0]
+        for hhmm in ("09:00", "09:30", "10:00", "10:30", "11:00", "11:30")
+    ]
+    booked = [book(agenda, at(day, hhmm))[0] for hhmm in ("13:00", "13:30", "14:00", "14:30", "15:00", "15:30")]
+    _, free = call(agenda, "GET", f"/vendors/{ANA}/availability", **{"from": at(day, "00:00"), "to": at(day, "23:59")})
+    assert held.count(201) <= 2 and booked.count(201) <= 2, (held, booked)
+    assert len(free["slots"]) == 14  # of 16: one held, one booked
+
+
+def test_a_lead_holding_a_slot_is_shown_its_hold_and_gets_it_again_for_the_same_slot(agenda: World) -> None:
+    day = working_day()
+    hold = {"vendor_id": ANA, "lead_id": MARIANA_LEAD, "start": at(day, "09:00")}
+    status, first = call(agenda, "POST", "/holds", hold)
+    assert status == 201
+    assert call(agenda, "POST", "/holds", hold) == (201, first)  # the agent asking twice: one hold
+    status, refused = call(agenda, "POST", "/holds", {**hold, "start": at(day, "10:00")})
+    assert (status, refused["error"], refused["hold"]) == (409, "lead_has_hold", first)
+    assert call(agenda, "POST", "/holds", {**hold, "lead_id": JULIANA_LEAD, "start": at(day, "10:00")})[0] == 201
+
+
+def test_a_lead_with_an_appointment_to_come_is_shown_it_to_reschedule_instead(agenda: World) -> None:
+    day = working_day()
+    _, appointment = book(agenda, at(day, "10:00"))
+    status, refused = book(agenda, at(day, "15:00"))
+    assert (status, refused["error"], refused["appointments"]) == (409, "lead_has_appointment", [appointment])
+    status, refused = call(
+        agenda, "POST", "/holds", {"vendor_id": ANA, "lead_id": MARIANA_LEAD, "start": at(day, "16:00")}
+    )
+    assert (status, refused["error"]) == (409, "lead_has_appointment")
+    moved = call(agenda, "POST", f"/appointments/{appointment['id']}/reschedule", {"start": at(day, "15:00")})
+    assert moved[0] == 200 and moved[1]["start"] == at(day, "15:00")
+
+
+def test_a_lead_books_again_once_its_appointment_is_cancelled_or_its_hold_was_booked(agenda: World) -> None:
+    day = working_day()
+    _, hold = call(agenda, "POST", "/holds", {"vendor_id": ANA, "lead_id": MARIANA_LEAD, "start": at(day, "09:00")})
+    _, appointment = book(agenda, at(day, "09:00"), hold_id=hold["hold_id"])
+    assert call(agenda, "DELETE", f"/appointments/{appointment['id']}")[0] == 200
+    status, _ = call(agenda, "POST", "/holds", {"vendor_id": ANA, "lead_id": MARIANA_LEAD, "start": at(day, "11:00")})
+    assert status == 201  # the booked hold is no longer the lead's live hold
+    assert book(agenda, at(day, "14:00"))[0] == 201
+
+
+def test_more_appointments_per_lead_when_the_operator_allows_them(
+    agenda: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import reset_caches
+
+    monkeypatch.setenv("LEAD_APPOINTMENTS_MAX", "2")
+    reset_caches()
+    day = working_day()
+    assert [book(agenda, at(day, hhmm))[0] for hhmm in ("10:00", "14:00", "16:00")] == [201, 201, 409]

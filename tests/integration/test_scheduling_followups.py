@@ -14,7 +14,17 @@ from local.lambda_events import sqs_event
 from local.one_time_schedules import fire_due
 from tests.conftest import World, queue_messages
 from tests.integration.test_reactive_flow import client_message
-from tests.integration.test_scheduling import ANA, MARIANA, MARIANA_LEAD, agenda, at, book, call, working_day
+from tests.integration.test_scheduling import (
+    ANA,
+    JULIANA_LEAD,
+    MARIANA,
+    MARIANA_LEAD,
+    agenda,
+    at,
+    book,
+    call,
+    working_day,
+)
 
 __all__ = ["agenda"]  # the fixture, shared with test_scheduling
 
@@ -50,7 +60,7 @@ def test_a_booking_is_stored_in_n8n_tasked_noted_and_confirmed_to_the_client(age
     agenda.pump()
 
     [request] = scheduling_requests(agenda)
-    assert request["kind"] == "scheduling" and request["version"] == "1"
+    assert request["kind"] == "scheduling" and request["version"] == "2"
     assert request["appointment"] == {
         "id": appointment["id"],
         "vendor_id": ANA,
@@ -137,7 +147,7 @@ def test_reminders_are_created_moved_with_a_reschedule_removed_on_cancel_and_sen
     assert len(agenda.kommo.salesbot_runs) == 2 and "Lembrete" in agenda.reply_field()  # 24 h and 1 h
     assert reminders(agenda) == {}
 
-    _, second = book(agenda, at(day, "10:00"))
+    _, second = book(agenda, at(day, "10:00"), lead=JULIANA_LEAD)  # Mariana has her meeting (one per lead)
     agenda.pump()
     assert len(reminders(agenda)) == 2
     call(agenda, "DELETE", f"/appointments/{second['id']}")

@@ -222,6 +222,7 @@ def scheduling_service(settings: Settings) -> SchedulingService:
         kommo=kommo_client(settings),
         events=QueuePublisher.from_settings(settings),
         hold_minutes=settings.hold_minutes,
+        lead_appointments_max=settings.lead_appointments_max,
     )
 
 

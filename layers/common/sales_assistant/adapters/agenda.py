@@ -7,6 +7,9 @@ Items (pk, sk):
   client's idempotency key, the appointment it booked and the start it asked for (a key whose
   appointment was cancelled moves to the one it books next); `meeting-task#<id>`, `-`: the Kommo
   meeting task of an appointment (its follow-ups move it and complete it, weeks later maybe).
+- `lead#<lead>`, `hold`: the lead's latest hold (a lead keeps one live hold at a time); `lead#<lead>`,
+  `appointments`: the appointments booked for the lead (LeadAppointments, written with a version), so
+  that a lead has at most LEAD_APPOINTMENTS_MAX still to come.
 
 Every change is one TransactWriteItems: the grains are written only where absent (or an expired hold,
 or this lead's own hold), so two overlapping bookings can never both commit. A reschedule writes the new
@@ -18,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from sales_assistant.adapters.aws import dynamodb_client, dynamodb_table, plain
-from sales_assistant.models.appointment import Appointment, BookingKey, Hold
+from sales_assistant.models.appointment import Appointment, BookingKey, Hold, LeadAppointments
 from sales_assistant.services.availability import Interval, grains
 from sales_assistant.services.scheduling import ChangedMeanwhile, KeyUsed, SlotTaken
 
@@ -65,6 +68,16 @@ class DynamoAgenda:
         item = self._table.get_item(Key={"pk": f"hold#{hold_id}", "sk": "-"}, ConsistentRead=True)
         return Hold.model_validate(plain(item["Item"])) if "Item" in item else None
 
+    def lead_hold(self, lead_id: int) -> Hold | None:
+        """The lead's latest hold (live, lapsed or booked)."""
+        item = self._table.get_item(Key={"pk": _lead(lead_id), "sk": "hold"}, ConsistentRead=True).get("Item")
+        return Hold.model_validate(plain(item)) if item else None
+
+    def lead_appointments(self, lead_id: int) -> LeadAppointments:
+        """The appointments booked for the lead, as recorded (version 0: none yet)."""
+        item = self._table.get_item(Key={"pk": _lead(lead_id), "sk": "appointments"}, ConsistentRead=True).get("Item")
+        return LeadAppointments.model_validate(plain(item)) if item else LeadAppointments(lead_id=lead_id)
+
     def booked_with(self, key: str) -> BookingKey | None:
         """The appointment an idempotency key booked, and the start it asked for."""
         item = self._table.get_item(Key={"pk": f"booking-key#{key}", "sk": "-"}, ConsistentRead=True).get("Item")
@@ -80,22 +93,48 @@ class DynamoAgenda:
         self._table.put_item(Item={"pk": f"meeting-task#{appointment_id}", "sk": "-", "task_id": task_id})
 
     # ------------------------------------------------------------------ writes
-    def add_hold(self, hold: Hold, now: int) -> None:
-        """Occupy the hold's grains until it expires (raises SlotTaken)."""
+    def add_hold(self, hold: Hold, now: int, previous: Hold | None = None) -> None:
+        """Occupy the hold's grains until it expires and make it the lead's latest hold, in place of
+        `previous`, the one read before (raises SlotTaken, or ChangedMeanwhile when the lead held another
+        slot meanwhile)."""
         interval = Interval(hold.start, hold.end, hold.occupied_until)
         occupy = self._occupy(hold.vendor_id, interval, hold.hold_id, "hold", hold.lead_id, now, hold.expires_at)
         record = {"pk": f"hold#{hold.hold_id}", "sk": "-", **hold.model_dump()}
-        self._transact([*occupy, self._put(record, "attribute_not_exists(pk)")], owned=False)
+        latest = {"pk": _lead(hold.lead_id), "sk": "hold", **hold.model_dump()}
+        if previous is None:
+            replace = self._put(latest, "attribute_not_exists(pk)")
+        else:
+            replace = self._put(latest, "hold_id = :previous", {":previous": previous.hold_id})
+        self._transact([*occupy, self._put(record, "attribute_not_exists(pk)"), replace], owned=False)
 
-    def book(self, appointment: Appointment, now: int, replacing: str | None = None) -> None:
-        """Write the appointment and its grains, and point its idempotency key at it: a new key, or one that
-        still points at the cancelled appointment `replacing` (raises SlotTaken, or KeyUsed when the key
-        booked another appointment meanwhile)."""
+    def book(
+        self,
+        appointment: Appointment,
+        now: int,
+        replacing: str | None = None,
+        lead: LeadAppointments | None = None,
+        hold_booked: bool = False,
+    ) -> None:
+        """Write the appointment and its grains, add it to the lead's appointments (`lead`, as read: none
+        recorded when None) and point its idempotency key at it: a new key, or one that still points at the
+        cancelled appointment `replacing`. `hold_booked`: the lead's live hold became this appointment, so
+        the lead holds nothing any more. Raises SlotTaken, ChangedMeanwhile when the lead's appointments
+        changed since read, or KeyUsed when the key booked another appointment meanwhile."""
         interval = Interval(appointment.start, appointment.end, appointment.occupied_until)
         items = self._occupy(
             appointment.vendor_id, interval, appointment.appointment_id, "appointment", appointment.lead_id, now
         )
         items.append(self._put(_record(appointment), "attribute_not_exists(pk)"))
+        items.append(self._lead_appointments(lead or LeadAppointments(lead_id=appointment.lead_id), appointment))
+        if hold_booked:
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self._table_name,
+                        "Key": _typed({"pk": _lead(appointment.lead_id), "sk": "hold"}),
+                    }
+                }
+            )
         if appointment.idempotency_key:
             key_item = {
                 "pk": f"booking-key#{appointment.idempotency_key}",
@@ -108,7 +147,7 @@ class DynamoAgenda:
                 items.append(self._put(key_item, "attribute_not_exists(pk)"))
         try:
             self._transact(items, owned=False)
-        except SlotTaken:
+        except (SlotTaken, ChangedMeanwhile):
             used = appointment.idempotency_key and self.booked_with(appointment.idempotency_key)
             if used and used.appointment_id != replacing:
                 raise KeyUsed(used) from None
@@ -169,6 +208,19 @@ class DynamoAgenda:
             for grain in sorted(grain_starts)
         ]
 
+    def _lead_appointments(self, lead: LeadAppointments, appointment: Appointment) -> dict[str, Any]:
+        """The lead's appointments with `appointment` added, written only if unchanged since read."""
+        item = {
+            "pk": _lead(lead.lead_id),
+            "sk": "appointments",
+            "lead_id": lead.lead_id,
+            "appointment_ids": [*lead.appointment_ids, appointment.appointment_id],
+            "version": lead.version + 1,
+        }
+        if lead.version == 0:
+            return self._put(item, "attribute_not_exists(pk)")
+        return self._put(item, "version = :seen", {":seen": lead.version})
+
     def _replace(self, current: Appointment, changed: Appointment) -> dict[str, Any]:
         return self._put(
             _record(changed), "version = :seen AND #status = :booked", {":seen": current.version, ":booked": "booked"}
@@ -184,8 +236,8 @@ class DynamoAgenda:
         return {"Put": put}
 
     def _transact(self, items: list[dict[str, Any]], *, owned: bool) -> None:
-        """One TransactWriteItems; a failed condition on a grain is SlotTaken, on the appointment
-        ChangedMeanwhile (`owned`: every condition guards what the appointment holds)."""
+        """One TransactWriteItems; a failed condition on a grain is SlotTaken, on the appointment or the
+        lead's records ChangedMeanwhile (`owned`: every condition guards what the appointment holds)."""
         if len(items) > MAX_TRANSACTION_ITEMS:
             raise ValueError(f"{len(items)} items exceed DynamoDB's transaction limit")
         try:
@@ -202,6 +254,10 @@ class DynamoAgenda:
 
 def _agenda(vendor_id: int) -> str:
     return f"agenda#{vendor_id}"
+
+
+def _lead(lead_id: int) -> str:
+    return f"lead#{lead_id}"
 
 
 def _sk(grain: int) -> str:
@@ -223,7 +279,7 @@ def _record(appointment: Appointment) -> dict[str, Any]:
 def _is_record(item: dict[str, Any]) -> bool:
     operation = item.get("Put") or item.get("Delete") or {}
     key = operation.get("Item") or operation.get("Key") or {}
-    return str(key.get("pk", {}).get("S", "")).startswith("appointment#")
+    return str(key.get("pk", {}).get("S", "")).startswith(("appointment#", "lead#"))
 
 
 def _typed(item: dict[str, Any]) -> dict[str, Any]:

@@ -39,7 +39,9 @@ def availability(
 @router.post(
     "/holds",
     summary="Keep a slot for a lead a few minutes",
-    description='Body: {"vendor_id", "lead_id", "start"}. 201 with the hold; 409 with nearest_free when taken.',
+    description='Body: {"vendor_id", "lead_id", "start"}. 201 with the hold (the same one when the lead asks for its '
+    "held slot again); 409 with nearest_free when taken, lead_has_hold with the lead's live hold (one at a time), or "
+    "lead_has_appointment with its appointments to come (LEAD_APPOINTMENTS_MAX).",
     **bearer_route("scheduling", 404, 409, success=201),
 )
 def post_hold() -> Response[dict[str, Any]]:
@@ -52,7 +54,8 @@ def post_hold() -> Response[dict[str, Any]]:
     summary="Book a slot",
     description='Body: {"vendor_id", "lead_id", "start", "idempotency_key"?, "hold_id"?}. 201 with the appointment '
     "(for a repeated idempotency_key the one it booked, as it is now, or a new one if that was cancelled; a live "
-    "hold_id keeps its slot until it expires, notice included); 409 with nearest_free when the slot is taken; 422 "
+    "hold_id keeps its slot until it expires, notice included); 409 with nearest_free when the slot is taken, or "
+    "lead_has_appointment with the lead's appointments to come when it has LEAD_APPOINTMENTS_MAX (reschedule one); 422 "
     "with the reason (outside_hours, holiday, in_the_past, too_soon, beyond_horizon) when it cannot be booked, or "
     "idempotency_key_reused when the key booked another start.",
     **bearer_route("scheduling", 404, 409, 502, success=201),

@@ -77,6 +77,15 @@ class BookingKey(Model):
     start: int | None = None
 
 
+class LeadAppointments(Model):
+    """The appointments booked for a lead, oldest first, and the record's version (0: none recorded yet):
+    the scheduling service lets a lead have at most LEAD_APPOINTMENTS_MAX of them still to come."""
+
+    lead_id: int
+    appointment_ids: list[str] = []
+    version: int = 0
+
+
 class Appointment(Model):
     """A meeting of a salesperson with a lead; `version` grows with every change (reschedule, cancel)."""
 

@@ -21,6 +21,7 @@ from sales_assistant.models.appointment import (
     BookingRequest,
     Hold,
     HoldRequest,
+    LeadAppointments,
     RescheduleRequest,
     Slot,
 )
@@ -70,6 +71,30 @@ class SlotUnavailable(Conflict):
         super().__init__(message, details={"nearest_free": _views(nearest)})
 
 
+class LeadHasHold(Conflict):
+    """409: the lead holds another slot (one live hold per lead), shown so that it can be booked."""
+
+    code = "lead_has_hold"
+
+    def __init__(self, hold: dict[str, object]) -> None:
+        super().__init__(
+            "the lead already holds a slot: book it, or hold another once it lapses", details={"hold": hold}
+        )
+
+
+class LeadHasAppointment(Conflict):
+    """409: the lead has as many appointments to come as it may (LEAD_APPOINTMENTS_MAX), shown so that one
+    can be rescheduled instead."""
+
+    code = "lead_has_appointment"
+
+    def __init__(self, appointments: list[Appointment]) -> None:
+        super().__init__(
+            "the lead already has an appointment to come: reschedule it instead",
+            details={"appointments": [appointment.view() for appointment in appointments]},
+        )
+
+
 class Agenda(Protocol):
     """Raises SlotTaken, KeyUsed and ChangedMeanwhile as named here (adapters/agenda.py)."""
 
@@ -79,11 +104,22 @@ class Agenda(Protocol):
 
     def hold(self, hold_id: str) -> Hold | None: ...
 
+    def lead_hold(self, lead_id: int) -> Hold | None: ...
+
+    def lead_appointments(self, lead_id: int) -> LeadAppointments: ...
+
     def booked_with(self, key: str) -> BookingKey | None: ...
 
-    def add_hold(self, hold: Hold, now: int) -> None: ...
+    def add_hold(self, hold: Hold, now: int, previous: Hold | None = None) -> None: ...
 
-    def book(self, appointment: Appointment, now: int, replacing: str | None = None) -> None: ...
+    def book(
+        self,
+        appointment: Appointment,
+        now: int,
+        replacing: str | None = None,
+        lead: LeadAppointments | None = None,
+        hold_booked: bool = False,
+    ) -> None: ...
 
     def cancel(self, appointment: Appointment, cancelled: Appointment) -> None: ...
 
@@ -99,7 +135,8 @@ class Events(Protocol):
 
 
 class SchedulingService:
-    """Availability, holds and appointments; every collaborator comes in as a port."""
+    """Availability, holds and appointments; every collaborator comes in as a port. A lead holds one slot
+    at a time and has at most `lead_appointments_max` appointments to come."""
 
     def __init__(
         self,
@@ -109,6 +146,7 @@ class SchedulingService:
         kommo: LeadReader,
         events: Events,
         hold_minutes: int,
+        lead_appointments_max: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._agenda = agenda
@@ -116,6 +154,7 @@ class SchedulingService:
         self._kommo = kommo
         self._events = events
         self._hold_seconds = hold_minutes * 60
+        self._lead_appointments_max = lead_appointments_max
         self._clock = clock
 
     # ------------------------------------------------------------------ reading
@@ -144,10 +183,18 @@ class SchedulingService:
 
     # ------------------------------------------------------------------ changing
     def hold(self, request: HoldRequest) -> dict[str, object]:
-        """Keep a slot for a lead a few minutes: other leads are not offered it and cannot book it."""
+        """Keep a slot for a lead a few minutes: other leads are not offered it and cannot book it. A lead
+        holds one slot at a time: another while it is live is refused (the same slot again gets the same
+        hold), so that one client cannot keep a salesperson's day from everyone else."""
         vendor = self._vendor(request.vendor_id)
         now = int(self._clock())
         interval = self._bookable(vendor, request.start, now)
+        self._upcoming(request.lead_id, now)
+        latest = self._agenda.lead_hold(request.lead_id)
+        if latest is not None and latest.expires_at >= now:
+            if (latest.vendor_id, latest.start) == (vendor.vendor_id, interval.start):
+                return _hold_view(latest, vendor.profile.timezone)
+            raise LeadHasHold(_hold_view(latest, (self._vendors.get(latest.vendor_id) or vendor).profile.timezone))
         hold = Hold(
             hold_id=f"hold-{uuid.uuid4().hex[:16]}",
             vendor_id=vendor.vendor_id,
@@ -158,25 +205,19 @@ class SchedulingService:
             expires_at=now + self._hold_seconds,
         )
         try:
-            self._agenda.add_hold(hold, now)
+            self._agenda.add_hold(hold, now, previous=latest)
         except SlotTaken:
             raise self._taken(vendor, interval.start, now, request.lead_id) from None
+        except ChangedMeanwhile:
+            raise Conflict("the lead held another slot meanwhile", code="lead_has_hold") from None
         count("SlotsHeld")
-        slot = Slot.of(hold.start, hold.end, vendor.profile.timezone)
-        expires = Slot.of(hold.expires_at, hold.expires_at, vendor.profile.timezone).start
-        return {
-            "hold_id": hold.hold_id,
-            "vendor_id": hold.vendor_id,
-            "lead_id": hold.lead_id,
-            "start": slot.start.isoformat(),
-            "end": slot.end.isoformat(),
-            "expires_at": expires.isoformat(),
-        }
+        return _hold_view(hold, vendor.profile.timezone)
 
     def book(self, request: BookingRequest) -> Appointment:
         """Book a slot for a lead (its hold, if any, becomes the appointment). The same idempotency key
         books once: a repeat gets that appointment back as it is now (moved, maybe), or books anew once it
-        was cancelled; the key with another start (neither the first nor the current one) is refused."""
+        was cancelled; the key with another start (neither the first nor the current one) is refused. A
+        lead with `lead_appointments_max` appointments to come gets them back in a 409 instead."""
         used = self._agenda.booked_with(request.idempotency_key) if request.idempotency_key else None
         if used:
             earlier = self._booked_before(used, request)
@@ -184,11 +225,13 @@ class SchedulingService:
                 return self._repeat(earlier)
         vendor = self._vendor(request.vendor_id)
         now = int(self._clock())
-        interval = self._bookable(vendor, request.start, now, held=self._held(request, now))
+        held = self._held(request, now)
+        interval = self._bookable(vendor, request.start, now, held=held)
         if not self._busy(vendor.vendor_id, interval.start, interval.occupied_until, now, request.lead_id).isdisjoint(
             interval.grains
         ):  # taken already: answer without asking Kommo (the transaction below decides any race)
             raise self._taken(vendor, interval.start, now, request.lead_id)
+        upcoming = self._upcoming(request.lead_id, now)
         lead = self._lead(request.lead_id)
         appointment = Appointment(
             appointment_id=f"apt-{vendor.vendor_id}-{uuid.uuid4().hex[:12]}",
@@ -204,11 +247,14 @@ class SchedulingService:
             idempotency_key=request.idempotency_key,
         )
         try:
-            self._agenda.book(appointment, now, replacing=used.appointment_id if used else None)
+            replacing = used.appointment_id if used else None
+            self._agenda.book(appointment, now, replacing=replacing, lead=upcoming, hold_booked=held)
         except KeyUsed as meanwhile:  # the same key booked by a request running at the same time
             return self._repeat(self._booked_before(meanwhile.key, request))
         except SlotTaken:
             raise self._taken(vendor, interval.start, now, request.lead_id) from None
+        except ChangedMeanwhile:  # the lead booked another slot at the same moment
+            raise Conflict("the lead's appointments changed meanwhile; try again", code="changed_meanwhile") from None
         self._publish("booked", appointment)
         count("AppointmentsBooked")
         logger.info("appointment booked", extra={"appointment_id": appointment.appointment_id, "lead_id": lead.id})
@@ -275,6 +321,18 @@ class SchedulingService:
         except NotFound:
             raise NotFound(f"lead {lead_id} does not exist in Kommo", code="unknown_lead") from None
 
+    def _upcoming(self, lead_id: int, now: int) -> LeadAppointments:
+        """The lead's appointments still to come (LeadHasAppointment when it may have no more)."""
+        recorded = self._agenda.lead_appointments(lead_id)
+        upcoming = [
+            appointment
+            for appointment in map(self._agenda.get, recorded.appointment_ids)
+            if appointment is not None and appointment.status == "booked" and appointment.end > now
+        ]
+        if len(upcoming) >= self._lead_appointments_max:
+            raise LeadHasAppointment(upcoming)
+        return recorded.model_copy(update={"appointment_ids": [item.appointment_id for item in upcoming]})
+
     def _held(self, request: BookingRequest, now: int) -> bool:
         """Whether the request's hold keeps its slot for it now: then the notice, checked when the slot
         was held, is not checked again (the notice edge moves on while the client confirms)."""
@@ -322,6 +380,19 @@ class SchedulingService:
 
     def _publish(self, change: str, appointment: Appointment) -> None:
         self._events.publish(AppointmentChanged.model_validate({"change": change, "appointment": appointment}))
+
+
+def _hold_view(hold: Hold, timezone: str) -> dict[str, object]:
+    """A hold as the API answers it (ISO 8601 with the salesperson's offset)."""
+    slot = Slot.of(hold.start, hold.end, timezone)
+    return {
+        "hold_id": hold.hold_id,
+        "vendor_id": hold.vendor_id,
+        "lead_id": hold.lead_id,
+        "start": slot.start.isoformat(),
+        "end": slot.end.isoformat(),
+        "expires_at": Slot.of(hold.expires_at, hold.expires_at, timezone).start.isoformat(),
+    }
 
 
 def _views(slots: list[Slot]) -> list[dict[str, str]]:
