@@ -14,6 +14,9 @@ It serves `POST /v1/chat/completions` (plain JSON, or server-sent events when `s
 - otherwise, when tools are offered: the client asks for a human -> the tool named like `hand_over`;
   for a meeting -> `check_availability`;
 - otherwise a greeting that repeats the client's last words (`REPLY_PREFIX` marks it).
+
+The client's words are the last user message, from the reply workflow's `NEW_MESSAGES` header on
+(what is known of the lead comes before it).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 REPLY_PREFIX = "[modelo de teste]"
 HUMAN = re.compile(r"\b(humano|atendente|pessoa|consultor)\b", re.IGNORECASE)
 MEETING = re.compile(r"\b(agendar|reuni[aã]o|hor[aá]rio|visita)\b", re.IGNORECASE)
+NEW_MESSAGES = "Mensagens novas do cliente:"  # n8n/src/prepare-reply.js
 
 
 @dataclass
@@ -185,7 +189,7 @@ def default_step(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) ->
     last = messages[-1] if messages else {}
     if last.get("role") == "tool":
         return Step(text=f"{REPLY_PREFIX} Consultei o sistema: {str(last.get('content'))[:300]}")
-    said = content_text(last.get("content"))
+    said = content_text(last.get("content")).rsplit(NEW_MESSAGES, 1)[-1].strip()
     if tools and HUMAN.search(said):
         return Step(tool="hand_over", arguments={"reason": "o cliente pediu atendimento humano"})
     if tools and MEETING.search(said):

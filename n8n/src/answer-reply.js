@@ -5,6 +5,7 @@
 //   taken slot, which the agent handles by offering other times) -> {"type": "schedule", "slot",
 //   "reason"}: the salesperson gets a task to confirm the meeting by hand.
 // A successful booking needs no action: the service booked it and runs its own scheduling flow.
+// At most one of each (the last booking that failed), within the contract's bounds (5 actions, texts capped).
 const output = $input.first().json;
 const text = typeof output.output === 'string' ? output.output.trim() : '';
 const steps = Array.isArray(output.intermediateSteps) ? output.intermediateSteps : [];
@@ -32,11 +33,13 @@ for (const step of steps) {
     const booked = answer && typeof answer === 'object' && answer.id && !answer.error;
     const taken = answer && typeof answer === 'object' && Array.isArray(answer.nearest_free);
     if (!booked && !taken) {
-      actions.push({
+      const failed = {
         type: 'schedule',
-        slot: typeof input.start === 'string' ? input.start : null,
+        slot: typeof input.start === 'string' ? input.start.slice(0, 64) : null,
         reason: 'o assistente não conseguiu marcar pelo sistema: confirme o horário com o cliente',
-      });
+      };
+      const earlier = actions.findIndex((action) => action.type === 'schedule');
+      if (earlier >= 0) actions.splice(earlier, 1, failed); else actions.push(failed);
     }
   }
 }

@@ -30,7 +30,7 @@ import pytest
 from local.defaults import LOCAL_SECRETS
 from sales_assistant.adapters.n8n import sign
 from sales_assistant.models.n8n import N8nResponse
-from scripts.n8n_fake_model import REPLY_PREFIX, FakeChatModel, Step
+from scripts.n8n_fake_model import REPLY_PREFIX, FakeChatModel, Step, content_text
 from scripts.n8n_harness import Postgres, RealN8n, free_port, postgres_binaries, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -260,7 +260,8 @@ def test_a_curled_client_message_is_answered_through_the_real_reply_workflow(sta
     [first, *_] = stack.model.requests
     system = first["messages"][0]["content"]
     assert first["messages"][0]["role"] == "system"
-    assert "Ana Souza" in system and "Mariana" in system
+    assert "Ana Souza" in system and "Mariana" not in system  # the client's own words only in user messages
+    assert "Mariana" in content_text(first["messages"][-1]["content"])
     assert "98765" not in json.dumps(first, ensure_ascii=False)  # the phone never reaches the model
     assert {tool["function"]["name"] for tool in first["tools"]} == {
         "check_availability",
