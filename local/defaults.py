@@ -10,7 +10,8 @@ from local.stack import ROOT, Stack, load_template, parameter_defaults
 
 LOCAL_SECRETS = {
     "WEBHOOK_TOKEN": "local-webhook-token-0123456789",
-    "API_TOKEN": "local-api-token-0123456789",
+    "API_TOKEN": "local-api-token-0123456789",  # the operator token
+    "N8N_API_TOKEN": "local-n8n-api-token-0123456789",  # the n8n token
     "N8N_SIGNING_SECRET": "local-n8n-signing-secret-0123456789",
     "KOMMO_LONG_LIVED_TOKEN": "local-long-lived-token",
 }
@@ -39,6 +40,7 @@ EXAMPLE_SETTINGS = {
     "N8N_SIGNING_SECRET": "s" * 32,
     "WEBHOOK_TOKEN": "w" * 32,
     "API_TOKEN": "a" * 32,
+    "N8N_API_TOKEN": "n" * 32,
     "IDEMPOTENCY_TABLE": "idem",
     "KOMMO_TABLE": "kommo",
     "CONVERSATIONS_TABLE": "conversations",

@@ -140,7 +140,8 @@ class LocalRunner:
         lines += [f"  {route.method:6} {route.path:40} -> {route.function}" for route in self.routes]
         schedules = [name for name, function in self.functions.items() if function.schedules]
         lines += [f"  POST   /_local/schedules/{name:24} (schedule on demand)" for name in schedules]
-        lines.append(f"  webhook token: {LOCAL_SECRETS['WEBHOOK_TOKEN']}   API token: {LOCAL_SECRETS['API_TOKEN']}")
+        lines.append(f"  webhook token: {LOCAL_SECRETS['WEBHOOK_TOKEN']}")
+        lines.append(f"  operator token: {LOCAL_SECRETS['API_TOKEN']}   n8n token: {LOCAL_SECRETS['N8N_API_TOKEN']}")
         return "\n".join(lines)
 
     def _start_aws(self) -> None:

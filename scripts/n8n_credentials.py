@@ -1,13 +1,14 @@
 """Writes the three n8n credentials the shipped workflows use, as JSON for `n8n import:credentials`.
 
-    OPENAI_API_KEY=... API_TOKEN=... SUPABASE_DB_URL=postgresql://postgres:...@db.<ref>.supabase.co:5432/postgres \\
+    OPENAI_API_KEY=... N8N_API_TOKEN=... SUPABASE_DB_URL=postgresql://postgres:...@db.<ref>.supabase.co:5432/postgres \\
         python scripts/n8n_credentials.py --openai-url https://api.openai.com/v1 > /tmp/credentials.json
     n8n import:credentials --input=/tmp/credentials.json && rm /tmp/credentials.json
 
 The ids are the ones the workflows in n8n/workflows/ reference, so imported workflows find their
 credentials without editing (creating them by hand in n8n's UI works too: then pick them in each node).
 n8n encrypts the values with its own key on import; the JSON file holds them in clear: delete it.
-Secrets come from the environment (never from the command line, which other users can see).
+Secrets come from the environment (never from the command line, which other users can see). The service
+API credential takes the service's n8n token (N8N_API_TOKEN), never the operator token (API_TOKEN).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--openai-url", default="https://api.openai.com/v1", help="OpenAI-compatible base URL")
     args = parser.parse_args()
-    missing = [name for name in ("OPENAI_API_KEY", "API_TOKEN", "SUPABASE_DB_URL") if not os.environ.get(name)]
+    missing = [name for name in ("OPENAI_API_KEY", "N8N_API_TOKEN", "SUPABASE_DB_URL") if not os.environ.get(name)]
     if missing:
         sys.exit(f"set {', '.join(missing)} in the environment")
     json.dump(
@@ -64,7 +65,7 @@ def main() -> None:
             openai_url=args.openai_url,
             openai_key=os.environ["OPENAI_API_KEY"],
             postgres_url=os.environ["SUPABASE_DB_URL"],
-            api_token=os.environ["API_TOKEN"],
+            api_token=os.environ["N8N_API_TOKEN"],
         ),
         sys.stdout,
         indent=2,

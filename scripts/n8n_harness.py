@@ -400,7 +400,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--service-url", default="http://127.0.0.1:3000", help="the service's HTTP API")
     parser.add_argument("--signing-secret", default="local-n8n-signing-secret-0123456789")
-    parser.add_argument("--api-token", default="local-api-token-0123456789")
+    parser.add_argument("--api-token", default="local-n8n-api-token-0123456789", help="the service's N8N_API_TOKEN")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kommo-n8n-") as base:
         real = RealN8n(args.signing_secret, args.service_url, args.api_token, Path(base)).start()

@@ -16,7 +16,8 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "KommoSalesAssistantTests"
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "kommo-sales-assistant")
 
 WEBHOOK_TOKEN = LOCAL_SECRETS["WEBHOOK_TOKEN"]
-API_TOKEN = LOCAL_SECRETS["API_TOKEN"]
+API_TOKEN = LOCAL_SECRETS["API_TOKEN"]  # the operator token
+N8N_API_TOKEN = LOCAL_SECRETS["N8N_API_TOKEN"]  # the n8n token
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from sales_assistant.api.http import build_resolver, openapi_document
 from sales_assistant.config import get_settings
 from sales_assistant.observability import observed
 
-get_settings()  # no secret: /health and /openapi.json need none
+get_settings().require("api")  # the details of /health take the operator token (the n8n token: 403)
 app = build_resolver(ops.router)
 
 

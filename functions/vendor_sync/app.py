@@ -2,10 +2,11 @@
 
 from typing import Any
 
+from sales_assistant.adapters.sync_lock import SyncBusy
 from sales_assistant.api import vendors
 from sales_assistant.api.http import build_resolver
 from sales_assistant.config import get_settings
-from sales_assistant.observability import observed
+from sales_assistant.observability import logger, observed
 
 get_settings().require("api", "kommo")  # fails the cold start, naming what is missing
 app = build_resolver(vendors.router)
@@ -13,13 +14,17 @@ app = build_resolver(vendors.router)
 
 def route(event: dict[str, Any], context: Any) -> Any:
     """HTTP events go to the routes; the schedule's event (every 15 minutes) refreshes the Kommo token
-    ahead of its expiry, then runs the sync."""
+    ahead of its expiry, then runs the sync (skipped while another run goes on)."""
     if "requestContext" in event:
         return app.resolve(event, context)
     from sales_assistant.adapters.kommo import kommo_client  # requests and the Kommo models: this path only
 
     token_refreshed = kommo_client(get_settings()).refresh_token_ahead()
-    return {**vendors.run_vendor_sync(), "token_refreshed": token_refreshed}
+    try:
+        return {**vendors.run_vendor_sync(on_demand=False), "token_refreshed": token_refreshed}
+    except SyncBusy as busy:  # an on-demand run is going: it does this run's work
+        logger.info("scheduled vendor sync skipped", extra={"reason": busy.code})
+        return {"skipped": busy.code, "token_refreshed": token_refreshed}
 
 
 lambda_handler = observed(route)

@@ -27,6 +27,7 @@ from local.defaults import LOCAL_SECRETS
 from local.sam_events import kommo_body
 
 ROOT = Path(__file__).resolve().parents[2]
+OPERATOR = {"authorization": f"Bearer {LOCAL_SECRETS['API_TOKEN']}"}  # the operator token
 
 
 def free_port() -> int:
@@ -112,7 +113,8 @@ def local_run() -> Iterator[dict[str, int]]:
 
 
 def test_the_local_run_serves_health_on_its_port(local_run: dict[str, int]) -> None:
-    health = get(f"http://127.0.0.1:{local_run['api']}/health")
+    assert get(f"http://127.0.0.1:{local_run['api']}/health") == {"status": "ok"}  # anyone: the status only
+    health = get(f"http://127.0.0.1:{local_run['api']}/health", OPERATOR)
     assert health["checks"] == {**health["checks"], "dynamodb": "ok", "queues": "ok"}
 
 
@@ -122,7 +124,7 @@ def test_the_canary_runs_on_demand_and_health_shows_its_results(local_run: dict[
     )
     with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
         assert json.loads(response.read())["result"]["failed"] == []
-    canary = get(f"http://127.0.0.1:{local_run['api']}/health")["checks"]["canary"]
+    canary = get(f"http://127.0.0.1:{local_run['api']}/health", OPERATOR)["checks"]["canary"]
     assert canary["healthy"] is True and canary["checks"]["n8n"]["ok"] is True
 
 
@@ -187,7 +189,7 @@ def burst(port: int, method: str, path: str, *, callers: int = 120, **request: A
 
 
 def test_every_local_server_answers_a_burst_of_callers_without_resetting_one(local_run: dict[str, int]) -> None:
-    booking = {"authorization": f"Bearer {LOCAL_SECRETS['API_TOKEN']}", "content-type": "application/json"}
+    booking = {**OPERATOR, "content-type": "application/json"}
     api = burst(local_run["api"], "POST", "/appointments", body=b"{}", headers=booking)
     kommo = burst(local_run["kommo"], "GET", "/_sandbox/leads")
     n8n = burst(local_run["n8n"], "GET", "/")  # the stand-in answers POST only

@@ -14,7 +14,8 @@ import pytest
 from local.stack import load_template
 from sales_assistant.adapters.retry import MAX_GROUPS_AT_ONCE, MAX_RECEIVES, RECORD_WORST_CASE_SECONDS
 
-SECRET_VARIABLES = ("WEBHOOK_SECRET_ARN", "API_SECRET_ARN", "N8N_SECRET_ARN", "KOMMO_SECRET_ARN")
+SECRET_VARIABLES = ("WEBHOOK_SECRET_ARN", "API_SECRET_ARN", "N8N_API_SECRET_ARN", "N8N_SECRET_ARN", "KOMMO_SECRET_ARN")
+BEARER = {"API_SECRET_ARN", "N8N_API_SECRET_ARN"}  # bearer routes know both tokens: the other scope's is a 403
 # The only policies granting "*": AWS managed policies SAM attaches to every role it generates.
 # Basic execution: logs:CreateLogGroup/CreateLogStream/PutLogEvents (the groups themselves are declared here);
 # X-Ray write-only: X-Ray's PutTraceSegments and sampling calls have no resource-level permissions.
@@ -25,13 +26,13 @@ ALLOWED_MANAGED_POLICIES = {
 }
 SECRETS_OF = {  # function -> the secrets its handler requires at cold start, and nothing more
     "WebhookIntakeFunction": {"WEBHOOK_SECRET_ARN"},
-    "OpsApiFunction": set(),
+    "OpsApiFunction": BEARER,  # the details of /health
     "ConversationWorkerFunction": {"N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
-    "BotCommandsFunction": {"API_SECRET_ARN", "KOMMO_SECRET_ARN"},
-    "VendorSyncFunction": {"API_SECRET_ARN", "KOMMO_SECRET_ARN"},
-    "ProactiveTriggerFunction": {"API_SECRET_ARN", "N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
+    "BotCommandsFunction": BEARER | {"KOMMO_SECRET_ARN"},
+    "VendorSyncFunction": BEARER | {"KOMMO_SECRET_ARN"},
+    "ProactiveTriggerFunction": BEARER | {"N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
     "CanaryFunction": {"N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
-    "SchedulingFunction": {"API_SECRET_ARN", "N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
+    "SchedulingFunction": BEARER | {"N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
 }
 
 

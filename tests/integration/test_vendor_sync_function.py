@@ -1,5 +1,5 @@
-"""The vendor_sync function: on schedule and POST /vendors/sync, against the Kommo sandbox; the
-vendor routes need the bearer token and never show secrets."""
+"""The vendor_sync function: on schedule and POST /vendors/sync, against the Kommo sandbox, one run at a
+time and one on-demand run a minute; the vendor routes need the operator token and never show secrets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from local.lambda_events import LambdaContext, http_api_event, schedule_event
-from tests.conftest import API_TOKEN, handler_of, reset_caches
+from tests.conftest import API_TOKEN, N8N_API_TOKEN, handler_of, reset_caches
 
 AUTH = {"authorization": f"Bearer {API_TOKEN}"}
 
@@ -28,8 +28,14 @@ def vendor_sync(aws: Any, kommo_sandbox: Any, monkeypatch: Any) -> Any:
 
 
 def http(invoke: Any, method: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    status, body, _ = answered(invoke, method, path, headers)
+    return status, body
+
+
+def answered(invoke: Any, method: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
+    """Status, JSON body and headers of one request."""
     response = invoke(http_api_event(method, path, headers=headers if headers is not None else AUTH))
-    return response["statusCode"], json.loads(response["body"])
+    return response["statusCode"], json.loads(response["body"]), response.get("headers") or {}
 
 
 def test_the_schedule_caches_every_kommo_user_with_local_profiles(vendor_sync: Any) -> None:
@@ -58,10 +64,50 @@ def test_users_added_changed_and_removed_in_kommo_show_up(vendor_sync: Any, komm
     assert bruno["profile"]["areas"] == ["Imóveis"]  # the local profile survives
 
 
-def test_vendor_routes_need_the_bearer_token(vendor_sync: Any) -> None:
+def test_vendor_routes_need_the_operator_token(vendor_sync: Any) -> None:
     for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": API_TOKEN}):
         status, body = http(vendor_sync, "GET", "/vendors", headers=headers)
         assert (status, body["error"]) == (401, "unauthorized")
+    for path in ("/vendors", "/vendors/sync"):  # a stolen n8n token cannot list salespeople nor run syncs
+        method = "POST" if path.endswith("sync") else "GET"
+        status, body = http(vendor_sync, method, path, headers={"authorization": f"Bearer {N8N_API_TOKEN}"})
+        assert (status, body["error"]) == (403, "forbidden")
+
+
+def test_a_second_sync_on_demand_within_the_minute_is_refused_with_when_to_try_again(
+    vendor_sync: Any, kommo_sandbox: Any
+) -> None:
+    """An operator (or a script in a loop) asking again at once gets 429 and Retry-After, and Kommo is not
+    asked for its users again; the schedule's sync still runs."""
+    assert http(vendor_sync, "POST", "/vendors/sync")[0] == 200
+    users_read = len(kommo_sandbox.requests)
+    status, body, headers = answered(vendor_sync, "POST", "/vendors/sync")
+    assert (status, body["error"]) == (429, "sync_too_soon")
+    assert 1 <= int(headers["Retry-After"]) <= 60 and body["retry_after_seconds"] == int(headers["Retry-After"])
+    assert len(kommo_sandbox.requests) == users_read
+    assert vendor_sync(schedule_event())["kommo_users"] == 12
+
+
+def test_while_a_sync_runs_no_other_starts_on_demand_or_on_schedule(vendor_sync: Any, kommo_sandbox: Any) -> None:
+    """Another Lambda is syncing: the operator's sync answers 429 sync_running, the schedule's skips; once
+    that run ended, the next one runs."""
+    from sales_assistant.adapters.sync_lock import DynamoSyncLock
+    from sales_assistant.config import get_settings
+
+    other_lambda = DynamoSyncLock(get_settings().kommo_table, min_interval_seconds=60)
+    run = other_lambda.acquire(on_demand=False, longest_run_seconds=120)
+    status, body, headers = answered(vendor_sync, "POST", "/vendors/sync")
+    assert (status, body["error"]) == (429, "sync_running") and 1 <= int(headers["Retry-After"]) <= 121
+    assert vendor_sync(schedule_event())["skipped"] == "sync_running"
+    assert kommo_sandbox.requests == []
+    other_lambda.release(run)
+    assert http(vendor_sync, "POST", "/vendors/sync")[0] == 200
+
+
+def test_without_a_minimum_interval_syncs_on_demand_follow_each_other(vendor_sync: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("VENDOR_SYNC_MIN_INTERVAL_SECONDS", "0")
+    reset_caches()
+    assert [http(vendor_sync, "POST", "/vendors/sync")[0] for _ in range(3)] == [200, 200, 200]
 
 
 def test_an_unknown_or_malformed_vendor_id_is_a_4xx(vendor_sync: Any) -> None:

@@ -35,7 +35,8 @@ from scripts.n8n_harness import Postgres, RealN8n, free_port, postgres_binaries,
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = LOCAL_SECRETS["N8N_SIGNING_SECRET"]
-API_TOKEN = LOCAL_SECRETS["API_TOKEN"]
+API_TOKEN = LOCAL_SECRETS["API_TOKEN"]  # the operator token: the sync, the bot state
+N8N_API_TOKEN = LOCAL_SECRETS["N8N_API_TOKEN"]  # n8n's service API credential: the agent's tools
 LEAD, CONTACT, VENDOR = 27754599, 93589657, 8401234
 EXAMPLES = ROOT / "docs" / "contracts" / "examples"
 N8N_EXAMPLES = ROOT / "n8n" / "examples"
@@ -64,7 +65,7 @@ def stack(n8n_timings: dict[str, float]) -> Iterator[Stack]:
     started = time.perf_counter()
     api_port, aws_port, kommo_port = free_port(), free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="kommo-n8n-test-") as base:
-        real = RealN8n(SECRET, f"http://127.0.0.1:{api_port}", API_TOKEN, Path(base))
+        real = RealN8n(SECRET, f"http://127.0.0.1:{api_port}", N8N_API_TOKEN, Path(base))
         real.start()
         service: subprocess.Popen[bytes] | None = None
         try:

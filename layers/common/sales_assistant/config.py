@@ -5,7 +5,8 @@ environment: one Secrets Manager secret per purpose (`SECRETS` below), each name
 `*_SECRET_ARN` variable and readable only by the functions that need it, holds a JSON object with
 its settings under the same names (for example {"API_TOKEN": "..."}). Secrets are read through
 Powertools Parameters and cached `SECRET_CACHE_SECONDS`, so a rotated token takes over on warm
-functions within that time. Secret-valued settings are optional in the model: each function states
+functions within that time; each bearer token also has a `*_PREVIOUS` value, accepted as well while
+its clients move to the new one. Secret-valued settings are optional in the model: each function states
 what it needs with `Settings.require` at cold start. A missing or malformed setting fails at start
 with a `SettingsError` that names it.
 """
@@ -38,7 +39,8 @@ SECRET_CACHE_SECONDS = 300
 SECRETS: dict[str, tuple[str, ...]] = {
     # variable naming the secret -> the only settings that secret may hold (one secret per purpose)
     "WEBHOOK_SECRET_ARN": ("WEBHOOK_TOKEN",),
-    "API_SECRET_ARN": ("API_TOKEN",),
+    "API_SECRET_ARN": ("API_TOKEN", "API_TOKEN_PREVIOUS"),  # the operator token
+    "N8N_API_SECRET_ARN": ("N8N_API_TOKEN", "N8N_API_TOKEN_PREVIOUS"),  # the n8n token (the AI agent's tools)
     "N8N_SECRET_ARN": ("N8N_SIGNING_SECRET",),
     "KOMMO_SECRET_ARN": ("KOMMO_CLIENT_SECRET", "KOMMO_LONG_LIVED_TOKEN"),
 }
@@ -72,6 +74,7 @@ class Settings(Model):
     kommo_salesbot_id: int = Field(alias="KOMMO_SALESBOT_ID", gt=0)
     kommo_reply_field_id: int = Field(alias="KOMMO_REPLY_FIELD_ID", gt=0)
     kommo_rate_limit_per_second: float = Field(7.0, alias="KOMMO_RATE_LIMIT_PER_SECOND", gt=0, le=7)
+    vendor_sync_min_interval_seconds: int = Field(60, alias="VENDOR_SYNC_MIN_INTERVAL_SECONDS", ge=0, le=3600)
 
     n8n_base_url: str = Field(alias="N8N_BASE_URL", pattern=r"^https?://\S+$")
     n8n_reply_path: str = Field("/webhook/kommo-reply", alias="N8N_REPLY_PATH", pattern=r"^/\S*$")
@@ -83,6 +86,9 @@ class Settings(Model):
 
     webhook_token: SecretStr = Field(SecretStr(""), alias="WEBHOOK_TOKEN", min_length=16)
     api_token: SecretStr = Field(SecretStr(""), alias="API_TOKEN", min_length=16)
+    api_token_previous: SecretStr = Field(SecretStr(""), alias="API_TOKEN_PREVIOUS", min_length=16)
+    n8n_api_token: SecretStr = Field(SecretStr(""), alias="N8N_API_TOKEN", min_length=16)
+    n8n_api_token_previous: SecretStr = Field(SecretStr(""), alias="N8N_API_TOKEN_PREVIOUS", min_length=16)
 
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3)
     kommo_table: str = Field(alias="KOMMO_TABLE", min_length=3)
@@ -158,6 +164,14 @@ class Settings(Model):
                     raise ValueError(f"{name} must be an https:// URL outside the local stage (STAGE={self.stage})")
         if self.stage == "prod" and self.kommo_account_id is None:
             raise ValueError("KOMMO_ACCOUNT_ID is required in prod (webhooks of other accounts must be refused)")
+        return self
+
+    @model_validator(mode="after")
+    def _tokens_of_each_scope_differ(self) -> Settings:
+        operator = {self.api_token.get_secret_value(), self.api_token_previous.get_secret_value()} - {""}
+        n8n = {self.n8n_api_token.get_secret_value(), self.n8n_api_token_previous.get_secret_value()} - {""}
+        if operator & n8n:
+            raise ValueError("N8N_API_TOKEN (or its previous value) must differ from API_TOKEN and its previous value")
         return self
 
     @model_validator(mode="after")
@@ -247,7 +261,7 @@ class Settings(Model):
             return {"KOMMO_CLIENT_SECRET": self.kommo_client_secret}
         return {
             "webhook": {"WEBHOOK_TOKEN": self.webhook_token},
-            "api": {"API_TOKEN": self.api_token},
+            "api": {"API_TOKEN": self.api_token, "N8N_API_TOKEN": self.n8n_api_token},  # both: the other one is a 403
             "n8n": {"N8N_SIGNING_SECRET": self.n8n_signing_secret},
         }[purpose]
 

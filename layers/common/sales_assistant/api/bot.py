@@ -1,4 +1,5 @@
-"""Bot state routes (bearer): GET /bot/{contact_id}, POST /bot/{contact_id}/pause|resume, GET /bot?status=paused."""
+"""Bot state routes (operator token): GET /bot/{contact_id}, POST /bot/{contact_id}/pause|resume,
+GET /bot?status=paused."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import ConfigDict, Field, ValidationError
 
-from sales_assistant.api.http import PathId, bearer_route, describe_problems
+from sales_assistant.api.http import OPERATOR_ONLY, PathId, bearer_route, describe_problems
 from sales_assistant.composition import takeover_service
 from sales_assistant.config import get_settings
 from sales_assistant.errors import BadRequest
@@ -37,20 +38,28 @@ class ChangeRequest(Model):
     lead_id: KommoId | None = None
 
 
-@router.get("/bot/<contact_id>", summary="The bot state of a contact", **bearer_route("bot"))
+@router.get("/bot/<contact_id>", summary="The bot state of a contact", **bearer_route("bot", scopes=OPERATOR_ONLY))
 def get_state(contact_id: PathId) -> dict[str, Any]:
     """Active, or paused (by whom, since, why, until when)."""
     service = takeover_service(get_settings())
     return _view(service.state(contact_id))
 
 
-@router.post("/bot/<contact_id>/pause", summary="Pause the bot for a contact", **bearer_route("bot", 400, 502))
+@router.post(
+    "/bot/<contact_id>/pause",
+    summary="Pause the bot for a contact",
+    **bearer_route("bot", 400, 502, scopes=OPERATOR_ONLY),
+)
 def pause(contact_id: PathId) -> dict[str, Any]:
     """Pause the bot (a note goes on the lead when one is known)."""
     return _change(contact_id, takeover_service(get_settings()).pause)
 
 
-@router.post("/bot/<contact_id>/resume", summary="Resume the bot for a contact", **bearer_route("bot", 400, 502))
+@router.post(
+    "/bot/<contact_id>/resume",
+    summary="Resume the bot for a contact",
+    **bearer_route("bot", 400, 502, scopes=OPERATOR_ONLY),
+)
 def resume(contact_id: PathId) -> dict[str, Any]:
     """Resume the bot (a note goes on the lead when one is known)."""
     return _change(contact_id, takeover_service(get_settings()).resume)
@@ -63,7 +72,7 @@ def _change(contact_id: int, change: Callable[..., BotState]) -> dict[str, Any]:
     return _view(change(contact_id, Actor(None, request.by), ChangeReason.ADMIN_API, change_id, request.lead_id))
 
 
-@router.get("/bot", summary="Contacts with the bot paused", **bearer_route("bot"))
+@router.get("/bot", summary="Contacts with the bot paused", **bearer_route("bot", scopes=OPERATOR_ONLY))
 def list_paused(status: Annotated[BotStatusFilter, Query()] = BotStatusFilter.PAUSED) -> dict[str, Any]:
     """Every contact for which the bot is paused now."""
     return {"status": status, "contacts": [_view(state) for state in takeover_service(get_settings()).paused()]}

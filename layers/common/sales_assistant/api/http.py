@@ -1,7 +1,10 @@
 """Building blocks of every HTTP function: the resolver, the error shape, bearer authentication and ids.
 
 Errors are always JSON {"error": code, "message": text} with the status of the AppError raised. A bearer
-route authenticates before anything else: an unauthenticated caller gets 401 whatever the path or body.
+route declares the token scopes it takes (`bearer_route(..., scopes=...)`) and checks the token before
+anything else: no token or a wrong one is a 401, a token of another scope a 403, whatever the path or body.
+Two scopes: the operator token (`API_TOKEN`) and the n8n token (`N8N_API_TOKEN`, the AI agent's tools);
+each also accepts its `*_PREVIOUS` value, so a token is rotated without downtime.
 Each route documents the statuses it can answer (`answers`); /openapi.json names the error body `Error`.
 """
 
@@ -10,23 +13,39 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable, Iterable, Mapping
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import BaseModel, ValidationError
 
-from sales_assistant.config import get_settings
-from sales_assistant.errors import AppError, Unauthorized, Unprocessable
+from sales_assistant.config import Settings, get_settings
+from sales_assistant.errors import AppError, Forbidden, Unauthorized, Unprocessable
 from sales_assistant.models import MAX_KOMMO_ID
 from sales_assistant.observability import count, logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+class Scope(StrEnum):
+    """What a bearer token may do: the operator token administers; the n8n token runs the shipped workflows'
+    tools (a stolen one cannot pause bots, message leads, list triggers or drain Kommo with syncs)."""
+
+    OPERATOR = "operator"
+    N8N = "n8n"
+
+
+OPERATOR_ONLY = (Scope.OPERATOR,)
+AGENT_TOOLS = (Scope.N8N, Scope.OPERATOR)  # scheduling: n8n's agent for its conversation's lead, ops for any
+SECURITY_SCHEMES = {  # the OpenAPI security scheme of each scope
+    Scope.OPERATOR: "operatorToken",
+    Scope.N8N: "n8nToken",
+}
 MAX_SHOWN_CHARS = 40  # a field name or value quoted in an error message is cut to this
 MAX_PROBLEMS_SHOWN = 3
 UNAUTHORIZED = "missing or wrong bearer token"
@@ -38,7 +57,9 @@ SUCCESSES = {200: "OK", 201: "Created", 202: "Accepted"}
 ERRORS = {  # what each error status means on this API; the body's `error` code says which case it is
     400: "Malformed or empty body",
     401: "Missing or wrong bearer token",
-    403: "Forbidden (a webhook of another Kommo account)",
+    403: "Forbidden: a token of another scope, the n8n token for a lead not in its conversation, a webhook of "
+    "another Kommo account (the message says which)",
+    429: "Too many requests: API Gateway's throttle, or a run still going or too recent (Retry-After)",
     404: "Not found (the error code names what: unknown_lead, vendor_not_found, unknown_appointment, ...)",
     409: "Conflicts with the current state (the error code names it; a taken slot adds nearest_free)",
     413: "The body is too large",
@@ -64,9 +85,11 @@ THROTTLED: OpenAPIResponse = {  # API Gateway's answer over the stage's throttle
 
 
 def error_response(status: int, code: str, message: str, details: Mapping[str, Any] | None = None) -> Response:
-    """The one error shape of the API (plus an error's details, e.g. a taken slot's nearest free ones)."""
+    """The one error shape of the API (plus an error's details, e.g. a taken slot's nearest free ones); a
+    `retry_after_seconds` detail is also the Retry-After header."""
     body = {**(details or {}), "error": code, "message": message}
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+    headers = {"Retry-After": str(body["retry_after_seconds"])} if "retry_after_seconds" in body else None
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
 def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
@@ -84,8 +107,12 @@ def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
     def _invalid_request(error: RequestValidationError) -> Response:
         # Powertools validates the request before route middlewares run: authenticate first here.
         route = app.context.get("_route")
-        if route is not None and require_api_token in route.middlewares and not _authenticated(app):
-            return _app_error(Unauthorized(UNAUTHORIZED))
+        for check in route.middlewares if route is not None else ():
+            if isinstance(check, TokenCheck):
+                try:
+                    require_scope(app.current_event, check.scopes)
+                except AppError as refused:
+                    return _app_error(refused)
         return error_response(422, "invalid_request", describe_problems(error.errors()))
 
     @app.not_found
@@ -101,35 +128,70 @@ def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
     return app
 
 
-def require_api_token(app: APIGatewayHttpResolver, next_middleware: Callable[..., Any]) -> Any:
-    """Route middleware: the request must carry `Authorization: Bearer <API_TOKEN>`."""
-    if not _authenticated(app):
+class TokenCheck:
+    """Route middleware: the request's bearer token must be of one of `scopes` (401, else 403)."""
+
+    __name__ = "token_check"  # Powertools names each middleware in its debug trace
+
+    def __init__(self, scopes: tuple[Scope, ...]) -> None:
+        self.scopes = scopes
+
+    def __call__(self, app: APIGatewayHttpResolver, next_middleware: Callable[..., Any]) -> Any:
+        require_scope(app.current_event, self.scopes)
+        return next_middleware(app)
+
+
+def require_scope(event: BaseProxyEvent, scopes: tuple[Scope, ...]) -> Scope:
+    """The scope of the request's token if it is one of `scopes`; else 401 (no token, a wrong one) or 403."""
+    scope = token_scope(event)
+    if scope is None:
         raise Unauthorized(UNAUTHORIZED)
-    return next_middleware(app)
+    if scope not in scopes:
+        wanted = " or the ".join(scopes)
+        raise Forbidden(f"this route takes the {wanted} token, not the {scope} token")
+    return scope
 
 
-def _authenticated(app: APIGatewayHttpResolver) -> bool:
-    header = app.current_event.headers.get("authorization") or ""
-    scheme, _, token = header.partition(" ")
-    return scheme.lower() == "bearer" and tokens_match(token.strip(), get_settings().api_token.get_secret_value())
+def token_scope(event: BaseProxyEvent) -> Scope | None:
+    """The scope of the request's `Authorization: Bearer` token (current or previous value), or None. Every
+    value is compared, in constant time each, whichever matches."""
+    scheme, _, token = (event.headers.get("authorization") or "").partition(" ")
+    matches = [scope for scope, value in _token_values(get_settings()) if tokens_match(token.strip(), value)]
+    return matches[0] if matches and scheme.lower() == "bearer" else None
 
 
-def bearer_route(tag: str, *errors: int, success: int = 200) -> dict[str, Any]:
-    """Route options of an admin/n8n route: bearer auth enforced and documented, grouped under `tag`,
-    answering `success` or 401 or one of the `errors` (see `answers`)."""
+def _token_values(settings: Settings) -> list[tuple[Scope, str]]:
+    return [
+        (Scope.OPERATOR, settings.api_token.get_secret_value()),
+        (Scope.OPERATOR, settings.api_token_previous.get_secret_value()),
+        (Scope.N8N, settings.n8n_api_token.get_secret_value()),
+        (Scope.N8N, settings.n8n_api_token_previous.get_secret_value()),
+    ]
+
+
+def bearer_route(tag: str, *errors: int, scopes: tuple[Scope, ...], success: int = 200) -> dict[str, Any]:
+    """Route options of a bearer route: the token `scopes` it takes, enforced and documented, grouped under
+    `tag`, answering `success` or 401, 403 or one of the `errors` (see `answers`)."""
     return {
-        "security": BEARER_SECURITY,
-        "middlewares": [require_api_token],
+        "security": security_of(scopes),
+        "middlewares": [TokenCheck(scopes)],
         "tags": [tag],
-        "responses": answers(success, 401, *errors),
+        "responses": answers(success, 401, 403, *errors),
     }
+
+
+def security_of(scopes: tuple[Scope, ...]) -> list[dict[str, list[str]]]:
+    """The OpenAPI `security` of a route taking any of `scopes`."""
+    return [{SECURITY_SCHEMES[scope]: []} for scope in scopes]
 
 
 def answers(success: int, *errors: int) -> dict[int, OpenAPIResponse]:
     """The documented answers of a route: `success` (the body its return annotation says), each of the
     `errors` and 422 with the `Error` body (request validation, on every route), and API Gateway's 429."""
     documented: dict[int, OpenAPIResponse] = {success: {"description": SUCCESSES[success]}, 429: THROTTLED}
-    for status in sorted({*errors, 422}):
+    if 429 in errors:  # the route's own 429 besides API Gateway's (the Error body has a `message` too)
+        documented[429] = {**THROTTLED, "description": ERRORS[429]}
+    for status in sorted({*errors, 422} - {429}):
         documented[status] = {
             "description": ERRORS[status],
             "content": {content_types.APPLICATION_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -177,8 +239,19 @@ def openapi_document(app: APIGatewayHttpResolver) -> str:
         app.get_openapi_json_schema(
             title="Kommo x n8n WhatsApp sales assistant",
             version="1.0.0",
-            description="Routes of the service; admin and n8n routes take `Authorization: Bearer <API_TOKEN>`.",
-            security_schemes={"bearerAuth": HTTPBearer()},
+            description="Routes of the service. Each bearer route names the tokens it takes (`security`): "
+            "`Authorization: Bearer <token>`; a token of another scope gets 403.",
+            security_schemes={
+                SECURITY_SCHEMES[Scope.OPERATOR]: HTTPBearer(
+                    description="The operator token, API_TOKEN (or API_TOKEN_PREVIOUS while it is rotated): "
+                    "every route."
+                ),
+                SECURITY_SCHEMES[Scope.N8N]: HTTPBearer(
+                    description="The n8n token, N8N_API_TOKEN (or N8N_API_TOKEN_PREVIOUS): the AI agent's "
+                    "scheduling tools only, for the lead whose conversation n8n is answering now and that lead's "
+                    "salesperson (403 otherwise)."
+                ),
+            },
         )
     )
     schemas = document["components"]["schemas"]

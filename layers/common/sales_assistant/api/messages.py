@@ -1,4 +1,5 @@
-"""`POST /messages` (bearer): n8n sends a text to a lead's WhatsApp chat through Kommo."""
+"""`POST /messages` (operator token): a text to a lead's WhatsApp chat through Kommo (no shipped n8n workflow
+sends one: a workflow of your own that does needs the operator token)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from sales_assistant.api.http import bearer_route, parsed_body
+from sales_assistant.api.http import OPERATOR_ONLY, bearer_route, parsed_body
 from sales_assistant.composition import messages_to_clients
 from sales_assistant.config import get_settings
 from sales_assistant.models.message import MessageRequest
@@ -23,7 +24,7 @@ router = Router()
     "salesperson_has_chat, busy (retry in seconds), outgoing_stopped or in_progress; 422 window_closed "
     "(24 h since the client wrote: only templates go out), no_contact or idempotency_key_reused (the key came "
     "with another text: nothing sent); 404 unknown_lead.",
-    **bearer_route("messages", 404, 409, 502, success=201),
+    **bearer_route("messages", 404, 409, 502, scopes=OPERATOR_ONLY, success=201),
 )
 def post_message() -> Response[dict[str, object]]:
     """Deliver n8n's text through the shared delivery path, noted on the lead."""

@@ -1,4 +1,5 @@
-"""Proactive triggers (bearer): POST /triggers from site forms and n8n, GET /triggers?status=deferred."""
+"""Proactive triggers (operator token): POST /triggers from site forms and your own integrations,
+GET /triggers?status=deferred."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from sales_assistant.api.http import bearer_route, parsed_body
+from sales_assistant.api.http import OPERATOR_ONLY, bearer_route, parsed_body
 from sales_assistant.composition import proactive_outreach
 from sales_assistant.config import get_settings
 from sales_assistant.errors import NotFound
@@ -31,7 +32,7 @@ class TriggerStatusFilter(StrEnum):
     summary="A lead should get its first message",
     description='Body: {"lead_id": 123, "trigger": "form|material|meeting_request", "data": {...}}. '
     "202 with the trigger id; the message goes out within the salesperson's hours, once per lead and trigger.",
-    **bearer_route("triggers", 404, 502, success=202),
+    **bearer_route("triggers", 404, 502, scopes=OPERATOR_ONLY, success=202),
 )
 def post_trigger() -> Response[dict[str, str]]:
     """Queue a trigger; 404 for a lead Kommo does not know, 422 for a bad body."""
@@ -43,7 +44,11 @@ def post_trigger() -> Response[dict[str, str]]:
     return Response(202, content_types.APPLICATION_JSON, {"trigger_id": trigger_id, "status": "accepted"})
 
 
-@router.get("/triggers", summary="Triggers waiting for their salesperson's hours", **bearer_route("triggers"))
+@router.get(
+    "/triggers",
+    summary="Triggers waiting for their salesperson's hours",
+    **bearer_route("triggers", scopes=OPERATOR_ONLY),
+)
 def list_triggers(status: Annotated[TriggerStatusFilter, Query()] = TriggerStatusFilter.DEFERRED) -> dict[str, Any]:
     """Deferred triggers, soonest first (their data stays out: it may hold personal data)."""
     return {"status": status, "triggers": [_view(trigger) for trigger in proactive_outreach(get_settings()).deferred()]}

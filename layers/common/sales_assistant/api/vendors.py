@@ -1,5 +1,5 @@
-"""Salesperson routes (bearer): GET /vendors, GET /vendors/{id}, POST /vendors/sync; and the sync
-itself, shared by the route and the EventBridge schedule."""
+"""Salesperson routes (operator token): GET /vendors, GET /vendors/{id}, POST /vendors/sync; and the sync
+itself, shared by the route and the EventBridge schedule: one run at a time (adapters/sync_lock.py)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,36 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from sales_assistant.adapters.sync_lock import DynamoSyncLock
 from sales_assistant.adapters.vendors import DynamoVendorRepository, load_profiles
-from sales_assistant.api.http import PathId, bearer_route
-from sales_assistant.config import get_settings
+from sales_assistant.api.http import OPERATOR_ONLY, PathId, bearer_route
+from sales_assistant.config import Settings, get_settings
 from sales_assistant.errors import NotFound
+from sales_assistant.invocation import remaining_seconds
 from sales_assistant.observability import count, logger
 from sales_assistant.services.vendors import sync_vendors
 
 router = Router()
 
 
-def run_vendor_sync() -> dict[str, Any]:
-    """Pull every Kommo user into the vendor cache; returns what changed."""
+LONGEST_SYNC_SECONDS = 120  # outside Lambda (the local run); in Lambda a run ends with its invocation
+
+
+def run_vendor_sync(*, on_demand: bool) -> dict[str, Any]:
+    """Pull every Kommo user into the vendor cache; returns what changed. SyncBusy (429) while another run
+    goes on, or, `on_demand`, within VENDOR_SYNC_MIN_INTERVAL_SECONDS of the last on-demand run."""
+    settings = get_settings()
+    lock = DynamoSyncLock(settings.kommo_table, settings.vendor_sync_min_interval_seconds)
+    run_id = lock.acquire(on_demand=on_demand, longest_run_seconds=remaining_seconds() or LONGEST_SYNC_SECONDS)
+    try:
+        return _sync(settings)
+    finally:
+        lock.release(run_id)
+
+
+def _sync(settings: Settings) -> dict[str, Any]:
     from sales_assistant.adapters.kommo import kommo_client  # requests and the Kommo models: the sync only
 
-    settings = get_settings()
     profiles = load_profiles(settings.vendor_profiles_parameter) if settings.vendor_profiles_parameter else {}
     users = kommo_client(settings).users()
     report = sync_vendors(users, profiles, DynamoVendorRepository(settings.vendors_table), int(time.time()))
@@ -34,14 +49,16 @@ def run_vendor_sync() -> dict[str, Any]:
     return {"kommo_users": len(users), **asdict(report)}
 
 
-@router.get("/vendors", summary="The salesperson cache", **bearer_route("vendors"))
+@router.get("/vendors", summary="The salesperson cache", **bearer_route("vendors", scopes=OPERATOR_ONLY))
 def list_vendors() -> dict[str, Any]:
     """Every cached salesperson (active and former), with their local profile."""
     vendors = DynamoVendorRepository(get_settings().vendors_table).all()
     return {"vendors": [vendor.model_dump(mode="json") for vendor in vendors]}
 
 
-@router.get("/vendors/<vendor_id>", summary="One cached salesperson", **bearer_route("vendors", 404))
+@router.get(
+    "/vendors/<vendor_id>", summary="One cached salesperson", **bearer_route("vendors", 404, scopes=OPERATOR_ONLY)
+)
 def get_vendor(vendor_id: PathId) -> dict[str, Any]:
     """One salesperson by Kommo user id (404 when not cached)."""
     vendor = DynamoVendorRepository(get_settings().vendors_table).get(vendor_id)
@@ -50,7 +67,13 @@ def get_vendor(vendor_id: PathId) -> dict[str, Any]:
     return vendor.model_dump(mode="json")
 
 
-@router.post("/vendors/sync", summary="Sync salespeople from Kommo now", **bearer_route("vendors", 502))
+@router.post(
+    "/vendors/sync",
+    summary="Sync salespeople from Kommo now",
+    description="Runs the sync the schedule runs and answers what changed. One run at a time, and one on-demand "
+    "run per VENDOR_SYNC_MIN_INTERVAL_SECONDS: 429 sync_running or sync_too_soon with Retry-After otherwise.",
+    **bearer_route("vendors", 429, 502, scopes=OPERATOR_ONLY),
+)
 def sync_now() -> dict[str, Any]:
     """Run the sync the schedule runs, and answer what changed."""
-    return run_vendor_sync()
+    return run_vendor_sync(on_demand=True)
