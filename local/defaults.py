@@ -77,7 +77,9 @@ def create_local_stack(session: Any) -> Stack:
         **PSEUDO_PARAMETERS,
         "KommoSecretArn": kommo_secret["ARN"],
     }
-    stack.create_resources(session.client("dynamodb"), session.client("sqs"), session.client("scheduler"))
+    stack.create_resources(
+        session.client("dynamodb"), session.client("sqs"), session.client("scheduler"), session.client("kms")
+    )
     stack.create_secrets(secrets, LOCAL_SECRETS)
     session.client("ssm").put_parameter(
         Name=stack.environment()["VENDOR_PROFILES_PARAMETER"],

@@ -90,9 +90,9 @@ class Stack:
     def resources(self) -> dict[str, dict[str, Any]]:
         return self.template["Resources"]
 
-    def create_resources(self, dynamodb: Any, sqs: Any, scheduler: Any, prefix: str = "local") -> None:
-        """Create every DynamoDB table, SQS queue (DLQs first) and schedule group of the template; IAM roles
-        get an ARN only (moto does not check permissions)."""
+    def create_resources(self, dynamodb: Any, sqs: Any, scheduler: Any, kms: Any, prefix: str = "local") -> None:
+        """Create every DynamoDB table, SQS queue (DLQs first), schedule group and KMS key of the template;
+        IAM roles get an ARN only, and keys no policy (moto does not check permissions)."""
         queues = {key: value for key, value in self.resources.items() if value["Type"] == "AWS::SQS::Queue"}
         for logical_id in sorted(queues, key=lambda key: "RedrivePolicy" in queues[key].get("Properties", {})):
             self._create_queue(sqs, logical_id, queues[logical_id].get("Properties", {}), prefix)
@@ -104,6 +104,8 @@ class Stack:
                 if name not in {group["Name"] for group in scheduler.list_schedule_groups()["ScheduleGroups"]}:
                     scheduler.create_schedule_group(Name=name)
                 self.physical_ids[logical_id] = self.names[logical_id] = name
+            elif resource["Type"] == "AWS::KMS::Key":
+                self._create_key(kms, logical_id, resource["Properties"], prefix)
             elif resource["Type"] == "AWS::IAM::Role":
                 self.arns[logical_id] = f"arn:aws:iam::123456789012:role/{prefix}-{logical_id}"
 
@@ -137,6 +139,18 @@ class Stack:
         self.physical_ids[logical_id] = name
         self.names[logical_id] = name
         self.arns[logical_id] = f"arn:aws:dynamodb:us-east-1:123456789012:table/{name}"
+
+    def _create_key(self, kms: Any, logical_id: str, properties: dict[str, Any], prefix: str) -> None:
+        """A symmetric key, found again by its alias when the stack is created a second time."""
+        alias = f"alias/{prefix}-{logical_id}"
+        found = [entry for entry in kms.list_aliases()["Aliases"] if entry["AliasName"] == alias]
+        if found:
+            key = kms.describe_key(KeyId=found[0]["TargetKeyId"])["KeyMetadata"]
+        else:
+            key = kms.create_key(Description=properties.get("Description", logical_id))["KeyMetadata"]
+            kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+        self.physical_ids[logical_id] = key["KeyId"]
+        self.arns[logical_id] = key["Arn"]
 
     def _create_queue(self, sqs: Any, logical_id: str, properties: dict[str, Any], prefix: str) -> None:
         fifo = bool(properties.get("FifoQueue"))

@@ -61,7 +61,7 @@ def client_for(settings: Settings, limiter: Any = None) -> KommoClient:
 
 def store_pair(sandbox: Any, settings: Settings, *, expires_in: int) -> None:
     pair = sandbox.issue_pair(expires_in=expires_in)
-    DynamoTokenStore(settings.kommo_table).save(
+    DynamoTokenStore(settings.kommo_table, settings.kommo_token_key_id).save(
         TokenPair(
             access_token=pair["access_token"],
             refresh_token=pair["refresh_token"],
@@ -86,7 +86,7 @@ def test_twenty_workers_with_an_expired_token_cause_exactly_one_refresh(
     kommo_sandbox.rate_limit_per_second = 7
     assert names == ["Consórcio auto - Mariana Costa"] * 20
     assert kommo_sandbox.refresh_calls == 1
-    assert DynamoTokenStore(settings.kommo_table).load().version == 2  # type: ignore[union-attr]
+    assert DynamoTokenStore(settings.kommo_table, settings.kommo_token_key_id).load().version == 2  # type: ignore[union-attr]
 
 
 def test_a_401_refreshes_once_and_the_call_succeeds(aws: Any, kommo_sandbox: Any) -> None:

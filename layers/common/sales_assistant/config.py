@@ -92,6 +92,7 @@ class Settings(Model):
 
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3)
     kommo_table: str = Field(alias="KOMMO_TABLE", min_length=3)
+    kommo_token_key_id: str = Field("", alias="KOMMO_TOKEN_KEY_ID", max_length=2048)  # seals the OAuth2 pair (KMS)
     conversations_table: str = Field(alias="CONVERSATIONS_TABLE", min_length=3)
     bot_state_table: str = Field(alias="BOT_STATE_TABLE", min_length=3)
     vendors_table: str = Field(alias="VENDORS_TABLE", min_length=3)

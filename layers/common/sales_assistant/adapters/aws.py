@@ -77,6 +77,14 @@ def sqs_client() -> Any:
 
 
 @created_once
+def kms_client() -> Any:
+    """The KMS client (the Kommo OAuth2 token pair is stored encrypted); created by the first token read."""
+    import boto3
+
+    return boto3.client("kms", config=_config())
+
+
+@created_once
 def scheduler_client() -> Any:
     """The EventBridge Scheduler client (appointment reminders)."""
     import boto3
@@ -124,5 +132,5 @@ def is_condition_failure(error: Exception) -> bool:
 
 def reset_clients() -> None:
     """Forget every cached client (tests, local runner)."""
-    for factory in (dynamodb_table, _dynamodb_resource, dynamodb_client, sqs_client, scheduler_client):
+    for factory in (dynamodb_table, _dynamodb_resource, dynamodb_client, sqs_client, kms_client, scheduler_client):
         factory.cache_clear()

@@ -463,18 +463,15 @@ def exchange_token(base_url: str, settings: Settings, grant: dict[str, str], ses
 
 
 def store_authorization(settings: Settings, code: str, session: requests.Session | None = None) -> int:
-    """Exchange an OAuth2 authorization code and store the pair (bootstrap); returns its version."""
+    """Exchange an OAuth2 authorization code and store the pair, encrypted (bootstrap); returns its version."""
+    store = DynamoTokenStore(settings.kommo_table, settings.kommo_token_key_id)  # no key: refused before the exchange
     pair = exchange_token(
         settings.kommo_api_base,
         settings,
         {"grant_type": "authorization_code", "code": code},
         session or pooled_session(),
     )
-    store = DynamoTokenStore(settings.kommo_table)
-    current = store.load()
-    version = current.version + 1 if current else 1
-    store.save(pair, version)
-    return version
+    return store.save_next(pair)
 
 
 def token_source(settings: Settings, session: requests.Session) -> TokenSource:
@@ -483,7 +480,7 @@ def token_source(settings: Settings, session: requests.Session) -> TokenSource:
         return LongLivedToken(settings.kommo_long_lived_token.get_secret_value())
     base_url = settings.kommo_api_base
     return OAuthTokens(
-        DynamoTokenStore(settings.kommo_table),
+        DynamoTokenStore(settings.kommo_table, settings.kommo_token_key_id),
         lambda refresh_token: exchange_token(
             base_url, settings, {"grant_type": "refresh_token", "refresh_token": refresh_token}, session
         ),

@@ -10,6 +10,13 @@ token is still valid, nothing about a refresh fails a call: a busy lock, a faili
 or an invocation about to end all mean "use the stored token". A refresh is never started with less
 than `MIN_SECONDS_TO_REFRESH` left in the invocation: a Lambda timeout between Kommo's answer and
 the save would lose the new single-use refresh token and force a person to re-authorise.
+
+The pair is stored encrypted with a KMS key (KOMMO_TOKEN_KEY_ID) whose key policy lets only the roles
+of the functions that call Kommo decrypt it: the Kommo table's readers, its PITR backups and exports
+hold ciphertext only. Each token is encrypted directly (kms:Encrypt, well under KMS's 4 KB limit), bound
+to its purpose by an encryption context; a process decrypts a given ciphertext once and keeps the result
+(one Decrypt call per process and token version). A pair stored in plain text by an older version is
+sealed by the first worker that reads it (same version, no refresh).
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, Protocol
+from functools import lru_cache
+from typing import Any, Literal, Protocol
 
-from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure
+from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure, kms_client
 from sales_assistant.adapters.kommo.errors import KommoReauthorizationRequired, KommoUnavailable
+from sales_assistant.config import SettingsError
 from sales_assistant.invocation import remaining_seconds
 from sales_assistant.models.kommo import TokenPair
 from sales_assistant.observability import count, logger
@@ -71,11 +80,17 @@ class StoredPair:
         self.version = version
 
 
-class DynamoTokenStore:
-    """The token pair and the refresh lock, in the Kommo table."""
+Token = Literal["access", "refresh"]
 
-    def __init__(self, table_name: str, clock: Callable[[], float] = time.time) -> None:
+
+class DynamoTokenStore:
+    """The token pair (encrypted with the KMS key `key_id`) and the refresh lock, in the Kommo table."""
+
+    def __init__(self, table_name: str, key_id: str, clock: Callable[[], float] = time.time) -> None:
+        if not key_id:
+            raise SettingsError("KOMMO_TOKEN_KEY_ID is required in OAuth2 mode: the token pair is stored encrypted")
         self._table_name = table_name
+        self._key_id = key_id
         self._clock = clock
 
     @property
@@ -86,24 +101,60 @@ class DynamoTokenStore:
         item = self._table.get_item(Key={"pk": TOKEN_KEY}, ConsistentRead=True).get("Item")
         if not item:
             return None
+        version = int(item["version"])
+        if "access_token" in item:  # stored in plain text by an older version: sealed now, once
+            pair = TokenPair(
+                access_token=item["access_token"],
+                refresh_token=item["refresh_token"],
+                expires_at=int(item["expires_at_unix"]),
+            )
+            self._seal_plain(pair, version)
+            return StoredPair(pair, version)
         pair = TokenPair(
-            access_token=item["access_token"],
-            refresh_token=item["refresh_token"],
+            access_token=_decrypted(self._key_id, "access", bytes(item["sealed_access_token"])),
+            refresh_token=_decrypted(self._key_id, "refresh", bytes(item["sealed_refresh_token"])),
             expires_at=int(item["expires_at_unix"]),
         )
-        return StoredPair(pair, int(item["version"]))
+        return StoredPair(pair, version)
 
     def save(self, pair: TokenPair, version: int) -> None:
-        self._table.put_item(
-            Item={
-                "pk": TOKEN_KEY,
-                "access_token": pair.access_token,
-                "refresh_token": pair.refresh_token,
-                "expires_at_unix": pair.expires_at,
-                "version": version,
-                "updated_at": int(self._clock()),
-            }
-        )
+        self._table.put_item(Item=self._item(pair, version))
+
+    def save_next(self, pair: TokenPair) -> int:
+        """Store a newly authorised pair as the next version; returns it. Reads only the version number,
+        so an operator allowed to encrypt with the key, but not to decrypt, can run it."""
+        item = self._table.get_item(Key={"pk": TOKEN_KEY}, ConsistentRead=True, ProjectionExpression="version")
+        version = int(item["Item"]["version"]) + 1 if "Item" in item else 1
+        self.save(pair, version)
+        return version
+
+    def _seal_plain(self, pair: TokenPair, version: int) -> None:
+        """Replace a plain-text pair by the same pair encrypted, unless another worker did (or refreshed)."""
+        try:
+            self._table.put_item(
+                Item=self._item(pair, version),
+                ConditionExpression="version = :version AND attribute_exists(access_token)",
+                ExpressionAttributeValues={":version": version},
+            )
+        except Exception as error:
+            if is_condition_failure(error):
+                return
+            raise
+        logger.info("kommo token pair stored in plain text by an older version: now encrypted")
+
+    def _item(self, pair: TokenPair, version: int) -> dict[str, Any]:
+        return {
+            "pk": TOKEN_KEY,
+            "sealed_access_token": self._encrypted("access", pair.access_token),
+            "sealed_refresh_token": self._encrypted("refresh", pair.refresh_token),
+            "expires_at_unix": pair.expires_at,
+            "version": version,
+            "updated_at": int(self._clock()),
+        }
+
+    def _encrypted(self, token: Token, value: str) -> bytes:
+        answer = kms_client().encrypt(KeyId=self._key_id, Plaintext=value.encode(), EncryptionContext=_context(token))
+        return bytes(answer["CiphertextBlob"])
 
     def try_lock(self, owner: str, lease_seconds: float) -> bool:
         now = self._clock()
@@ -135,6 +186,19 @@ class DynamoTokenStore:
         except Exception as error:
             if not is_condition_failure(error):
                 raise
+
+
+def _context(token: Token) -> dict[str, str]:
+    """The KMS encryption context of a token: a ciphertext decrypts only as what it was stored as (the key
+    policy also requires it)."""
+    return {"purpose": "kommo-oauth", "token": token}
+
+
+@lru_cache(maxsize=16)
+def _decrypted(key_id: str, token: Token, sealed: bytes) -> str:
+    """A stored token in clear, decrypted once per process (the ciphertext changes with every new pair)."""
+    answer = kms_client().decrypt(KeyId=key_id, CiphertextBlob=sealed, EncryptionContext=_context(token))
+    return bytes(answer["Plaintext"]).decode()
 
 
 class OAuthTokens:
