@@ -1,18 +1,19 @@
 """An n8n stand-in: answers the service's n8n contract deterministically, in Portuguese.
 
-It checks the request signature (401 when wrong), records every request, and answers like a simple
+It checks the request signature as the shipped workflows do (n8n/src/verify-signature.js: 401 when wrong,
+stale or replayed), signs its answers as they do (n8n/src/sign-answer.js), records every request, and answers
+like a simple
 sales assistant would: a first message (kind proactive) -> a template outside the 24-hour window,
 a greeting naming the trigger inside it; a human is asked for -> handover; a meeting -> a `schedule` action for
 the next working day at 10:00 São Paulo (the service books it and confirms to the client); a voice note or a
 picture -> acknowledged; the health ping -> {"ok": true}; otherwise a greeting about the lead's area. One
 implementation for the tests, the benchmarks and the local run (started by `make run` when N8N_BASE_URL is not set).
-Tests steer it: `respond_with(...)` for the next answers, `holds[conversation_id]` (an Event) to keep
-n8n "thinking" about one conversation until the test sets it.
+Tests steer it: `respond_with(...)` for the next answers (signed, unless `signature` says otherwise),
+`holds[conversation_id]` (an Event) to keep n8n "thinking" about one conversation until the test sets it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import re
@@ -22,13 +23,18 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as dtime
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from local.loopback import LoopbackServer, ServedOnLoopback
+from sales_assistant.adapters.n8n import SIGNATURE_HEADER, sign_answer, sign_request
 
 HUMAN = re.compile(r"\b(humano|atendente|pessoa|consultor)\b", re.IGNORECASE)
 MEETING = re.compile(r"\b(agendar|agenda|reuni[aã]o|hor[aá]rio|visita)\b", re.IGNORECASE)
+MAX_AGE_SECONDS = 300  # as n8n/src/verify-signature.js
+MAX_SKEW_SECONDS = 30
+Signature = Literal["valid", "missing", "wrong"]
 
 
 @dataclass
@@ -38,6 +44,7 @@ class Canned:
     status: int = 200
     body: bytes = b"{}"
     delay_seconds: float = 0.0
+    signature: Signature = "valid"
 
 
 @dataclass
@@ -46,6 +53,7 @@ class N8nStandIn(ServedOnLoopback):
     port: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
     holds: dict[str, threading.Event] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)  # request id -> until when a replay is refused
     _canned: deque[Canned] = field(default_factory=deque)
     _server: LoopbackServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -53,39 +61,73 @@ class N8nStandIn(ServedOnLoopback):
     def _http(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes]:
         if method != "POST":
             return 405, {"content-type": "application/json"}, b'{"message": "POST only"}'
-        status, payload = self.handle(target, headers, raw)
-        return status, {"content-type": "application/json"}, payload
+        return self.handle(target, headers, raw)
 
     def respond_with(
-        self, status: int = 200, body: Any = None, *, raw: bytes | None = None, delay_seconds: float = 0
+        self,
+        status: int = 200,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        delay_seconds: float = 0,
+        signature: Signature = "valid",
     ) -> None:
-        """Force the next answer (queued: call several times for several answers)."""
+        """Force the next answer (queued: call several times for several answers); `signature` "missing"
+        or "wrong" answers as a workflow that does not sign, or signs with another secret."""
         payload = raw if raw is not None else json.dumps(body if body is not None else {}).encode()
-        self._canned.append(Canned(status, payload, delay_seconds))
+        self._canned.append(Canned(status, payload, delay_seconds, signature))
 
     def reset(self) -> None:
         self.requests.clear()
         self._canned.clear()
         self.holds.clear()
+        self.seen.clear()
 
-    def handle(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, bytes]:
-        timestamp = headers.get("x-timestamp", "")
-        expected = (
-            "sha256=" + hmac.new(self.secret.encode(), timestamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
-        )
-        if not hmac.compare_digest(headers.get("x-signature", ""), expected):
-            return 401, b'{"message": "bad signature"}'
+    def handle(self, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        refused = self._refusal(urlsplit(target).path, headers, raw)
+        if refused:
+            return 401, {"content-type": "application/json"}, json.dumps({"message": refused}).encode()
         request = json.loads(raw)
         with self._lock:
-            self.requests.append({"path": path, "body": request, "headers": dict(headers), "at": time.time()})
+            self.requests.append(
+                {"path": target, "body": request, "raw": raw, "headers": dict(headers), "at": time.time()}
+            )
             canned = self._canned.popleft() if self._canned else None
         hold = self.holds.get(request.get("conversation_id", ""))
         if hold is not None:
             hold.wait(timeout=30)
         if canned:
             time.sleep(canned.delay_seconds)
-            return canned.status, canned.body
-        return 200, json.dumps(answer(request), ensure_ascii=False).encode()
+            return canned.status, self._signed(headers, canned.body, canned.signature), canned.body
+        payload = json.dumps(answer(request), ensure_ascii=False).encode()
+        return 200, self._signed(headers, payload, "valid"), payload
+
+    def _refusal(self, path: str, headers: dict[str, str], raw: bytes) -> str:
+        """Why the request is refused ("" when it is signed, fresh and new), as the shipped workflows say it."""
+        timestamp, request_id = headers.get("x-timestamp", ""), headers.get("x-request-id", "")
+        now = time.time()
+        if not timestamp.isdigit() or not re.fullmatch(r"[0-9A-Za-z_-]{16,64}", request_id):
+            return "missing or malformed X-Timestamp or X-Request-Id"
+        if now - int(timestamp) > MAX_AGE_SECONDS:
+            return "request too old"
+        if int(timestamp) - now > MAX_SKEW_SECONDS:
+            return "request dated in the future"
+        expected = sign_request(self.secret, path, timestamp, request_id, raw)
+        if not hmac.compare_digest(headers.get(SIGNATURE_HEADER.lower(), ""), expected):
+            return "bad signature"
+        with self._lock:
+            self.seen = {seen: until for seen, until in self.seen.items() if until > now}
+            if request_id in self.seen:
+                return "replayed request"
+            self.seen[request_id] = now + MAX_AGE_SECONDS + MAX_SKEW_SECONDS
+        return ""
+
+    def _signed(self, headers: dict[str, str], body: bytes, signature: Signature) -> dict[str, str]:
+        answer_headers = {"content-type": "application/json"}
+        if signature != "missing":
+            secret = self.secret if signature == "valid" else "not-the-signing-secret"
+            answer_headers[SIGNATURE_HEADER] = sign_answer(secret, headers.get("x-request-id", ""), body)
+        return answer_headers
 
 
 TRIGGER_PHRASES = {

@@ -124,8 +124,17 @@ def respond(flow: Workflow, name: str, position: tuple[int, int], body: str | No
     return flow.add(name, "n8n-nodes-base.respondToWebhook", 1.4, position, parameters=parameters)
 
 
+SEEN_REQUEST = (  # the request id, kept 330 s (the signature's 300 s window and 30 s of skew); expired ones dropped
+    "WITH expired AS (DELETE FROM n8n_seen_requests WHERE seen_until < now()) "
+    "INSERT INTO n8n_seen_requests (request_id, seen_until) VALUES ($1, now() + interval '330 seconds') "
+    "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+)
+
+
 def signed_entry(flow: Workflow, path: str) -> str:
-    """Webhook -> Verify signature -> Signed? (false: 401). Returns the If node (its output 0 is signed)."""
+    """Webhook -> Verify signature -> Signed? (false: 401) -> Remember request -> New request? (false, a
+    replay: 401) -> Signed request (the verified request again, for the workflow's own nodes). Returns
+    that last node's name."""
     webhook(flow, path)
     code(flow, "Verify signature", (220, 300), "verify-signature.js")
     condition(flow, "Signed?", (440, 300), "={{ $json.signed }}")
@@ -136,10 +145,72 @@ def signed_entry(flow: Workflow, path: str) -> str:
         "={{ { error: 'unauthorized', message: $json.reason } }}",
         status=401,
     )
+    flow.add(  # one INSERT: two deliveries of one request at once cannot both pass
+        "Remember request",
+        "n8n-nodes-base.postgres",
+        2.6,
+        (440, 80),
+        parameters={
+            "operation": "executeQuery",
+            "query": SEEN_REQUEST,
+            "options": {"queryReplacement": "={{ $json.request_id }}"},
+        },
+        credentials={"postgres": DATABASE},
+        alwaysOutputData=True,  # no row (a replay) still reaches New request?
+        onError="continueErrorOutput",
+    )
+    respond(
+        flow,
+        "Replay check failed (503)",
+        (660, -120),
+        "={{ { error: 'replay_check_failed', message: 'the database failed' } }}",
+        status=503,
+    )
+    condition(flow, "New request?", (660, 80), "={{ Boolean($json.request_id) }}")
+    respond(
+        flow,
+        "Refuse replay (401)",
+        (880, 300),
+        "={{ { error: 'unauthorized', message: 'replayed request' } }}",
+        status=401,
+    )
+    code(flow, "Signed request", (880, 80), "return [{ json: $('Verify signature').first().json }];")
     flow.link("Webhook", "Verify signature")
     flow.link("Verify signature", "Signed?")
+    flow.link("Signed?", "Remember request")
     flow.link("Signed?", "Refuse (401)", output=1)
-    return "Signed?"
+    flow.link("Remember request", "New request?")
+    flow.link("Remember request", "Replay check failed (503)", output=1)
+    flow.link("New request?", "Signed request")
+    flow.link("New request?", "Refuse replay (401)", output=1)
+    return "Signed request"
+
+
+def signed_answer(flow: Workflow, position: tuple[int, int]) -> str:
+    """Sign answer (n8n/src/sign-answer.js) -> Answer: the incoming item as JSON text, with its
+    X-Signature-V2. Returns the node to link into."""
+    code(flow, "Sign answer", position, "sign-answer.js")
+    flow.add(
+        "Answer",
+        "n8n-nodes-base.respondToWebhook",
+        1.4,
+        (position[0] + 220, position[1]),
+        parameters={
+            "respondWith": "text",  # the signed text as it is
+            "responseBody": "={{ $json.body }}",
+            "options": {
+                "responseCode": 200,
+                "responseHeaders": {
+                    "entries": [
+                        {"name": "Content-Type", "value": "application/json"},
+                        {"name": "X-Signature-V2", "value": "={{ $json.signature }}"},
+                    ]
+                },
+            },
+        },
+    )
+    flow.link("Sign answer", "Answer")
+    return "Sign answer"
 
 
 def agent(flow: Workflow, position: tuple[int, int], *, max_iterations: int) -> str:
@@ -243,7 +314,7 @@ def reply_workflow() -> Workflow:
     agent(flow, (1120, 100), max_iterations=8)
     code(flow, "Build answer", (1480, 100), "answer-reply.js")
     code(flow, "Template answer", (1120, 420), "template-reply.js")
-    respond(flow, "Answer", (1720, 200))
+    signed_answer(flow, (1720, 200))
     flow.add(
         "Memory",
         "@n8n/n8n-nodes-langchain.memoryPostgresChat",
@@ -328,8 +399,8 @@ def reply_workflow() -> Workflow:
     flow.link("Window open?", "AI Agent")
     flow.link("Window open?", "Template answer", output=1)
     flow.link("AI Agent", "Build answer")
-    flow.link("Build answer", "Answer")
-    flow.link("Template answer", "Answer")
+    flow.link("Build answer", "Sign answer")
+    flow.link("Template answer", "Sign answer")
     return flow
 
 
@@ -341,14 +412,14 @@ def proactive_workflow() -> Workflow:
     agent(flow, (1120, 100), max_iterations=2)
     code(flow, "Build answer", (1480, 100), "answer-proactive.js")
     code(flow, "Template answer", (1120, 420), "template-proactive.js")
-    respond(flow, "Answer", (1720, 200))
+    signed_answer(flow, (1720, 200))
     flow.link(signed, "Prepare conversation")
     flow.link("Prepare conversation", "Window open?")
     flow.link("Window open?", "AI Agent")
     flow.link("Window open?", "Template answer", output=1)
     flow.link("AI Agent", "Build answer")
-    flow.link("Build answer", "Answer")
-    flow.link("Template answer", "Answer")
+    flow.link("Build answer", "Sign answer")
+    flow.link("Template answer", "Sign answer")
     return flow
 
 
@@ -430,7 +501,8 @@ def scheduling_workflow() -> Workflow:
         (1980, 100),
         upsert({"__rl": True, "mode": "list", "value": "historico", "cachedResultName": "historico"}, "event_key"),
     )
-    respond(flow, "Stored", (2200, 100), "={{ { stored: true } }}")
+    code(flow, "Stored", (2200, 100), "return [{ json: { stored: true } }];")
+    signed_answer(flow, (2420, 100))
     flow.link(signed, "Validate appointment")
     flow.link("Validate appointment", "Valid?")
     flow.link("Valid?", "Ensure agenda table")
@@ -440,14 +512,17 @@ def scheduling_workflow() -> Workflow:
     flow.link("Upsert agenda", "History row")
     flow.link("History row", "Upsert historico")
     flow.link("Upsert historico", "Stored")
+    flow.link("Stored", "Sign answer")
     return flow
 
 
 def health_workflow() -> Workflow:
     flow = Workflow("kommoHealth00001", "Kommo assistant: health (kommo-health)")
     signed = signed_entry(flow, "kommo-health")
-    respond(flow, "OK", (660, 200), "={{ { ok: true } }}")
+    code(flow, "OK", (1100, 80), "return [{ json: { ok: true } }];")
+    signed_answer(flow, (1320, 80))
     flow.link(signed, "OK")
+    flow.link("OK", "Sign answer")
     return flow
 
 

@@ -10,6 +10,7 @@
 --   agenda_<vendor>    one per salesperson, e.g. agenda_8401234: one row per appointment id
 --   historico          every appointment change the service reported, once each
 --   n8n_chat_histories the AI agent's memory (n8n's Postgres Chat Memory node), keyed by conversation
+--   n8n_seen_requests  the service's request ids of the last 5 minutes: a replayed request is refused
 --
 -- Column names follow the service's n8n contract (docs/contracts/), so the workflows map them one
 -- to one. The service (DynamoDB) stays the source of truth for bookings: these tables are the
@@ -103,6 +104,15 @@ CREATE TABLE IF NOT EXISTS n8n_chat_histories (
 );
 CREATE INDEX IF NOT EXISTS n8n_chat_histories_session ON n8n_chat_histories (session_id);
 ALTER TABLE n8n_chat_histories ENABLE ROW LEVEL SECURITY;
+
+-- Every workflow inserts the request's X-Request-Id here once its signature checks (a second insert of
+-- the same id, a replay, inserts nothing and is refused with 401); rows older than the signature's
+-- window are deleted by the same statement.
+CREATE TABLE IF NOT EXISTS n8n_seen_requests (
+    request_id text PRIMARY KEY,
+    seen_until timestamptz NOT NULL
+);
+ALTER TABLE n8n_seen_requests ENABLE ROW LEVEL SECURITY;
 
 -- Example: the agenda of the local run's first salesperson (config/vendor-profiles.json names
 -- agenda_8401234 for Ana Souza). In production, call criar_agenda for your salespeople (or let the

@@ -62,7 +62,7 @@ def test_a_healthy_service_passes_every_check_and_health_shows_it(world: World) 
     )
     canary = json.loads(response["body"])["checks"]["canary"]
     assert canary["healthy"] is True
-    assert set(canary["checks"]) == {"kommo_token", "n8n", "kommo_webhook", "queues", "message_watchdog"}
+    assert set(canary["checks"]) == {"breakers", "kommo_token", "n8n", "kommo_webhook", "queues", "message_watchdog"}
     assert "local-long-lived-token" not in response["body"] and "signing-secret" not in response["body"]
 
 
@@ -81,6 +81,7 @@ def test_the_n8n_ping_is_what_the_shipped_health_workflow_expects(world: World) 
         ("kommo_token", lambda w: w.kommo.fail_next("/api/v4/account", 401), "kommo_reauthorization_required"),
         ("n8n", lambda w: [w.n8n.respond_with(503) for _ in range(2)], "http_503"),
         ("n8n", lambda w: w.n8n.respond_with(200, {"reply": "not a health answer"}), "invalid_response"),
+        ("n8n", lambda w: w.n8n.respond_with(200, {"ok": True}, signature="missing"), "invalid_signature"),
         ("kommo_webhook", lambda w: w.kommo.webhooks[0].update(disabled=True), "disabled"),
         ("kommo_webhook", lambda w: w.kommo.webhooks.clear(), "no Kommo webhook"),
         ("message_watchdog", lambda w: w.kommo.fail_next("/api/v4/events", 500, times=4), "kommo_unavailable"),

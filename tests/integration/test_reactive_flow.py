@@ -47,7 +47,7 @@ def test_one_client_message_gets_one_reply_patched_run_and_noted_in_that_order(w
     [asked] = world.n8n.requests
     request = asked["body"]
     assert asked["path"] == "/webhook/kommo-reply"
-    assert request["kind"] == "reply" and request["version"] == "1"
+    assert request["kind"] == "reply" and request["version"] == "2"
     assert request["conversation_id"] == "lead:27754599"
     assert request["lead"]["area"] == "Auto" and request["lead"]["id"] == 27754599
     assert request["contact"] == {"id": 93589657, "name": "Mariana Costa", "phone": "+55 11 98765-4321"}
@@ -123,8 +123,10 @@ def test_a_paused_contact_gets_no_answer_but_the_message_is_kept(world: World) -
         {"status": 200, "raw": b"<html>not json</html>"},
         {"status": 200, "body": {"unexpected": "shape"}},
         {"status": 200, "body": {"reply": "tarde demais"}, "delay_seconds": 2.5},
+        {"status": 200, "body": {"reply": "Olá! Quer marcar uma conversa?"}, "signature": "missing"},
+        {"status": 200, "body": {"reply": "Olá! Quer marcar uma conversa?"}, "signature": "wrong"},
     ],
-    ids=["500", "invalid-json", "invalid-response", "timeout"],
+    ids=["500", "invalid-json", "invalid-response", "timeout", "unsigned-answer", "badly-signed-answer"],
 )
 def test_n8n_failing_gets_exactly_one_fallback_and_a_task(world: World, failure: dict[str, Any]) -> None:
     times = failure.pop("times", 1)
@@ -434,3 +436,28 @@ def test_a_lead_whose_trigger_data_grew_can_still_receive_client_messages(aws: A
         conversations.append(client_says(f"m-{index}"), now)
     conversation = conversations.get("lead:27754599")
     assert conversation is not None and len(conversation.buffer) == 20
+
+
+def test_while_n8n_is_upgraded_from_contract_v1_its_unsigned_answer_is_still_delivered(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """N8N_UPGRADE_FROM_V1: the request also carries v1's X-Signature (for a workflow not upgraded yet),
+    and an unsigned answer is used; a badly signed one is still refused."""
+    from sales_assistant.adapters.n8n import sign
+    from tests.conftest import reset_caches
+
+    monkeypatch.setenv("N8N_UPGRADE_FROM_V1", "true")
+    reset_caches()
+    world.n8n.respond_with(200, {"reply": "Olá, Mariana! Como posso ajudar?"}, signature="missing")
+    world.post_webhook(kommo_body("client-message"))
+    world.pump()
+
+    [asked] = world.n8n.requests
+    headers = asked["headers"]
+    assert headers["x-signature"] == sign(world.n8n.secret, headers["x-timestamp"], asked["raw"])
+    assert world.reply_field() == "Olá, Mariana! Como posso ajudar?" and world.kommo.tasks == []
+
+    world.n8n.respond_with(200, {"reply": "assinada com outro segredo"}, signature="wrong")
+    world.post_webhook(client_message("after-upgrade-1", "e o valor?"))
+    world.pump()
+    assert world.reply_field().startswith("Olá! Recebemos sua mensagem")

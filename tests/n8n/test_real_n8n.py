@@ -4,8 +4,8 @@ Setup (once for the module): PostgreSQL loaded with n8n/supabase/schema.sql, the
 n8n with the credentials and workflows imported by its CLI and activated, then `python -m local.run`
 with N8N_BASE_URL pointing at that n8n (the Kommo sandbox stands in for Kommo). Then: client messages
 posted as Kommo posts them are answered through the real reply workflow, the agent's tools call the
-service's API, appointments signed with the service's `sign()` are stored in the agenda and history
-tables, and wrong signatures are refused.
+service's API, appointments signed with the service's `signed_headers()` are stored in the agenda and
+history tables, wrong, stale, misdirected and replayed requests are refused, and every answer is signed.
 """
 
 from __future__ import annotations
@@ -19,16 +19,17 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
 from local.defaults import LOCAL_SECRETS
-from sales_assistant.adapters.n8n import sign
+from sales_assistant.adapters.n8n import SIGNATURE_HEADER, sign, sign_answer, signed_headers
 from sales_assistant.models.n8n import N8nResponse
 from scripts.n8n_fake_model import REPLY_PREFIX, FakeChatModel, Step, content_text
 from scripts.n8n_harness import Postgres, RealN8n, free_port, postgres_binaries, wait_until
@@ -120,31 +121,56 @@ def start_service(api: int, aws: int, kommo: int, n8n_url: str, log: Path) -> su
 
 
 # ---------------------------------------------------------------------- helpers
-def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+def exchange(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any, bytes]:
+    """One HTTP request: the status, the answer's headers and its raw body."""
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
-            status, raw = response.status, response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
+        return error.code, error.headers, error.read()
+
+
+def parsed(raw: bytes) -> Any:
     try:
-        return status, json.loads(raw) if raw else None
+        return json.loads(raw) if raw else None
     except ValueError:
-        return status, raw.decode(errors="replace")
+        return raw.decode(errors="replace")
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    status, _, raw = exchange(method, url, body, headers)
+    return status, parsed(raw)
 
 
 def signed_post(
-    url: str, payload: dict[str, Any], *, secret: str = SECRET, at: int | None = None, signature: str | None = None
+    url: str,
+    payload: dict[str, Any],
+    *,
+    secret: str = SECRET,
+    at: int | None = None,
+    signature: str | None = None,
+    request_id: str | None = None,
+    signed_path: str | None = None,
 ) -> tuple[int, Any]:
-    """POST as the service does: compact JSON, X-Timestamp, X-Signature from the service's own sign()."""
+    """POST as the service does: compact JSON, the headers of the service's own signed_headers() (a fresh
+    request id unless given). A 2xx answer must carry n8n's signature of it, as the service requires."""
     raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     timestamp = str(int(time.time()) if at is None else at)
+    request_id = request_id or uuid.uuid4().hex
+    path = signed_path or urlsplit(url).path
     headers = {
         "content-type": "application/json",
-        "x-timestamp": timestamp,
-        "x-signature": signature if signature is not None else sign(secret, timestamp, raw),
+        **signed_headers(secret, path, raw, timestamp=timestamp, request_id=request_id),
     }
-    return http("POST", url, raw, headers)
+    if signature is not None:
+        headers[SIGNATURE_HEADER] = signature
+    status, answer_headers, answer = exchange("POST", url, raw, headers)
+    if status < 300:
+        assert answer_headers.get(SIGNATURE_HEADER) == sign_answer(SECRET, request_id, answer), "unsigned answer"
+    return status, parsed(answer)
 
 
 def example(name: str, directory: Path = EXAMPLES) -> dict[str, Any]:
@@ -233,8 +259,15 @@ def test_a_wrong_signature_is_refused(stack: Stack, path: str) -> None:
         "wrong secret": signed_post(stack.n8n_url + path, payload, secret="not-the-secret"),
         "no signature": signed_post(stack.n8n_url + path, payload, signature=""),
         "signature of another body": signed_post(
-            stack.n8n_url + path, payload, signature=sign(SECRET, str(now), raw + b" ")
+            stack.n8n_url + path,
+            payload,
+            signature=signed_headers(SECRET, path, raw + b" ", timestamp=str(now), request_id="a" * 32)[
+                SIGNATURE_HEADER
+            ],
+            request_id="a" * 32,
+            at=now,
         ),
+        "signed for another workflow": signed_post(stack.n8n_url + path, payload, signed_path="/webhook/kommo-other"),
         "six minutes old": signed_post(stack.n8n_url + path, payload, at=now - 360),
         "from the future": signed_post(stack.n8n_url + path, payload, at=now + 120),
     }
@@ -243,9 +276,40 @@ def test_a_wrong_signature_is_refused(stack: Stack, path: str) -> None:
     assert len(stack.model.requests) == asked  # nothing reached the AI
 
 
+def test_a_request_signed_as_in_contract_v1_is_refused(stack: Stack) -> None:
+    raw = b'{"version":"1","kind":"health"}'
+    timestamp = str(int(time.time()))
+    headers = {
+        "content-type": "application/json",
+        "x-timestamp": timestamp,
+        "x-signature": sign(SECRET, timestamp, raw),
+    }
+    status, _, answer = exchange("POST", stack.n8n_url + "/webhook/kommo-health", raw, headers)
+    assert (status, parsed(answer)) == (401, {"error": "unauthorized", "message": "missing or malformed X-Request-Id"})
+
+
+def test_a_replayed_request_is_refused_later_and_at_once(stack: Stack) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, payload, at = (
+        stack.n8n_url + "/webhook/kommo-health",
+        example("request-health.json", N8N_EXAMPLES),
+        int(time.time()),
+    )
+    request_id = uuid.uuid4().hex
+    assert signed_post(url, payload, request_id=request_id, at=at) == (200, {"ok": True})
+    replayed = {"error": "unauthorized", "message": "replayed request"}
+    assert signed_post(url, payload, request_id=request_id, at=at) == (401, replayed)
+
+    captured = uuid.uuid4().hex  # the same request delivered four times at once: one passes
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: signed_post(url, payload, request_id=captured, at=at), range(4)))
+    assert sorted(answers, key=str) == sorted([(200, {"ok": True})] + [(401, replayed)] * 3, key=str)
+
+
 def test_a_request_within_the_clock_skew_is_accepted(stack: Stack) -> None:
     at = int(time.time()) + 20  # the service's clock 20 s ahead: allowed (30 s of skew)
-    assert signed_post(stack.n8n_url + "/webhook/kommo-health", {"version": "1", "kind": "health"}, at=at) == (
+    assert signed_post(stack.n8n_url + "/webhook/kommo-health", {"version": "2", "kind": "health"}, at=at) == (
         200,
         {"ok": True},
     )

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping
 
 import pytest
 from pydantic import ValidationError
 
 from local.contracts import CONTRACTS, schemas
-from local.n8n_standin import answer
+from local.n8n_standin import N8nStandIn, answer
 from local.stack import ROOT
-from sales_assistant.adapters.n8n import sign
+from sales_assistant.adapters.n8n import SIGNATURE_HEADER, sign, sign_answer, sign_request, signed_headers
 from sales_assistant.models.n8n import N8nRequest, N8nResponse, SchedulingRequest
 
 
@@ -91,10 +93,128 @@ def test_five_actions_within_the_bounds_are_taken() -> None:
     assert len(N8nResponse.model_validate({"reply": "ok", "actions": actions}).actions) == 5
 
 
-def test_the_signature_covers_timestamp_and_body() -> None:
+REQUEST_ID = "0123456789abcdef0123456789abcdef"
+
+
+def test_the_signature_covers_method_path_timestamp_request_id_and_body() -> None:
+    signature = sign_request("secret", "/webhook/kommo-reply", "1795521600", REQUEST_ID, b'{"a":1}')
+    # HMAC-SHA256 of "POST\n/webhook/kommo-reply\n1795521600\n<request id>\n{"a":1}", computed in Node.js
+    assert signature == "sha256=b26e67e7d9200bf39ef3e5c870e9d47c1d4a6a860fcb14608e18e9374f65baf9"
+    others = {
+        sign_request("secret", "/webhook/kommo-health", "1795521600", REQUEST_ID, b'{"a":1}'),
+        sign_request("secret", "/webhook/kommo-reply", "1795521601", REQUEST_ID, b'{"a":1}'),
+        sign_request("secret", "/webhook/kommo-reply", "1795521600", "f" + REQUEST_ID[1:], b'{"a":1}'),
+        sign_request("secret", "/webhook/kommo-reply", "1795521600", REQUEST_ID, b'{"a":2}'),
+        sign("secret", "1795521600", b'{"a":1}'),  # contract v1's
+    }
+    assert signature not in others and len(others) == 5
+
+
+def test_contract_v1s_signature_sent_during_an_upgrade_covers_timestamp_and_body() -> None:
     signature = sign("secret", "1795521600", b'{"a":1}')
     assert signature.startswith("sha256=") and len(signature) == 71
     assert signature != sign("secret", "1795521601", b'{"a":1}') != sign("secret", "1795521600", b'{"a":2}')
+
+
+def test_an_answer_signature_is_good_for_its_own_request_only() -> None:
+    answer_body = '{"reply":"Olá"}'.encode()
+    signature = sign_answer("secret", REQUEST_ID, answer_body)
+    assert signature == "sha256=f96bbff35a744e2c3ac4d3c982914b80aa0ca4325e578e95f302ddeb0e6a617b"  # Node.js
+    assert signature != sign_answer("secret", "f" + REQUEST_ID[1:], answer_body)
+    assert signature != sign_request("secret", "", "", REQUEST_ID, answer_body)
+
+
+def test_the_stand_in_refuses_a_replayed_request_and_signs_its_answers() -> None:
+    standin = N8nStandIn(secret="s" * 32)
+    raw = (CONTRACTS / "examples" / "request-reply.json").read_bytes()
+    timestamp = str(int(time.time()))
+    headers = {
+        name.lower(): value
+        for name, value in signed_headers(
+            "s" * 32, "/webhook/kommo-reply", raw, timestamp=timestamp, request_id=REQUEST_ID
+        ).items()
+    }
+
+    status, answer_headers, body = standin.handle("/webhook/kommo-reply", headers, raw)
+    assert status == 200 and answer_headers[SIGNATURE_HEADER] == sign_answer("s" * 32, REQUEST_ID, body)
+    assert standin.handle("/webhook/kommo-reply", headers, raw)[::2] == (401, b'{"message": "replayed request"}')
+    elsewhere = standin.handle("/webhook/kommo-proactive", {**headers, "x-request-id": "f" + REQUEST_ID[1:]}, raw)
+    assert elsewhere[::2] == (401, b'{"message": "bad signature"}')  # signed for the reply workflow
+    assert len(standin.requests) == 1
+
+
+def run_signature_nodes(headers: Mapping[str, str], raw: bytes, webhook_url: str, reply: object) -> dict[str, object]:
+    """n8n/src/verify-signature.js on a request as the Webhook node hands it over (headers, parsed body,
+    raw body, this webhook's URL), then n8n/src/sign-answer.js on `reply`, run in Node.js as n8n runs them."""
+    sources = {name: (ROOT / "n8n" / "src" / name).read_text() for name in ("verify-signature.js", "sign-answer.js")}
+    item = {
+        "json": {
+            "headers": {k.lower(): v for k, v in headers.items()},
+            "body": json.loads(raw),
+            "webhookUrl": webhook_url,
+        }
+    }
+    script = (
+        f"const item = {json.dumps(item)};\n"
+        f"const raw = Buffer.from({json.dumps(base64.b64encode(raw).decode())}, 'base64');\n"
+        "const $vars = {}; const $env = { N8N_SIGNING_SECRET: 'local-n8n-signing-secret-0123456789' };\n"
+        "const URL = undefined;  // as in n8n's Code node\n"
+        "let $input = { first: () => ({ ...item, binary: { data: {} } }) };\n"
+        "let verified = null;\n"
+        "const $ = () => ({ first: () => ({ json: verified }) });\n"
+        "(async () => {\n"
+        "  const helpers = { getBinaryDataBuffer: async () => raw };\n"
+        f"  const verify = async function () {{\n{sources['verify-signature.js']}\n}};\n"
+        "  verified = (await verify.call({ helpers }))[0].json;\n"
+        f"  $input = {{ first: () => ({{ json: {json.dumps(reply)} }}) }};\n"
+        f"  const answer = (function () {{\n{sources['sign-answer.js']}\n}})()[0].json;\n"
+        "  process.stdout.write(JSON.stringify({ verified, answer }));\n"
+        "})();\n"
+    )
+    done = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=60, check=True)  # noqa: S603, S607
+    return dict(json.loads(done.stdout))
+
+
+N8N_SECRET = "local-n8n-signing-secret-0123456789"
+REPLY_URL = "http://localhost:5678/webhook/kommo-reply"  # what n8n's Webhook node says its URL is
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the Code nodes run in Node.js")
+def test_the_shipped_workflows_accept_what_the_service_signs_and_sign_what_they_answer() -> None:
+    raw = (CONTRACTS / "examples" / "request-reply.json").read_bytes()
+    headers = signed_headers(
+        N8N_SECRET, "/webhook/kommo-reply", raw, timestamp=str(int(time.time())), request_id=REQUEST_ID
+    )
+    reply = {"reply": "Olá, Mariana! Quer marcar uma conversa? 📅", "actions": []}
+
+    done = run_signature_nodes(headers, raw, REPLY_URL, reply)
+
+    verified, answer = dict(done["verified"]), dict(done["answer"])  # type: ignore[call-overload]
+    assert (verified["signed"], verified["request_id"]) == (True, REQUEST_ID)
+    assert json.loads(answer["body"]) == reply
+    assert answer["signature"] == sign_answer(N8N_SECRET, REQUEST_ID, answer["body"].encode())  # as the service checks
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the Code nodes run in Node.js")
+@pytest.mark.parametrize(
+    ("signed_for", "webhook_url", "v1_only", "reason"),
+    [
+        ("/webhook/kommo-health", REPLY_URL, False, "bad signature"),
+        ("/webhook/kommo-reply", "http://localhost:5678/webhook/kommo-proactive", False, "bad signature"),
+        ("/webhook/kommo-reply", REPLY_URL, True, "missing or malformed X-Request-Id"),
+    ],
+    ids=["signed-for-another-workflow", "sent-to-another-workflow", "contract-v1-signature"],
+)
+def test_the_shipped_workflows_refuse_a_request_signed_for_elsewhere_or_as_in_v1(
+    signed_for: str, webhook_url: str, v1_only: bool, reason: str
+) -> None:
+    raw = (CONTRACTS / "examples" / "request-reply.json").read_bytes()
+    timestamp = str(int(time.time()))
+    headers = signed_headers(N8N_SECRET, signed_for, raw, timestamp=timestamp, request_id=REQUEST_ID, with_v1=True)
+    if v1_only:
+        headers = {"X-Timestamp": timestamp, "X-Signature": headers["X-Signature"]}
+    verified = dict(run_signature_nodes(headers, raw, webhook_url, {})["verified"])  # type: ignore[call-overload]
+    assert (verified["signed"], verified["reason"], verified["request"]) == (False, reason, None)
 
 
 # ---------------------------------------------------------------------- the shipped workflows' Code nodes

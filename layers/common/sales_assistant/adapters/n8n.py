@@ -1,11 +1,22 @@
-"""The n8n client: signed JSON requests, timeouts, bounded retries, validated responses."""
+"""The n8n client: signed JSON requests, timeouts, bounded retries, signed and validated answers.
+
+Contract v2's signature (docs/contracts/README.md): each request carries X-Timestamp, a fresh
+X-Request-Id and X-Signature-V2, an HMAC of the method, the URL path, the timestamp, the request id
+and the body, so a captured request is good for that workflow only, once (n8n remembers the ids it
+saw for the 5-minute window). n8n signs its answer (X-Signature-V2: an HMAC of the request id and the
+answer's body); an unsigned or badly signed 2xx answer is refused like an invalid one. While n8n's
+workflows are being upgraded from v1 (N8N_UPGRADE_FROM_V1), requests also carry v1's X-Signature and
+unsigned answers are accepted (each one logged).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import time
+import uuid
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import ValidationError
@@ -20,14 +31,44 @@ from sales_assistant.services.ports import AiFailure
 
 MAX_ATTEMPTS = 2
 CONNECT_TIMEOUT = 3.05
-HEALTH_PING = b'{"version":"1","kind":"health"}'  # n8n/examples/request-health.json, compact
+HEALTH_PING = b'{"version":"2","kind":"health"}'  # n8n/examples/request-health.json, compact
+SIGNATURE_HEADER = "X-Signature-V2"  # on the request and on n8n's answer
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """X-Signature of a request body: sha256=HMAC(secret, timestamp + "." + body). In contract v1 n8n's
-    responses are not signed: they are validated against the response schema instead."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+    """Contract v1's X-Signature, sha256=HMAC(secret, timestamp + "." + body): sent only while
+    N8N_UPGRADE_FROM_V1 is on, for the workflows not upgraded yet."""
+    return _hmac(secret, timestamp.encode() + b"." + body)
+
+
+def sign_request(secret: str, path: str, timestamp: str, request_id: str, body: bytes) -> str:
+    r"""X-Signature-V2 of a request: sha256=HMAC(secret, "POST\n" + path + "\n" + timestamp + "\n" +
+    request_id + "\n" + body), `path` being the URL's path as sent (e.g. /webhook/kommo-reply)."""
+    return _hmac(secret, f"POST\n{path}\n{timestamp}\n{request_id}\n".encode() + body)
+
+
+def sign_answer(secret: str, request_id: str, body: bytes) -> str:
+    r"""X-Signature-V2 of n8n's answer to the request `request_id`: sha256=HMAC(secret, "answer\n" +
+    request_id + "\n" + body), so an answer is good for its own request only."""
+    return _hmac(secret, f"answer\n{request_id}\n".encode() + body)
+
+
+def signed_headers(
+    secret: str, path: str, body: bytes, *, timestamp: str, request_id: str, with_v1: bool = False
+) -> dict[str, str]:
+    """The signature headers of one request (and v1's X-Signature with `with_v1`)."""
+    headers = {
+        "X-Timestamp": timestamp,
+        "X-Request-Id": request_id,
+        SIGNATURE_HEADER: sign_request(secret, path, timestamp, request_id, body),
+    }
+    if with_v1:
+        headers["X-Signature"] = sign(secret, timestamp, body)
+    return headers
+
+
+def _hmac(secret: str, message: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 class N8nClient:
@@ -41,9 +82,11 @@ class N8nClient:
         *,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        upgrade_from_v1: bool = False,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._secret = secret
+        self._upgrade_from_v1 = upgrade_from_v1
         self._timeout = (CONNECT_TIMEOUT, read_timeout)
         self._session = session or pooled_session()
         self._sleep = sleep
@@ -67,24 +110,29 @@ class N8nClient:
             raise AiFailure("invalid_response")
 
     def _post(self, path: str, body: bytes) -> requests.Response:
-        """One signed POST, with the running correlation id (X-Correlation-Id); retries once on 5xx or an
-        unreachable n8n (not on a slow one); a 2xx answer, or AiFailure."""
+        """One signed POST, with the running correlation id (X-Correlation-Id); retries once (a new request
+        id) on 5xx or an unreachable n8n (not on a slow one); a signed 2xx answer, or AiFailure."""
+        url = f"{self._base_url}{path}"
         reason = "unreachable"
         for attempt in range(MAX_ATTEMPTS):
-            timestamp = str(int(time.time()))
+            request_id = uuid.uuid4().hex
             headers = {
                 "Content-Type": "application/json",
-                "X-Timestamp": timestamp,
-                "X-Signature": sign(self._secret, timestamp, body),
+                **signed_headers(
+                    self._secret,
+                    urlsplit(url).path,
+                    body,
+                    timestamp=str(int(time.time())),
+                    request_id=request_id,
+                    with_v1=self._upgrade_from_v1,
+                ),
             }
             correlation_id = current_correlation_id()
             if correlation_id:
                 headers["X-Correlation-Id"] = str(correlation_id)
             started = time.perf_counter()
             try:
-                response = self._session.post(
-                    f"{self._base_url}{path}", data=body, headers=headers, timeout=self._timeout
-                )
+                response = self._session.post(url, data=body, headers=headers, timeout=self._timeout)
             except requests.Timeout:
                 logger.warning("n8n call timed out", extra={"n8n_path": path})
                 raise AiFailure("timeout") from None
@@ -98,6 +146,7 @@ class N8nClient:
                     extra={"n8n_path": path, "status": response.status_code, "n8n_ms": round(elapsed_ms)},
                 )
                 if response.status_code < 300:
+                    self._check_signed(path, request_id, response)
                     return response
                 reason = f"http_{response.status_code}"
                 if response.status_code < 500:
@@ -105,6 +154,18 @@ class N8nClient:
             if attempt + 1 < MAX_ATTEMPTS:
                 self._sleep(0.5)
         raise AiFailure(reason)
+
+    def _check_signed(self, path: str, request_id: str, response: requests.Response) -> None:
+        """n8n's answer to `request_id` is signed with the shared secret, or AiFailure("invalid_signature")
+        (an unsigned answer passes while N8N_UPGRADE_FROM_V1 is on)."""
+        given = response.headers.get(SIGNATURE_HEADER, "")
+        if not given and self._upgrade_from_v1:
+            logger.warning("n8n answered unsigned: accepted while N8N_UPGRADE_FROM_V1 is on", extra={"n8n_path": path})
+            return
+        if not hmac.compare_digest(given, sign_answer(self._secret, request_id, response.content)):
+            problem = "a wrong signature" if given else "no signature"
+            logger.warning(f"n8n answer refused: {problem}", extra={"n8n_path": path})
+            raise AiFailure("invalid_signature")
 
 
 def _validated(response: requests.Response) -> N8nResponse:
@@ -123,4 +184,6 @@ def _validated(response: requests.Response) -> N8nResponse:
 def n8n_client(settings: Settings) -> N8nClient:
     """The process-wide n8n client for these settings (N8N_SIGNING_SECRET required)."""
     secret = settings.require("n8n").n8n_signing_secret.get_secret_value()
-    return N8nClient(settings.n8n_base_url, secret, settings.n8n_timeout_seconds)
+    return N8nClient(
+        settings.n8n_base_url, secret, settings.n8n_timeout_seconds, upgrade_from_v1=settings.n8n_upgrade_from_v1
+    )

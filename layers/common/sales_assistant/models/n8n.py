@@ -1,7 +1,9 @@
-"""The n8n contract, version 1 (docs/contracts/ holds it as JSON Schema, with examples).
+"""The n8n contract, version 2 (docs/contracts/ holds it as JSON Schema, with examples).
 
-The service POSTs an N8nRequest to {N8N_BASE_URL}{path}, signed (X-Timestamp, X-Signature); n8n
-answers an N8nResponse. A response that does not validate is treated like no response: fallback.
+The service POSTs an N8nRequest to {N8N_BASE_URL}{path}, signed (X-Timestamp, X-Request-Id,
+X-Signature-V2: adapters/n8n.py); n8n answers an N8nResponse, signed too. A response that is not
+signed or does not validate is treated like no response: fallback. Version 2 changed the signature
+(v1 signed timestamp and body only, and not the answer); the bodies are as in version 1.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pydantic import ConfigDict, Field, model_validator
 from sales_assistant.models import Model
 from sales_assistant.models.kommo import KommoLead
 
-CONTRACT_VERSION: Literal["1"] = "1"
+CONTRACT_VERSION: Literal["2"] = "2"
 MAX_ACTIONS = 5  # an answer's actions: each is one Kommo call or more, from a 7 req/s budget all leads share
 MAX_TEXT = 1000  # an action's reason, a template parameter: what a salesperson's task or a lead field holds
 MAX_TEMPLATE_PARAMS = 20
@@ -100,7 +102,7 @@ class TriggerInfo(Model):
 class N8nRequest(_Model):
     """What the service sends to n8n."""
 
-    version: Literal["1"] = CONTRACT_VERSION
+    version: Literal["2"] = CONTRACT_VERSION
     kind: Literal["reply", "proactive", "scheduling"]
     conversation_id: str
     lead: LeadInfo
