@@ -157,6 +157,11 @@ class KommoSandbox(ServedOnLoopback):
         default = {"Retry-After": "1"} if status == 429 else {}
         self._inject([Fault(path_prefix, status, headers or default, until=time.time() + seconds)])
 
+    def recover(self) -> None:
+        """Kommo answers again: every injected fault is dropped."""
+        with self._lock:
+            self._faults.clear()
+
     def add_chat_message(self, contact_id: int, message_id: str, created_at: int | None = None) -> None:
         """An incoming chat message in the events feed (whether or not its webhook is delivered)."""
         with self._lock:

@@ -160,10 +160,8 @@ class Stack:
             attributes["FifoQueue"] = "true"
         redrive = properties.get("RedrivePolicy")
         if redrive:
-            target = self.resolve(redrive["deadLetterTargetArn"])
-            attributes["RedrivePolicy"] = (
-                f'{{"deadLetterTargetArn": "{target}", "maxReceiveCount": "{redrive["maxReceiveCount"]}"}}'
-            )
+            target, receives = self.resolve(redrive["deadLetterTargetArn"]), self.resolve(redrive["maxReceiveCount"])
+            attributes["RedrivePolicy"] = f'{{"deadLetterTargetArn": "{target}", "maxReceiveCount": "{receives}"}}'
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.physical_ids[logical_id] = url
@@ -171,7 +169,7 @@ class Stack:
         self.arns[logical_id] = arn
 
     def resolve(self, value: Any) -> Any:
-        """Resolve Ref, GetAtt, Sub and If against the local resources and parameters."""
+        """Resolve Ref, GetAtt, Sub, If and FindInMap against the local resources and parameters."""
         if not isinstance(value, dict) or len(value) != 1:
             return value
         ((function, argument),) = value.items()
@@ -186,6 +184,9 @@ class Stack:
             return re.sub(r"\$\{([\w:.]+)\}", lambda match: str(self.resolve({"Ref": match.group(1)})), argument)
         if function == "Fn::If":
             return self.resolve(argument[2])
+        if function == "Fn::FindInMap":
+            mapping, key, name = (str(self.resolve(part)) for part in argument)
+            return self.template["Mappings"][mapping][key][name]
         return value
 
     def environment(self, function_id: str | None = None) -> dict[str, str]:

@@ -62,7 +62,7 @@ def test_a_healthy_service_passes_every_check_and_health_shows_it(world: World) 
     )
     canary = json.loads(response["body"])["checks"]["canary"]
     assert canary["healthy"] is True
-    assert set(canary["checks"]) == {"kommo_token", "n8n", "kommo_webhook", "queues", "message_watchdog"}
+    assert set(canary["checks"]) == {"breakers", "kommo_token", "n8n", "kommo_webhook", "queues", "message_watchdog"}
     assert "local-long-lived-token" not in response["body"] and "signing-secret" not in response["body"]
 
 

@@ -461,3 +461,38 @@ def test_while_n8n_is_upgraded_from_contract_v1_its_unsigned_answer_is_still_del
     world.post_webhook(client_message("after-upgrade-1", "e o valor?"))
     world.pump()
     assert world.reply_field().startswith("Olá! Recebemos sua mensagem")
+
+
+def test_kommo_down_opens_its_breaker_records_wait_without_calling_it_and_the_message_is_answered_once_back(
+    world: World,
+) -> None:
+    """Kommo answers 503 to everything. After a few failures the shared breaker opens: the client's
+    message waits in its queue without calling Kommo again (no slot burnt, no time-out waited on) and
+    nothing reaches a DLQ; once Kommo answers and the breaker's wait is over, it is answered once."""
+    import boto3
+
+    from sales_assistant.config import get_settings
+
+    def retry_the_flush_job() -> None:  # one delivery: the test's pump would retry it until its receives ran out
+        world.pump_queue("ConversationsQueue", "ConversationWorkerFunction", once=True)
+
+    world.kommo.fail_for(3600, 503)
+    world.post_webhook(client_message("down-1", "oi, tem alguém aí?"))
+    world.pump_client_messages()
+    for _ in range(3):
+        retry_the_flush_job()
+    calls_while_opening = len(world.kommo.requests)
+    for _ in range(3):
+        retry_the_flush_job()
+    assert len(world.kommo.requests) == calls_while_opening, "the open breaker let calls through"
+    kommo_table = boto3.resource("dynamodb").Table(get_settings().kommo_table)
+    assert kommo_table.get_item(Key={"pk": "breaker#kommo"})["Item"]["open_until"] > 0
+
+    world.kommo.recover()
+    kommo_table.update_item(  # the breaker's wait is over (30 s in real time)
+        Key={"pk": "breaker#kommo"}, UpdateExpression="SET open_until = :past", ExpressionAttributeValues={":past": 1}
+    )
+    world.pump()
+    assert len(world.kommo.salesbot_runs) == 1
+    assert kommo_table.get_item(Key={"pk": "breaker#kommo"})["Item"]["open_until"] == 0
+    assert queue_messages(world.stack, "ConversationsDLQ") == []

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local.stack import load_template
-from sales_assistant.adapters.retry import MAX_GROUPS_AT_ONCE, MAX_RECEIVES, RECORD_WORST_CASE_SECONDS
+from sales_assistant.adapters.retry import MAX_GROUPS_AT_ONCE, RECORD_WORST_CASE_SECONDS, receives_for, retry_delay
 
 SECRET_VARIABLES = ("WEBHOOK_SECRET_ARN", "API_SECRET_ARN", "N8N_API_SECRET_ARN", "N8N_SECRET_ARN", "KOMMO_SECRET_ARN")
 BEARER = {"API_SECRET_ARN", "N8N_API_SECRET_ARN"}  # bearer routes know both tokens: the other scope's is a 403
@@ -134,8 +134,8 @@ def test_consumers_are_capped_and_sized_for_the_kommo_budget(template: dict[str,
         # a batch's groups are handled at once (adapters/retry.py): a group's first record always starts, so the
         # timeout covers a worst-case record; a FIFO batch's next record of a group starts while one more fits
         assert properties["BatchSize"] <= MAX_GROUPS_AT_ONCE
-        if properties["BatchSize"] > 1:  # a record failing for the last time must not hold back its group
-            assert queue["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES
+        # the receive limit comes from the outage budget (test below), the same for every consumed queue
+        assert queue["RedrivePolicy"]["maxReceiveCount"] == RECEIVES_FROM_THE_BUDGET
         several_of_a_group = properties["BatchSize"] > 1 and queue.get("FifoQueue", False)
         assert function["Timeout"] >= (2 if several_of_a_group else 1) * RECORD_WORST_CASE_SECONDS
         on_its_queue = [  # a failed record's short retry delay, an untouched one given back at once
@@ -333,3 +333,22 @@ def test_the_intakes_dedup_records_are_on_the_keys_its_role_allows(aws: Any, tem
     patterns = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
     assert keys and all(any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns) for key in keys), keys
     assert not any(fnmatch.fnmatchcase("delivery#lead:1:reply", pattern) for pattern in patterns)
+
+
+RECEIVES_FROM_THE_BUDGET = {"Fn::FindInMap": ["OutageBudget", {"Ref": "OutageBudgetMinutes"}, "MaxReceives"]}
+
+
+def test_every_queues_receive_limit_outlasts_the_outage_budget_it_is_derived_from() -> None:
+    """One setting, OutageBudgetMinutes: for each value it may take, the mapping's receive limit is the
+    one whose retry delays add up to at least the budget (and one fewer would not)."""
+    template = load_template()
+    budgets = template["Parameters"]["OutageBudgetMinutes"]["AllowedValues"]
+    assert "60" in budgets and template["Parameters"]["OutageBudgetMinutes"]["Default"] == "60"
+    for budget in budgets:
+        receives = template["Mappings"]["OutageBudget"][budget]["MaxReceives"]
+        assert receives == receives_for(int(budget))
+        waited = sum(retry_delay(count) for count in range(1, receives))
+        assert waited >= int(budget) * 60 > waited - retry_delay(receives - 1)
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["OUTAGE_BUDGET_MINUTES"] == {
+        "Ref": "OutageBudgetMinutes"
+    }

@@ -235,5 +235,5 @@ def test_a_lease_outlives_the_invocation_and_renewal_fails_once_taken_over(world
         world.lease.renew()
 
 
-def test_a_failed_message_comes_back_in_seconds_growing_to_five_minutes() -> None:
-    assert [retry_delay(count) for count in (1, 2, 3, 4, 5, 9)] == [10, 20, 40, 80, 160, 300]
+def test_a_failed_message_comes_back_in_seconds_growing_to_fifteen_minutes() -> None:
+    assert [retry_delay(count) for count in (1, 2, 3, 4, 5, 8, 12)] == [10, 20, 40, 80, 160, 900, 900]

@@ -81,7 +81,16 @@ class Notes:
         self.tasks.append((key, lead_id, responsible_user_id))
 
 
-def canary(kommo: FakeKommo, store: MemoryStore, notes: Notes, depths: dict[str, int] | None = None) -> HealthCanary:
+CLOSED = {"open": 0, "failures": 0, "open_since": 0, "retry_at": 0}
+
+
+def canary(
+    kommo: FakeKommo,
+    store: MemoryStore,
+    notes: Notes,
+    depths: dict[str, int] | None = None,
+    breakers: dict[str, dict[str, int]] | None = None,
+) -> HealthCanary:
     return HealthCanary(
         kommo=kommo,
         ai=DownAi(),
@@ -90,6 +99,7 @@ def canary(kommo: FakeKommo, store: MemoryStore, notes: Notes, depths: dict[str,
         notes=notes,
         queue_depths=lambda: depths or {},
         paused_bots=lambda: 3,
+        breakers=lambda: breakers or {"kommo": CLOSED, "n8n": CLOSED},
         texts=Texts(),
         config=HealthConfig("/webhook/kommo-health", "https://api.example", 600, GRACE),
     )
@@ -134,3 +144,12 @@ def test_one_failing_check_leaves_the_others_and_the_report_is_kept() -> None:
     assert [check.name for check in report.checks if not check.ok] == ["n8n"]
     assert report.bots_paused == 3 and report.backlog_since == {"conversations": NOW}
     assert store.report == report
+
+
+def test_a_breaker_open_for_over_five_minutes_fails_its_check_and_says_since_when() -> None:
+    kommo_down = {"open": 1, "failures": 9, "open_since": NOW - 301, "retry_at": NOW + 60}
+    just_opened = {"open": 1, "failures": 5, "open_since": NOW - 60, "retry_at": NOW + 30}
+    service = canary(FakeKommo(), MemoryStore(), Notes(), breakers={"kommo": kommo_down, "n8n": just_opened})
+    service.clock = lambda: NOW
+    [breakers] = [check for check in service.run().checks if check.name == "breakers"]
+    assert not breakers.ok and breakers.detail.startswith("kommo open since ") and "n8n" not in breakers.detail

@@ -322,6 +322,7 @@ def conversation_repository(settings: Settings) -> DynamoConversationRepository:
 def health_canary(settings: Settings) -> HealthCanary:
     """The canary: Kommo, n8n, the webhook, the queues and the missed-message watchdog."""
     from sales_assistant.adapters.bot_state import DynamoBotStateRepository
+    from sales_assistant.adapters.breaker import Breaker
     from sales_assistant.adapters.health import DynamoHealthStore, SqsQueueDepths
     from sales_assistant.adapters.kommo import kommo_client
     from sales_assistant.adapters.n8n import n8n_client
@@ -346,6 +347,7 @@ def health_canary(settings: Settings) -> HealthCanary:
             }
         ),
         paused_bots=lambda: len(bot_states.with_status(BotStatus.PAUSED)),
+        breakers=lambda: {"kommo": Breaker(settings.kommo_table, "kommo").status()},
         texts=settings.texts,
         config=HealthConfig(
             n8n_health_path=settings.n8n_health_path,

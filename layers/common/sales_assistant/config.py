@@ -1,6 +1,6 @@
 """Settings of the service: the Lambda environment plus the secrets, re-read every few minutes.
 
-Values come from the Lambda environment (design.md section 3). In AWS the secrets are not in the
+Values come from the Lambda environment (every one in docs/settings.md). In AWS the secrets are not in the
 environment: one Secrets Manager secret per purpose (`SECRETS` below), each named by its own
 `*_SECRET_ARN` variable and readable only by the functions that need it, holds a JSON object with
 its settings under the same names (for example {"API_TOKEN": "..."}). Secrets are read through
@@ -144,6 +144,7 @@ class Settings(Model):
     automation_authors: str = Field("", alias="AUTOMATION_AUTHORS", max_length=2000)
     unattributed_outgoing: Literal["pause", "ignore"] = Field("pause", alias="UNATTRIBUTED_OUTGOING")
     dedup_ttl_seconds: int = Field(REDRIVE_WINDOW_SECONDS, alias="DEDUP_TTL_SECONDS", ge=REDRIVE_WINDOW_SECONDS)
+    outage_budget_minutes: int = Field(60, alias="OUTAGE_BUDGET_MINUTES", ge=15, le=24 * 60)
 
     @field_validator("automation_authors")
     @classmethod

@@ -62,3 +62,16 @@ class DependencyError(AppError):
 
     status = 502
     code = "dependency_failed"
+
+
+class DependencyDown(DependencyError):
+    """A dependency's circuit breaker is open (adapters/breaker.py): nothing was sent; try again at
+    `retry_at` (unix s)."""
+
+    status = 503
+    code = "dependency_down"
+
+    def __init__(self, dependency: str, retry_at: float) -> None:
+        super().__init__(f"{dependency} is down: calls wait for its breaker", details={"retry_at": int(retry_at)})
+        self.dependency = dependency
+        self.retry_at = retry_at

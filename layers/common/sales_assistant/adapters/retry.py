@@ -8,9 +8,15 @@
   the records behind it are not sent to the DLQ unprocessed with it. Each group runs in its own copy of
   the context: its log keys (conversation, correlation id) stay its own.
 - Partial batch failures that come back soon: a failed SQS message is retried after 10 s, 20 s, 40 s...
-  (its visibility changed) instead of after the queue's whole visibility timeout, so a client waits
-  seconds, not minutes, for a reply delayed by a passing failure. The redrive policy still moves a
-  message that keeps failing to the DLQ.
+  up to 15 minutes (its visibility changed) instead of after the queue's whole visibility timeout, so a
+  client waits seconds, not minutes, for a reply delayed by a passing failure. A record that names when
+  to try again (a dependency whose breaker is open, a Salesbot run waiting for its echo) waits until
+  then, if that is later.
+- An outage budget, not a count: the receive limit of every consumed queue (its redrive
+  maxReceiveCount) is derived from one setting, `OUTAGE_BUDGET_MINUTES` (template parameter
+  `OutageBudgetMinutes`), so that the delays between a record's receives add up to at least that long:
+  a Kommo or n8n outage shorter than the budget sends nothing to a DLQ; only a record that keeps
+  failing for its own reason (poison) gets there, once the budget is spent.
 - No record started that the invocation cannot finish: a group's next record starts only while the
   invocation has a worst-case record's time left (a group's first record always starts: each
   consumer's timeout covers one, a test checks template.yaml). A timed-out invocation would report
@@ -24,6 +30,7 @@
 from __future__ import annotations
 
 import contextvars
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -35,9 +42,9 @@ from sales_assistant.invocation import remaining_seconds
 from sales_assistant.observability import logger
 
 RETRY_BASE_SECONDS = 10
-RETRY_MAX_SECONDS = 300
+RETRY_MAX_SECONDS = 900  # a dependency back from an outage is tried again within 15 minutes
 MAX_GROUPS_AT_ONCE = 10  # an SQS batch holds at most 10 records
-MAX_RECEIVES = 5  # every consumed queue's redrive maxReceiveCount (a test checks template.yaml)
+MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's limit
 RECORD_WORST_CASE_SECONDS = 90  # 3 Kommo calls, each waiting up to 20 s for the shared rate limit + a 10 s read
 
 
@@ -50,8 +57,25 @@ class NoTimeLeft(Exception):
 
 
 def retry_delay(receive_count: int) -> int:
-    """Seconds before the next try of a message received `receive_count` times (10, 20, 40 ... 300)."""
+    """Seconds before the next try of a message received `receive_count` times (10, 20, 40 ... 900)."""
     return min(RETRY_BASE_SECONDS * 2 ** max(receive_count - 1, 0), RETRY_MAX_SECONDS)
+
+
+def receives_for(budget_minutes: int) -> int:
+    """The receive limit whose retry delays add up to at least `budget_minutes`: a queue's redrive
+    maxReceiveCount (template.yaml's OutageBudget mapping holds it for each allowed budget; a test checks)."""
+    waited, receives = 0, 1
+    while waited < budget_minutes * 60:
+        waited += retry_delay(receives)
+        receives += 1
+    return receives
+
+
+def max_receives() -> int:
+    """This deployment's receive limit, from its `OUTAGE_BUDGET_MINUTES`."""
+    from sales_assistant.config import get_settings
+
+    return receives_for(get_settings().outage_budget_minutes)
 
 
 class RetrySoonProcessor(BatchProcessor):
@@ -82,7 +106,7 @@ class RetrySoonProcessor(BatchProcessor):
         for previous, record in zip([None, *records], records, strict=False):
             if outcomes and not _time_for_a_record():
                 outcomes.append(self._give_back(record))
-            elif outcomes and outcomes[-1][0] == "fail" and _receives(previous) < MAX_RECEIVES:
+            elif outcomes and outcomes[-1][0] == "fail" and _receives(previous) < max_receives():
                 outcomes.append(
                     self._unprocessed(record, EarlierRecordFailed("a record of its group failed before it"))
                 )
@@ -92,7 +116,7 @@ class RetrySoonProcessor(BatchProcessor):
 
     def _give_back(self, record: dict[str, Any]) -> tuple[Any, ...]:
         """A record the invocation has no time left for: back at once, or, on its last receive, queued anew."""
-        if _receives(record) >= MAX_RECEIVES and self._queue_anew(record):
+        if _receives(record) >= max_receives() and self._queue_anew(record):
             return self.success_handler(self._to_batch_type(record, self.event_type), "queued anew")
         return self._unprocessed(record, NoTimeLeft("no time left in this invocation for another record"))
 
@@ -122,7 +146,7 @@ class RetrySoonProcessor(BatchProcessor):
         entry = super().failure_handler(record, exception)
         receive_count = int(record.attributes.approximate_receive_count or 1)
         untouched = isinstance(exception[1], NoTimeLeft)
-        delay = 0 if untouched else retry_delay(receive_count)
+        delay = 0 if untouched else _delay(exception[1], receive_count)
         logger.warning(
             "record given back untouched: no time left" if untouched else "record failed: retried soon",
             extra={"error": type(exception[1]).__name__, "receives": receive_count, "retry_in": delay},
@@ -134,6 +158,16 @@ class RetrySoonProcessor(BatchProcessor):
         except Exception as error:  # the queue's own visibility timeout still brings it back
             logger.warning("could not shorten the retry delay", extra={"error": type(error).__name__})
         return entry
+
+
+def _delay(error: BaseException, receive_count: int) -> int:
+    """When a failed record is tried again: by the schedule, or later when it names a time (`retry_at`,
+    unix s); never sooner than the schedule, so the receive limit still covers the outage budget."""
+    scheduled = retry_delay(receive_count)
+    retry_at = getattr(error, "retry_at", None)
+    if retry_at is None:
+        return scheduled
+    return min(max(int(retry_at - time.time()) + 1, scheduled), MAX_VISIBILITY_SECONDS)
 
 
 def _time_for_a_record() -> bool:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from sales_assistant.errors import DependencyError
+from sales_assistant.errors import DependencyDown, DependencyError
 from sales_assistant.models import Model
 from sales_assistant.models.conversation import Conversation
 from sales_assistant.models.n8n import Turn
@@ -43,9 +43,14 @@ class LeaseLost(Exception):
 
 
 class AwaitingConfirmation(DependencyError):
-    """A Salesbot run may or may not have happened: wait for its echo (the queue retries shortly)."""
+    """A Salesbot run may or may not have happened: wait for its echo until `retry_at` (unix s), when the
+    queue brings the record back to confirm the run or ask a salesperson."""
 
     code = "awaiting_confirmation"
+
+    def __init__(self, message: str, retry_at: int) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
 
 
 class OutgoingStopped(Exception):
@@ -333,7 +338,7 @@ class Delivery:
         try:
             self._kommo.run_salesbot(bot_id, outgoing.lead_id)
         except DependencyError as error:
-            if getattr(error, "kommo_status", 0) in NOT_APPLIED_STATUSES:
+            if isinstance(error, DependencyDown) or getattr(error, "kommo_status", 0) in NOT_APPLIED_STATUSES:
                 self._log.forget_run(outgoing.key)  # Kommo refused it: a retry may run it
             else:
                 count("DeliveriesAmbiguous")
@@ -353,7 +358,9 @@ class Delivery:
             count("DeliveriesConfirmedByEcho")
             return record.at
         if now - record.at < self._config.confirm_seconds:
-            raise AwaitingConfirmation(f"delivery {outgoing.key}: waiting for the Salesbot's echo")
+            raise AwaitingConfirmation(
+                f"delivery {outgoing.key}: waiting for the Salesbot's echo", record.at + self._config.confirm_seconds
+            )
         self._notes.task(
             f"unconfirmed:{outgoing.key}",
             outgoing.lead_id,

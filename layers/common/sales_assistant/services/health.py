@@ -1,6 +1,7 @@
 """The canary: is the service able to work right now, and did Kommo get messages the service never saw?
 
 Every run (a schedule, every 5 minutes) checks, each on its own:
+- `breakers`: no dependency's circuit breaker (adapters/breaker.py) has stayed open for over 5 minutes;
 - `kommo_token`: a cheap authenticated Kommo call (the account) answers;
 - `n8n`: the health workflow answers a signed ping;
 - `kommo_webhook`: Kommo has a webhook to this service's URL and has not disabled it;
@@ -28,7 +29,8 @@ from sales_assistant.observability import MetricUnit, count, logger, measure
 from sales_assistant.services.ports import AiFailure
 from sales_assistant.texts import Texts
 
-CHECKS = ("kommo_token", "n8n", "kommo_webhook", "queues", "message_watchdog")
+CHECKS = ("breakers", "kommo_token", "n8n", "kommo_webhook", "queues", "message_watchdog")
+BREAKER_OPEN_ALARM_SECONDS = 300
 FIRST_LOOKBACK_SECONDS = 900  # the first run judges the last 15 minutes
 MAX_LOOKBACK_SECONDS = 86400  # after a long outage, one day back at most (the received markers live 2 days)
 NOTES_ZONE = ZoneInfo("America/Sao_Paulo")
@@ -111,6 +113,7 @@ class HealthCanary:
     notes: LeadNotes
     queue_depths: Callable[[], dict[str, int]]
     paused_bots: Callable[[], int]
+    breakers: Callable[[], dict[str, dict[str, int]]]  # dependency -> its breaker's status
     texts: Texts
     config: HealthConfig
     clock: Callable[[], float] = time.time
@@ -123,6 +126,7 @@ class HealthCanary:
         queues, backlog_since = self._queues(now, previous.backlog_since if previous else {})
         watchdog, missed, watchdog_until = self._watchdog(now, previous.watchdog_until if previous else 0)
         checks = [
+            _guarded("breakers", self._breakers),
             _guarded("kommo_token", self._kommo_token),
             _guarded("n8n", self._n8n),
             _guarded("kommo_webhook", self._kommo_webhook),
@@ -145,6 +149,18 @@ class HealthCanary:
         return report
 
     # ------------------------------------------------------------------ the checks
+    def _breakers(self) -> str:
+        now = self.clock()
+        states = self.breakers()
+        stuck = [
+            f"{name} open since {datetime.fromtimestamp(state['open_since'], NOTES_ZONE):%H:%M}"
+            for name, state in states.items()
+            if state["open"] and now - state["open_since"] > BREAKER_OPEN_ALARM_SECONDS
+        ]
+        if stuck:
+            raise CheckFailed("; ".join(stuck) + ": records wait for it (docs/runbook.md)")
+        return ", ".join(f"{name} {'open' if state['open'] else 'closed'}" for name, state in states.items())
+
     def _kommo_token(self) -> str:
         self.kommo.account()
         return "answered"

@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from sales_assistant.adapters.aws import created_once
+from sales_assistant.adapters.breaker import Breaker
 from sales_assistant.adapters.kommo.bulk import Coalescer, refused_positions
 from sales_assistant.adapters.kommo.errors import (
     KommoError,
@@ -52,6 +53,7 @@ class KommoClient:
         tokens: TokenSource,
         limiter: Any,
         *,
+        breaker: Breaker | None = None,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = TIMEOUT,
         max_retries: int = MAX_RETRIES,
@@ -61,6 +63,7 @@ class KommoClient:
         self._base_url = base_url.rstrip("/")
         self._tokens = tokens
         self.limiter = limiter  # public: benchmarks swap in a limiter that records its waits
+        self._breaker = breaker
         self._session = session or pooled_session()
         self._timeout = timeout
         self._max_retries = max_retries
@@ -346,6 +349,8 @@ class KommoClient:
         `slot_taken`: the caller already waited for the first try's rate-limit slot."""
         if self._clock() < self._forbidden_until:
             raise KommoForbidden("Kommo answered 403 moments ago: not calling again yet", kommo_status=403)
+        if self._breaker is not None:
+            self._breaker.check()  # Kommo down: DependencyDown at once, no slot burnt, no time-out waited on
         url = path if path.startswith("http") else f"{self._base_url}{path}"
         what = f"{method} {path.split('?')[0]}"
         refreshed = False
@@ -368,11 +373,13 @@ class KommoClient:
                 )
             except requests.RequestException as error:
                 count("KommoNetworkErrors")
+                self._dependency_answered(False)
                 if safe and not last_try:
                     self._backoff(attempt)
                     continue
                 raise KommoUnavailable(f"Kommo {what}: {type(error).__name__}") from None
             count("KommoCalls")
+            self._dependency_answered(response.status_code < 500)
             logger.debug(
                 "kommo call",
                 extra={
@@ -399,6 +406,11 @@ class KommoClient:
                 raise error_for(status, _problem(response), what)
             return response
         raise KommoUnavailable(f"Kommo {what}: retries exhausted")
+
+    def _dependency_answered(self, up: bool) -> None:
+        """Tell the breaker whether Kommo answered (any status below 500) or is down."""
+        if self._breaker is not None:
+            self._breaker.succeeded() if up else self._breaker.failed()
 
     def _backoff(self, attempt: int, retry_after: str | None = None) -> None:
         delay = min(8.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
@@ -496,6 +508,7 @@ def kommo_client(settings: Settings) -> KommoClient:
         settings.kommo_api_base,
         token_source(settings, session),
         limiter,
+        breaker=Breaker(settings.kommo_table, "kommo"),
         session=session,
         timeout=TIMEOUT,  # looked up now, not at import: the fault suite shortens it to test timeouts
     )
