@@ -496,3 +496,22 @@ def test_kommo_down_opens_its_breaker_records_wait_without_calling_it_and_the_me
     assert len(world.kommo.salesbot_runs) == 1
     assert kommo_table.get_item(Key={"pk": "breaker#kommo"})["Item"]["open_until"] == 0
     assert queue_messages(world.stack, "ConversationsDLQ") == []
+
+
+def test_n8n_down_opens_its_breaker_and_the_next_client_gets_the_fallback_without_waiting_on_it(
+    world: World,
+) -> None:
+    """n8n answers 503 (each ask tries twice). After 5 failures in a row its breaker opens: the next
+    message is answered with the fallback text and a task at once, without calling n8n."""
+    for _ in range(6):
+        world.n8n.respond_with(503, {"message": "n8n is down"})
+    for index in range(3):
+        world.post_webhook(client_message(f"n8n-down-{index}", f"oi, mensagem {index}"))
+        world.pump()
+    asked = len(world.n8n.requests)
+    assert asked == 6 and len(world.kommo.salesbot_runs) == 3
+
+    world.post_webhook(client_message("n8n-down-3", "alguém?"))
+    world.pump()
+    assert len(world.n8n.requests) == asked, "the open breaker let a call through"
+    assert len(world.kommo.salesbot_runs) == 4 and world.reply_field().startswith("Olá! Recebemos sua mensagem")

@@ -347,7 +347,7 @@ def health_canary(settings: Settings) -> HealthCanary:
             }
         ),
         paused_bots=lambda: len(bot_states.with_status(BotStatus.PAUSED)),
-        breakers=lambda: {"kommo": Breaker(settings.kommo_table, "kommo").status()},
+        breakers=lambda: {name: Breaker(settings.kommo_table, name).status() for name in ("kommo", "n8n")},
         texts=settings.texts,
         config=HealthConfig(
             n8n_health_path=settings.n8n_health_path,

@@ -22,8 +22,10 @@ import requests
 from pydantic import ValidationError
 
 from sales_assistant.adapters.aws import created_once
+from sales_assistant.adapters.breaker import Breaker
 from sales_assistant.adapters.kommo.client import pooled_session
 from sales_assistant.config import Settings
+from sales_assistant.errors import DependencyDown
 from sales_assistant.models.n8n import N8nRequest, N8nResponse
 from sales_assistant.observability import MetricUnit, logger, measure
 from sales_assistant.observability import correlation_id as current_correlation_id
@@ -83,6 +85,7 @@ class N8nClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         upgrade_from_v1: bool = False,
+        breaker: Breaker | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._secret = secret
@@ -90,6 +93,7 @@ class N8nClient:
         self._timeout = (CONNECT_TIMEOUT, read_timeout)
         self._session = session or pooled_session()
         self._sleep = sleep
+        self._breaker = breaker
 
     def ask(self, path: str, request: N8nRequest) -> N8nResponse:
         """POST the request to {base}{path} and validate the answer (raises AiFailure)."""
@@ -114,6 +118,7 @@ class N8nClient:
         id) on 5xx or an unreachable n8n (not on a slow one); a signed 2xx answer, or AiFailure."""
         url = f"{self._base_url}{path}"
         reason = "unreachable"
+        self._check_breaker()
         for attempt in range(MAX_ATTEMPTS):
             request_id = uuid.uuid4().hex
             headers = {
@@ -135,10 +140,13 @@ class N8nClient:
                 response = self._session.post(url, data=body, headers=headers, timeout=self._timeout)
             except requests.Timeout:
                 logger.warning("n8n call timed out", extra={"n8n_path": path})
+                self._answered(False)
                 raise AiFailure("timeout") from None
             except requests.RequestException:
                 reason = "unreachable"
+                self._answered(False)
             else:
+                self._answered(response.status_code < 500)
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 measure("N8nLatency", elapsed_ms, MetricUnit.Milliseconds)
                 logger.info(
@@ -154,6 +162,21 @@ class N8nClient:
             if attempt + 1 < MAX_ATTEMPTS:
                 self._sleep(0.5)
         raise AiFailure(reason)
+
+    def _check_breaker(self) -> None:
+        """n8n's breaker open (it timed out or failed 5 times in a row): AiFailure("n8n_down") at once, so the
+        client gets the fallback text without waiting out another time-out."""
+        if self._breaker is None:
+            return
+        try:
+            self._breaker.check()
+        except DependencyDown:
+            raise AiFailure("n8n_down") from None
+
+    def _answered(self, up: bool) -> None:
+        """Tell the breaker whether n8n answered (any status below 500) or is down."""
+        if self._breaker is not None:
+            self._breaker.succeeded() if up else self._breaker.failed()
 
     def _check_signed(self, path: str, request_id: str, response: requests.Response) -> None:
         """n8n's answer to `request_id` is signed with the shared secret, or AiFailure("invalid_signature")
@@ -185,5 +208,9 @@ def n8n_client(settings: Settings) -> N8nClient:
     """The process-wide n8n client for these settings (N8N_SIGNING_SECRET required)."""
     secret = settings.require("n8n").n8n_signing_secret.get_secret_value()
     return N8nClient(
-        settings.n8n_base_url, secret, settings.n8n_timeout_seconds, upgrade_from_v1=settings.n8n_upgrade_from_v1
+        settings.n8n_base_url,
+        secret,
+        settings.n8n_timeout_seconds,
+        upgrade_from_v1=settings.n8n_upgrade_from_v1,
+        breaker=Breaker(settings.kommo_table, "n8n"),
     )
