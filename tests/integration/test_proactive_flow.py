@@ -365,6 +365,36 @@ def test_a_deferred_first_message_goes_out_with_the_salesperson_it_was_routed_to
     assert chosen is not None and chosen.name in sent  # recorded as the one it was written for
 
 
+def test_a_deferred_first_message_whose_salesperson_left_goes_to_another_of_the_area(proactive: World) -> None:
+    """Routed to the first Auto salesperson (closed), who leaves the team before their hours open: the
+    sweep does not write as someone who left; the lead is routed again to an active one."""
+    import boto3
+
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.config import get_settings
+
+    proactive.kommo.leads[MARIANA_LEAD]["responsible_user_id"] = 8401235
+    first = auto_salespeople()[0]
+    set_hours(first, CLOSED)
+    post_trigger(proactive, {"lead_id": MARIANA_LEAD, "trigger": "form"})
+    proactive.pump()
+    assert [deferred["vendor_id"] for deferred in list_deferred(proactive)] == [first]
+
+    DynamoVendorRepository(get_settings().vendors_table).mark_left(first, 1)
+    boto3.resource("dynamodb").Table(get_settings().triggers_table).update_item(
+        Key={"trigger_id": f"{MARIANA_LEAD}-form"},
+        UpdateExpression="SET due_at = :past",
+        ExpressionAttributeValues={":past": 1},
+    )
+    proactive.handler("ProactiveTriggerFunction")(schedule_event("ProactiveTriggerFunction"))
+    proactive.pump()
+
+    assert len(runs(proactive, MARIANA_LEAD)) == 1
+    [sent] = [note for note in notes_on(proactive, MARIANA_LEAD) if "Primeira mensagem enviada" in note]
+    gone = DynamoVendorRepository(get_settings().vendors_table).get(first)
+    assert gone is not None and gone.name not in sent
+
+
 @pytest.mark.usefixtures("atomic_dynamodb")
 def test_kommos_two_events_for_one_new_lead_take_one_round_robin_turn(
     proactive: World, monkeypatch: pytest.MonkeyPatch

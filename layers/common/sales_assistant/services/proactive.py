@@ -391,13 +391,11 @@ class ProactiveOutreach:
             f"{lead.id}:{lead.responsible_user_id or 0}",
             lambda: dict(zip(("vendor_id", "routing"), _as_ids(self._route(lead)), strict=True)),
         )
-        vendor = self._salesperson(int(decision["vendor_id"]))
-        if vendor is None:
-            raise _Skip("no_salesperson", lead)
-        self._triggers.update(
-            trigger.trigger_id, trigger.status, vendor_id=vendor.vendor_id, routing=str(decision["routing"])
-        )
-        return vendor, str(decision["routing"])
+        vendor, routing = self._salesperson(int(decision["vendor_id"])), str(decision["routing"])
+        if vendor is None or not vendor.active:  # the one chosen earlier has left since: choose again
+            vendor, routing = self._route(lead)
+        self._triggers.update(trigger.trigger_id, trigger.status, vendor_id=vendor.vendor_id, routing=routing)
+        return vendor, routing
 
     def _route(self, lead: KommoLead) -> tuple[Vendor, str]:
         """The salesperson who writes, and why: the responsible one, or the next of the area in turn."""
