@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from local.loopback import LoopbackServer, ServedOnLoopback
-from sales_assistant.adapters.n8n import SIGNATURE_HEADER, sign_answer, sign_request
+from sales_assistant.adapters.n8n_signature import SIGNATURE_HEADER, sign_answer, sign_request
 
 HUMAN = re.compile(r"\b(humano|atendente|pessoa|consultor)\b", re.IGNORECASE)
 MEETING = re.compile(r"\b(agendar|agenda|reuni[aã]o|hor[aá]rio|visita)\b", re.IGNORECASE)

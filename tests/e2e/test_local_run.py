@@ -66,7 +66,9 @@ def local_run_command(ports: dict[str, int]) -> list[str]:
 
 def start(command: list[str]) -> subprocess.Popen[bytes]:
     """`command` from the project's root, as `make run` runs it, in a process group of its own."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "KOMMO_", "N8N_"))}
+    environment = {  # as a user's shell has it: none of the settings the tests export (Powertools' included)
+        key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "KOMMO_", "N8N_", "POWERTOOLS_"))
+    }
     environment["PYTHONPATH"] = f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'common'}"
     return subprocess.Popen(  # noqa: S603 - our own modules
         command,

@@ -443,7 +443,7 @@ def test_while_n8n_is_upgraded_from_contract_v1_its_unsigned_answer_is_still_del
 ) -> None:
     """N8N_UPGRADE_FROM_V1: the request also carries v1's X-Signature (for a workflow not upgraded yet),
     and an unsigned answer is used; a badly signed one is still refused."""
-    from sales_assistant.adapters.n8n import sign
+    from sales_assistant.adapters.n8n_signature import sign
     from tests.conftest import reset_caches
 
     monkeypatch.setenv("N8N_UPGRADE_FROM_V1", "true")

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from local.defaults import LOCAL_SECRETS
-from sales_assistant.adapters.n8n import SIGNATURE_HEADER, sign, sign_answer, signed_headers
+from sales_assistant.adapters.n8n_signature import SIGNATURE_HEADER, sign, sign_answer, signed_headers
 from sales_assistant.models.n8n import N8nResponse
 from scripts.n8n_fake_model import REPLY_PREFIX, FakeChatModel, Step, content_text
 from scripts.n8n_harness import Postgres, RealN8n, free_port, postgres_binaries, wait_until

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from local.contracts import CONTRACTS, schemas
 from local.n8n_standin import N8nStandIn, answer
 from local.stack import ROOT
-from sales_assistant.adapters.n8n import SIGNATURE_HEADER, sign, sign_answer, sign_request, signed_headers
+from sales_assistant.adapters.n8n_signature import SIGNATURE_HEADER, sign, sign_answer, sign_request, signed_headers
 from sales_assistant.models.n8n import N8nRequest, N8nResponse, SchedulingRequest
 
 
