@@ -328,11 +328,23 @@ def set_hours(vendor_id: int, hours: dict[str, list[str]]) -> None:
     vendors.save_profile(vendor_id, vendor.profile.model_copy(update={"working_hours": hours}))
 
 
+def sweep_when_due(world: World, trigger_id: str) -> None:
+    """The deferred trigger's time has come (its salesperson's hours open): the sweep fires."""
+    import boto3
+
+    from sales_assistant.config import get_settings
+
+    boto3.resource("dynamodb").Table(get_settings().triggers_table).update_item(
+        Key={"trigger_id": trigger_id}, UpdateExpression="SET due_at = :past", ExpressionAttributeValues={":past": 1}
+    )
+    world.handler("ProactiveTriggerFunction")(schedule_event("ProactiveTriggerFunction"))
+    world.pump()
+
+
 def test_a_deferred_first_message_goes_out_with_the_salesperson_it_was_routed_to(proactive: World) -> None:
     """The lead's responsible (Bruno, Imóveis) does not serve its area (Auto): the round robin picks the
     first Auto salesperson, who is closed, so the trigger waits for *their* opening. When they open, the
     sweep sends it as theirs, even though the next one in turn is closed now: no second turn is drawn."""
-    import boto3
 
     from sales_assistant.config import get_settings
 
@@ -346,13 +358,7 @@ def test_a_deferred_first_message_goes_out_with_the_salesperson_it_was_routed_to
 
     set_hours(first, ALL_DAY)  # the deferred salesperson's hours open...
     set_hours(second, CLOSED)  # ...while the next one in turn is closed
-    boto3.resource("dynamodb").Table(get_settings().triggers_table).update_item(
-        Key={"trigger_id": f"{MARIANA_LEAD}-form"},
-        UpdateExpression="SET due_at = :past",
-        ExpressionAttributeValues={":past": 1},
-    )
-    proactive.handler("ProactiveTriggerFunction")(schedule_event("ProactiveTriggerFunction"))
-    proactive.pump()
+    sweep_when_due(proactive, f"{MARIANA_LEAD}-form")
 
     still = list_deferred(proactive)
     assert len(runs(proactive, MARIANA_LEAD)) == 1, (
@@ -368,7 +374,6 @@ def test_a_deferred_first_message_goes_out_with_the_salesperson_it_was_routed_to
 def test_a_deferred_first_message_whose_salesperson_left_goes_to_another_of_the_area(proactive: World) -> None:
     """Routed to the first Auto salesperson (closed), who leaves the team before their hours open: the
     sweep does not write as someone who left; the lead is routed again to an active one."""
-    import boto3
 
     from sales_assistant.adapters.vendors import DynamoVendorRepository
     from sales_assistant.config import get_settings
@@ -381,13 +386,7 @@ def test_a_deferred_first_message_whose_salesperson_left_goes_to_another_of_the_
     assert [deferred["vendor_id"] for deferred in list_deferred(proactive)] == [first]
 
     DynamoVendorRepository(get_settings().vendors_table).mark_left(first, 1)
-    boto3.resource("dynamodb").Table(get_settings().triggers_table).update_item(
-        Key={"trigger_id": f"{MARIANA_LEAD}-form"},
-        UpdateExpression="SET due_at = :past",
-        ExpressionAttributeValues={":past": 1},
-    )
-    proactive.handler("ProactiveTriggerFunction")(schedule_event("ProactiveTriggerFunction"))
-    proactive.pump()
+    sweep_when_due(proactive, f"{MARIANA_LEAD}-form")
 
     assert len(runs(proactive, MARIANA_LEAD)) == 1
     [sent] = [note for note in notes_on(proactive, MARIANA_LEAD) if "Primeira mensagem enviada" in note]
