@@ -386,16 +386,17 @@ class ProactiveOutreach:
             stored = self._salesperson(trigger.vendor_id)
             if stored is not None and stored.active:
                 return stored, trigger.routing or "responsible"
-        decision = self._once(
-            "route",
-            f"{lead.id}:{lead.responsible_user_id or 0}",
-            lambda: dict(zip(("vendor_id", "routing"), _as_ids(self._route(lead)), strict=True)),
-        )
+        decision = self._once("route", f"{lead.id}:{lead.responsible_user_id or 0}", lambda: self._decision(lead))
         vendor, routing = self._salesperson(int(decision["vendor_id"])), str(decision["routing"])
         if vendor is None or not vendor.active:  # the one chosen earlier has left since: choose again
             vendor, routing = self._route(lead)
         self._triggers.update(trigger.trigger_id, trigger.status, vendor_id=vendor.vendor_id, routing=routing)
         return vendor, routing
+
+    def _decision(self, lead: KommoLead) -> dict[str, Any]:
+        """The routing as the once-store keeps it."""
+        vendor, routing = self._route(lead)
+        return {"vendor_id": vendor.vendor_id, "routing": routing}
 
     def _route(self, lead: KommoLead) -> tuple[Vendor, str]:
         """The salesperson who writes, and why: the responsible one, or the next of the area in turn."""
@@ -506,11 +507,6 @@ class ProactiveOutreach:
 
     def _trigger_name(self, kind: TriggerKind) -> str:
         return self._texts.render(f"trigger_{kind}")
-
-
-def _as_ids(routed: tuple[Vendor, str]) -> tuple[int, str]:
-    vendor, routing = routed
-    return vendor.vendor_id, routing
 
 
 def _serves(vendor: Vendor, area: str) -> bool:
