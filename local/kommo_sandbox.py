@@ -21,7 +21,10 @@ What the people see, and Kommo's side of a conversation (`/_sandbox/...`, outsid
 - `POST /_sandbox/leads` `{"name", "phone", "area", "responsible_user_id"}`: a lead arrives (a new lead
   and contact, and Kommo's `leads[add]` webhook to `webhook_target`);
 - `POST /_sandbox/chat` `{"lead_id", "text", "from": "client" | <salesperson's user id>}`: someone writes
-  in the lead's chat (recorded, listed in the events feed, and Kommo's `message[add]` webhook posted).
+  in the lead's chat (recorded, listed in the events feed, and Kommo's `message[add]` webhook posted);
+- `POST /_sandbox/faults` `{"status": 503, "seconds": 240, "path_prefix": "/api/"}`: an outage, `fail_for`
+  from outside the process (`path_prefix` defaults to "/": every call); 201 with the outage's `until`
+  (unix s), 400 naming what is wrong; `DELETE /_sandbox/faults`: `recover()`, Kommo answers again.
 
 Faults, for the fault suite (each for requests whose path starts with a prefix):
 - `fail_next(prefix, status, times)`: the next `times` requests answer `status` and change nothing;
@@ -32,7 +35,9 @@ Faults, for the fault suite (each for requests whose path starts with a prefix):
   applied. Other requests are served meanwhile.
 - `fail_for(seconds, status=429, prefix="/")`: every matching request answers `status` for
   `seconds` (a 429 storm with Retry-After: 1, or a path's 5xx outage).
-`reset()` clears them all, with the record.
+`reset()` clears them all, with the record. A recorded request answered by an injected fault has
+`injected` true (a fault with a status: not a hang alone), so a checker tells those from Kommo's own
+answers, such as its rate limit's 429s.
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ class RecordedRequest:
     body: Any
     at: float
     status: int = 0
+    injected: bool = False  # the answer came from an injected fault, not from Kommo's own rules
 
 
 @dataclass
@@ -213,14 +219,13 @@ class KommoSandbox(ServedOnLoopback):
             return self._control(method, url.path.removeprefix("/_sandbox/").strip("/"), body)
         with self._lock:
             self.requests.append(record)
-            status, extra, answer, hang_seconds = self._answer(method, url.path, query, headers, body)
+            status, extra, answer, hang_seconds = self._answer(record, headers)
             record.status = status
         time.sleep(hang_seconds)  # outside the lock: other requests are served meanwhile
         return status, extra, answer
 
-    def _answer(
-        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
-    ) -> tuple[int, dict[str, str], Any, float]:
+    def _answer(self, record: RecordedRequest, headers: dict[str, str]) -> tuple[int, dict[str, str], Any, float]:
+        method, path, query, body = record.method, record.path, record.query, record.body
         now = time.time()
         while self._recent and self._recent[0] <= now - 1.0:
             self._recent.popleft()
@@ -228,6 +233,7 @@ class KommoSandbox(ServedOnLoopback):
             return 429, {"Retry-After": "1"}, _problem(429, "Too Many Requests"), 0.0
         self._recent.append(now)
         fault = self._take_fault(path, now)
+        record.injected = bool(fault and fault.status)
         if fault and not fault.after_effect:
             return fault.status, fault.headers, _problem(fault.status, "Injected failure"), 0.0
         status, extra, answer = self._apply(method, path, query, headers, body)
@@ -334,6 +340,11 @@ class KommoSandbox(ServedOnLoopback):
                 view = next((v for v in sandbox_views.lead_views(self) if v["lead_id"] == int(path[6:])), None)
             return (200, {}, view) if view else (404, {}, _problem(404, "Not Found"))
         fields = body if isinstance(body, dict) else {}
+        if method == "POST" and path == "faults":
+            return self._outage(fields)
+        if method == "DELETE" and path == "faults":
+            self.recover()
+            return 204, {}, None
         try:
             if method == "POST" and path == "leads":
                 return self.lead_arrives(
@@ -346,6 +357,18 @@ class KommoSandbox(ServedOnLoopback):
         except (KeyError, TypeError, ValueError):
             return 400, {}, _problem(400, "name, phone, area and responsible_user_id are required")
         return 404, {}, _problem(404, "Not Found")
+
+    def _outage(self, fields: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        """`POST /_sandbox/faults`: every call under `path_prefix` answers `status` for `seconds`."""
+        status, seconds, prefix = fields.get("status"), fields.get("seconds"), fields.get("path_prefix", "/")
+        if type(status) is not int or not 400 <= status <= 599:
+            return 400, {}, _problem(400, "status must be an HTTP error status (400-599)")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= 86400:
+            return 400, {}, _problem(400, "seconds must be a number of seconds, more than 0 and at most 86400")
+        if not isinstance(prefix, str) or not prefix.startswith("/"):
+            return 400, {}, _problem(400, "path_prefix must be a path starting with /")
+        self.fail_for(seconds, status, prefix)
+        return 201, {}, {"status": status, "path_prefix": prefix, "until": time.time() + seconds}
 
     def lead_arrives(self, name: str, phone: str, area: str, responsible_user_id: int) -> Any:
         """A new lead with its contact, as a site form creates it; Kommo posts `leads[add]`."""
