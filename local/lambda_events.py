@@ -18,7 +18,7 @@ class LambdaContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:local-function"
     timeout_seconds: int = 30
-    started_at: float = field(default_factory=time.monotonic)
+    started_at: float = field(default_factory=lambda: time.monotonic())  # read when created: a virtual clock too
 
     def get_remaining_time_in_millis(self) -> int:
         return max(int((self.timeout_seconds - (time.monotonic() - self.started_at)) * 1000), 0)

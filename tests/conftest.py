@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from local.caches import reset_caches
 from local.defaults import AWS_ENVIRONMENT, LOCAL_SECRETS
 
 os.environ.update(AWS_ENVIRONMENT)
@@ -65,27 +66,6 @@ def aws(stack: Any) -> Iterator[Any]:
     )
     reset_caches()
     yield stack
-
-
-def reset_caches() -> None:
-    """Forget everything built once per process (settings, clients, services): the next use rebuilds
-    it from the current environment and mock."""
-    from aws_lambda_powertools.utilities import parameters
-
-    from sales_assistant import composition
-    from sales_assistant.adapters.aws import reset_clients
-    from sales_assistant.adapters.kommo.client import kommo_client
-    from sales_assistant.adapters.n8n import n8n_client
-    from sales_assistant.adapters.once import reset_once_cache
-    from sales_assistant.config import reset_settings
-
-    reset_settings()
-    reset_clients()
-    reset_once_cache()
-    kommo_client.cache_clear()
-    n8n_client.cache_clear()
-    composition.reset()
-    parameters.clear_caches()
 
 
 def handler_of(stack: Any, function_id: str) -> Any:

@@ -17,10 +17,10 @@ dependency costs one read a second, not one per call); every change is written a
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
+from sales_assistant import timing
 from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure
 from sales_assistant.errors import DependencyDown
 from sales_assistant.observability import count, logger
@@ -39,7 +39,7 @@ class Breaker:
         max_open_seconds: int = 300,
         probe_seconds: int = 30,
         cache_seconds: float = 1.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = timing.now,
     ) -> None:
         self._table_name = table_name
         self.dependency = dependency

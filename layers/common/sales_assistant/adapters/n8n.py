@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import ValidationError
 
+from sales_assistant import timing
 from sales_assistant.adapters.aws import created_once
 from sales_assistant.adapters.breaker import Breaker
 from sales_assistant.adapters.kommo.client import pooled_session
@@ -46,7 +47,7 @@ class N8nClient:
         read_timeout: float,
         *,
         session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = timing.sleep,
         upgrade_from_v1: bool = False,
         breaker: Breaker | None = None,
     ) -> None:

@@ -3,10 +3,10 @@ the canary's watchdog looks for them (services/health.py)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
+from sales_assistant import timing
 from sales_assistant.adapters.aws import dynamodb_client, dynamodb_table
 
 RECEIVED_PREFIX = "received#"
@@ -18,7 +18,7 @@ class DynamoReceivedMessages:
     """`received#<message id>` markers the intake writes for every client message (kept 2 days): the
     watchdog's proof that a message reached the service."""
 
-    def __init__(self, table_name: str, clock: Any = time.time) -> None:
+    def __init__(self, table_name: str, clock: Any = timing.now) -> None:
         self._table_name = table_name
         self._clock = clock
 

@@ -5,10 +5,10 @@ held to the interval: it runs every 15 minutes."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 
+from sales_assistant import timing
 from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure, plain
 from sales_assistant.errors import AppError
 
@@ -28,7 +28,7 @@ class DynamoSyncLock:
     """The lock item: `run_id` of the last run, `running_until` (its end at the latest: a run that dies
     frees the lock then) and `next_on_demand_at` (when an on-demand run may start again)."""
 
-    def __init__(self, table_name: str, min_interval_seconds: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, table_name: str, min_interval_seconds: int, clock: Callable[[], float] = timing.now) -> None:
         self._table_name = table_name
         self._min_interval = min_interval_seconds
         self._clock = clock

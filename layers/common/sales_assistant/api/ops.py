@@ -17,6 +17,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from sales_assistant import timing
 from sales_assistant.adapters.aws import dynamodb_client, dynamodb_table, sqs_client
 from sales_assistant.api.http import OPERATOR_ONLY, answers, require_scope, security_of
 from sales_assistant.config import Settings, get_settings
@@ -30,7 +31,7 @@ class RecentStatus:
     """The anonymous answer's health, probed again only once it is `seconds` old (the process's clock)."""
 
     seconds: float
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = timing.monotonic
     healthy: bool = True
     probed_at: float | None = None
 

@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from sales_assistant import timing
 from sales_assistant.adapters.aws import created_once
 from sales_assistant.adapters.breaker import Breaker
 from sales_assistant.adapters.kommo.bulk import Coalescer, refused_positions
@@ -57,8 +58,8 @@ class KommoClient:
         session: requests.Session | None = None,
         timeout: tuple[float, float] = TIMEOUT,
         max_retries: int = MAX_RETRIES,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = timing.sleep,
+        clock: Callable[[], float] = timing.monotonic,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._tokens = tokens

@@ -25,10 +25,10 @@ answer 429, the client waits and retries.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from typing import Any
 
+from sales_assistant import timing
 from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure
 from sales_assistant.adapters.kommo.errors import KommoUnavailable
 
@@ -47,8 +47,8 @@ class SharedRateLimiter:
         *,
         lateness_seconds: float = 0.1,
         max_wait_seconds: float = 20.0,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = timing.now,
+        sleep: Callable[[float], None] = timing.sleep,
     ) -> None:
         self._table_name = table_name
         self._interval_ms = math.ceil((1000 + lateness_seconds * 1000) / per_second)

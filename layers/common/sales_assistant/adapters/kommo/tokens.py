@@ -21,12 +21,12 @@ sealed by the first worker that reads it (same version, no refresh).
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Literal, Protocol
 
+from sales_assistant import timing
 from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure, kms_client
 from sales_assistant.adapters.kommo.errors import KommoReauthorizationRequired, KommoUnavailable
 from sales_assistant.config import SettingsError
@@ -86,7 +86,7 @@ Token = Literal["access", "refresh"]
 class DynamoTokenStore:
     """The token pair (encrypted with the KMS key `key_id`) and the refresh lock, in the Kommo table."""
 
-    def __init__(self, table_name: str, key_id: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, table_name: str, key_id: str, clock: Callable[[], float] = timing.now) -> None:
         if not key_id:
             raise SettingsError("KOMMO_TOKEN_KEY_ID is required in OAuth2 mode: the token pair is stored encrypted")
         self._table_name = table_name
@@ -209,8 +209,8 @@ class OAuthTokens:
         store: DynamoTokenStore,
         refresh: Callable[[str], TokenPair],
         *,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = timing.now,
+        sleep: Callable[[float], None] = timing.sleep,
         refresh_margin_seconds: int = 600,
         lock_lease_seconds: float = 30.0,
         wait_seconds: float = 20.0,

@@ -1,0 +1,95 @@
+"""`python -m sim`: run seeds of the simulation and print, per invariant, the checks made and the
+violations found (docs/simulation.md).
+
+  python -m sim --seeds 200 --steps 300      many seeds, on every core
+  python -m sim --seed 17 --steps 300        one seed
+  python -m sim --replay sim-failures/seed-17.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+FAILURES = Path("sim-failures")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    parser.add_argument("--seeds", type=int, default=1, help="how many seeds, from --seed on (default 1)")
+    parser.add_argument("--steps", type=int, default=300, help="steps per seed (default 300)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: every core)")
+    parser.add_argument("--replay", type=Path, help="run a saved failing step list again")
+    parser.add_argument("--plant", default="", help="plant a known fault (tests/sim: the checkers can fail)")
+    parser.add_argument("--no-shrink", action="store_true", help="report a failure without shrinking it")
+    arguments = parser.parse_args(argv)
+    if arguments.replay:
+        return replay(arguments.replay)
+    seeds = list(range(arguments.seed, arguments.seed + arguments.seeds))
+    jobs = [(seed, arguments.steps, arguments.plant, not arguments.no_shrink) for seed in seeds]
+    checks: Counter[str] = Counter()
+    violations: Counter[str] = Counter()
+    metrics: Counter[str] = Counter()
+    failed = []
+    with ProcessPoolExecutor(max_workers=max(min(arguments.workers, len(jobs)), 1)) as pool:
+        for seed, outcome_checks, outcome_violations, outcome_metrics, failure in pool.map(_one_seed, jobs):
+            checks.update(outcome_checks)
+            violations.update(outcome_violations)
+            metrics.update(outcome_metrics)
+            if failure:
+                failed.append((seed, failure))
+                print(f"seed {seed}: {failure}", flush=True)
+    print(table(checks, violations, len(seeds), arguments.steps))
+    return 1 if failed else 0
+
+
+def _one_seed(job: tuple[int, int, str, bool]) -> tuple[int, Counter[str], Counter[str], Counter[str], str]:
+    """Run one seed in a worker process; on a failure, shrink and save it. Returns its counts."""
+    from sim.runner import draw, run, save_replay, shrink
+
+    seed, step_count, plant, shrinking = job
+    steps = draw(seed, step_count)
+    outcome = run(seed, steps, plant=plant)
+    failure = ""
+    if outcome.first is not None:
+        invariant, index, what = outcome.first
+        shortest = shrink(seed, steps, invariant, plant) if shrinking else steps[: index + 1]
+        FAILURES.mkdir(exist_ok=True)
+        path = FAILURES / f"seed-{seed}{'-' + plant if plant else ''}.json"
+        save_replay(path, seed, shortest, invariant, plant)
+        failure = (
+            f"{invariant}: {what} (after step {index}; {len(shortest)} steps replay it: python -m sim --replay {path})"
+        )
+    return seed, outcome.checks, outcome.violations, outcome.metrics, failure
+
+
+def replay(path: Path) -> int:
+    """Run a saved step list again and say whether it still fails."""
+    from sim.runner import load_replay, run
+
+    saved = load_replay(path)
+    outcome = run(saved["seed"], saved["steps"], plant=saved.get("plant", ""))
+    for index, step in enumerate(saved["steps"]):
+        print(f"{index:3d} {step}")
+    if outcome.first:
+        invariant, index, what = outcome.first
+        print(f"fails: {invariant} after step {index}: {what}")
+        return 1
+    print(f"passes now (it broke {saved['invariant']!r})")
+    return 0
+
+
+def table(checks: Counter[str], violations: Counter[str], seeds: int, steps: int) -> str:
+    """The run's table: invariant, checks made, violations."""
+    rows = [f"{seeds} seeds x {steps} steps", f"{'invariant':32} {'checks':>8} {'violations':>10}"]
+    rows += [f"{name:32} {checks[name]:>8} {violations[name]:>10}" for name in checks]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""The invariants, each a named check of the world against the story: checked after every step (or, for
+those that hold only once the queues drain, at the end), counted, and every violation reported with
+what broke it.
+
+To add one: a function `(world, story, final) -> list[str]` (the violations, in words) and a line in
+`INVARIANTS`. Each must be able to fail: tests/sim/test_invariants_catch.py plants a violation of
+each one and checks that it is reported.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from sim.steps import LOST, WON, Story
+from sim.world import SimWorld
+
+DAY = 24 * 3600
+ANSWER_TAG = re.compile(r"\[#([^\]]*)\]")
+FIRST_TAG = re.compile(r"\[first:([a-z_]*)\]")
+TEMPLATE = "[modelo de WhatsApp"
+Check = Callable[[SimWorld, Story, bool], list[str]]
+
+
+def assistant_messages(world: SimWorld) -> list[tuple[int, dict[str, Any]]]:
+    """The assistant's messages in the chats, with their place in the chat record."""
+    return [(index, entry) for index, entry in enumerate(world.kommo.chat) if entry["from"] == "assistant"]
+
+
+def never_over_a_human(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """1. Never a message to a client while a salesperson holds the chat (from the pause to the release)."""
+    auto_resume = world.settings_value("auto_resume_hours") * 3600
+    contact_of = {lead.lead_id: lead.contact_id for lead in world.team.leads}
+    violations = []
+    for index, entry in assistant_messages(world):
+        for hold in story.holds:
+            if contact_of.get(entry["lead_id"]) != hold.contact_id or index < hold.start:
+                continue
+            if (hold.end is None or index < hold.end) and entry["at"] < hold.last_activity + auto_resume:
+                violations.append(f"lead {entry['lead_id']}: the assistant wrote while a salesperson held the chat")
+    return violations
+
+
+def answered_once(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """2. Every client message ends answered exactly once, or with a note or task on its lead saying why
+    not (a message a salesperson's hold covers is theirs to answer)."""
+    tags = Counter(
+        message_id
+        for _, entry in assistant_messages(world)
+        for found in ANSWER_TAG.findall(entry["text"])
+        for message_id in found.split(",")
+        if message_id
+    )
+    violations = [
+        f"client message {message_id} answered {times} times" for message_id, times in tags.items() if times > 1
+    ]
+    if not final:
+        return violations
+    for message in story.messages:
+        if message.held:
+            continue
+        answered = any(
+            entry["lead_id"] == message.lead_id and entry["from"] == "assistant"
+            for entry in world.kommo.chat[message.chat_index + 1 :]
+        )
+        noted = any(note["lead_id"] == message.lead_id for note in world.kommo.notes[message.notes_before :])
+        tasked = any(task.get("entity_id") == message.lead_id for task in world.kommo.tasks[message.tasks_before :])
+        if not (answered or noted or tasked):
+            violations.append(
+                f"client message {message.message_id} on lead {message.lead_id}: neither answered nor noted"
+            )
+    return violations
+
+
+def first_messages_in_bounds(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """3. At most one first message per lead and trigger kind; none outside the salesperson's hours or on
+    a holiday; none to a won or lost lead, or to a contact without a phone."""
+    violations = []
+    seen: Counter[tuple[int, str]] = Counter()
+    phones = {lead.lead_id: lead.phone for lead in world.team.leads}
+    for _, entry in assistant_messages(world):
+        for kind in FIRST_TAG.findall(entry["text"]):
+            lead_id = entry["lead_id"]
+            seen[(lead_id, kind)] += 1
+            if seen[(lead_id, kind)] == 2:
+                violations.append(f"lead {lead_id}: a second first message for {kind}")
+            if _status_at(world, story, lead_id, entry["at"]) in (WON, LOST):
+                violations.append(f"lead {lead_id}: a first message to a closed lead")
+            if lead_id in phones and not phones[lead_id]:
+                violations.append(f"lead {lead_id}: a first message to a contact without a phone")
+            vendor = world.first_message_vendor(lead_id, entry["at"])
+            if vendor is not None and not world.team.at_work(vendor, entry["at"]):
+                violations.append(f"lead {lead_id}: a first message outside salesperson {vendor}'s hours")
+    return violations
+
+
+def templates_outside_window(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """4. Outside the 24 h window only templates go out."""
+    violations = []
+    last_client: dict[int, float] = {}
+    for entry in world.kommo.chat:
+        if entry["from"] == "client":
+            last_client[entry["lead_id"]] = entry["at"]
+        elif entry["from"] == "assistant" and not entry["text"].startswith(TEMPLATE):
+            wrote = last_client.get(entry["lead_id"])
+            if wrote is None or entry["at"] - wrote > DAY:
+                violations.append(f"lead {entry['lead_id']}: free text outside the 24 h window")
+    return violations
+
+
+def appointments_consistent(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """5. No two live appointments of one salesperson overlap; one open meeting task per live appointment,
+    none for a cancelled one."""
+    violations = []
+    live = [item for item in world.appointments() if item.get("status") != "cancelled"]
+    by_vendor: dict[int, list[tuple[int, int, str]]] = {}
+    for item in live:
+        span = (int(item["start"]), int(item["end"]), str(item["appointment_id"]))
+        by_vendor.setdefault(int(item["vendor_id"]), []).append(span)
+    for vendor, spans in by_vendor.items():
+        spans.sort()
+        for (_, end, first), (start, _, second) in itertools.pairwise(spans):
+            if start < end:
+                violations.append(f"salesperson {vendor}: appointments {first} and {second} overlap")
+    if final:
+        meeting_tasks = [
+            task for task in world.kommo.tasks if task.get("task_type_id") == 2 and not task["is_completed"]
+        ]
+        for item in world.appointments():
+            open_tasks = [
+                task
+                for task in meeting_tasks
+                if task["entity_id"] == int(item["lead_id"]) and int(task["complete_till"]) == int(item["start"])
+            ]
+            cancelled = item.get("status") == "cancelled"
+            if cancelled and open_tasks:
+                violations.append(f"appointment {item['appointment_id']}: cancelled with an open meeting task")
+            if not cancelled and len(open_tasks) != 1:
+                violations.append(f"appointment {item['appointment_id']}: {len(open_tasks)} open meeting tasks")
+    return violations
+
+
+def beliefs_match_kommo(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """6. What the service believes of a lead (responsible, status) matches Kommo's once the queues drain."""
+    if not final:
+        return []
+    violations = []
+    for lead_id, belief in world.kept_leads().items():
+        actual = world.kommo.leads.get(lead_id)
+        if actual is None:
+            continue
+        for key in ("responsible_user_id", "status_id"):
+            if key in belief and belief[key] is not None and int(belief[key]) != int(actual[key]):
+                violations.append(f"lead {lead_id}: the service believes {key}={belief[key]}, Kommo says {actual[key]}")
+    return violations
+
+
+def kommo_rate_respected(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """7. Kommo never sees more than 7 requests in any second; no request is answered 429 twice in a row."""
+    from bench.harness import KOMMO_LIMIT, KommoLoad
+
+    requests = [request for request in world.kommo.requests if request.path != "/oauth2/access_token"]
+    violations = []
+    busiest = KommoLoad.of(requests).busiest_second
+    if busiest > KOMMO_LIMIT:
+        violations.append(f"Kommo saw {busiest} requests in one second")
+    own = [request.status == 429 and not getattr(request, "injected", False) for request in requests]
+    if any(first and second for first, second in itertools.pairwise(own)):
+        violations.append("Kommo answered 429 twice in a row")
+    return violations
+
+
+def replay_changes_nothing(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """8. Replaying any input (webhook, queue record, API call with its key) changes nothing."""
+    return [f"a replayed {what} changed: {changed}" for what, changed in story.replays if changed]
+
+
+def nothing_lost(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """9. Nothing is lost: nothing in a dead-letter queue; at the end every queue has drained."""
+    violations = [f"{count} message(s) in {queue}" for queue, count in world.dead_letters().items()]
+    if final and not world.drained:
+        violations.append("the queues did not drain")
+    return violations
+
+
+def _status_at(world: SimWorld, story: Story, lead_id: int, moment: float) -> int:
+    status = 0
+    for since, value in story.statuses.get(lead_id, []):
+        if since <= moment:
+            status = value
+    return status
+
+
+INVARIANTS: dict[str, Check] = {
+    "1 never over a human": never_over_a_human,
+    "2 answered once or noted": answered_once,
+    "3 first messages in bounds": first_messages_in_bounds,
+    "4 templates outside 24 h": templates_outside_window,
+    "5 appointments consistent": appointments_consistent,
+    "6 beliefs match Kommo": beliefs_match_kommo,
+    "7 Kommo's rate respected": kommo_rate_respected,
+    "8 replay changes nothing": replay_changes_nothing,
+    "9 nothing lost": nothing_lost,
+}
