@@ -9,11 +9,14 @@ violations found (docs/simulation.md).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+from sim.scenarios import SCENARIOS
 
 FAILURES = Path("sim-failures")
 
@@ -26,10 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: every core)")
     parser.add_argument("--replay", type=Path, help="run a saved failing step list again")
     parser.add_argument("--plant", default="", help="plant a known fault (tests/sim: the checkers can fail)")
+    parser.add_argument("--scenario", choices=SCENARIOS, help="an outage run instead of drawn steps (issue 20)")
+    parser.add_argument("--conversations", type=int, default=200, help="clients writing in an outage run")
     parser.add_argument("--no-shrink", action="store_true", help="report a failure without shrinking it")
     arguments = parser.parse_args(argv)
     if arguments.replay:
         return replay(arguments.replay)
+    if arguments.scenario:
+        return outage_run(arguments.scenario, arguments.conversations, arguments.seed)
     seeds = list(range(arguments.seed, arguments.seed + arguments.seeds))
     jobs = [(seed, arguments.steps, arguments.plant, not arguments.no_shrink) for seed in seeds]
     checks: Counter[str] = Counter()
@@ -82,6 +89,20 @@ def replay(path: Path) -> int:
         return 1
     print(f"passes now (it broke {saved['invariant']!r})")
     return 0
+
+
+def outage_run(name: str, conversations: int, seed: int) -> int:
+    """One outage scenario: the invariants' table, then what it ended with and the breaker's metrics."""
+    from sim.runner import run
+    from sim.scenarios import scenario
+
+    outcome = run(seed, scenario(name, conversations))
+    print(table(outcome.checks, outcome.violations, 1, len(outcome.steps)))
+    if outcome.first:
+        print(f"first violation: {outcome.first}")
+    breaker = {name: outcome.metrics[name] for name in ("BreakerOpened", "BreakerClosed")}
+    print(json.dumps({"scenario": name, **outcome.facts, **breaker, "seconds": round(outcome.seconds)}))
+    return 1 if outcome.failed else 0
 
 
 def table(checks: Counter[str], violations: Counter[str], seeds: int, steps: int) -> str:

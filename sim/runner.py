@@ -31,6 +31,7 @@ class Outcome:
     violations: Counter[str] = field(default_factory=Counter)
     first: tuple[str, int, str] | None = None  # (invariant, step index, what)
     metrics: Counter[str] = field(default_factory=Counter)
+    facts: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -49,11 +50,12 @@ def run(seed: int, steps: list[Step], *, plant: str = "", stop_at_first: bool = 
 
     began = time.perf_counter()
     outcome = Outcome(seed, steps)
-    with open_world(seed, start_of(seed)) as world, planted(plant, world):
+    leads = max([LEAD_COUNT, *(step["lead"] + 1 for step in steps if "lead" in step)])
+    with open_world(seed, start_of(seed), leads) as world, planted(plant, world):
         from local.lambda_events import schedule_event
 
         world.invoke("VendorSyncFunction", schedule_event("first-sync"))
-        story = Story()
+        story = Story(started=world.clock.now)
         for index, step in enumerate(steps):
             apply_step(world, story, step)
             _check(world, story, outcome, index, final=False)
@@ -63,8 +65,27 @@ def run(seed: int, steps: list[Step], *, plant: str = "", stop_at_first: bool = 
             world.drained = world.settle(DRAIN_LIMIT_SECONDS)
             _check(world, story, outcome, len(steps), final=True)
         outcome.metrics = world.metrics
+        outcome.facts = facts(world, story)
     outcome.seconds = time.perf_counter() - began
     return outcome
+
+
+def facts(world: Any, story: Story) -> dict[str, Any]:
+    """What a run ends with: client messages and their answers, Kommo's load, dead letters, virtual time."""
+    from bench.harness import KommoLoad
+
+    answers = sum(1 for entry in world.kommo.chat if entry["from"] == "assistant")
+    load = KommoLoad.of([r for r in world.kommo.requests if r.path != "/oauth2/access_token"])
+    return {
+        "client messages": len(story.messages),
+        "assistant messages": answers,
+        "notes": len(world.kommo.notes),
+        "tasks": len(world.kommo.tasks),
+        "Kommo requests": load.requests,
+        "busiest second": load.busiest_second,
+        "dead letters": sum(world.dead_letters().values()),
+        "virtual hours": round((world.clock.now - story.started) / 3600, 1),
+    }
 
 
 def _check(world: Any, story: Story, outcome: Outcome, index: int, *, final: bool) -> None:

@@ -28,6 +28,7 @@ CLIENT_SAYS = {
     "price": "Qual o valor da parcela?",
 }
 N8N_ANSWERS = ("text", "template", "handover", "schedule", "move_status", "failure", "garbage", "slow", "unsigned")
+HANDOVER_NOTE = "Bot pausado por assistente"  # texts.py note_paused, who = the assistant
 KOMMO_FAULTS = ("429", "500", "timeout_after", "salesbot_ambiguous", "connection")
 
 
@@ -65,6 +66,8 @@ class Story:
     last_input: Step | None = None
     kill_switch: bool = False
     counter: int = 0
+    notes_seen: int = 0
+    started: float = 0.0
     replays: list[tuple[str, str]] = field(default_factory=list)  # (what, the change it made: "" if none)
 
     def next_id(self, prefix: str) -> str:
@@ -102,7 +105,7 @@ def draw_step(rng: random.Random, lead_count: int) -> Step:
         (2, lambda: {"do": "responsible", "lead": lead, "to": rng.choice(list(SALESPEOPLE))}),
         (8, lambda: {"do": "n8n_answers", "kind": rng.choice(N8N_ANSWERS)}),
         (5, lambda: {"do": "kommo_fault", "kind": rng.choice(KOMMO_FAULTS)}),
-        (1, lambda: {"do": "outage", "of": rng.choice(["kommo", "n8n"]), "minutes": rng.choice([1, 5, 20])}),
+        (1, lambda: {"do": "outage", "of": rng.choice(["kommo", "n8n"]), "seconds": rng.choice([60, 300, 1200])}),
         (1, lambda: {"do": "lambda_dies", "function": "ConversationWorkerFunction", "after_calls": rng.randint(0, 4)}),
         (1, lambda: {"do": "kill_switch", "on": rng.random() < 0.5}),
         (5, lambda: {"do": "replay"}),
@@ -118,6 +121,19 @@ def apply_step(world: SimWorld, story: Story, step: Step) -> None:
     """Apply one step, then deliver what fell due at this moment."""
     APPLIERS[step["do"]](world, story, step)
     world.deliver_due()
+    _handovers(world, story)
+
+
+def _handovers(world: SimWorld, story: Story) -> None:
+    """The assistant passed a chat to a human (its pause note on the lead): from now on a salesperson holds it."""
+    contact_of = {lead.lead_id: lead.contact_id for lead in world.team.leads}
+    for note in world.kommo.notes[story.notes_seen :]:
+        text = str((note.get("params") or {}).get("text", ""))
+        if text.startswith(HANDOVER_NOTE) and note["lead_id"] in contact_of:
+            contact = contact_of[note["lead_id"]]
+            if story.held(contact, world.clock.now, _auto_resume_seconds()) is None:
+                story.holds.append(Hold(contact, len(world.kommo.chat), last_activity=world.clock.now))
+    story.notes_seen = len(world.kommo.notes)
 
 
 def apply_client_writes(world: SimWorld, story: Story, step: Step) -> None:
@@ -303,11 +319,11 @@ def apply_kommo_fault(world: SimWorld, story: Story, step: Step) -> None:
 
 
 def apply_outage(world: SimWorld, story: Story, step: Step) -> None:
-    host = "kommo.sim" if step["of"] == "kommo" else "n8n.sim"
+    """Kommo answers 503 to every API call, or n8n refuses connections, for `seconds`."""
     if step["of"] == "kommo":
-        world.kommo.fail_for(step["minutes"] * 60, 503, "/api/")
+        world.kommo.fail_for(step["seconds"], 503, "/api/")
     else:
-        world.hosts.down(host, world.clock.now + step["minutes"] * 60)
+        world.hosts.down("n8n.sim", world.clock.now + step["seconds"])
 
 
 def apply_lambda_dies(world: SimWorld, story: Story, step: Step) -> None:

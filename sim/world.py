@@ -50,7 +50,7 @@ class Invocation:
 
     function_id: str
     at: float
-    outcome: str  # "ok", "failed" (some record failed), "timed out"
+    outcome: str  # "ok", "failed" (some record failed), "raised", "timed out"
 
 
 @dataclass
@@ -91,6 +91,9 @@ class SimWorld:
         except LambdaTimedOut:
             self.invocations.append(Invocation(function_id, self.clock.now, "timed out"))
             raise
+        except Exception:  # the invocation failed: the caller sees it as Lambda's caller would
+            self.invocations.append(Invocation(function_id, self.clock.now, "raised"))
+            raise
         finally:
             self._calls_left = None
             self._count_metrics(sink.getvalue())
@@ -102,7 +105,7 @@ class SimWorld:
         """Kommo posts a webhook body to the intake; its HTTP status."""
         from local.sam_events import webhook_event
 
-        return int(self.invoke("WebhookIntakeFunction", webhook_event(body))["statusCode"])
+        return int(self._answered("WebhookIntakeFunction", webhook_event(body))["statusCode"])
 
     def api(self, method: str, path: str, body: Any = None, *, token: str, key: str = "") -> tuple[int, Any]:
         """One bearer request to the HTTP API (`key`: its Idempotency-Key); the status and the JSON answer."""
@@ -122,8 +125,15 @@ class SimWorld:
             headers=headers,
             body=None if body is None else json.dumps(body),
         )
-        answer = self.invoke(route.function, event)
+        answer = self._answered(route.function, event)
         return int(answer["statusCode"]), json.loads(answer.get("body") or "null")
+
+    def _answered(self, function_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        """An HTTP API invocation's answer: API Gateway's 500 when the function raised."""
+        try:
+            return dict(self.invoke(function_id, event))
+        except Exception:
+            return {"statusCode": 500, "body": '{"message": "Internal Server Error"}'}
 
     def outbound_call(self) -> None:
         """Count one Kommo or n8n call of the running invocation; past its allowance, Lambda stops it."""
@@ -268,7 +278,8 @@ class SimWorld:
             key = f"{function_id}/{every}"
             if self.next_fire[key] <= self.clock.now:
                 self.next_fire[key] = self.clock.now + every
-                self.invoke(function_id, schedule_event(key))
+                with suppress(Exception):  # a failed run: the next one comes at the schedule's rate
+                    self.invoke(function_id, schedule_event(key))
                 fired = True
         return fired
 
@@ -333,8 +344,9 @@ class SimWorld:
 
 
 @contextmanager
-def open_world(seed: int, start: float, **settings: str) -> Iterator[SimWorld]:
-    """Build the world of `seed` at virtual time `start` (unix s); `settings` override the environment."""
+def open_world(seed: int, start: float, lead_count: int = 10, **settings: str) -> Iterator[SimWorld]:
+    """Build the world of `seed` at virtual time `start` (unix s) with `lead_count` leads; `settings`
+    override the environment."""
     import boto3
     from moto import mock_aws
 
@@ -356,7 +368,7 @@ def open_world(seed: int, start: float, **settings: str) -> Iterator[SimWorld]:
         stack.parameters.update(SCHEDULES)
         kommo = KommoSandbox()
         n8n = N8nStandIn(secret=LOCAL_SECRETS["N8N_SIGNING_SECRET"])
-        team = SimTeam.draw(random.Random(seed))  # noqa: S311 - a replayable world, not a secret
+        team = SimTeam.draw(random.Random(seed), lead_count)  # noqa: S311 - a replayable world, not a secret
         team.install(kommo, stack)
         os.environ.update({**stack.environment(), **SETTINGS, **settings})
         reset_caches()

@@ -38,6 +38,8 @@ def test_the_switch_stops_replies_keeps_the_history_and_needs_no_replay(world: W
     world.pump()
     assert world.kommo.salesbot_runs == [] and world.n8n.requests == []
     assert [turn.text for turn in world.conversation().turns] == ["oi, alguém aí?"]
+    [note] = notes_on(world, 27754599)  # the salesperson learns the client waits for them, and why
+    assert "sem resposta do assistente" in note and "chave geral" in note
 
     switch(stop_all=False)
     world.post_webhook(client_message("m-2", "quero saber do consórcio"))
@@ -53,6 +55,8 @@ def test_pausing_one_salesperson_holds_only_their_leads(world: World) -> None:
     world.post_webhook(client_message("r-1", "oi", lead=27754600, contact=93589658))
     world.pump()
     assert [run["entity_id"] for run in world.kommo.salesbot_runs] == [27754600]
+    [note] = notes_on(world, 27754599)
+    assert "pausado para os leads deste(a) vendedor(a)" in note
 
 
 def test_the_switch_holds_first_messages_and_they_go_out_once_when_it_is_turned_off(proactive: World) -> None:

@@ -22,6 +22,7 @@ class Texts(Model):
     unreadable_reply: str = "Desculpe, não consegui abrir sua mensagem. Pode me enviar em texto, por favor?"
     note_exchange: str = "💬 Cliente:\n{client}\n\n🤖 Assistente:\n{reply}"
     note_api_message: str = "🤖 Mensagem enviada pelo assistente (n8n):\n{text}"
+    note_reply_stopped: str = "Mensagem do cliente sem resposta do assistente: {reason}. Responda pelo chat."
     note_reply_dropped: str = "Resposta do assistente descartada porque o bot foi pausado durante a conversa:\n{reply}"
     note_paused: str = "Bot pausado por {who} ({how})."
     note_resumed: str = "Bot reativado por {who} ({how})."

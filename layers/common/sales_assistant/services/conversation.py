@@ -172,11 +172,12 @@ class ReactiveConversations:
         lead, contact = known.lead, known.contact
         if lead.main_contact_id not in (None, contact_id) and self._takeover.is_paused(lead.main_contact_id):
             return self._without_reply(conversation, lease, client_turns, "paused")
+        key = batch_id(batch)
         try:  # the kill switch: nothing is asked of n8n, the messages stay in history, no replay later
             self._delivery.check_allowed(lead.responsible_user_id)
         except OutgoingStopped as stopped:
+            self._note_unanswered(lead.id, key, stopped.reason)
             return self._without_reply(conversation, lease, client_turns, stopped.reason)
-        key = batch_id(batch)
         # Once per batch: a retried job (Kommo failed after n8n answered) reuses the answer instead of
         # asking n8n again, so what is delivered, noted and recorded is one and the same text.
         answer = Answer.model_validate(
@@ -199,6 +200,7 @@ class ReactiveConversations:
         try:
             delivered_at = self._delivery.send(outgoing, lease, [message.id for message in batch])
         except OutgoingStopped as stopped:  # switched on while n8n was thinking
+            self._note_unanswered(lead.id, key, stopped.reason)
             held = Turn(role="assistant", text=outgoing.described, at=int(self._clock()), delivered=False)
             self._finish(conversation, lease, [*client_turns, held], delivered_at=None)
             return stopped.reason
@@ -228,6 +230,11 @@ class ReactiveConversations:
         reply_turn = Turn(role="assistant", text=outgoing.described, at=delivered_at)
         self._finish(conversation, lease, [*client_turns, reply_turn], delivered_at=delivered_at)
         return "fallback" if answer.fallback_reason else "answered"
+
+    def _note_unanswered(self, lead_id: int, key: str, reason: str) -> None:
+        """Tell the salesperson on the lead that the client's messages wait for them, and why (once per batch)."""
+        why = self._texts.render(f"skip_{reason}")
+        self._notes.note(f"stopped:{key}", lead_id, self._texts.render("note_reply_stopped", reason=why))
 
     def _without_reply(self, conversation: Conversation, lease: Lease, turns: list[Turn], outcome: str) -> str:
         """End the batch without a reply: the client's messages stay in the history."""
