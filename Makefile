@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
 
-.PHONY: run demo events check lint typecheck template test bench reliability clean test-n8n
+.PHONY: run demo events check lint typecheck template test bench reliability clean test-n8n simulate outages
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,11 @@ clean:
 
 bench: $(STAMP)  # every performance goal measured, one table, written to docs/benchmarks.md (under 10 minutes)
 	$(BIN)/python -m bench.goals --write-doc
+
+SIM_SEEDS ?= 40
+SIM_STEPS ?= 300
+simulate: $(STAMP)  # the seeded simulation, every invariant after every step (docs/simulation.md); SIM_SEEDS=5000 for the long run
+	$(BIN)/python -m sim --seeds $(SIM_SEEDS) --steps $(SIM_STEPS)
+
+outages: $(STAMP)  # the hour-long Kommo and n8n outages amid 200 conversations, on the virtual clock (docs/reliability.md)
+	for scenario in kommo-down n8n-down flapping; do $(BIN)/python -m sim --scenario $$scenario --conversations 200 || exit 1; done
