@@ -4,7 +4,8 @@ plants nothing; tests/sim/test_invariants_catch.py runs each plant with a step l
 
 To add one: a function `(stack, world)` that patches one adapter or service collaborator through
 `stack` (restored when the run ends), with a one-line docstring saying what it breaks, and a line in
-`PLANTS`.
+`PLANTS`. Each plant imports what it patches inside itself: a service module imported before the world's
+virtual clock is installed would keep the real `time.time` as its default clock.
 """
 
 from __future__ import annotations
@@ -15,67 +16,72 @@ from typing import Any
 from unittest.mock import patch
 
 
+def always(value: Any) -> Callable[..., Any]:
+    """A double of a function or method that ignores its arguments and answers `value`."""
+    return lambda *args, **kwargs: value
+
+
 def talks_over_human(stack: ExitStack, world: Any) -> None:
     """1. The takeover check always says the bot is active: the assistant answers over a salesperson."""
     from sales_assistant.services.takeover import TakeoverService
 
-    stack.enter_context(patch.object(TakeoverService, "is_paused", lambda self, contact_id: False))
+    stack.enter_context(patch.object(TakeoverService, "is_paused", always(False)))
 
 
 def drops_answers(stack: ExitStack, world: Any) -> None:
     """2. Flush jobs are never queued: a client's messages are buffered and never answered."""
     from sales_assistant.adapters.queues import SqsFlushScheduler
 
-    stack.enter_context(patch.object(SqsFlushScheduler, "flush_later", lambda self, *args: None))
+    stack.enter_context(patch.object(SqsFlushScheduler, "flush_later", always(None)))
 
 
 def first_message_any_time(stack: ExitStack, world: Any) -> None:
     """3. The working-hours check always finds the salesperson at work: first messages go out at night."""
     from sales_assistant.services import proactive
 
-    stack.enter_context(patch.object(proactive, "next_opening", lambda profile, now: None))
+    stack.enter_context(patch.object(proactive, "next_opening", always(None)))
 
 
 def free_text_outside_window(stack: ExitStack, world: Any) -> None:
     """4. The 24 h window always looks open: free text goes to a client who last wrote days ago."""
     from sales_assistant.models.conversation import Conversation
 
-    stack.enter_context(patch.object(Conversation, "window_open", lambda self, now: True))
+    stack.enter_context(patch.object(Conversation, "window_open", always(True)))
 
 
 def double_booking(stack: ExitStack, world: Any) -> None:
     """5. The agenda books without locking the salesperson's time: every slot is granted."""
     from sales_assistant.adapters.agenda import DynamoAgenda
 
-    stack.enter_context(patch.object(DynamoAgenda, "_occupy", lambda self, *args, **kwargs: []))
+    stack.enter_context(patch.object(DynamoAgenda, "_occupy", always([])))
 
 
 def stale_belief(stack: ExitStack, world: Any) -> None:
     """6. Lead events never mark the kept lead stale: the service keeps believing an old status."""
     from sales_assistant.adapters.conversations import DynamoConversationRepository
 
-    stack.enter_context(patch.object(DynamoConversationRepository, "forget_kommo", lambda self, *args: None))
+    stack.enter_context(patch.object(DynamoConversationRepository, "forget_kommo", always(None)))
 
 
 def no_rate_limit(stack: ExitStack, world: Any) -> None:
     """7. The shared Kommo rate limiter never waits: a burst reaches Kommo all in one second."""
     from sales_assistant.adapters.kommo.rate_limit import SharedRateLimiter
 
-    stack.enter_context(patch.object(SharedRateLimiter, "acquire", lambda self: None))
+    stack.enter_context(patch.object(SharedRateLimiter, "acquire", always(None)))
 
 
 def replay_not_idempotent(stack: ExitStack, world: Any) -> None:
     """8. The idempotency store never finds an earlier run: every once-only effect runs again."""
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-    stack.enter_context(patch.object(BasePersistenceLayer, "save_inprogress", lambda self, *args, **kwargs: None))
+    stack.enter_context(patch.object(BasePersistenceLayer, "save_inprogress", always(None)))
 
 
 def poison(stack: ExitStack, world: Any) -> None:
     """9. The bot-state table refuses every write: a salesperson's command fails until it is dead-lettered."""
     from sales_assistant.adapters.bot_state import DynamoBotStateRepository
 
-    def refuse(self: Any, *args: Any) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("planted: the bot-state table refuses every write")
 
     stack.enter_context(patch.object(DynamoBotStateRepository, "save", refuse))
