@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
+import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from sim.runner import run_seed
 from sim.scenarios import SCENARIOS
-
-FAILURES = Path("sim-failures")
 
 
 def main(argv: list[str] | None = None) -> int:
+    if os.environ.get("PYTHONHASHSEED") != "0":  # string hashing (set order) the same in every run: replays hold
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, "-m", "sim", *(sys.argv[1:] if argv is None else argv)])  # noqa: S606
     parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
     parser.add_argument("--seeds", type=int, default=1, help="how many seeds, from --seed on (default 1)")
@@ -43,36 +47,29 @@ def main(argv: list[str] | None = None) -> int:
     violations: Counter[str] = Counter()
     metrics: Counter[str] = Counter()
     failed = []
-    with ProcessPoolExecutor(max_workers=max(min(arguments.workers, len(jobs)), 1)) as pool:
-        for seed, outcome_checks, outcome_violations, outcome_metrics, failure in pool.map(_one_seed, jobs):
+    began = time.perf_counter()
+    with ProcessPoolExecutor(
+        max(min(arguments.workers, len(jobs)), 1), _fresh_processes(), max_tasks_per_child=1
+    ) as pool:
+        for done in as_completed([pool.submit(run_seed, job) for job in jobs]):
+            seed, outcome_checks, outcome_violations, outcome_metrics, failure, seconds = done.result()
             checks.update(outcome_checks)
             violations.update(outcome_violations)
             metrics.update(outcome_metrics)
             if failure:
                 failed.append((seed, failure))
-                print(f"seed {seed}: {failure}", flush=True)
+            print(f"seed {seed}: {failure or 'ok'} ({seconds:.0f} s)", flush=True)
     print(table(checks, violations, len(seeds), arguments.steps))
+    print(f"{time.perf_counter() - began:.0f} s on {arguments.workers} processes")
     return 1 if failed else 0
 
 
-def _one_seed(job: tuple[int, int, str, bool]) -> tuple[int, Counter[str], Counter[str], Counter[str], str]:
-    """Run one seed in a worker process; on a failure, shrink and save it. Returns its counts."""
-    from sim.runner import draw, run, save_replay, shrink
-
-    seed, step_count, plant, shrinking = job
-    steps = draw(seed, step_count)
-    outcome = run(seed, steps, plant=plant)
-    failure = ""
-    if outcome.first is not None:
-        invariant, index, what = outcome.first
-        shortest = shrink(seed, steps, invariant, plant) if shrinking else steps[: index + 1]
-        FAILURES.mkdir(exist_ok=True)
-        path = FAILURES / f"seed-{seed}{'-' + plant if plant else ''}.json"
-        save_replay(path, seed, shortest, invariant, plant)
-        failure = (
-            f"{invariant}: {what} (after step {index}; {len(shortest)} steps replay it: python -m sim --replay {path})"
-        )
-    return seed, outcome.checks, outcome.violations, outcome.metrics, failure
+def _fresh_processes() -> multiprocessing.context.BaseContext:
+    """Each seed in a process of its own (nothing a run keeps in memory leaks into the next: a seed runs the
+    same alone or in a batch, so its replay does), forked from a server that has the libraries imported."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["boto3", "moto", "pydantic", "aws_lambda_powertools", "sim.runner"])
+    return context
 
 
 def replay(path: Path) -> int:

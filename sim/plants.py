@@ -53,7 +53,7 @@ def double_booking(stack: ExitStack, world: Any) -> None:
     """5. The agenda books without locking the salesperson's time: every slot is granted."""
     from sales_assistant.adapters.agenda import DynamoAgenda
 
-    stack.enter_context(patch.object(DynamoAgenda, "_occupy", always([])))
+    stack.enter_context(patch.object(DynamoAgenda, "_occupy", lambda *args, **kwargs: []))  # a new list: book appends
 
 
 def stale_belief(stack: ExitStack, world: Any) -> None:

@@ -19,6 +19,7 @@ START = 1_798_761_600  # 2027-01-01 00:00 UTC: each seed starts somewhere in tha
 YEAR = 365 * 24 * 3600
 DRAIN_LIMIT_SECONDS = 48 * 3600  # the outage budget's retries end long before
 LEAD_COUNT = 10
+FAILURES = Path("sim-failures")
 
 
 @dataclass
@@ -131,3 +132,21 @@ def load_replay(path: Path) -> dict[str, Any]:
 
 def draw(seed: int, step_count: int) -> list[Step]:
     return draw_steps(seed, step_count, LEAD_COUNT)
+
+
+def run_seed(job: tuple[int, int, str, bool]) -> tuple[int, Counter[str], Counter[str], Counter[str], str, float]:
+    """Run one seed (in a worker process); on a failure, shrink it and save it for `--replay`. Returns its counts."""
+    seed, step_count, plant, shrinking = job
+    steps = draw(seed, step_count)
+    outcome = run(seed, steps, plant=plant)
+    failure = ""
+    if outcome.first is not None:
+        invariant, index, what = outcome.first
+        shortest = shrink(seed, steps, invariant, plant) if shrinking else steps[: index + 1]
+        FAILURES.mkdir(exist_ok=True)
+        path = FAILURES / f"seed-{seed}{'-' + plant if plant else ''}.json"
+        save_replay(path, seed, shortest, invariant, plant)
+        failure = (
+            f"{invariant}: {what} (after step {index}; {len(shortest)} steps replay it: python -m sim --replay {path})"
+        )
+    return seed, outcome.checks, outcome.violations, outcome.metrics, failure, outcome.seconds

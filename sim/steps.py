@@ -103,6 +103,9 @@ def draw_step(rng: random.Random, lead_count: int) -> Step:
         (3, lambda: {"do": "trigger", "lead": lead, "kind": rng.choice(["form", "material", "meeting_request"])}),
         (2, lambda: {"do": "status", "lead": lead, "to": rng.choice([WON, LOST, NEXT_STATUS])}),
         (2, lambda: {"do": "responsible", "lead": lead, "to": rng.choice(list(SALESPEOPLE))}),
+        (3, lambda: {"do": "book", "lead": lead, **_slot(rng)}),
+        (2, lambda: {"do": "reschedule", "nth": rng.randrange(8), **_slot(rng)}),
+        (1, lambda: {"do": "cancel", "nth": rng.randrange(8)}),
         (8, lambda: {"do": "n8n_answers", "kind": rng.choice(N8N_ANSWERS)}),
         (5, lambda: {"do": "kommo_fault", "kind": rng.choice(KOMMO_FAULTS)}),
         (1, lambda: {"do": "outage", "of": rng.choice(["kommo", "n8n"]), "seconds": rng.choice([60, 300, 1200])}),
@@ -114,6 +117,11 @@ def draw_step(rng: random.Random, lead_count: int) -> Step:
     ]
     weights = [weight for weight, _ in choices]
     return rng.choices([make for _, make in choices], weights)[0]()
+
+
+def _slot(rng: random.Random) -> Step:
+    """A meeting time as a salesperson's client would ask for it: a day soon, on the half hour."""
+    return {"in_days": rng.randint(0, 6), "hour": rng.randint(8, 18), "minute": rng.choice([0, 30])}
 
 
 # ---------------------------------------------------------------------- applying
@@ -277,14 +285,56 @@ def _lead_change_body(kind: str, lead: dict[str, Any], **old: int) -> str:
 
 
 def apply_trigger(world: SimWorld, story: Story, step: Step) -> None:
+    lead = world.team.leads[step["lead"]]
+    _api(
+        world,
+        story,
+        {"method": "POST", "path": "/triggers", "body": {"lead_id": lead.lead_id, "trigger": step["kind"]}},
+    )
+
+
+def apply_book(world: SimWorld, story: Story, step: Step) -> None:
+    """The operator books a meeting for the lead with its salesperson, in the salesperson's time zone."""
+    lead = world.kommo.leads[world.team.leads[step["lead"]].lead_id]
+    vendor = int(lead["responsible_user_id"])
+    start = _local_start(world, vendor, step)
+    body = {"vendor_id": vendor, "lead_id": lead["id"], "start": start, "idempotency_key": story.next_id("booking")}
+    _api(world, story, {"method": "POST", "path": "/appointments", "body": body})
+
+
+def apply_reschedule(world: SimWorld, story: Story, step: Step) -> None:
+    """The operator moves one of the appointments (the `nth`, in booking order) to another time."""
+    appointment = _nth_appointment(world, step["nth"])
+    if appointment is not None:
+        start = _local_start(world, int(appointment["vendor_id"]), step)
+        path = f"/appointments/{appointment['appointment_id']}/reschedule"
+        _api(world, story, {"method": "POST", "path": path, "body": {"start": start}})
+
+
+def apply_cancel(world: SimWorld, story: Story, step: Step) -> None:
+    """The operator cancels one of the appointments (the `nth`, in booking order)."""
+    appointment = _nth_appointment(world, step["nth"])
+    if appointment is not None:
+        _api(world, story, {"method": "DELETE", "path": f"/appointments/{appointment['appointment_id']}"})
+
+
+def _nth_appointment(world: SimWorld, nth: int) -> dict[str, Any] | None:
+    booked = sorted(world.appointments(), key=lambda item: (int(item["created_at"]), str(item["appointment_id"])))
+    return booked[nth % len(booked)] if booked else None
+
+
+def _local_start(world: SimWorld, vendor_id: int, step: Step) -> str:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(world.team.profiles.get(vendor_id, {}).get("timezone", "America/Sao_Paulo"))
+    day = datetime.fromtimestamp(world.clock.now, zone).date() + timedelta(days=step["in_days"])
+    return datetime(day.year, day.month, day.day, step["hour"], step["minute"], tzinfo=zone).isoformat()
+
+
+def _api(world: SimWorld, story: Story, call: dict[str, Any]) -> None:
     from local.defaults import LOCAL_SECRETS
 
-    lead = world.team.leads[step["lead"]]
-    call: dict[str, Any] = {
-        "method": "POST",
-        "path": "/triggers",
-        "body": {"lead_id": lead.lead_id, "trigger": step["kind"]},
-    }
     story.last_input = {"api": call, "key": story.next_id("key")}
     world.api(**call, token=LOCAL_SECRETS["API_TOKEN"], key=story.last_input["key"])
 
@@ -402,6 +452,9 @@ APPLIERS: dict[str, Callable[[SimWorld, Story, Step], None]] = {
     "status": apply_status,
     "responsible": apply_responsible,
     "trigger": apply_trigger,
+    "book": apply_book,
+    "reschedule": apply_reschedule,
+    "cancel": apply_cancel,
     "n8n_answers": apply_n8n_answers,
     "kommo_fault": apply_kommo_fault,
     "outage": apply_outage,
