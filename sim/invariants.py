@@ -46,7 +46,7 @@ def never_over_a_human(world: SimWorld, story: Story, final: bool) -> list[str]:
 
 def answered_once(world: SimWorld, story: Story, final: bool) -> list[str]:
     """2. Every client message ends answered exactly once, or with a note or task on its lead saying why
-    not (a message a salesperson's hold covers is theirs to answer)."""
+    not (a message a salesperson's hold covers, or one they wrote after, is theirs to answer)."""
     tags = Counter(
         message_id
         for _, entry in assistant_messages(world)
@@ -62,8 +62,8 @@ def answered_once(world: SimWorld, story: Story, final: bool) -> list[str]:
     for message in story.messages:
         if message.held:
             continue
-        answered = any(
-            entry["lead_id"] == message.lead_id and entry["from"] == "assistant"
+        answered = any(  # by the assistant, or by a salesperson who wrote in the chat after it
+            entry["lead_id"] == message.lead_id and entry["from"] != "client"
             for entry in world.kommo.chat[message.chat_index + 1 :]
         )
         noted = any(note["lead_id"] == message.lead_id for note in world.kommo.notes[message.notes_before :])

@@ -34,8 +34,8 @@ SETTINGS = {  # what differs from the template's defaults: only where the hosts 
 }
 STANDIN_ANSWER = n8n_standin.answer  # the stand-in's own answer (the world puts its tagged one in its place)
 SCHEDULES = {  # template parameters: the sales team's day, with the canary and the sync less often than deployed
-    "VendorSyncSchedule": "rate(2 hours)",
-    "HealthCheckSchedule": "rate(30 minutes)",
+    "VendorSyncSchedule": "rate(6 hours)",
+    "HealthCheckSchedule": "rate(1 hour)",
 }
 RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours)\)")
 
