@@ -22,6 +22,7 @@ DAY = 24 * 3600
 ANSWER_TAG = re.compile(r"\[#([^\]]*)\]")
 FIRST_TAG = re.compile(r"\[first:([a-z_]*)\]")
 TEMPLATE = "[modelo de WhatsApp"
+EXCHANGE = "💬 Cliente:"  # texts.py note_exchange: the record of a question and its answer
 Check = Callable[[SimWorld, Story, bool], list[str]]
 
 
@@ -59,14 +60,21 @@ def answered_once(world: SimWorld, story: Story, final: bool) -> list[str]:
     ]
     if not final:
         return violations
+    salespeople = {str(user["name"]) for user in world.kommo.users}
     for message in story.messages:
         if message.held:
             continue
-        answered = any(  # by the assistant, or by a salesperson who wrote in the chat after it
-            entry["lead_id"] == message.lead_id and entry["from"] != "client"
-            for entry in world.kommo.chat[message.chat_index + 1 :]
+        answered = (
+            message.message_id in tags
+            or any(  # by the assistant, or by a salesperson in the chat after it
+                entry["lead_id"] == message.lead_id and entry["from"] in salespeople
+                for entry in world.kommo.chat[message.chat_index + 1 :]
+            )
         )
-        noted = any(note["lead_id"] == message.lead_id for note in world.kommo.notes[message.notes_before :])
+        noted = any(  # a note saying why not: the record of an exchange is no such note
+            note["lead_id"] == message.lead_id and not str(note.get("params", {}).get("text", "")).startswith(EXCHANGE)
+            for note in world.kommo.notes[message.notes_before :]
+        )
         tasked = any(task.get("entity_id") == message.lead_id for task in world.kommo.tasks[message.tasks_before :])
         if not (answered or noted or tasked):
             violations.append(

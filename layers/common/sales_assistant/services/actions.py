@@ -9,12 +9,12 @@ to another status, becomes a task saying what was asked.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Protocol
 
 from pydantic import ValidationError
 
+from sales_assistant import timing
 from sales_assistant.errors import AppError
 from sales_assistant.models.appointment import BookingRequest
 from sales_assistant.models.bot_state import ChangeReason
@@ -35,7 +35,7 @@ class LeadChanges:
     next reply, the kill-switch check and bookings see the lead as it is now, not as it was."""
 
     def __init__(
-        self, kommo: LeadPatcher, echoes: EchoMemory, cache: KommoCache, clock: Callable[[], float] = time.time
+        self, kommo: LeadPatcher, echoes: EchoMemory, cache: KommoCache, clock: Callable[[], float] = timing.now
     ) -> None:
         self._kommo = kommo
         self._echoes = echoes

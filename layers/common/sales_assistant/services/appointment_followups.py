@@ -11,12 +11,12 @@ and for a cancellation, the meeting task completed and the reminders removed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
+from sales_assistant import timing
 from sales_assistant.errors import NotFound
 from sales_assistant.models.appointment import Appointment, Slot
 from sales_assistant.models.kommo import KommoContact, KommoLead
@@ -112,7 +112,7 @@ class AppointmentFollowUps:
         once: Once,
         texts: Texts,
         config: FollowUpConfig,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = timing.now,
     ) -> None:
         self._agenda = agenda
         self._vendors = vendors

@@ -11,10 +11,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sales_assistant import timing
 from sales_assistant.errors import NotFound
 from sales_assistant.models import Model
 from sales_assistant.models.conversation import Conversation, KommoSnapshot, batch_id
@@ -117,7 +117,7 @@ class ReactiveConversations:
         texts: Texts,
         config: ReactiveConfig,
         lease_seconds: Callable[[], float] | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = timing.now,
     ) -> None:
         self._conversations = conversations
         self._takeover = takeover

@@ -15,13 +15,13 @@ Two pieces:
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from sales_assistant import timing
 from sales_assistant.errors import DependencyDown, DependencyError
 from sales_assistant.models import Model
 from sales_assistant.models.conversation import Conversation
@@ -86,7 +86,7 @@ class Lease:
         conversation_id: str,
         owner: str,
         seconds: Callable[[], float],
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = timing.now,
     ) -> None:
         self._store = store
         self.conversation_id = conversation_id
@@ -132,7 +132,7 @@ class ConversationDoor:
     flushes: FlushScheduler
     seconds: Callable[[], float]
     min_gap_seconds: int
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = timing.now
 
     def take(self, conversation_id: str, lead_id: int, contact_id: int, owner_prefix: str) -> Lease:
         """The lease, when no batch is in flight and the last delivery is `min_gap_seconds` old; raises
@@ -293,7 +293,7 @@ class Delivery:
         texts: Texts,
         config: DeliveryConfig,
         switches: Switches | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = timing.now,
     ) -> None:
         self._kommo = kommo
         self._echoes = echoes

@@ -15,13 +15,13 @@ The report (without secrets) is stored for GET /health and for the next run (its
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from sales_assistant import timing
 from sales_assistant.errors import AppError
 from sales_assistant.models import Model
 from sales_assistant.models.kommo import KommoEvent, KommoLead
@@ -116,7 +116,7 @@ class HealthCanary:
     breakers: Callable[[], dict[str, dict[str, int]]]  # dependency -> its breaker's status
     texts: Texts
     config: HealthConfig
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = timing.now
 
     def run(self) -> HealthReport:
         """Run every check, emit one metric per check (HealthCheckFailed, 0 or 1, dimension `check`) and

@@ -5,10 +5,10 @@ refused), noted on the lead; never over a salesperson who took over, never outsi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
+from sales_assistant import timing
 from sales_assistant.errors import Conflict, NotFound, Unprocessable
 from sales_assistant.models.message import MessageRequest
 from sales_assistant.observability import count, fingerprint
@@ -32,7 +32,7 @@ class MessagesToClients:
         notes: LeadNotes,
         once: Once,
         texts: Texts,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = timing.now,
     ) -> None:
         self._kommo = kommo
         self._takeover = takeover

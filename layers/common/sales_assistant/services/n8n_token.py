@@ -4,9 +4,9 @@ service waits for n8n's answer to that lead's messages, never any lead or salesp
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
+from sales_assistant import timing
 from sales_assistant.errors import Forbidden
 from sales_assistant.models.conversation import Conversation, KommoSnapshot
 from sales_assistant.services.ports import ConversationReader, LeadReader
@@ -16,7 +16,7 @@ class ConversationScope:
     """Checks an n8n token's request against the lead's conversation (conversation id `lead:<id>`)."""
 
     def __init__(
-        self, conversations: ConversationReader, kommo: LeadReader, clock: Callable[[], float] = time.time
+        self, conversations: ConversationReader, kommo: LeadReader, clock: Callable[[], float] = timing.now
     ) -> None:
         self._conversations = conversations
         self._kommo = kommo

@@ -12,11 +12,11 @@ conversation's lease, so a first message and a reply to the same lead never race
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sales_assistant import timing
 from sales_assistant.errors import NotFound
 from sales_assistant.models.conversation import Conversation
 from sales_assistant.models.kommo import KommoContact, KommoLead, KommoUser
@@ -150,7 +150,7 @@ class ProactiveOutreach:
         texts: Texts,
         config: ProactiveConfig,
         lease_seconds: Callable[[], float] | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = timing.now,
     ) -> None:
         self._kommo = kommo
         self._triggers = triggers

@@ -8,12 +8,12 @@ n8n's AI agent calls it through the scheduling routes (its tools), the reactive 
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from sales_assistant import timing
 from sales_assistant.errors import Conflict, NotFound, Unprocessable
 from sales_assistant.models.appointment import (
     Appointment,
@@ -147,7 +147,7 @@ class SchedulingService:
         events: Events,
         hold_minutes: int,
         lead_appointments_max: int = 1,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = timing.now,
     ) -> None:
         self._agenda = agenda
         self._vendors = vendors

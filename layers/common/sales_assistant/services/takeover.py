@@ -3,12 +3,12 @@ gives the chat back (/liberar, or automatically after an idle time). The bot nev
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
+from sales_assistant import timing
 from sales_assistant.errors import NotFound
 from sales_assistant.models.bot_state import RECENT_CHANGES, BotState, BotStatus, ChangeReason
 from sales_assistant.models.kommo_webhook import ChatMessage
@@ -52,7 +52,7 @@ class TakeoverService:
         *,
         auto_resume_hours: float,
         pause_on_manual_reply: bool,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = timing.now,
     ) -> None:
         self._states = states
         self._kommo = kommo
