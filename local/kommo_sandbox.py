@@ -459,7 +459,9 @@ class KommoSandbox(ServedOnLoopback):
         answer = []
         for index, note in enumerate(notes):
             note_id = 70000 + len(self.notes)
-            self.notes.append({"id": note_id, "lead_id": int(note["entity_id"]), **note})
+            self.notes.append(
+                {"id": note_id, "lead_id": int(note["entity_id"]), "created_at": int(time.time()), **note}
+            )
             answer.append({"id": note_id, "entity_id": int(note["entity_id"]), "request_id": str(index)})
         return 200, {}, {"_embedded": {"notes": answer}}
 

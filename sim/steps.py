@@ -9,6 +9,7 @@ its "do" (`APPLIERS`). docs/simulation.md says more.
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 from collections.abc import Callable
@@ -138,9 +139,11 @@ def _handovers(world: SimWorld, story: Story) -> None:
     for note in world.kommo.notes[story.notes_seen :]:
         text = str((note.get("params") or {}).get("text", ""))
         if text.startswith(HANDOVER_NOTE) and note["lead_id"] in contact_of:
-            contact = contact_of[note["lead_id"]]
-            if story.held(contact, world.clock.now, _auto_resume_seconds()) is None:
-                story.holds.append(Hold(contact, len(world.kommo.chat), last_activity=world.clock.now))
+            contact, at = contact_of[note["lead_id"]], float(note["created_at"])
+            if story.held(contact, at, _auto_resume_seconds()) is None:  # from when it was written, not seen
+                # Kommo dates a note to the second: the chat's entries of that second count as before it
+                start = bisect.bisect_right([entry["at"] for entry in world.kommo.chat], at + 1)
+                story.holds.append(Hold(contact, start, last_activity=at))
     story.notes_seen = len(world.kommo.notes)
 
 
