@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.echoes import lead_change_body
 from sim.team import SALESPEOPLE
 from sim.world import SimWorld
 
@@ -266,25 +267,14 @@ def apply_status(world: SimWorld, story: Story, step: Step) -> None:
     old = lead["status_id"]
     lead["status_id"] = step["to"]
     story.statuses.setdefault(lead["id"], []).append((world.clock.now, step["to"]))
-    _post(world, story, _lead_change_body("status", lead, old_status_id=old))
+    _post(world, story, lead_change_body("status", lead, old_status_id=old))
 
 
 def apply_responsible(world: SimWorld, story: Story, step: Step) -> None:
     lead = world.kommo.leads[world.team.leads[step["lead"]].lead_id]
     old = lead["responsible_user_id"]
     lead["responsible_user_id"] = step["to"]
-    _post(world, story, _lead_change_body("responsible", lead, old_responsible_user_id=old))
-
-
-def _lead_change_body(kind: str, lead: dict[str, Any], **old: int) -> str:
-    from urllib.parse import urlencode
-
-    from local.kommo_webhooks import ACCOUNT
-
-    prefix = f"leads[{kind}][0]"
-    keys = ("id", "name", "status_id", "pipeline_id", "responsible_user_id")
-    rows = [(f"{prefix}[{key}]", str(lead[key])) for key in keys] + [(f"{prefix}[{k}]", str(v)) for k, v in old.items()]
-    return urlencode(ACCOUNT + rows)
+    _post(world, story, lead_change_body("responsible", lead, old_responsible_user_id=old))
 
 
 def apply_trigger(world: SimWorld, story: Story, step: Step) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from local import n8n_standin
 from sim.clock import VirtualClock
+from sim.echoes import KommoEchoes, lead_states
 from sim.team import SimTeam
 from sim.transport import InProcessHosts
 
@@ -72,6 +73,7 @@ class SimWorld:
     invocations: list[Invocation] = field(default_factory=list)
     metrics: Counter[str] = field(default_factory=Counter)
     time_out_next: dict[str, int] = field(default_factory=dict)  # function id -> Kommo/n8n calls before it dies
+    echoes: KommoEchoes = field(default_factory=KommoEchoes)
     n8n_next: list[str] = field(default_factory=list)  # the kinds of n8n's next answers (sim/steps.py)
     drained: bool = True
     _calls_left: int | None = None
@@ -239,24 +241,34 @@ class SimWorld:
         until = self.clock.now + limit_seconds
         while self.clock.now < until:
             self.deliver_due()
-            due = self._next_message()
-            if due is None:
+            if not self._messages_waiting() and self.echoes.next_at() is None:
                 return True
-            self.clock.advance_to(min(max(due, self.clock.now), until))
+            due = min((at for at in (self._next_message(), self.echoes.next_at()) if at is not None), default=None)
+            if due is None:
+                return False  # messages wait that nothing will ever make visible
+            self.clock.advance_to(min(due, until))
             self._fire_rate_schedules()
-        return self._next_message() is None
+        return not self._messages_waiting()
 
     def deliver_due(self) -> None:
         """Deliver every message visible now and fire every schedule due now, until nothing more is."""
-        while self._deliver_one_round() or self._fire_rate_schedules() or self._fire_one_time():
+        while self._post_echoes() or self._deliver_one_round() or self._fire_rate_schedules() or self._fire_one_time():
             pass
 
     def next_due(self) -> float | None:
         """When the next thing happens: a message becomes visible, or a schedule fires."""
-        candidates = [due for due in (self._next_message_or_one_time(), *self.next_fire.values()) if due is not None]
+        moments = (self._next_message_or_one_time(), self.echoes.next_at(), *self.next_fire.values())
+        candidates = [due for due in moments if due is not None]
         return min(candidates) if candidates else None
 
     # ------------------------------------------------------------------ queues and schedules
+    def _post_echoes(self) -> bool:
+        """Kommo posts the echoes of the service's own changes that are due."""
+        due = self.echoes.take_due(self.clock.now)
+        for body in due:
+            self.webhook(body)
+        return bool(due)
+
     def _deliver_one_round(self) -> bool:
         from local.sqs_pump import deliver_batch, receive
 
@@ -293,17 +305,25 @@ class SimWorld:
         return due if due is not None and due <= self.clock.now else None
 
     def _next_message_or_one_time(self) -> float | None:
-        moments = [self._next_message(), *self._one_time_moments()]
+        moments = [self._next_message(), *(at for at in self._one_time_moments() if at > self.clock.now)]
         return min((moment for moment in moments if moment is not None), default=None)
 
     def _next_message(self) -> float | None:
-        """When the next message of a consumed queue becomes visible (read from moto's backend)."""
+        """When the next message of a consumed queue becomes visible (a message visible now but held back
+        behind its FIFO group's in-flight one is not: that one's return is)."""
+        moments = [max(m.visible_at, m.delayed_until) / 1000 + 0.001 for m in self._consumed_messages()]
+        return min((moment for moment in moments if moment > self.clock.now), default=None)
+
+    def _messages_waiting(self) -> int:
+        return len(self._consumed_messages())
+
+    def _consumed_messages(self) -> list[Any]:
+        """The messages of the consumed queues (read from moto's backend: no API call)."""
         from moto.sqs.models import sqs_backends
 
-        names = {self.stack.physical_ids[queue_id].rsplit("/", 1)[-1] for queue_id in self.consumers}
         queues = sqs_backends[ACCOUNT][REGION].queues
-        moments = [max(m.visible_at, m.delayed_until) / 1000 + 0.001 for name in names for m in queues[name]._messages]
-        return min(moments, default=None)
+        names = {self.stack.physical_ids[queue_id].rsplit("/", 1)[-1] for queue_id in self.consumers}
+        return [message for name in names for message in queues[name]._messages]
 
     def _one_time_moments(self) -> list[float]:
         from moto.scheduler.models import scheduler_backends
@@ -404,7 +424,13 @@ def _wire(world: SimWorld) -> None:
 
         return call
 
-    world.hosts.serve(KOMMO_HOST, counted(world.kommo._http))
+    def kommo(method: str, target: str, headers: dict[str, str], body: bytes) -> Any:
+        before, runs = lead_states(world.kommo), len(world.kommo.salesbot_runs)
+        answer = world.kommo._http(method, target, headers, body)
+        world.echoes.after_call(world.kommo, method, target, before, runs)
+        return answer
+
+    world.hosts.serve(KOMMO_HOST, counted(kommo))
     world.hosts.serve(N8N_HOST, counted(world.n8n._http))
     for function in world.stack.functions():
         world.handlers[function.logical_id] = function.load_handler()

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-QUICK_SEEDS, QUICK_STEPS = 20, 30
+QUICK_SEEDS, QUICK_STEPS = 20, 20
 
 
 def simulate(*arguments: str) -> subprocess.CompletedProcess[str]:
