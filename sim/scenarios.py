@@ -10,7 +10,8 @@ HOUR = 3600
 
 
 def scenario(name: str, conversations: int) -> list[Step]:
-    """The steps of one outage run: half the clients write before it, half during it; then it ends."""
+    """The steps of one outage run: half the clients write before it, half during it; then it ends, and one
+    more client writes."""
     before, during = conversations // 2, conversations - conversations // 2
     steps: list[Step] = []
     for lead in range(before):
@@ -26,10 +27,15 @@ def scenario(name: str, conversations: int) -> list[Step]:
             steps += [{"do": "outage", "of": "kommo", "seconds": 30}, {"do": "outage", "of": "n8n", "seconds": 30}]
             steps += writes_during[cycle * per_cycle : (cycle + 1) * per_cycle]
             steps += [{"do": "wait", "seconds": 60}]
-        return steps
+        return [*steps, {"do": "wait", "seconds": 60}, *_after(conversations)]
     steps += [{"do": "outage", "of": name.removesuffix("-down"), "seconds": HOUR}]
     steps += writes_during
-    return [*steps, {"do": "wait", "seconds": HOUR}]
+    return [*steps, {"do": "wait", "seconds": HOUR}, *_after(conversations)]
+
+
+def _after(conversations: int) -> list[Step]:
+    """Once it is over, one more client writes: answered by n8n again (the breaker's probe closes it)."""
+    return [{"do": "client_writes", "lead": conversations, "say": "price"}, {"do": "wait", "seconds": 600}]
 
 
 def _writes(lead: int, spacing: int) -> list[Step]:
