@@ -197,7 +197,7 @@ def _client_message(
         created_at=created_at,
         extra=extra,
     )
-    _post(world, story, body)
+    _post(world, story, body, lead_id)
 
 
 def _picture() -> list[tuple[str, str]]:
@@ -223,7 +223,7 @@ def apply_salesperson_writes(
         lead=lead.lead_id,
         contact=lead.contact_id,
     )
-    _post(world, story, body)
+    _post(world, story, body, lead.lead_id)
 
 
 def apply_command(world: SimWorld, story: Story, step: Step) -> None:
@@ -250,7 +250,7 @@ def apply_lead_event(world: SimWorld, story: Story, step: Step) -> None:
 
     lead = world.kommo.leads[world.team.leads[step["lead"]].lead_id]
     if step["event"] == "add":
-        _post(world, story, lead_added_body(lead))
+        _post(world, story, lead_added_body(lead), lead["id"])
         return
     prefix = "unsorted[add][0]"
     rows = [
@@ -259,7 +259,7 @@ def apply_lead_event(world: SimWorld, story: Story, step: Step) -> None:
         (f"{prefix}[lead_id]", str(lead["id"])),
     ]
     rows += [(f"{prefix}[pipeline_id]", str(lead["pipeline_id"])), (f"{prefix}[created_at]", str(int(world.clock.now)))]
-    _post(world, story, urlencode(ACCOUNT + rows))
+    _post(world, story, urlencode(ACCOUNT + rows), lead["id"])
 
 
 def apply_status(world: SimWorld, story: Story, step: Step) -> None:
@@ -267,23 +267,20 @@ def apply_status(world: SimWorld, story: Story, step: Step) -> None:
     old = lead["status_id"]
     lead["status_id"] = step["to"]
     story.statuses.setdefault(lead["id"], []).append((world.clock.now, step["to"]))
-    _post(world, story, lead_change_body("status", lead, old_status_id=old))
+    _post(world, story, lead_change_body("status", lead, old_status_id=old), lead["id"])
 
 
 def apply_responsible(world: SimWorld, story: Story, step: Step) -> None:
     lead = world.kommo.leads[world.team.leads[step["lead"]].lead_id]
     old = lead["responsible_user_id"]
     lead["responsible_user_id"] = step["to"]
-    _post(world, story, lead_change_body("responsible", lead, old_responsible_user_id=old))
+    _post(world, story, lead_change_body("responsible", lead, old_responsible_user_id=old), lead["id"])
 
 
 def apply_trigger(world: SimWorld, story: Story, step: Step) -> None:
     lead = world.team.leads[step["lead"]]
-    _api(
-        world,
-        story,
-        {"method": "POST", "path": "/triggers", "body": {"lead_id": lead.lead_id, "trigger": step["kind"]}},
-    )
+    body = {"lead_id": lead.lead_id, "trigger": step["kind"]}
+    _api(world, story, {"method": "POST", "path": "/triggers", "body": body}, lead.lead_id)
 
 
 def apply_book(world: SimWorld, story: Story, step: Step) -> None:
@@ -292,7 +289,7 @@ def apply_book(world: SimWorld, story: Story, step: Step) -> None:
     vendor = int(lead["responsible_user_id"])
     start = _local_start(world, vendor, step)
     body = {"vendor_id": vendor, "lead_id": lead["id"], "start": start, "idempotency_key": story.next_id("booking")}
-    _api(world, story, {"method": "POST", "path": "/appointments", "body": body})
+    _api(world, story, {"method": "POST", "path": "/appointments", "body": body}, lead["id"])
 
 
 def apply_reschedule(world: SimWorld, story: Story, step: Step) -> None:
@@ -301,14 +298,19 @@ def apply_reschedule(world: SimWorld, story: Story, step: Step) -> None:
     if appointment is not None:
         start = _local_start(world, int(appointment["vendor_id"]), step)
         path = f"/appointments/{appointment['appointment_id']}/reschedule"
-        _api(world, story, {"method": "POST", "path": path, "body": {"start": start}})
+        _api(world, story, {"method": "POST", "path": path, "body": {"start": start}}, int(appointment["lead_id"]))
 
 
 def apply_cancel(world: SimWorld, story: Story, step: Step) -> None:
     """The operator cancels one of the appointments (the `nth`, in booking order)."""
     appointment = _nth_appointment(world, step["nth"])
     if appointment is not None:
-        _api(world, story, {"method": "DELETE", "path": f"/appointments/{appointment['appointment_id']}"})
+        _api(
+            world,
+            story,
+            {"method": "DELETE", "path": f"/appointments/{appointment['appointment_id']}"},
+            int(appointment["lead_id"]),
+        )
 
 
 def _nth_appointment(world: SimWorld, nth: int) -> dict[str, Any] | None:
@@ -325,10 +327,10 @@ def _local_start(world: SimWorld, vendor_id: int, step: Step) -> str:
     return datetime(day.year, day.month, day.day, step["hour"], step["minute"], tzinfo=zone).isoformat()
 
 
-def _api(world: SimWorld, story: Story, call: dict[str, Any]) -> None:
+def _api(world: SimWorld, story: Story, call: dict[str, Any], lead_id: int) -> None:
     from local.defaults import LOCAL_SECRETS
 
-    story.last_input = {"api": call, "key": story.next_id("key")}
+    story.last_input = {"api": call, "key": story.next_id("key"), "lead": lead_id}
     world.api(**call, token=LOCAL_SECRETS["API_TOKEN"], key=story.last_input["key"])
 
 
@@ -394,13 +396,14 @@ def apply_replay(world: SimWorld, story: Story, step: Step) -> None:
     if story.last_input is None:
         return
     world.deliver_due()
-    before = fingerprint(world)
+    lead_id = story.last_input["lead"]  # the replay's effects are on its lead (other leads' work may fall due)
+    before = fingerprint(world, lead_id)
     if "webhook" in story.last_input:
         world.webhook(story.last_input["webhook"])
     else:
         world.api(**story.last_input["api"], token=LOCAL_SECRETS["API_TOKEN"], key=story.last_input["key"])
     world.deliver_due()
-    after = fingerprint(world)
+    after = fingerprint(world, lead_id)
     changed = [name for name in before if before[name] != after[name]]
     story.replays.append(("webhook" if "webhook" in story.last_input else "api", ", ".join(changed)))
 
@@ -409,24 +412,22 @@ def apply_wait(world: SimWorld, story: Story, step: Step) -> None:
     world.advance(step["seconds"])
 
 
-def fingerprint(world: SimWorld) -> dict[str, Any]:
-    """What a client or a salesperson could see change: the chat, notes, tasks, Salesbot runs, leads."""
+def fingerprint(world: SimWorld, lead_id: int) -> dict[str, Any]:
+    """What a client or a salesperson could see change on a lead: its chat, notes, tasks, Salesbot runs, state."""
+    lead = world.kommo.leads[lead_id]
     return {
-        "chat": len(world.kommo.chat),
-        "notes": len(world.kommo.notes),
-        "tasks": json.dumps(world.kommo.tasks, sort_keys=True, default=str),
-        "salesbot runs": len(world.kommo.salesbot_runs),
-        "leads": json.dumps({lead.lead_id: _lead_state(world, lead.lead_id) for lead in world.team.leads}),
+        "chat": sum(1 for entry in world.kommo.chat if entry["lead_id"] == lead_id),
+        "notes": sum(1 for note in world.kommo.notes if note["lead_id"] == lead_id),
+        "tasks": json.dumps(
+            [t for t in world.kommo.tasks if t.get("entity_id") == lead_id], sort_keys=True, default=str
+        ),
+        "salesbot runs": sum(1 for run in world.kommo.salesbot_runs if int(run["entity_id"]) == lead_id),
+        "lead": [lead["status_id"], lead["responsible_user_id"]],
     }
 
 
-def _lead_state(world: SimWorld, lead_id: int) -> list[Any]:
-    lead = world.kommo.leads[lead_id]
-    return [lead["status_id"], lead["responsible_user_id"]]
-
-
-def _post(world: SimWorld, story: Story, body: str) -> None:
-    story.last_input = {"webhook": body}
+def _post(world: SimWorld, story: Story, body: str, lead_id: int) -> None:
+    story.last_input = {"webhook": body, "lead": lead_id}
     world.webhook(body)
 
 

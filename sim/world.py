@@ -91,7 +91,10 @@ class SimWorld:
             with redirect_stdout(sink):
                 answer = self.handlers[function_id](event, context)
         except LambdaTimedOut:
+            from local.caches import reset_caches
+
             self.invocations.append(Invocation(function_id, self.clock.now, "timed out"))
+            reset_caches()  # Lambda replaces a timed-out execution environment: what it held in memory is gone
             raise
         except Exception:  # the invocation failed: the caller sees it as Lambda's caller would
             self.invocations.append(Invocation(function_id, self.clock.now, "raised"))
