@@ -20,6 +20,7 @@ YEAR = 365 * 24 * 3600
 DRAIN_LIMIT_SECONDS = 48 * 3600  # the outage budget's retries end long before
 LEAD_COUNT = 10
 FAILURES = Path("sim-failures")
+SHRINK_RUNS = 40  # a failing seed is shrunk for at most this many runs (each a few seconds to a minute)
 
 
 @dataclass
@@ -99,18 +100,22 @@ def _check(world: Any, story: Story, outcome: Outcome, index: int, *, final: boo
                 outcome.first = (name, index, found[0])
 
 
-def shrink(seed: int, steps: list[Step], invariant: str, plant: str = "") -> list[Step]:
-    """The shortest step list (removing chunks, then single steps) that still breaks `invariant`."""
+def shrink(seed: int, steps: list[Step], invariant: str, plant: str = "", budget: int = SHRINK_RUNS) -> list[Step]:
+    """A shorter step list that still breaks `invariant` (removing chunks, then single steps), from `steps`
+    (the run up to its first violation); at most `budget` runs, the shortest found by then."""
+    runs = 0
 
     def still_fails(candidate: list[Step]) -> bool:
+        nonlocal runs
+        runs += 1
         outcome = run(seed, candidate, plant=plant, stop_at_first=True)
         return outcome.first is not None and outcome.first[0] == invariant
 
-    failing = steps[: (run(seed, steps, plant=plant, stop_at_first=True).first or ("", len(steps)))[1] + 1]
+    failing = steps
     chunk = max(len(failing) // 2, 1)
-    while chunk >= 1:
+    while chunk >= 1 and runs < budget:
         index, reduced = 0, False
-        while index < len(failing):
+        while index < len(failing) and runs < budget:
             candidate = failing[:index] + failing[index + chunk :]
             if candidate and still_fails(candidate):
                 failing, reduced = candidate, True
@@ -142,7 +147,7 @@ def run_seed(job: tuple[int, int, str, bool]) -> tuple[int, Counter[str], Counte
     failure = ""
     if outcome.first is not None:
         invariant, index, what = outcome.first
-        shortest = shrink(seed, steps, invariant, plant) if shrinking else steps[: index + 1]
+        shortest = shrink(seed, steps[: index + 1], invariant, plant) if shrinking else steps[: index + 1]
         FAILURES.mkdir(exist_ok=True)
         path = FAILURES / f"seed-{seed}{'-' + plant if plant else ''}.json"
         save_replay(path, seed, shortest, invariant, plant)
