@@ -141,7 +141,8 @@ def appointments_consistent(world: SimWorld, story: Story, final: bool) -> list[
             open_tasks = [
                 task
                 for task in meeting_tasks
-                if task["entity_id"] == int(item["lead_id"]) and int(task["complete_till"]) == int(item["start"])
+                if (task["entity_id"], task["responsible_user_id"]) == (int(item["lead_id"]), int(item["vendor_id"]))
+                and int(task["complete_till"]) == int(item["start"])
             ]
             cancelled = item.get("status") == "cancelled"
             if cancelled and open_tasks:
