@@ -54,7 +54,7 @@ clean:
 bench: $(STAMP)  # every performance goal measured, one table, written to docs/benchmarks.md (under 10 minutes)
 	$(BIN)/python -m bench.goals --write-doc
 
-SIM_SEEDS ?= 40
+SIM_SEEDS ?= 16
 SIM_STEPS ?= 300
 simulate: $(STAMP)  # the seeded simulation, every invariant after every step (docs/simulation.md); SIM_SEEDS=5000 for the long run
 	$(BIN)/python -m sim --seeds $(SIM_SEEDS) --steps $(SIM_STEPS)
