@@ -13,6 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from local.defaults import AWS_ENVIRONMENT
+
+os.environ.update(AWS_ENVIRONMENT)
+# Before any service module is imported (as every Lambda has them): Powertools' Metrics reads its namespace
+# once, when sales_assistant.observability is first imported, and a benchmark imports the local helpers first.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "KommoSalesAssistantBench")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "kommo-sales-assistant-bench")
+
 KOMMO_LIMIT = 7  # Kommo's requests per second per account (429 above)
 
 
