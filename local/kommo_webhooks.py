@@ -1,6 +1,6 @@
 """Kommo's webhook bodies (form-urlencoded, as Kommo posts them), built from the sandbox's records: a
-chat message (the client's or a salesperson's) and a lead added. Used by the sandbox, which posts them to
-the service like Kommo does, and by the tests."""
+chat message (the client's or a salesperson's), a lead added, a lead's status or responsible changed. Used
+by the sandbox, which posts them to the service like Kommo does, by the tests and by the simulation."""
 
 from __future__ import annotations
 
@@ -49,6 +49,14 @@ def chat_body(
         head = key.split("[", 1)[0]
         fields.append((f"message[add][0][{head}]{key[len(head) :]}", value))
     return urlencode(ACCOUNT + fields)
+
+
+def lead_change_body(kind: str, lead: dict[str, Any], **old: int) -> str:
+    """Kommo's `leads[status]` or `leads[responsible]` webhook body for a lead as it is now."""
+    prefix = f"leads[{kind}][0]"
+    keys = ("id", "name", "status_id", "pipeline_id", "responsible_user_id")
+    rows = [(f"{prefix}[{key}]", str(lead[key])) for key in keys] + [(f"{prefix}[{k}]", str(v)) for k, v in old.items()]
+    return urlencode(ACCOUNT + rows)
 
 
 def lead_added_body(lead: dict[str, Any]) -> str:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
+
+from local.kommo_webhooks import lead_change_body
 
 ECHO_DELAY_SECONDS = 2.0  # Kommo posts its webhooks a moment after the change
 BOT_AUTHOR = {"author[type]": "internal", "author[user_id]": "0"}  # a Salesbot's message: no Kommo user behind it
@@ -47,16 +49,6 @@ class KommoEchoes:
 def lead_states(kommo: Any) -> dict[int, tuple[int, int]]:
     """Each lead's status and responsible salesperson now."""
     return {lead_id: (lead["status_id"], lead["responsible_user_id"]) for lead_id, lead in kommo.leads.items()}
-
-
-def lead_change_body(kind: str, lead: dict[str, Any], **old: int) -> str:
-    """Kommo's `leads[status]` or `leads[responsible]` webhook body for a lead as it is now."""
-    from local.kommo_webhooks import ACCOUNT
-
-    prefix = f"leads[{kind}][0]"
-    keys = ("id", "name", "status_id", "pipeline_id", "responsible_user_id")
-    rows = [(f"{prefix}[{key}]", str(lead[key])) for key in keys] + [(f"{prefix}[{k}]", str(v)) for k, v in old.items()]
-    return urlencode(ACCOUNT + rows)
 
 
 def _bot_message(kommo: Any, lead_id: int) -> str:

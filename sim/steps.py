@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.echoes import lead_change_body
+from local.kommo_webhooks import lead_change_body
 from sim.team import SALESPEOPLE
 from sim.world import SimWorld
 
