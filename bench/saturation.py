@@ -7,8 +7,10 @@ lone-message backlog: one client message in each of many conversations.
 
 Reports answered client messages per second, Kommo requests per answered message, the busiest 1-second
 window at Kommo and its 429s, and client messages lost (accepted but in no conversation's history) or
-answered twice (Salesbot runs beyond one per reply). Fails if Kommo's own record shows more than 7
-requests in a second or any 429. Run: `make bench` (or python -m bench.saturation).
+answered twice (Salesbot runs beyond one per reply). Run alone, it fails after its report if Kommo's own
+record shows more than 7 requests in a second or any 429; in `make bench` that is a row of the goals table,
+beside the losses, so a busy machine's 429 (retried by the client) never hides the count of lost messages.
+Run: `make bench` (or python -m bench.saturation).
 """
 
 from __future__ import annotations
@@ -79,11 +81,12 @@ def main() -> None:
     print(f"replies: {result.replies}; Kommo requests per answered message: {result.kommo_per_answer:.2f}")
     print(f"Kommo: 429s {result.kommo.throttled}; busiest 1-second window {result.kommo.busiest_second} requests")
     print(f"lost: {result.lost}; answered twice: {result.duplicated}")
+    result.kommo.assert_within_limit()
 
 
 def measure(conversations: int, messages: int, workers: int) -> Saturation:
     """Post `messages` client messages in each of `conversations` new conversations at once, drain them with
-    `workers` threads; raises AssertionError if Kommo saw more than 7 requests in a second or a 429."""
+    `workers` threads; Kommo's busiest second and 429s are in the result's `kommo`."""
     from local.kommo_webhooks import CLIENT_AUTHOR, chat_body
     from local.moto_threads import serialised_moto
     from local.sam_events import webhook_event
@@ -108,7 +111,6 @@ def measure(conversations: int, messages: int, workers: int) -> Saturation:
         posted = conversations * messages
         answered, recorded, replies = _count_conversations(leads)
         kommo = KommoLoad.of(world.kommo.requests)
-    kommo.assert_within_limit()
     return Saturation(
         conversations,
         messages,
