@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
 
-.PHONY: run demo events check lint typecheck template test bench reliability clean test-n8n simulate outages
+.PHONY: run demo events check lint typecheck template test bench reliability clean test-n8n simulate outages structure
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,3 +61,6 @@ simulate: $(STAMP)  # the seeded simulation, every invariant after every step (d
 
 outages: $(STAMP)  # the hour-long Kommo and n8n outages amid 200 conversations, on the virtual clock (docs/reliability.md)
 	for scenario in kommo-down n8n-down flapping; do $(BIN)/python -m sim --scenario $$scenario --conversations 200 || exit 1; done
+
+structure: $(STAMP)  # largest files and functions, Protocols outside the ports, duplicated blocks (scripts/structure_report.py)
+	$(BIN)/python scripts/structure_report.py
