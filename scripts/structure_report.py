@@ -8,15 +8,15 @@
 3. `typing.Protocol` classes: how many, which ones live outside the ports (`services/ports.py` and any module under
    `services/ports/`), and any Protocol name defined more than once.
 4. Duplicated blocks, found by a small detector of our own. Each file becomes a list of code lines: every physical
-   line, stripped, with comments cut off (`tokenize`), and without blank lines, docstrings (`ast`) or the module's
-   own `import`/`from` statements (`ast`, top-level ones, as pylint's ignore-imports does). Every window of 6
-   consecutive code lines is hashed; a window found in two places is a duplicate, and the overlapping windows of
-   one pair of places merge into one block. A block is counted once per pair of places (a block in three places
-   counts three times); a file's window that overlaps itself (a run of repeated lines) is not a duplicate.
-   pylint's duplicate-code check (R0801, min-similarity-lines=6, comments, docstrings and imports ignored) counts
-   about the same thing, with three differences: it only compares different files (the blocks "across files"
-   line is its figure), it also ignores function signatures by default, and it reports a block found in several
-   files once.
+   line, stripped, with comments cut off (`tokenize`), and without blank lines, docstrings (`ast`) or the import
+   header (`ast`: the module's top-level `import`/`from` statements). Every window of 6 consecutive code lines is
+   hashed; a window found in two places is a duplicate, and the overlapping windows of one pair of places merge
+   into one block. A block is counted once per pair of places (a block in three places counts three times); a
+   file's window that overlaps itself (a run of repeated lines) is not a duplicate.
+   pylint's duplicate-code check (R0801; min-similarity-lines=6, comments, docstrings and imports ignored) is
+   stricter, so it reports fewer: it only compares different files (our "across files" figure), drops function
+   signatures (its default ignore-signatures) and imports anywhere, needs MORE than 6 common lines, counts only
+   lines with a letter or digit (not a lone `)`), and reports a block found in several files once.
 
 `--root` measures another checkout (default: this repository). `--check` exits 1 when the issue's limits are
 broken (a services file over 300 lines, a services function over 50 lines, a Protocol outside the ports, a Protocol
