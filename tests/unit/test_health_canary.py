@@ -14,7 +14,7 @@ from sales_assistant.services.health import (
     HealthConfig,
     HealthReport,
 )
-from sales_assistant.services.ports import AiFailure
+from sales_assistant.services.ports.n8n import AiFailure
 from sales_assistant.texts import Texts
 
 NOW = 1_800_000_000

@@ -10,7 +10,7 @@ from sales_assistant.errors import NotFound
 from sales_assistant.models.bot_state import BotState, BotStatus, ChangeReason
 from sales_assistant.models.kommo import KommoContact, KommoLead
 from sales_assistant.models.kommo_webhook import Author, ChatMessage
-from sales_assistant.services.ports import StateConflict
+from sales_assistant.services.ports.storage import StateConflict
 from sales_assistant.services.takeover import Actor, TakeoverService
 from sales_assistant.texts import Texts
 

@@ -6,34 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from sales_assistant.models.kommo import KommoUser, UserRights
-from sales_assistant.models.vendor import Vendor, VendorProfile, VendorProfiles
+from sales_assistant.models.vendor import VendorProfile, VendorProfiles
 from sales_assistant.services.vendors import sync_vendors
-
-
-class InMemoryVendors:
-    def __init__(self) -> None:
-        self.vendors: dict[int, Vendor] = {}
-
-    def all(self) -> list[Vendor]:
-        return list(self.vendors.values())
-
-    def save_from_kommo(self, user: KommoUser, synced_at: int) -> None:
-        profile = self.vendors[user.id].profile if user.id in self.vendors else VendorProfile()
-        self.vendors[user.id] = Vendor(
-            vendor_id=user.id,
-            name=user.name,
-            email=user.email,
-            active=user.rights.is_active,
-            synced_at=synced_at,
-            profile=profile,
-        )
-
-    def save_profile(self, vendor_id: int, profile: VendorProfile) -> None:
-        self.vendors[vendor_id] = self.vendors[vendor_id].model_copy(update={"profile": profile})
-
-    def mark_left(self, vendor_id: int, left_at: int) -> None:
-        self.vendors[vendor_id] = self.vendors[vendor_id].model_copy(update={"active": False, "left_at": left_at})
-
+from tests.unit.fakes import InMemorySalespeople
 
 ANA = KommoUser(id=1, name="Ana Souza", email="ana@vendas.com.br")
 BRUNO = KommoUser(id=2, name="Bruno Oliveira", email="bruno@vendas.com.br")
@@ -41,14 +16,14 @@ ANA_AREAS = VendorProfile(areas=["Auto"], working_hours={"mon": ["09:00-18:00"]}
 
 
 def test_first_sync_adds_every_salesperson_with_their_profile() -> None:
-    repository = InMemoryVendors()
+    repository = InMemorySalespeople()
     report = sync_vendors([ANA, BRUNO], {1: ANA_AREAS}, repository, now=100)
     assert report.added == [1, 2] and report.profiles_applied == [1]
     assert repository.vendors[1].profile.areas == ["Auto"]
 
 
 def test_a_salesperson_who_left_kommo_is_kept_inactive() -> None:
-    repository = InMemoryVendors()
+    repository = InMemorySalespeople()
     sync_vendors([ANA, BRUNO], {}, repository, now=100)
     report = sync_vendors([ANA], {}, repository, now=200)
     assert report.left == [2]
@@ -57,7 +32,7 @@ def test_a_salesperson_who_left_kommo_is_kept_inactive() -> None:
 
 
 def test_a_renamed_or_deactivated_salesperson_is_updated() -> None:
-    repository = InMemoryVendors()
+    repository = InMemorySalespeople()
     sync_vendors([ANA], {}, repository, now=100)
     renamed = ANA.model_copy(update={"name": "Ana Souza Lima", "rights": UserRights(is_active=False)})
     assert sync_vendors([renamed], {}, repository, now=200).updated == [1]
@@ -65,7 +40,7 @@ def test_a_renamed_or_deactivated_salesperson_is_updated() -> None:
 
 
 def test_a_profile_missing_from_the_config_is_left_untouched() -> None:
-    repository = InMemoryVendors()
+    repository = InMemorySalespeople()
     sync_vendors([ANA], {1: ANA_AREAS}, repository, now=100)
     sync_vendors([ANA], {}, repository, now=200)
     assert repository.vendors[1].profile == ANA_AREAS

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # every service and adapter is imported by the factory that b
     from sales_assistant.services.delivery import ConversationDoor, Delivery
     from sales_assistant.services.health import HealthCanary
     from sales_assistant.services.messages import MessagesToClients
-    from sales_assistant.services.ports import Once
+    from sales_assistant.services.ports.storage import Once
     from sales_assistant.services.proactive import ProactiveOutreach
     from sales_assistant.services.scheduling import SchedulingService
     from sales_assistant.services.takeover import TakeoverService
@@ -143,6 +143,7 @@ def proactive_outreach(settings: Settings) -> ProactiveOutreach:
     publisher = QueuePublisher.from_settings(settings)
     return ProactiveOutreach(
         kommo=kommo_client(settings),
+        users=kommo_client(settings),
         triggers=DynamoTriggerRepository(settings.triggers_table),
         vendors=DynamoVendorRepository(settings.vendors_table),
         round_robin=DynamoRoundRobin(settings.kommo_table),

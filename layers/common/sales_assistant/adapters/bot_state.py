@@ -6,7 +6,7 @@ from typing import Any
 
 from sales_assistant.adapters.aws import all_items, dynamodb_table, is_condition_failure, plain
 from sales_assistant.models.bot_state import BotState, BotStatus
-from sales_assistant.services.ports import StateConflict
+from sales_assistant.services.ports.storage import StateConflict
 
 
 class DynamoBotStateRepository:

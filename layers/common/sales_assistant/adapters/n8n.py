@@ -30,7 +30,7 @@ from sales_assistant.errors import DependencyDown
 from sales_assistant.models.n8n import N8nRequest, N8nResponse
 from sales_assistant.observability import MetricUnit, logger, measure
 from sales_assistant.observability import correlation_id as current_correlation_id
-from sales_assistant.services.ports import AiFailure
+from sales_assistant.services.ports.n8n import AiFailure
 
 MAX_ATTEMPTS = 2
 CONNECT_TIMEOUT = 3.05

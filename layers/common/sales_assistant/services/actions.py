@@ -10,7 +10,6 @@ to another status, becomes a task saying what was asked.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -21,8 +20,10 @@ from sales_assistant.models.bot_state import ChangeReason
 from sales_assistant.models.kommo import KommoLead
 from sales_assistant.models.n8n import Action
 from sales_assistant.observability import count
-from sales_assistant.services.echoes import EchoMemory, lead_update_echo_keys
-from sales_assistant.services.ports import KommoCache, LeadNotes, LeadPatcher
+from sales_assistant.services.echoes import lead_update_echo_keys
+from sales_assistant.services.ports.flows import Booking
+from sales_assistant.services.ports.kommo import LeadNotes, LeadPatcher
+from sales_assistant.services.ports.storage import Conversations, EchoMemory
 from sales_assistant.services.takeover import Actor, TakeoverService
 from sales_assistant.texts import Texts
 
@@ -35,7 +36,7 @@ class LeadChanges:
     next reply, the kill-switch check and bookings see the lead as it is now, not as it was."""
 
     def __init__(
-        self, kommo: LeadPatcher, echoes: EchoMemory, cache: KommoCache, clock: Callable[[], float] = timing.now
+        self, kommo: LeadPatcher, echoes: EchoMemory, cache: Conversations, clock: Callable[[], float] = timing.now
     ) -> None:
         self._kommo = kommo
         self._echoes = echoes
@@ -49,12 +50,6 @@ class LeadChanges:
         )
         self._kommo.patch_lead(lead_id, status_id=status_id, responsible_user_id=responsible_user_id)
         self._cache.forget_kommo(f"lead:{lead_id}", int(self._clock()))
-
-
-class Booking(Protocol):
-    """The scheduling service, as a `schedule` action uses it."""
-
-    def book(self, request: BookingRequest) -> object: ...
 
 
 class AnswerActions:

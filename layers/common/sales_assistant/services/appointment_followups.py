@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
 
 from sales_assistant import timing
 from sales_assistant.errors import NotFound
@@ -32,7 +31,10 @@ from sales_assistant.services.delivery import (
     Template,
     TemplateNotConfigured,
 )
-from sales_assistant.services.ports import AiFailure, ConversationReader, LeadNotes, Once, PauseState
+from sales_assistant.services.ports.flows import PauseState
+from sales_assistant.services.ports.kommo import KommoTasks, LeadNotes
+from sales_assistant.services.ports.n8n import AgendaForwarder, AiFailure
+from sales_assistant.services.ports.storage import Agenda, Conversations, Once, Reminders, Salespeople
 from sales_assistant.texts import Texts
 
 MEETING_TASK_TYPE = 2  # Kommo's task type "meeting"
@@ -40,50 +42,6 @@ MEETING_TASK_TYPE = 2  # Kommo's task type "meeting"
 
 class FollowUpsFailed(Exception):
     """Some steps failed (named, without personal data): the queue retries the message."""
-
-
-class Kommo(Protocol):
-    def lead(self, lead_id: int) -> KommoLead: ...
-
-    def contact(self, contact_id: int) -> KommoContact: ...
-
-    def add_task(
-        self,
-        lead_id: int,
-        responsible_user_id: int,
-        text: str,
-        complete_till: int,
-        task_type_id: int = 1,
-        duration: int | None = None,
-    ) -> int: ...
-
-    def move_task(self, task_id: int, complete_till: int, duration: int, text: str) -> None: ...
-
-    def complete_task(self, task_id: int, result: str) -> None: ...
-
-
-class Agenda(Protocol):
-    def get(self, appointment_id: str) -> Appointment | None: ...
-
-    def meeting_task(self, appointment_id: str) -> int | None: ...
-
-    def keep_meeting_task(self, appointment_id: str, task_id: int) -> None: ...
-
-
-class Salespeople(Protocol):
-    def get(self, vendor_id: int) -> Vendor | None: ...
-
-
-class Forwarder(Protocol):
-    """n8n: any 2xx stores the appointment; raises AiFailure otherwise."""
-
-    def deliver(self, path: str, request: SchedulingRequest) -> None: ...
-
-
-class Reminders(Protocol):
-    def set(self, appointment: Appointment, now: int) -> list[int]: ...
-
-    def remove(self, appointment_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -101,13 +59,13 @@ class AppointmentFollowUps:
         *,
         agenda: Agenda,
         vendors: Salespeople,
-        kommo: Kommo,
+        kommo: KommoTasks,
         notes: LeadNotes,
-        n8n: Forwarder,
+        n8n: AgendaForwarder,
         reminders: Reminders,
         delivery: Delivery,
         door: ConversationDoor,
-        conversations: ConversationReader,
+        conversations: Conversations,
         takeover: PauseState,
         once: Once,
         texts: Texts,

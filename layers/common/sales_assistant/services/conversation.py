@@ -44,16 +44,10 @@ from sales_assistant.services.delivery import (
     Template,
     TemplateNotConfigured,
 )
-from sales_assistant.services.ports import (
-    AiFailure,
-    AiWriter,
-    ConversationRepository,
-    FlushScheduler,
-    KommoPort,
-    LeadNotes,
-    Once,
-    VendorLookup,
-)
+from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
+from sales_assistant.services.ports.n8n import AiFailure, AiWriter
+from sales_assistant.services.ports.queues import FlushScheduler
+from sales_assistant.services.ports.storage import Conversations, Once, Salespeople
 from sales_assistant.services.takeover import TakeoverService
 from sales_assistant.texts import Texts
 
@@ -104,11 +98,11 @@ class ReactiveConversations:
     def __init__(
         self,
         *,
-        conversations: ConversationRepository,
+        conversations: Conversations,
         takeover: TakeoverService,
-        kommo: KommoPort,
+        kommo: KommoLeads,
         notes: LeadNotes,
-        vendors: VendorLookup,
+        vendors: Salespeople,
         ai: AiWriter,
         flushes: FlushScheduler,
         delivery: Delivery,

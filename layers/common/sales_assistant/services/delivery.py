@@ -19,16 +19,17 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 from sales_assistant import timing
 from sales_assistant.errors import DependencyDown, DependencyError
 from sales_assistant.models import Model
-from sales_assistant.models.conversation import Conversation
 from sales_assistant.models.n8n import Turn
 from sales_assistant.observability import count, logger
-from sales_assistant.services.echoes import EchoMemory, sent_message_echo_keys, template_echo_key
-from sales_assistant.services.ports import FlushScheduler, LeadNotes
+from sales_assistant.services.echoes import sent_message_echo_keys, template_echo_key
+from sales_assistant.services.ports.kommo import LeadNotes, SalesbotRelay
+from sales_assistant.services.ports.queues import FlushScheduler
+from sales_assistant.services.ports.storage import Conversations, DeliveryLog, EchoMemory, LeaseStore, Switches
 from sales_assistant.texts import Texts
 
 NOT_APPLIED_STATUSES = {400, 401, 402, 403, 404, 422, 429}  # Kommo refused: the run did not happen
@@ -60,20 +61,6 @@ class OutgoingStopped(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class Switches(Protocol):
-    def stops(self, vendor_id: int | None) -> str | None:
-        """Why a message to a lead of this salesperson must not go out now (None: it may)."""
-        ...
-
-
-class LeaseStore(Protocol):
-    """The conversation item's lease fields (the conversations repository implements it)."""
-
-    def reclaim(self, conversation_id: str, owner: str, lease_until_ms: int) -> object | None: ...
-
-    def mark_sending(self, conversation_id: str, owner: str, message_ids: list[str], lease_until_ms: int) -> bool: ...
 
 
 class Lease:
@@ -110,25 +97,13 @@ class Lease:
             raise LeaseLost(self.conversation_id)
 
 
-class ConversationLeases(LeaseStore, Protocol):
-    """What a flow that writes to a client outside a reply batch needs of the conversations repository."""
-
-    def acquire(
-        self, conversation_id: str, lead_id: int, contact_id: int, owner: str, lease_until_ms: int, free_after: int
-    ) -> Conversation | None: ...
-
-    def finish(
-        self, conversation_id: str, owner: str, turns: list[Turn], delivered_at: int | None, now: int
-    ) -> Conversation | None: ...
-
-
 @dataclass(frozen=True)
 class ConversationDoor:
     """Takes a conversation's lease for a message that is not a reply (a first message, an appointment
     confirmation or reminder) and gives it back, handing any client messages that came meanwhile to the
     reactive flow."""
 
-    conversations: ConversationLeases
+    conversations: Conversations
     flushes: FlushScheduler
     seconds: Callable[[], float]
     min_gap_seconds: int
@@ -188,31 +163,11 @@ class Visit:
         return at
 
 
-class SalesbotRelay(Protocol):
-    """What delivery needs of Kommo: write a lead's text field, start a Salesbot on the lead."""
-
-    def patch_lead(self, lead_id: int, *, text_fields: dict[int, str] | None = None) -> None: ...
-
-    def run_salesbot(self, bot_id: int, lead_id: int) -> None: ...
-
-
 class DeliveryRecord(Model):
     """What is known of one delivery: the run was attempted, delivered, or could not be confirmed."""
 
     state: Literal["run_attempted", "delivered", "unconfirmed"]
     at: int
-
-
-class DeliveryLog(Protocol):
-    def get(self, key: str) -> DeliveryRecord | None: ...
-
-    def start_run(self, key: str, at: int) -> bool:
-        """Record the attempt before the run; False when one was recorded already."""
-        ...
-
-    def forget_run(self, key: str) -> None: ...
-
-    def finish(self, key: str, state: Literal["delivered", "unconfirmed"], at: int) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -12,25 +12,8 @@ per contact instead: an unattributed outgoing message on that contact soon after
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol
-
 from sales_assistant.models.kommo_webhook import ChatMessage, LeadChange
 from sales_assistant.observability import fingerprint
-
-
-class EchoMemory(Protocol):
-    """Where echo keys are remembered (DynamoDB in AWS, a dict in unit tests)."""
-
-    def remember(self, keys: Iterable[str]) -> None:
-        """Expect these echoes; forget that they came back before (a run is confirmed only by its own echo)."""
-        ...
-
-    def known(self, keys: Iterable[str]) -> set[str]: ...
-
-    def mark_seen(self, keys: Iterable[str]) -> None: ...
-
-    def seen(self, key: str) -> bool: ...
 
 
 def sent_message_echo_keys(conversation_id: str, contact_id: int, text: str) -> list[str]:

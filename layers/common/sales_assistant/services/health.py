@@ -15,18 +15,19 @@ The report (without secrets) is stored for GET /health and for the next run (its
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sales_assistant import timing
 from sales_assistant.errors import AppError
 from sales_assistant.models import Model
-from sales_assistant.models.kommo import KommoEvent, KommoLead
+from sales_assistant.models.kommo import KommoEvent
 from sales_assistant.observability import MetricUnit, count, logger, measure
-from sales_assistant.services.ports import AiFailure
+from sales_assistant.services.ports.kommo import KommoAccount, LeadNotes
+from sales_assistant.services.ports.n8n import AiFailure, AiPing
+from sales_assistant.services.ports.storage import HealthReports, ReceivedMessages
 from sales_assistant.texts import Texts
 
 CHECKS = ("breakers", "kommo_token", "n8n", "kommo_webhook", "queues", "message_watchdog")
@@ -60,40 +61,6 @@ class HealthReport(Model):
         return all(check.ok for check in self.checks)
 
 
-class HealthKommo(Protocol):
-    def account(self) -> dict[str, object]: ...
-
-    def webhooks(self) -> list[dict[str, object]]: ...
-
-    def events_since(self, created_from: int) -> list[KommoEvent]: ...
-
-    def contact_lead_ids(self, contact_id: int) -> list[int]: ...
-
-    def lead(self, lead_id: int) -> KommoLead: ...
-
-
-class HealthAi(Protocol):
-    def ping(self, path: str) -> None: ...
-
-
-class HealthStore(Protocol):
-    def load(self) -> HealthReport | None: ...
-
-    def save(self, report: HealthReport) -> None: ...
-
-
-class ReceivedMessages(Protocol):
-    def missing(self, message_ids: Iterable[str]) -> set[str]: ...
-
-    def mark(self, message_ids: Iterable[str], *, missed: bool = False) -> None: ...
-
-
-class LeadNotes(Protocol):
-    def note(self, key: str, lead_id: int, text: str, *, service: bool = False) -> None: ...
-
-    def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None: ...
-
-
 @dataclass(frozen=True)
 class HealthConfig:
     n8n_health_path: str
@@ -106,9 +73,9 @@ class HealthConfig:
 class HealthCanary:
     """Runs the checks and the watchdog with the adapters it is given."""
 
-    kommo: HealthKommo
-    ai: HealthAi
-    store: HealthStore
+    kommo: KommoAccount
+    ai: AiPing
+    store: HealthReports
     received: ReceivedMessages
     notes: LeadNotes
     queue_depths: Callable[[], dict[str, int]]

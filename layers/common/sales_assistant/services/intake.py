@@ -15,7 +15,8 @@ from sales_assistant.models.queue import (
     SalespersonMessageReceived,
     UnsortedLeadAdded,
 )
-from sales_assistant.services.echoes import EchoMemory, lead_echo_key, outgoing_echo_keys
+from sales_assistant.services.echoes import lead_echo_key, outgoing_echo_keys
+from sales_assistant.services.ports.storage import EchoMemory
 
 AuthorKind = Literal["client", "salesperson", "automation", "unattributed"]
 

@@ -14,7 +14,9 @@ from sales_assistant.models.message import MessageRequest
 from sales_assistant.observability import count, fingerprint
 from sales_assistant.services.delivery import ConversationBusy, ConversationDoor, Delivery, Outgoing, OutgoingStopped
 from sales_assistant.services.idempotency_keys import ensure_same_request
-from sales_assistant.services.ports import ConversationReader, LeadNotes, LeadReader, Once, PauseState
+from sales_assistant.services.ports.flows import PauseState
+from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
+from sales_assistant.services.ports.storage import Conversations, Once
 from sales_assistant.texts import Texts
 
 
@@ -24,9 +26,9 @@ class MessagesToClients:
     def __init__(
         self,
         *,
-        kommo: LeadReader,
+        kommo: KommoLeads,
         takeover: PauseState,
-        conversations: ConversationReader,
+        conversations: Conversations,
         door: ConversationDoor,
         delivery: Delivery,
         notes: LeadNotes,

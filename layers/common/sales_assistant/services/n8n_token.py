@@ -9,14 +9,15 @@ from collections.abc import Callable
 from sales_assistant import timing
 from sales_assistant.errors import Forbidden
 from sales_assistant.models.conversation import Conversation, KommoSnapshot
-from sales_assistant.services.ports import ConversationReader, LeadReader
+from sales_assistant.services.ports.kommo import KommoLeads
+from sales_assistant.services.ports.storage import Conversations
 
 
 class ConversationScope:
     """Checks an n8n token's request against the lead's conversation (conversation id `lead:<id>`)."""
 
     def __init__(
-        self, conversations: ConversationReader, kommo: LeadReader, clock: Callable[[], float] = timing.now
+        self, conversations: Conversations, kommo: KommoLeads, clock: Callable[[], float] = timing.now
     ) -> None:
         self._conversations = conversations
         self._kommo = kommo

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sales_assistant import timing
 from sales_assistant.errors import NotFound
 from sales_assistant.models.conversation import Conversation
-from sales_assistant.models.kommo import KommoContact, KommoLead, KommoUser
-from sales_assistant.models.n8n import ContactInfo, LeadInfo, N8nRequest, TriggerInfo, Turn, VendorInfo
+from sales_assistant.models.kommo import KommoContact, KommoLead
+from sales_assistant.models.n8n import ContactInfo, LeadInfo, N8nRequest, TriggerInfo, VendorInfo
 from sales_assistant.models.queue import TriggerDue
 from sales_assistant.models.trigger import (
     LOST,
@@ -29,7 +29,6 @@ from sales_assistant.models.trigger import (
     TriggerKind,
     TriggerRequest,
     TriggerRule,
-    TriggerStatus,
     trigger_id,
     trigger_kind,
 )
@@ -48,62 +47,13 @@ from sales_assistant.services.delivery import (
     Template,
     TemplateNotConfigured,
 )
-from sales_assistant.services.ports import AiFailure, AiWriter, FlushScheduler, LeadNotes, Once
+from sales_assistant.services.ports.kommo import KommoLeads, KommoUsers, LeadNotes
+from sales_assistant.services.ports.n8n import AiFailure, AiWriter
+from sales_assistant.services.ports.queues import FlushScheduler, TriggerQueue
+from sales_assistant.services.ports.storage import Conversations, Once, RoundRobin, Salespeople, Triggers
 from sales_assistant.services.takeover import TakeoverService
 from sales_assistant.services.working_hours import next_opening
 from sales_assistant.texts import Texts
-
-
-class Kommo(Protocol):
-    def lead(self, lead_id: int) -> KommoLead: ...
-
-    def contact(self, contact_id: int) -> KommoContact: ...
-
-    def user(self, user_id: int) -> KommoUser: ...
-
-
-class Triggers(Protocol):
-    def register(self, request: TriggerDue, now: int) -> tuple[Trigger, bool]: ...
-
-    def update(self, trigger_id: str, status: TriggerStatus, **changes: Any) -> None: ...
-
-    def with_status(self, status: TriggerStatus, due_before: int | None = None) -> list[Trigger]: ...
-
-
-class Salespeople(Protocol):
-    def get(self, vendor_id: int) -> Vendor | None: ...
-
-    def all(self) -> list[Vendor]: ...
-
-    def save_from_kommo(self, user: KommoUser, synced_at: int) -> None: ...
-
-
-class RoundRobin(Protocol):
-    def turn(self, pool: str) -> int:
-        """The next turn number (1, 2, 3...) of a pool, atomically across Lambdas."""
-        ...
-
-
-class ConversationLeases(Protocol):
-    def get(self, conversation_id: str) -> Conversation | None: ...
-
-    def acquire(
-        self, conversation_id: str, lead_id: int, contact_id: int, owner: str, lease_until_ms: int, free_after: int
-    ) -> Conversation | None: ...
-
-    def reclaim(self, conversation_id: str, owner: str, lease_until_ms: int) -> object | None: ...
-
-    def mark_sending(self, conversation_id: str, owner: str, message_ids: list[str], lease_until_ms: int) -> bool: ...
-
-    def finish(
-        self, conversation_id: str, owner: str, turns: list[Turn], delivered_at: int | None, now: int
-    ) -> Conversation | None: ...
-
-    def set_context(self, conversation_id: str, context: dict[str, Any], now: int) -> None: ...
-
-
-class TriggerQueue(Protocol):
-    def publish(self, item: TriggerDue) -> str: ...
 
 
 class _Skip(Exception):
@@ -133,11 +83,12 @@ class ProactiveOutreach:
     def __init__(
         self,
         *,
-        kommo: Kommo,
+        kommo: KommoLeads,
+        users: KommoUsers,
         triggers: Triggers,
         vendors: Salespeople,
         round_robin: RoundRobin,
-        conversations: ConversationLeases,
+        conversations: Conversations,
         takeover: TakeoverService,
         ai: AiWriter,
         delivery: Delivery,
@@ -153,6 +104,7 @@ class ProactiveOutreach:
         clock: Callable[[], float] = timing.now,
     ) -> None:
         self._kommo = kommo
+        self._users = users
         self._triggers = triggers
         self._vendors = vendors
         self._round_robin = round_robin
@@ -433,7 +385,7 @@ class ProactiveOutreach:
         vendor = self._vendors.get(vendor_id)
         if vendor is None:
             try:
-                self._vendors.save_from_kommo(self._kommo.user(vendor_id), int(self._clock()))
+                self._vendors.save_from_kommo(self._users.user(vendor_id), int(self._clock()))
             except NotFound:
                 return None
             vendor = self._vendors.get(vendor_id)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
 
 from sales_assistant import timing
 from sales_assistant.errors import Conflict, NotFound, Unprocessable
@@ -39,7 +38,9 @@ from sales_assistant.services.availability import (
     nearest_free,
 )
 from sales_assistant.services.idempotency_keys import ensure_same_request
-from sales_assistant.services.ports import LeadReader
+from sales_assistant.services.ports.kommo import KommoLeads
+from sales_assistant.services.ports.queues import AppointmentEvents
+from sales_assistant.services.ports.storage import Agenda, Salespeople
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 31
@@ -95,45 +96,6 @@ class LeadHasAppointment(Conflict):
         )
 
 
-class Agenda(Protocol):
-    """Raises SlotTaken, KeyUsed and ChangedMeanwhile as named here (adapters/agenda.py)."""
-
-    def busy(self, vendor_id: int, start: int, end: int, now: int, lead_id: int | None = None) -> set[int]: ...
-
-    def get(self, appointment_id: str) -> Appointment | None: ...
-
-    def hold(self, hold_id: str) -> Hold | None: ...
-
-    def lead_hold(self, lead_id: int) -> Hold | None: ...
-
-    def lead_appointments(self, lead_id: int) -> LeadAppointments: ...
-
-    def booked_with(self, key: str) -> BookingKey | None: ...
-
-    def add_hold(self, hold: Hold, now: int, previous: Hold | None = None) -> None: ...
-
-    def book(
-        self,
-        appointment: Appointment,
-        now: int,
-        replacing: str | None = None,
-        lead: LeadAppointments | None = None,
-        hold_booked: bool = False,
-    ) -> None: ...
-
-    def cancel(self, appointment: Appointment, cancelled: Appointment) -> None: ...
-
-    def move(self, appointment: Appointment, moved: Appointment, now: int) -> None: ...
-
-
-class Salespeople(Protocol):
-    def get(self, vendor_id: int) -> Vendor | None: ...
-
-
-class Events(Protocol):
-    def publish(self, item: AppointmentChanged) -> str: ...
-
-
 class SchedulingService:
     """Availability, holds and appointments; every collaborator comes in as a port. A lead holds one slot
     at a time and has at most `lead_appointments_max` appointments to come."""
@@ -143,8 +105,8 @@ class SchedulingService:
         *,
         agenda: Agenda,
         vendors: Salespeople,
-        kommo: LeadReader,
-        events: Events,
+        kommo: KommoLeads,
+        events: AppointmentEvents,
         hold_minutes: int,
         lead_appointments_max: int = 1,
         clock: Callable[[], float] = timing.now,

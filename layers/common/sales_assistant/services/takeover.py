@@ -14,7 +14,8 @@ from sales_assistant.models.bot_state import RECENT_CHANGES, BotState, BotStatus
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.observability import count, logger
 from sales_assistant.services.commands import parse_command
-from sales_assistant.services.ports import BotStateRepository, KommoPort, LeadNotes, StateConflict
+from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
+from sales_assistant.services.ports.storage import BotStates, StateConflict
 from sales_assistant.texts import Texts
 
 MAX_WRITE_ATTEMPTS = 5
@@ -45,8 +46,8 @@ class TakeoverService:
 
     def __init__(
         self,
-        states: BotStateRepository,
-        kommo: KommoPort,
+        states: BotStates,
+        kommo: KommoLeads,
         notes: LeadNotes,
         texts: Texts,
         *,

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from sales_assistant.models.kommo import KommoUser
 from sales_assistant.models.vendor import Vendor, VendorProfile
 from sales_assistant.observability import logger, mask_email
-
-
-class VendorRepository(Protocol):
-    """Where the vendor cache lives (DynamoDB in AWS)."""
-
-    def all(self) -> list[Vendor]: ...
-
-    def save_from_kommo(self, user: KommoUser, synced_at: int) -> None: ...
-
-    def save_profile(self, vendor_id: int, profile: VendorProfile) -> None: ...
-
-    def mark_left(self, vendor_id: int, left_at: int) -> None: ...
+from sales_assistant.services.ports.storage import Salespeople
 
 
 @dataclass
@@ -33,7 +21,7 @@ class SyncReport:
 
 
 def sync_vendors(
-    users: list[KommoUser], profiles: dict[int, VendorProfile], repository: VendorRepository, now: int
+    users: list[KommoUser], profiles: dict[int, VendorProfile], repository: Salespeople, now: int
 ) -> SyncReport:
     """Upsert every Kommo user, apply configured profiles, mark users gone from Kommo as inactive.
 

@@ -1,0 +1,26 @@
+"""Work handed to a later invocation through a queue (adapters/queues.py implements every one)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from sales_assistant.models.queue import AppointmentChanged, TriggerDue
+
+
+class FlushScheduler(Protocol):
+    """Delivers a flush job for a conversation after a delay (SQS DelaySeconds in AWS)."""
+
+    def flush_later(self, conversation_id: str, seq: int, delay_seconds: int) -> None: ...
+
+
+class TriggerQueue(Protocol):
+    """Queues a trigger for the proactive flow."""
+
+    def publish(self, item: TriggerDue) -> str: ...
+
+
+class AppointmentEvents(Protocol):
+    """Queues an appointment's change for its follow-ups (agenda, confirmation, reminders)."""
+
+    def publish(self, item: AppointmentChanged) -> str: ...

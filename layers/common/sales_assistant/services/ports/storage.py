@@ -1,0 +1,197 @@
+"""The service's own records (DynamoDB in AWS; adapters/ implements every one, tests/unit/fakes.py in memory)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from sales_assistant.models.appointment import Appointment, BookingKey, Hold, LeadAppointments
+    from sales_assistant.models.bot_state import BotState, BotStatus
+    from sales_assistant.models.conversation import Conversation, KommoSnapshot
+    from sales_assistant.models.kommo import KommoUser
+    from sales_assistant.models.kommo_webhook import ChatMessage
+    from sales_assistant.models.n8n import Turn
+    from sales_assistant.models.queue import TriggerDue
+    from sales_assistant.models.trigger import Trigger, TriggerStatus
+    from sales_assistant.models.vendor import Vendor, VendorProfile
+    from sales_assistant.services.delivery import DeliveryRecord
+    from sales_assistant.services.health import HealthReport
+
+Once = Callable[[str, str, Callable[[], dict[str, Any]]], dict[str, Any]]
+"""run_once(scope, key, effect): the effect's result, the effect run at most once per scope and key."""
+
+
+class StateConflict(Exception):
+    """Another writer changed the bot state first: re-read and try again."""
+
+
+class LeaseStore(Protocol):
+    """A conversation's lease fields: what a job needs to keep holding it (`delivery.Lease`)."""
+
+    def reclaim(self, conversation_id: str, owner: str, lease_until_ms: int) -> object | None: ...
+
+    def mark_sending(self, conversation_id: str, owner: str, message_ids: list[str], lease_until_ms: int) -> bool: ...
+
+
+class Conversations(LeaseStore, Protocol):
+    """One item per conversation: the buffer of client messages, the turns, the lease, the kept lead."""
+
+    def reclaim(self, conversation_id: str, owner: str, lease_until_ms: int) -> Conversation | None: ...
+
+    def get(self, conversation_id: str) -> Conversation | None: ...
+
+    def append(self, message: ChatMessage, now: int) -> int: ...
+
+    def claim(
+        self, conversation_id: str, seq: int, owner: str, lease_until_ms: int, now_ms: int
+    ) -> Conversation | None: ...
+
+    def acquire(
+        self, conversation_id: str, lead_id: int, contact_id: int, owner: str, lease_until_ms: int, free_after: int
+    ) -> Conversation | None: ...
+
+    def finish(
+        self, conversation_id: str, owner: str, turns: list[Turn], delivered_at: int | None, now: int
+    ) -> Conversation | None: ...
+
+    def add_turns(self, conversation_id: str, turns: list[Turn], now: int) -> None: ...
+
+    def set_context(self, conversation_id: str, context: dict[str, Any], now: int) -> None: ...
+
+    def remember_kommo(self, conversation_id: str, snapshot: KommoSnapshot) -> None: ...
+
+    def forget_kommo(self, conversation_id: str, now: int) -> None: ...
+
+
+class Salespeople(Protocol):
+    """The salespeople cache: Kommo's users with their local profiles; leavers kept inactive."""
+
+    def get(self, vendor_id: int) -> Vendor | None: ...
+
+    def all(self) -> list[Vendor]: ...
+
+    def save_from_kommo(self, user: KommoUser, synced_at: int) -> None: ...
+
+    def save_profile(self, vendor_id: int, profile: VendorProfile) -> None: ...
+
+    def mark_left(self, vendor_id: int, left_at: int) -> None: ...
+
+
+class RoundRobin(Protocol):
+    def turn(self, pool: str) -> int:
+        """The next turn number (1, 2, 3...) of a pool, atomically across Lambdas."""
+        ...
+
+
+class BotStates(Protocol):
+    """Whether the bot answers each contact; `save` raises StateConflict when another writer came first."""
+
+    def get(self, contact_id: int) -> BotState | None: ...
+
+    def save(self, state: BotState, expected_version: int) -> None: ...
+
+    def with_status(self, status: BotStatus) -> list[BotState]: ...
+
+
+class Triggers(Protocol):
+    """One record per lead and trigger kind: sent, deferred or skipped."""
+
+    def register(self, request: TriggerDue, now: int) -> tuple[Trigger, bool]: ...
+
+    def update(self, trigger_id: str, status: TriggerStatus, **changes: Any) -> None: ...
+
+    def with_status(self, status: TriggerStatus, due_before: int | None = None) -> list[Trigger]: ...
+
+
+class Agenda(Protocol):
+    """Holds and appointments; raises SlotTaken, KeyUsed and ChangedMeanwhile (services/scheduling.py)."""
+
+    def busy(self, vendor_id: int, start: int, end: int, now: int, lead_id: int | None = None) -> set[int]: ...
+
+    def get(self, appointment_id: str) -> Appointment | None: ...
+
+    def hold(self, hold_id: str) -> Hold | None: ...
+
+    def lead_hold(self, lead_id: int) -> Hold | None: ...
+
+    def lead_appointments(self, lead_id: int) -> LeadAppointments: ...
+
+    def booked_with(self, key: str) -> BookingKey | None: ...
+
+    def meeting_task(self, appointment_id: str) -> int | None: ...
+
+    def keep_meeting_task(self, appointment_id: str, task_id: int) -> None: ...
+
+    def add_hold(self, hold: Hold, now: int, previous: Hold | None = None) -> None: ...
+
+    def book(
+        self,
+        appointment: Appointment,
+        now: int,
+        replacing: str | None = None,
+        lead: LeadAppointments | None = None,
+        hold_booked: bool = False,
+    ) -> None: ...
+
+    def cancel(self, appointment: Appointment, cancelled: Appointment) -> None: ...
+
+    def move(self, appointment: Appointment, moved: Appointment, now: int) -> None: ...
+
+
+class Reminders(Protocol):
+    """An appointment's reminders, one-time schedules (EventBridge Scheduler in AWS)."""
+
+    def set(self, appointment: Appointment, now: int) -> list[int]: ...
+
+    def remove(self, appointment_id: str) -> None: ...
+
+
+class DeliveryLog(Protocol):
+    """What is known of each delivery, per key: attempted, delivered or unconfirmed."""
+
+    def get(self, key: str) -> DeliveryRecord | None: ...
+
+    def start_run(self, key: str, at: int) -> bool:
+        """Record the attempt before the run; False when one was recorded already."""
+        ...
+
+    def forget_run(self, key: str) -> None: ...
+
+    def finish(self, key: str, state: Literal["delivered", "unconfirmed"], at: int) -> None: ...
+
+
+class EchoMemory(Protocol):
+    """Where echo keys are remembered (DynamoDB in AWS, a dict in unit tests)."""
+
+    def remember(self, keys: Iterable[str]) -> None:
+        """Expect these echoes; forget that they came back before (a run is confirmed only by its own echo)."""
+        ...
+
+    def known(self, keys: Iterable[str]) -> set[str]: ...
+
+    def mark_seen(self, keys: Iterable[str]) -> None: ...
+
+    def seen(self, key: str) -> bool: ...
+
+
+class Switches(Protocol):
+    def stops(self, vendor_id: int | None) -> str | None:
+        """Why a message to a lead of this salesperson must not go out now (None: it may)."""
+        ...
+
+
+class HealthReports(Protocol):
+    """The canary's last report."""
+
+    def load(self) -> HealthReport | None: ...
+
+    def save(self, report: HealthReport) -> None: ...
+
+
+class ReceivedMessages(Protocol):
+    """Which client messages the intake received (the canary compares Kommo's events with them)."""
+
+    def missing(self, message_ids: Iterable[str]) -> set[str]: ...
+
+    def mark(self, message_ids: Iterable[str], *, missed: bool = False) -> None: ...
