@@ -8,6 +8,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sales_assistant.config import get_settings
+from sales_assistant.event_sources import EventSources, SqsBatch
 from sales_assistant.observability import adopt_correlation_id, observed
 
 if TYPE_CHECKING:
@@ -43,18 +44,12 @@ def handle_record(record: SQSRecord) -> str:
     return command_item(record.body)
 
 
-def route(event: dict[str, Any], context: Any) -> Any:
-    """SQS batches -> commands; HTTP -> /bot routes; the schedule -> resume overdue pauses."""
-    if "Records" in event:
-        from aws_lambda_powertools.utilities.batch import process_partial_response
-
-        processor = batch_processor()
-        return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
-    if "requestContext" in event:
-        return http_app().resolve(event, context)
+def resume_overdue() -> dict[str, Any]:
+    """The schedule's job: resume the bots whose pause is over."""
     from sales_assistant.composition import takeover_service
 
     return {"resumed": takeover_service(get_settings()).resume_overdue()}
 
 
+route = EventSources(records=SqsBatch(batch_processor, handle_record), http=http_app, schedule=resume_overdue)
 lambda_handler = observed(route)

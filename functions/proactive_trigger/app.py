@@ -8,6 +8,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sales_assistant.config import get_settings
+from sales_assistant.event_sources import EventSources, SqsBatch
 from sales_assistant.observability import adopt_correlation_id, observed
 
 if TYPE_CHECKING:
@@ -42,18 +43,12 @@ def handle_record(record: SQSRecord) -> str:
     return lead_event_item(record.body)
 
 
-def route(event: dict[str, Any], context: Any) -> Any:
-    """SQS batches -> triggers; HTTP -> /triggers and /messages; the schedule -> deferred triggers that are due."""
-    if "Records" in event:
-        from aws_lambda_powertools.utilities.batch import process_partial_response
-
-        processor = batch_processor()
-        return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
-    if "requestContext" in event:
-        return http_app().resolve(event, context)
+def fire_due() -> dict[str, Any]:
+    """The schedule's job: send the deferred first messages that are due."""
     from sales_assistant.composition import proactive_outreach
 
     return {"fired": proactive_outreach(get_settings()).fire_due()}
 
 
+route = EventSources(records=SqsBatch(batch_processor, handle_record), http=http_app, schedule=fire_due)
 lambda_handler = observed(route)

@@ -5,9 +5,10 @@ kind of event imports its own machinery on its first use (the routes, or Powerto
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sales_assistant.config import get_settings
+from sales_assistant.event_sources import EventSources, SqsBatch
 from sales_assistant.observability import observed
 
 if TYPE_CHECKING:
@@ -41,14 +42,5 @@ def handle_record(record: SQSRecord) -> str:
     return scheduling_item(record.body)
 
 
-def route(event: dict[str, Any], context: Any) -> Any:
-    """SQS batches -> follow-ups and reminders; HTTP -> the scheduling routes."""
-    if "Records" in event:
-        from aws_lambda_powertools.utilities.batch import process_partial_response
-
-        processor = batch_processor()
-        return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
-    return http_app().resolve(event, context)
-
-
+route = EventSources(records=SqsBatch(batch_processor, handle_record), http=http_app)
 lambda_handler = observed(route)

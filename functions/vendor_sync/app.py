@@ -1,22 +1,29 @@
 """Salesperson sync: the EventBridge schedule, POST /vendors/sync, GET /vendors and GET /vendors/{id}."""
 
+from functools import cache
 from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from sales_assistant.adapters.sync_lock import SyncBusy
 from sales_assistant.api import vendors
 from sales_assistant.api.http import build_resolver
 from sales_assistant.config import get_settings
+from sales_assistant.event_sources import EventSources
 from sales_assistant.observability import logger, observed
 
 get_settings().require("api", "kommo")  # fails the cold start, naming what is missing
-app = build_resolver(vendors.router)
 
 
-def route(event: dict[str, Any], context: Any) -> Any:
-    """HTTP events go to the routes; the schedule's event (every 15 minutes) refreshes the Kommo token
-    ahead of its expiry, then runs the sync (skipped while another run goes on)."""
-    if "requestContext" in event:
-        return app.resolve(event, context)
+@cache
+def http_app() -> APIGatewayHttpResolver:
+    """The /vendors routes."""
+    return build_resolver(vendors.router)
+
+
+def scheduled_sync() -> dict[str, Any]:
+    """The schedule's job (every 15 minutes): refresh the Kommo token ahead of its expiry, then run the
+    sync (skipped while another run goes on)."""
     from sales_assistant.adapters.kommo import kommo_client  # requests and the Kommo models: this path only
 
     token_refreshed = kommo_client(get_settings()).refresh_token_ahead()
@@ -27,4 +34,5 @@ def route(event: dict[str, Any], context: Any) -> Any:
         return {"skipped": busy.code, "token_refreshed": token_refreshed}
 
 
+route = EventSources(http=http_app, schedule=scheduled_sync)
 lambda_handler = observed(route)
