@@ -1,16 +1,16 @@
-"""Settings: a missing or malformed one fails with its name; secrets come one per purpose and are
-re-read after their cache age."""
+"""Settings: a missing or malformed one fails with its name; they come in groups, each declaring the
+secrets it needs; secrets come one per purpose and are re-read after their cache age."""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from local.defaults import EXAMPLE_SETTINGS, LOCAL_SECRETS
-from sales_assistant.config import SettingsError, load_settings
+from sales_assistant.config import SECRETS, SettingsError, load_settings
 
 VALID = EXAMPLE_SETTINGS
 
@@ -80,7 +80,7 @@ def test_http_is_for_the_local_stage_and_prod_knows_its_account() -> None:
 
 
 @pytest.mark.parametrize(
-    "purpose, change, named",
+    "group, change, named",
     [
         ("webhook", {"WEBHOOK_TOKEN": ""}, "WEBHOOK_TOKEN"),
         ("api", {"API_TOKEN": ""}, "API_TOKEN"),
@@ -89,11 +89,30 @@ def test_http_is_for_the_local_stage_and_prod_knows_its_account() -> None:
         ("kommo", {"KOMMO_CLIENT_ID": "id", "KOMMO_REDIRECT_URI": "https://x.example/oauth"}, "KOMMO_CLIENT_SECRET"),
     ],
 )
-def test_a_function_names_the_secret_it_lacks(purpose: Any, change: dict[str, str], named: str) -> None:
+def test_a_function_names_the_secret_it_lacks(group: Any, change: dict[str, str], named: str) -> None:
     settings = load_settings({**VALID, **change})  # secrets are optional in the model...
     with pytest.raises(SettingsError, match=named):
-        settings.require(purpose)  # ...and each function requires its own at cold start
+        settings.require(group)  # ...and each function requires its own at cold start
     assert load_settings(VALID).require("webhook", "api", "n8n", "kommo")
+
+
+def test_every_setting_belongs_to_one_group_and_is_read_by_its_name() -> None:
+    from sales_assistant.config import GROUPS, Group, Settings
+
+    assert set(GROUPS) == set(get_args(Group))
+    owned = [name for group in GROUPS.values() for name in group.model_fields]
+    assert sorted(owned) == sorted(set(owned)) == sorted(Settings.model_fields)  # a name in two groups: one is lost
+    settings = load_settings({**VALID, "KOMMO_TABLE": "kommo-prod", "HOLD_MINUTES": "7"})
+    assert settings.kommo_table == "kommo-prod" and settings.hold_minutes == 7
+
+
+def test_the_groups_without_secrets_need_none() -> None:
+    from sales_assistant.config import GROUPS
+
+    without_secrets = {name: "" for names in SECRETS.values() for name in names}
+    settings = load_settings({**VALID, **without_secrets})
+    named = [group for group in GROUPS if group not in ("webhook", "api", "n8n", "kommo")]
+    assert settings.require(*named) is settings
 
 
 def test_secrets_never_show_in_the_settings_repr() -> None:
@@ -150,3 +169,16 @@ def test_docs_name_every_setting_secret_and_parameter() -> None:
         [field.alias for field in Settings.model_fields.values()] + list(SECRETS) + list(load_template()["Parameters"])
     )
     assert [name for name in names if f"`{name}`" not in doc] == []
+
+
+def test_docs_list_each_setting_under_its_group() -> None:
+    from local.stack import ROOT
+    from sales_assistant.config import GROUPS
+
+    doc = (ROOT / "docs" / "settings.md").read_text()
+    misplaced = []
+    for name, group in GROUPS.items():
+        heading = next(line for line in doc.splitlines() if line.startswith("## ") and line.endswith(f"(`{name}`)"))
+        section = doc.split(heading + "\n", 1)[1].split("\n## ", 1)[0]
+        misplaced += [field.alias for field in group.model_fields.values() if f"`{field.alias}`" not in section]
+    assert misplaced == []

@@ -1,13 +1,16 @@
 """Settings of the service: the Lambda environment plus the secrets, re-read every few minutes.
 
-Values come from the Lambda environment (every one in docs/settings.md). In AWS the secrets are not in the
-environment: one Secrets Manager secret per purpose (`SECRETS` below), each named by its own
-`*_SECRET_ARN` variable and readable only by the functions that need it, holds a JSON object with
-its settings under the same names (for example {"API_TOKEN": "..."}). Secrets are read through
-Powertools Parameters and cached `SECRET_CACHE_SECONDS`, so a rotated token takes over on warm
-functions within that time; each bearer token also has a `*_PREVIOUS` value, accepted as well while
-its clients move to the new one. Secret-valued settings are optional in the model: each function states
-what it needs with `Settings.require` at cold start. A missing or malformed setting fails at start
+Values come from the Lambda environment (every one in docs/settings.md, under the same groups as here).
+`Settings` is composed of small groups (Kommo, n8n, the webhook, the bearer API, tables and queues, the
+conversation, proactive outreach, scheduling, operations), each holding its fields and their validators;
+a setting is still read flat (`settings.kommo_table`). In AWS the secrets are not in the environment: one
+Secrets Manager secret per purpose (`SECRETS` below), each named by its own `*_SECRET_ARN` variable and
+readable only by the functions that need it, holds a JSON object with its settings under the same names
+(for example {"API_TOKEN": "..."}). Secrets are read through Powertools Parameters and cached
+`SECRET_CACHE_SECONDS`, so a rotated token takes over on warm functions within that time; each bearer
+token also has a `*_PREVIOUS` value, accepted as well while its clients move to the new one. Secret-valued
+settings are optional in the model: each function names the groups it uses with `Settings.require` at
+cold start, and each group declares the secrets it needs. A missing or malformed setting fails at start
 with a `SettingsError` that names it.
 """
 
@@ -44,7 +47,8 @@ SECRETS: dict[str, tuple[str, ...]] = {
     "N8N_SECRET_ARN": ("N8N_SIGNING_SECRET",),
     "KOMMO_SECRET_ARN": ("KOMMO_CLIENT_SECRET", "KOMMO_LONG_LIVED_TOKEN"),
 }
-Purpose = Literal["webhook", "api", "n8n", "kommo"]
+# the groups of settings (`GROUPS` below), by the names `Settings.require` takes
+Group = Literal["kommo", "n8n", "webhook", "api", "storage", "conversation", "proactive", "scheduling", "operations"]
 MAX_AUTOMATION_AUTHOR_CHARS = 80
 # The longest a queued message can wait for a redrive: a FIFO message 4 days in its queue, then 14 in its
 # DLQ (moving it there restarts a FIFO message's clock); dedup records outlive it (a test checks template.yaml).
@@ -56,13 +60,17 @@ class SettingsError(RuntimeError):
     """A setting is missing or malformed; the message names it."""
 
 
-class Settings(Model):
-    """Every setting the functions read (environment variable names, case-insensitive)."""
+class SettingsGroup(Model):
+    """A group of settings: its fields and their validators, and the secrets a function using it needs."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    def _needed_secrets(self) -> dict[str, SecretStr]:
+        """The secrets (by name) a function using this group cannot start without. Every group has its own:
+        `Settings.require` calls it on the group's class (`KommoSettings._needed_secrets(settings)`)."""
+        return {}
 
-    # required: a process without STAGE refuses to start rather than take the permissive local stage
-    stage: Literal["local", "dev", "prod"] = Field(alias="STAGE")
+
+class KommoSettings(SettingsGroup):
+    """The Kommo account, its credentials and its API budget."""
 
     kommo_subdomain: str = Field(alias="KOMMO_SUBDOMAIN", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     kommo_base_url: str = Field("", alias="KOMMO_BASE_URL", pattern=r"^(https?://\S+)?$")
@@ -71,10 +79,36 @@ class Settings(Model):
     kommo_client_secret: SecretStr = Field(SecretStr(""), alias="KOMMO_CLIENT_SECRET")
     kommo_redirect_uri: str = Field("", alias="KOMMO_REDIRECT_URI")
     kommo_long_lived_token: SecretStr = Field(SecretStr(""), alias="KOMMO_LONG_LIVED_TOKEN")
+    kommo_token_key_id: str = Field("", alias="KOMMO_TOKEN_KEY_ID", max_length=2048)  # seals the OAuth2 pair (KMS)
     kommo_salesbot_id: int = Field(alias="KOMMO_SALESBOT_ID", gt=0)
     kommo_reply_field_id: int = Field(alias="KOMMO_REPLY_FIELD_ID", gt=0)
     kommo_rate_limit_per_second: float = Field(7.0, alias="KOMMO_RATE_LIMIT_PER_SECOND", gt=0, le=7)
     vendor_sync_min_interval_seconds: int = Field(60, alias="VENDOR_SYNC_MIN_INTERVAL_SECONDS", ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _redirect_uri_with_oauth(self) -> KommoSettings:
+        if self.kommo_client_id and not self.kommo_redirect_uri:
+            raise ValueError("KOMMO_REDIRECT_URI is required with KOMMO_CLIENT_ID (OAuth2 mode)")
+        return self
+
+    @property
+    def kommo_api_base(self) -> str:
+        """API base URL: KOMMO_BASE_URL when set, otherwise the account's Kommo address."""
+        return (self.kommo_base_url or f"https://{self.kommo_subdomain}.kommo.com").rstrip("/")
+
+    @property
+    def uses_long_lived_token(self) -> bool:
+        """True for private integrations (a long-lived token): KOMMO_CLIENT_ID empty; OAuth2 otherwise."""
+        return not self.kommo_client_id
+
+    def _needed_secrets(self) -> dict[str, SecretStr]:
+        if self.uses_long_lived_token:
+            return {"KOMMO_LONG_LIVED_TOKEN": self.kommo_long_lived_token}
+        return {"KOMMO_CLIENT_SECRET": self.kommo_client_secret}
+
+
+class N8nSettings(SettingsGroup):
+    """The n8n instance that writes the replies: its workflows and the key signing both ways."""
 
     n8n_base_url: str = Field(alias="N8N_BASE_URL", pattern=r"^https?://\S+$")
     n8n_reply_path: str = Field("/webhook/kommo-reply", alias="N8N_REPLY_PATH", pattern=r"^/\S*$")
@@ -85,22 +119,60 @@ class Settings(Model):
     n8n_timeout_seconds: float = Field(20.0, alias="N8N_TIMEOUT_SECONDS", gt=0, le=120)
     n8n_upgrade_from_v1: bool = Field(False, alias="N8N_UPGRADE_FROM_V1")  # docs/contracts/README.md, "Upgrade"
 
+    def _needed_secrets(self) -> dict[str, SecretStr]:
+        return {"N8N_SIGNING_SECRET": self.n8n_signing_secret}
+
+
+class WebhookSettings(SettingsGroup):
+    """The Kommo webhook the intake answers."""
+
     webhook_token: SecretStr = Field(SecretStr(""), alias="WEBHOOK_TOKEN", min_length=16)
+    max_webhook_bytes: int = Field(256 * 1024, alias="MAX_WEBHOOK_BYTES", gt=1024, le=10 * 1024 * 1024)
+    echo_ttl_seconds: int = Field(10800, alias="ECHO_TTL_SECONDS", ge=7200)  # Kommo retries for about 1.5 h
+
+    def _needed_secrets(self) -> dict[str, SecretStr]:
+        return {"WEBHOOK_TOKEN": self.webhook_token}
+
+
+class ApiSettings(SettingsGroup):
+    """The bearer tokens of the HTTP routes: the operators' and n8n's (the AI agent's tools)."""
+
     api_token: SecretStr = Field(SecretStr(""), alias="API_TOKEN", min_length=16)
     api_token_previous: SecretStr = Field(SecretStr(""), alias="API_TOKEN_PREVIOUS", min_length=16)
     n8n_api_token: SecretStr = Field(SecretStr(""), alias="N8N_API_TOKEN", min_length=16)
     n8n_api_token_previous: SecretStr = Field(SecretStr(""), alias="N8N_API_TOKEN_PREVIOUS", min_length=16)
 
+    @model_validator(mode="after")
+    def _tokens_of_each_scope_differ(self) -> ApiSettings:
+        operator = {self.api_token.get_secret_value(), self.api_token_previous.get_secret_value()} - {""}
+        n8n = {self.n8n_api_token.get_secret_value(), self.n8n_api_token_previous.get_secret_value()} - {""}
+        if operator & n8n:
+            raise ValueError("N8N_API_TOKEN (or its previous value) must differ from API_TOKEN and its previous value")
+        return self
+
+    def _needed_secrets(self) -> dict[str, SecretStr]:
+        return {"API_TOKEN": self.api_token, "N8N_API_TOKEN": self.n8n_api_token}  # both: the other one is a 403
+
+
+class StorageSettings(SettingsGroup):
+    """The template's tables and queues."""
+
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3)
     kommo_table: str = Field(alias="KOMMO_TABLE", min_length=3)
-    kommo_token_key_id: str = Field("", alias="KOMMO_TOKEN_KEY_ID", max_length=2048)  # seals the OAuth2 pair (KMS)
     conversations_table: str = Field(alias="CONVERSATIONS_TABLE", min_length=3)
     bot_state_table: str = Field(alias="BOT_STATE_TABLE", min_length=3)
     vendors_table: str = Field(alias="VENDORS_TABLE", min_length=3)
+    triggers_table: str = Field("", alias="TRIGGERS_TABLE")
+    appointments_table: str = Field("", alias="APPOINTMENTS_TABLE")
 
     conversations_queue_url: str = Field(alias="CONVERSATIONS_QUEUE_URL", pattern=r"^https?://\S+$")
     commands_queue_url: str = Field(alias="COMMANDS_QUEUE_URL", pattern=r"^https?://\S+\.fifo$")
     lead_events_queue_url: str = Field(alias="LEAD_EVENTS_QUEUE_URL", pattern=r"^https?://\S+\.fifo$")
+    scheduling_queue_url: str = Field("", alias="SCHEDULING_QUEUE_URL", pattern=r"^(https?://\S+)?$")
+
+
+class ConversationSettings(SettingsGroup):
+    """How the assistant answers a conversation, and when it steps back for a salesperson."""
 
     conversation_quiet_seconds: int = Field(4, alias="CONVERSATION_QUIET_SECONDS", ge=0, le=60)
     salesbot_min_gap_seconds: int = Field(5, alias="SALESBOT_MIN_GAP_SECONDS", ge=0, le=300)
@@ -108,9 +180,44 @@ class Settings(Model):
     kommo_cache_seconds: int = Field(600, alias="KOMMO_CACHE_SECONDS", ge=0, le=3600)
     auto_pause_on_human_reply: bool = Field(True, alias="AUTO_PAUSE_ON_HUMAN_REPLY")
     auto_resume_hours: float = Field(12, alias="AUTO_RESUME_HOURS", ge=0, le=24 * 30)
+    automation_authors: str = Field("", alias="AUTOMATION_AUTHORS", max_length=2000)
+    unattributed_outgoing: Literal["pause", "ignore"] = Field("pause", alias="UNATTRIBUTED_OUTGOING")
+    assistant_status_ids_csv: str = Field("", alias="ASSISTANT_STATUS_IDS", pattern=r"^(\d{1,12}(,\d{1,12})*)?$")
     bot_texts: str = Field("", alias="BOT_TEXTS")
-    vendor_profiles_parameter: str = Field("", alias="VENDOR_PROFILES_PARAMETER")
     conversation_ttl_days: int = Field(30, alias="CONVERSATION_TTL_DAYS", gt=0, le=3650)
+
+    @field_validator("automation_authors")
+    @classmethod
+    def _short_author_names(cls, value: str) -> str:
+        if any(len(entry.strip()) > MAX_AUTOMATION_AUTHOR_CHARS for entry in value.split(",")):
+            raise ValueError(f"each name or user id is at most {MAX_AUTOMATION_AUTHOR_CHARS} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _texts_are_valid(self) -> ConversationSettings:
+        from sales_assistant.texts import load_texts
+
+        try:
+            load_texts(self.bot_texts)
+        except ValueError as error:
+            raise ValueError(f"BOT_TEXTS: {error}") from None
+        return self
+
+    @property
+    def assistant_status_ids(self) -> frozenset[int]:
+        """The statuses n8n's `move_status` may move a lead to (ASSISTANT_STATUS_IDS); any other is a task."""
+        return frozenset(int(part) for part in self.assistant_status_ids_csv.split(",") if part)
+
+    @property
+    def texts(self) -> Texts:
+        """The texts clients and salespeople see (pt-BR defaults plus BOT_TEXTS)."""
+        from sales_assistant.texts import load_texts
+
+        return load_texts(self.bot_texts)
+
+
+class ProactiveSettings(SettingsGroup):
+    """First messages to new leads: which leads, through which WhatsApp templates, how often."""
 
     kommo_template_salesbot_id: int | None = Field(None, alias="KOMMO_TEMPLATE_SALESBOT_ID", gt=0)
     template_salesbots_json: str = Field("{}", alias="TEMPLATE_SALESBOTS")
@@ -121,74 +228,9 @@ class Settings(Model):
     test_lead_tag: str = Field("teste", alias="TEST_LEAD_TAG", max_length=64)
     proactive_cooldown_hours: float = Field(24, alias="PROACTIVE_COOLDOWN_HOURS", ge=0, le=720)
     proactive_fallback_template: str = Field("", alias="PROACTIVE_FALLBACK_TEMPLATE", max_length=128)
-    triggers_table: str = Field("", alias="TRIGGERS_TABLE")
-    kill_switch_parameter: str = Field("", alias="KILL_SWITCH_PARAMETER", max_length=2048)
-
-    kommo_webhook_base_url: str = Field("", alias="KOMMO_WEBHOOK_BASE_URL", pattern=r"^(https?://\S+)?$")
-    queue_max_age_seconds: int = Field(600, alias="QUEUE_MAX_AGE_SECONDS", ge=60, le=86400)
-    watchdog_grace_seconds: int = Field(120, alias="WATCHDOG_GRACE_SECONDS", ge=0, le=3600)
-    appointments_table: str = Field("", alias="APPOINTMENTS_TABLE")
-    scheduling_queue_url: str = Field("", alias="SCHEDULING_QUEUE_URL", pattern=r"^(https?://\S+)?$")
-    scheduling_queue_arn: str = Field("", alias="SCHEDULING_QUEUE_ARN", pattern=r"^(arn:\S+)?$")
-    reminder_schedule_group: str = Field("", alias="REMINDER_SCHEDULE_GROUP", max_length=64)
-    reminder_role_arn: str = Field("", alias="REMINDER_ROLE_ARN", pattern=r"^(arn:\S+)?$")
-    reminder_minutes_before: str = Field("1440,60", alias="REMINDER_MINUTES_BEFORE", pattern=r"^(\d{1,5}(,\d{1,5})*)?$")
-    hold_minutes: int = Field(5, alias="HOLD_MINUTES", ge=1, le=60)
-    lead_appointments_max: int = Field(1, alias="LEAD_APPOINTMENTS_MAX", ge=1, le=20)
-    assistant_status_ids_csv: str = Field("", alias="ASSISTANT_STATUS_IDS", pattern=r"^(\d{1,12}(,\d{1,12})*)?$")
-    appointment_confirmation_template: str = Field("", alias="APPOINTMENT_CONFIRMATION_TEMPLATE", max_length=128)
-    appointment_reminder_template: str = Field("", alias="APPOINTMENT_REMINDER_TEMPLATE", max_length=128)
-
-    max_webhook_bytes: int = Field(256 * 1024, alias="MAX_WEBHOOK_BYTES", gt=1024, le=10 * 1024 * 1024)
-    echo_ttl_seconds: int = Field(10800, alias="ECHO_TTL_SECONDS", ge=7200)  # Kommo retries for about 1.5 h
-    automation_authors: str = Field("", alias="AUTOMATION_AUTHORS", max_length=2000)
-    unattributed_outgoing: Literal["pause", "ignore"] = Field("pause", alias="UNATTRIBUTED_OUTGOING")
-    dedup_ttl_seconds: int = Field(REDRIVE_WINDOW_SECONDS, alias="DEDUP_TTL_SECONDS", ge=REDRIVE_WINDOW_SECONDS)
-    outage_budget_minutes: int = Field(60, alias="OUTAGE_BUDGET_MINUTES", ge=15, le=24 * 60)
-
-    @field_validator("automation_authors")
-    @classmethod
-    def _short_author_names(cls, value: str) -> str:
-        if any(len(entry.strip()) > MAX_AUTOMATION_AUTHOR_CHARS for entry in value.split(",")):
-            raise ValueError(f"each name or user id is at most {MAX_AUTOMATION_AUTHOR_CHARS} characters")
-        return value
 
     @model_validator(mode="after")
-    def _redirect_uri_with_oauth(self) -> Settings:
-        if self.kommo_client_id and not self.kommo_redirect_uri:
-            raise ValueError("KOMMO_REDIRECT_URI is required with KOMMO_CLIENT_ID (OAuth2 mode)")
-        return self
-
-    @model_validator(mode="after")
-    def _safe_outside_local(self) -> Settings:
-        if self.stage != "local":
-            for name, url in (("N8N_BASE_URL", self.n8n_base_url), ("KOMMO_BASE_URL", self.kommo_base_url)):
-                if url and not url.startswith("https://"):
-                    raise ValueError(f"{name} must be an https:// URL outside the local stage (STAGE={self.stage})")
-        if self.stage == "prod" and self.kommo_account_id is None:
-            raise ValueError("KOMMO_ACCOUNT_ID is required in prod (webhooks of other accounts must be refused)")
-        return self
-
-    @model_validator(mode="after")
-    def _tokens_of_each_scope_differ(self) -> Settings:
-        operator = {self.api_token.get_secret_value(), self.api_token_previous.get_secret_value()} - {""}
-        n8n = {self.n8n_api_token.get_secret_value(), self.n8n_api_token_previous.get_secret_value()} - {""}
-        if operator & n8n:
-            raise ValueError("N8N_API_TOKEN (or its previous value) must differ from API_TOKEN and its previous value")
-        return self
-
-    @model_validator(mode="after")
-    def _texts_are_valid(self) -> Settings:
-        from sales_assistant.texts import load_texts
-
-        try:
-            load_texts(self.bot_texts)
-        except ValueError as error:
-            raise ValueError(f"BOT_TEXTS: {error}") from None
-        return self
-
-    @model_validator(mode="after")
-    def _json_settings_are_valid(self) -> Settings:
+    def _json_settings_are_valid(self) -> ProactiveSettings:
         for name, parse in (
             ("TEMPLATE_SALESBOTS", lambda: self.template_salesbots),
             ("TEMPLATE_FIELDS", lambda: self.template_fields),
@@ -217,56 +259,91 @@ class Settings(Model):
 
         return tuple(TypeAdapter(list[TriggerRule]).validate_json(self.trigger_rules_json))
 
+
+class SchedulingSettings(SettingsGroup):
+    """Appointments: holds, bookings per lead, reminders and their templates."""
+
+    scheduling_queue_arn: str = Field("", alias="SCHEDULING_QUEUE_ARN", pattern=r"^(arn:\S+)?$")
+    reminder_schedule_group: str = Field("", alias="REMINDER_SCHEDULE_GROUP", max_length=64)
+    reminder_role_arn: str = Field("", alias="REMINDER_ROLE_ARN", pattern=r"^(arn:\S+)?$")
+    reminder_minutes_before: str = Field("1440,60", alias="REMINDER_MINUTES_BEFORE", pattern=r"^(\d{1,5}(,\d{1,5})*)?$")
+    hold_minutes: int = Field(5, alias="HOLD_MINUTES", ge=1, le=60)
+    lead_appointments_max: int = Field(1, alias="LEAD_APPOINTMENTS_MAX", ge=1, le=20)
+    appointment_confirmation_template: str = Field("", alias="APPOINTMENT_CONFIRMATION_TEMPLATE", max_length=128)
+    appointment_reminder_template: str = Field("", alias="APPOINTMENT_REMINDER_TEMPLATE", max_length=128)
+
     @property
     def reminder_offsets(self) -> tuple[int, ...]:
         """Minutes before an appointment at which the client is reminded (REMINDER_MINUTES_BEFORE)."""
         return tuple(sorted({int(part) for part in self.reminder_minutes_before.split(",") if part}, reverse=True))
 
-    @property
-    def assistant_status_ids(self) -> frozenset[int]:
-        """The statuses n8n's `move_status` may move a lead to (ASSISTANT_STATUS_IDS); any other is a task."""
-        return frozenset(int(part) for part in self.assistant_status_ids_csv.split(",") if part)
 
-    @property
-    def texts(self) -> Texts:
-        """The texts clients and salespeople see (pt-BR defaults plus BOT_TEXTS)."""
-        from sales_assistant.texts import load_texts
+class OperationsSettings(SettingsGroup):
+    """Running the service: its stage, the operators' switches, the canary, and how long work is kept."""
 
-        return load_texts(self.bot_texts)
+    # required: a process without STAGE refuses to start rather than take the permissive local stage
+    stage: Literal["local", "dev", "prod"] = Field(alias="STAGE")
+    kill_switch_parameter: str = Field("", alias="KILL_SWITCH_PARAMETER", max_length=2048)
+    vendor_profiles_parameter: str = Field("", alias="VENDOR_PROFILES_PARAMETER")
+    kommo_webhook_base_url: str = Field("", alias="KOMMO_WEBHOOK_BASE_URL", pattern=r"^(https?://\S+)?$")
+    queue_max_age_seconds: int = Field(600, alias="QUEUE_MAX_AGE_SECONDS", ge=60, le=86400)
+    watchdog_grace_seconds: int = Field(120, alias="WATCHDOG_GRACE_SECONDS", ge=0, le=3600)
+    dedup_ttl_seconds: int = Field(REDRIVE_WINDOW_SECONDS, alias="DEDUP_TTL_SECONDS", ge=REDRIVE_WINDOW_SECONDS)
+    outage_budget_minutes: int = Field(60, alias="OUTAGE_BUDGET_MINUTES", ge=15, le=24 * 60)
 
-    @property
-    def kommo_api_base(self) -> str:
-        """API base URL: KOMMO_BASE_URL when set, otherwise the account's Kommo address."""
-        return (self.kommo_base_url or f"https://{self.kommo_subdomain}.kommo.com").rstrip("/")
 
-    @property
-    def uses_long_lived_token(self) -> bool:
-        """True for private integrations (a long-lived token): KOMMO_CLIENT_ID empty; OAuth2 otherwise."""
-        return not self.kommo_client_id
+GROUPS: dict[Group, type[SettingsGroup]] = {
+    "kommo": KommoSettings,
+    "n8n": N8nSettings,
+    "webhook": WebhookSettings,
+    "api": ApiSettings,
+    "storage": StorageSettings,
+    "conversation": ConversationSettings,
+    "proactive": ProactiveSettings,
+    "scheduling": SchedulingSettings,
+    "operations": OperationsSettings,
+}
 
-    def require(self, *purposes: Purpose) -> Settings:
-        """These settings, or a SettingsError naming every secret that `purposes` need and that is not set.
-        Each function calls it at cold start with what it uses (webhook, api, n8n, kommo)."""
+
+class Settings(
+    KommoSettings,
+    N8nSettings,
+    WebhookSettings,
+    ApiSettings,
+    StorageSettings,
+    ConversationSettings,
+    ProactiveSettings,
+    SchedulingSettings,
+    OperationsSettings,
+):
+    """Every setting the functions read (environment variable names, case-insensitive), composed of the
+    groups in `GROUPS`; the validators here are the ones that read more than one group."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _safe_outside_local(self) -> Settings:
+        if self.stage != "local":
+            for name, url in (("N8N_BASE_URL", self.n8n_base_url), ("KOMMO_BASE_URL", self.kommo_base_url)):
+                if url and not url.startswith("https://"):
+                    raise ValueError(f"{name} must be an https:// URL outside the local stage (STAGE={self.stage})")
+        if self.stage == "prod" and self.kommo_account_id is None:
+            raise ValueError("KOMMO_ACCOUNT_ID is required in prod (webhooks of other accounts must be refused)")
+        return self
+
+    def require(self, *groups: Group) -> Settings:
+        """These settings, or a SettingsError naming every secret that the `groups` need and that is not set.
+        Each function calls it at cold start with the groups whose secrets it uses (webhook, api, n8n, kommo:
+        the other groups need none)."""
         missing = [
             f"{name}: required by this function (in the secret named by {_secret_variable(name)})"
-            for purpose in purposes
-            for name, value in self._secrets_for(purpose).items()
+            for group in groups
+            for name, value in GROUPS[group]._needed_secrets(self).items()
             if not value.get_secret_value()
         ]
         if missing:
             raise SettingsError("invalid settings: " + "; ".join(missing))
         return self
-
-    def _secrets_for(self, purpose: Purpose) -> dict[str, SecretStr]:
-        if purpose == "kommo":
-            if self.uses_long_lived_token:
-                return {"KOMMO_LONG_LIVED_TOKEN": self.kommo_long_lived_token}
-            return {"KOMMO_CLIENT_SECRET": self.kommo_client_secret}
-        return {
-            "webhook": {"WEBHOOK_TOKEN": self.webhook_token},
-            "api": {"API_TOKEN": self.api_token, "N8N_API_TOKEN": self.n8n_api_token},  # both: the other one is a 403
-            "n8n": {"N8N_SIGNING_SECRET": self.n8n_signing_secret},
-        }[purpose]
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
