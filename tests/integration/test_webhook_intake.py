@@ -54,14 +54,14 @@ def test_a_message_another_delivery_is_still_enqueuing_is_acknowledged_only_once
     """Kommo sent the webhook again while its first delivery is still enqueuing the client's message. Had
     this one answered 200 and marked the message received, a failure of the first would be recovered by
     neither Kommo's retry nor the canary's watchdog."""
+    from sales_assistant import composition
     from sales_assistant.adapters.received import DynamoReceivedMessages
-    from sales_assistant.api import webhooks
     from sales_assistant.config import get_settings
 
     message_id = "a0ce13c7-4825-4d5e-9f3b-1c2d3e4f5a60"
     received = DynamoReceivedMessages(get_settings().kommo_table)
     with monkeypatch.context() as patch:
-        patch.setattr(webhooks, "run_once", lambda *args, **kwargs: {"in_progress": True})
+        patch.setattr(composition, "intake_once", lambda settings: lambda *args, **kwargs: {"in_progress": True})
         status, answer = post_webhook(kommo_body("client-message"))
     unmarked = received.missing([message_id])
     assert status != 200 or unmarked, (status, answer)

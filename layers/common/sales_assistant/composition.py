@@ -5,8 +5,9 @@ Handlers and benchmarks get their services here; tests build services with fakes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache, partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sales_assistant.config import Settings, SettingsError
 
@@ -14,14 +15,21 @@ if TYPE_CHECKING:  # every service and adapter is imported by the factory that b
     from sales_assistant.adapters.conversations import DynamoConversationRepository
     from sales_assistant.adapters.echo_memory import DynamoEchoMemory
     from sales_assistant.adapters.lead_notes import OnceLeadNotes
+    from sales_assistant.adapters.parked import DynamoParkedEntities
+    from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
+    from sales_assistant.adapters.received import DynamoReceivedMessages
+    from sales_assistant.adapters.sync_lock import DynamoSyncLock
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
     from sales_assistant.services.actions import AnswerActions, LeadChanges
+    from sales_assistant.services.answers import AnswerWriter
     from sales_assistant.services.appointment_followups import AppointmentFollowUps
     from sales_assistant.services.conversation import ReactiveConversations
     from sales_assistant.services.delivery import ConversationDoor, Delivery
     from sales_assistant.services.health import HealthCanary
     from sales_assistant.services.messages import MessagesToClients
-    from sales_assistant.services.ports.storage import Once
+    from sales_assistant.services.ports.storage import Once, Triggers
     from sales_assistant.services.proactive import ProactiveOutreach
+    from sales_assistant.services.routing import SalespersonRouter
     from sales_assistant.services.scheduling import SchedulingService
     from sales_assistant.services.takeover import TakeoverService
 
@@ -49,35 +57,51 @@ def takeover_service(settings: Settings) -> TakeoverService:
 def reactive_conversations(settings: Settings) -> ReactiveConversations:
     """The reactive flow: conversations in DynamoDB, Kommo, n8n, flush jobs on SQS."""
     from sales_assistant.adapters.kommo import kommo_client
-    from sales_assistant.adapters.n8n import n8n_client
-    from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
     from sales_assistant.services.conversation import ReactiveConfig, ReactiveConversations
+    from sales_assistant.services.reply_batches import BatchPacing, ReplyBatches
 
-    kommo = kommo_client(settings)
+    batches = ReplyBatches(
+        conversation_repository(settings),
+        flush_scheduler(settings),
+        BatchPacing(settings.conversation_quiet_seconds, settings.salesbot_min_gap_seconds),
+        lambda: lease_seconds(settings),
+    )
     return ReactiveConversations(
         conversations=conversation_repository(settings),
+        batches=batches,
         takeover=takeover_service(settings),
-        kommo=kommo,
+        kommo=kommo_client(settings),
         notes=lead_notes(settings),
-        vendors=DynamoVendorRepository(settings.vendors_table),
-        ai=n8n_client(settings),
-        flushes=SqsFlushScheduler(QueuePublisher.from_settings(settings)),
+        salespeople=salespeople(settings),
+        writer=answer_writer(settings),
+        flushes=flush_scheduler(settings),
         delivery=delivery(settings),
         actions=answer_actions(settings),
         once=once_per_key(settings),
         texts=settings.texts,
         config=ReactiveConfig(
             quiet_seconds=settings.conversation_quiet_seconds,
-            min_gap_seconds=settings.salesbot_min_gap_seconds,
             history_turns=settings.history_turns,
-            lease_seconds=int(2 * settings.n8n_timeout_seconds) + LEASE_MARGIN_SECONDS,
             reply_field_id=settings.kommo_reply_field_id,
             n8n_path=settings.n8n_reply_path,
             kommo_cache_seconds=settings.kommo_cache_seconds,
         ),
-        lease_seconds=lambda: lease_seconds(settings),
     )
+
+
+def answer_writer(settings: Settings) -> AnswerWriter:
+    """n8n, asked for a reply or a first message under a conversation's lease."""
+    from sales_assistant.adapters.n8n import n8n_client
+    from sales_assistant.services.answers import AnswerWriter
+
+    return AnswerWriter(n8n_client(settings))
+
+
+def flush_scheduler(settings: Settings) -> SqsFlushScheduler:
+    """Flush jobs for the reactive flow, on the conversations queue."""
+    from sales_assistant.adapters.queues import SqsFlushScheduler
+
+    return SqsFlushScheduler(queue_publisher(settings))
 
 
 @cache
@@ -131,57 +155,79 @@ def lease_seconds(settings: Settings) -> float:
 def proactive_outreach(settings: Settings) -> ProactiveOutreach:
     """The proactive flow: triggers in DynamoDB, salespeople routed, first messages through delivery."""
     from sales_assistant.adapters.kommo import kommo_client
-    from sales_assistant.adapters.n8n import n8n_client
-    from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
-    from sales_assistant.adapters.round_robin import DynamoRoundRobin
     from sales_assistant.adapters.triggers import DynamoTriggerRepository
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.services.first_messages import FirstMessageComposer, FirstMessageConfig
     from sales_assistant.services.proactive import ProactiveConfig, ProactiveOutreach
+    from sales_assistant.services.trigger_outcomes import TriggerOutcomes
 
     if not settings.triggers_table:
         raise SettingsError("TRIGGERS_TABLE: required by the proactive flow")
-    publisher = QueuePublisher.from_settings(settings)
-    return ProactiveOutreach(
-        kommo=kommo_client(settings),
-        users=kommo_client(settings),
-        triggers=DynamoTriggerRepository(settings.triggers_table),
-        vendors=DynamoVendorRepository(settings.vendors_table),
-        round_robin=DynamoRoundRobin(settings.kommo_table),
-        conversations=conversation_repository(settings),
-        takeover=takeover_service(settings),
-        ai=n8n_client(settings),
-        delivery=delivery(settings),
-        actions=answer_actions(settings),
-        lead_changes=lead_changes(settings),
-        notes=lead_notes(settings),
-        flushes=SqsFlushScheduler(publisher),
-        queue=publisher,
-        once=once_per_key(settings),
-        texts=settings.texts,
-        config=ProactiveConfig(
+    triggers = DynamoTriggerRepository(settings.triggers_table)
+    composer = FirstMessageComposer(
+        answer_writer(settings),
+        once_per_key(settings),
+        settings.texts,
+        FirstMessageConfig(
             n8n_path=settings.n8n_proactive_path,
             reply_field_id=settings.kommo_reply_field_id,
-            min_gap_seconds=settings.salesbot_min_gap_seconds,
-            lease_seconds=int(2 * settings.n8n_timeout_seconds) + LEASE_MARGIN_SECONDS,
-            rules=settings.trigger_rules,
+            fallback_template=settings.proactive_fallback_template,
+        ),
+    )
+    outcomes = TriggerOutcomes(
+        triggers=triggers,
+        conversations=conversation_repository(settings),
+        notes=lead_notes(settings),
+        actions=answer_actions(settings),
+        texts=settings.texts,
+    )
+    return ProactiveOutreach(
+        kommo=kommo_client(settings),
+        triggers=triggers,
+        router=salesperson_router(settings, triggers),
+        composer=composer,
+        conversations=conversation_repository(settings),
+        door=conversation_door(settings),
+        takeover=takeover_service(settings),
+        delivery=delivery(settings),
+        actions=answer_actions(settings),
+        notes=lead_notes(settings),
+        outcomes=outcomes,
+        queue=queue_publisher(settings),
+        texts=settings.texts,
+        config=ProactiveConfig(
+            rules=settings.trigger_rules, cooldown_seconds=int(settings.proactive_cooldown_hours * 3600)
+        ),
+    )
+
+
+def salesperson_router(settings: Settings, triggers: Triggers) -> SalespersonRouter:
+    """Who writes a lead's first message: the responsible salesperson or the next of the area in turn."""
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.round_robin import DynamoRoundRobin
+    from sales_assistant.services.routing import RoutingConfig, SalespersonRouter
+
+    return SalespersonRouter(
+        salespeople=salespeople(settings),
+        users=kommo_client(settings),
+        round_robin=DynamoRoundRobin(settings.kommo_table),
+        triggers=triggers,
+        lead_changes=lead_changes(settings),
+        once=once_per_key(settings),
+        config=RoutingConfig(
             area_field_id=settings.lead_area_field_id,
             reassign=settings.proactive_reassign,
             test_lead_tag=settings.test_lead_tag,
-            cooldown_seconds=int(settings.proactive_cooldown_hours * 3600),
-            fallback_template=settings.proactive_fallback_template,
         ),
-        lease_seconds=lambda: lease_seconds(settings),
     )
 
 
 def conversation_door(settings: Settings) -> ConversationDoor:
     """The lease taken for a message that answers no client message (confirmations, n8n's messages)."""
-    from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
     from sales_assistant.services.delivery import ConversationDoor
 
     return ConversationDoor(
         conversation_repository(settings),
-        SqsFlushScheduler(QueuePublisher.from_settings(settings)),
+        flush_scheduler(settings),
         lambda: lease_seconds(settings),
         settings.salesbot_min_gap_seconds,
     )
@@ -211,17 +257,15 @@ def scheduling_service(settings: Settings) -> SchedulingService:
     """Scheduling: the agenda in DynamoDB, leads from Kommo, changes published on the scheduling queue."""
     from sales_assistant.adapters.agenda import DynamoAgenda
     from sales_assistant.adapters.kommo import kommo_client
-    from sales_assistant.adapters.queues import QueuePublisher
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
     from sales_assistant.services.scheduling import SchedulingService
 
     if not (settings.appointments_table and settings.scheduling_queue_url):
         raise SettingsError("APPOINTMENTS_TABLE, SCHEDULING_QUEUE_URL: required by the scheduling flow")
     return SchedulingService(
         agenda=DynamoAgenda(settings.appointments_table),
-        vendors=DynamoVendorRepository(settings.vendors_table),
+        vendors=salespeople(settings),
         kommo=kommo_client(settings),
-        events=QueuePublisher.from_settings(settings),
+        events=queue_publisher(settings),
         hold_minutes=settings.hold_minutes,
         lead_appointments_max=settings.lead_appointments_max,
     )
@@ -234,7 +278,6 @@ def appointment_followups(settings: Settings) -> AppointmentFollowUps:
     from sales_assistant.adapters.kommo import kommo_client
     from sales_assistant.adapters.n8n import n8n_client
     from sales_assistant.adapters.reminders import SchedulerReminders
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
     from sales_assistant.services.appointment_followups import AppointmentFollowUps, FollowUpConfig
 
     if not (settings.reminder_schedule_group and settings.scheduling_queue_arn and settings.reminder_role_arn):
@@ -243,7 +286,7 @@ def appointment_followups(settings: Settings) -> AppointmentFollowUps:
         )
     return AppointmentFollowUps(
         agenda=DynamoAgenda(settings.appointments_table),
-        vendors=DynamoVendorRepository(settings.vendors_table),
+        vendors=salespeople(settings),
         kommo=kommo_client(settings),
         notes=lead_notes(settings),
         n8n=n8n_client(settings),
@@ -299,6 +342,48 @@ def lead_notes(settings: Settings) -> OnceLeadNotes:
     from sales_assistant.adapters.lead_notes import OnceLeadNotes
 
     return OnceLeadNotes(kommo_client(settings), settings.idempotency_table, settings.dedup_ttl_seconds)
+
+
+def salespeople(settings: Settings) -> DynamoVendorRepository:
+    """The salespeople cache."""
+    from sales_assistant.adapters.vendors import DynamoVendorRepository
+
+    return DynamoVendorRepository(settings.vendors_table)
+
+
+def queue_publisher(settings: Settings) -> QueuePublisher:
+    """The service's queues (conversations, commands, lead events, triggers, scheduling)."""
+    from sales_assistant.adapters.queues import QueuePublisher
+
+    return QueuePublisher.from_settings(settings)
+
+
+def intake_once(settings: Settings) -> Callable[[str, str, Callable[[], dict[str, Any]]], dict[str, Any]]:
+    """run_once for the webhook intake: a key another request is running answers {"in_progress": True}."""
+    from sales_assistant.adapters.once import run_once
+
+    return partial(run_once, table_name=settings.idempotency_table, ttl_seconds=settings.dedup_ttl_seconds)
+
+
+def parked_entities(settings: Settings) -> DynamoParkedEntities:
+    """Webhook entities the intake could not read, kept for an operator."""
+    from sales_assistant.adapters.parked import DynamoParkedEntities
+
+    return DynamoParkedEntities(settings.kommo_table)
+
+
+def received_messages(settings: Settings) -> DynamoReceivedMessages:
+    """Client messages the intake received (the canary's watchdog compares Kommo's events with them)."""
+    from sales_assistant.adapters.received import DynamoReceivedMessages
+
+    return DynamoReceivedMessages(settings.kommo_table)
+
+
+def sync_lock(settings: Settings) -> DynamoSyncLock:
+    """One salespeople sync at a time, and one on-demand run per VENDOR_SYNC_MIN_INTERVAL_SECONDS."""
+    from sales_assistant.adapters.sync_lock import DynamoSyncLock
+
+    return DynamoSyncLock(settings.kommo_table, settings.vendor_sync_min_interval_seconds)
 
 
 @cache

@@ -9,8 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from sales_assistant.adapters.sync_lock import DynamoSyncLock
-from sales_assistant.adapters.vendors import DynamoVendorRepository, load_profiles
+from sales_assistant import composition
+from sales_assistant.adapters.vendors import load_profiles
 from sales_assistant.api.http import OPERATOR_ONLY, PathId, bearer_route
 from sales_assistant.config import Settings, get_settings
 from sales_assistant.errors import NotFound
@@ -28,7 +28,7 @@ def run_vendor_sync(*, on_demand: bool) -> dict[str, Any]:
     """Pull every Kommo user into the vendor cache; returns what changed. SyncBusy (429) while another run
     goes on, or, `on_demand`, within VENDOR_SYNC_MIN_INTERVAL_SECONDS of the last on-demand run."""
     settings = get_settings()
-    lock = DynamoSyncLock(settings.kommo_table, settings.vendor_sync_min_interval_seconds)
+    lock = composition.sync_lock(settings)
     run_id = lock.acquire(on_demand=on_demand, longest_run_seconds=remaining_seconds() or LONGEST_SYNC_SECONDS)
     try:
         return _sync(settings)
@@ -41,7 +41,7 @@ def _sync(settings: Settings) -> dict[str, Any]:
 
     profiles = load_profiles(settings.vendor_profiles_parameter) if settings.vendor_profiles_parameter else {}
     users = kommo_client(settings).users()
-    report = sync_vendors(users, profiles, DynamoVendorRepository(settings.vendors_table), int(time.time()))
+    report = sync_vendors(users, profiles, composition.salespeople(settings), int(time.time()))
     count("VendorSyncs")
     count("VendorsLeft", len(report.left))
     summary = {key: len(ids) for key, ids in asdict(report).items()}
@@ -52,7 +52,7 @@ def _sync(settings: Settings) -> dict[str, Any]:
 @router.get("/vendors", summary="The salesperson cache", **bearer_route("vendors", scopes=OPERATOR_ONLY))
 def list_vendors() -> dict[str, Any]:
     """Every cached salesperson (active and former), with their local profile."""
-    vendors = DynamoVendorRepository(get_settings().vendors_table).all()
+    vendors = composition.salespeople(get_settings()).all()
     return {"vendors": [vendor.model_dump(mode="json") for vendor in vendors]}
 
 
@@ -61,7 +61,7 @@ def list_vendors() -> dict[str, Any]:
 )
 def get_vendor(vendor_id: PathId) -> dict[str, Any]:
     """One salesperson by Kommo user id (404 when not cached)."""
-    vendor = DynamoVendorRepository(get_settings().vendors_table).get(vendor_id)
+    vendor = composition.salespeople(get_settings()).get(vendor_id)
     if vendor is None:
         raise NotFound(f"no salesperson {vendor_id} in the cache", code="vendor_not_found")
     return vendor.model_dump(mode="json")

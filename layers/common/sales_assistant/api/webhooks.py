@@ -11,11 +11,7 @@ from typing import Any, cast
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from sales_assistant.adapters.echo_memory import DynamoEchoMemory
-from sales_assistant.adapters.once import run_once
-from sales_assistant.adapters.parked import DynamoParkedEntities
-from sales_assistant.adapters.queues import QueuePublisher
-from sales_assistant.adapters.received import DynamoReceivedMessages
+from sales_assistant import composition
 from sales_assistant.api.http import answers, tokens_match
 from sales_assistant.config import get_settings
 from sales_assistant.errors import (
@@ -76,24 +72,18 @@ def receive_kommo_webhook(token: str) -> dict[str, Any]:
         raise
 
     if webhook.parked:  # the rest of the body goes on: one odd entity must not make Kommo retry them all
-        DynamoParkedEntities(settings.kommo_table).park(webhook.parked, request_id=request_id)
+        composition.parked_entities(settings).park(webhook.parked, request_id=request_id)
         count("WebhookEntitiesParked", len(webhook.parked))
         logger.warning("webhook entities parked", extra={"parked": [entity.reason for entity in webhook.parked]})
-    echoes = DynamoEchoMemory(settings.kommo_table, settings.echo_ttl_seconds)
+    echoes = composition.echo_memory(settings)
     rules = AuthorRules.from_settings(settings.automation_authors, settings.unattributed_outgoing)
     routed = route_webhook(webhook, echoes, rules)
     if routed.echo_keys_seen:
         echoes.mark_seen(routed.echo_keys_seen)
-    publisher = QueuePublisher.from_settings(settings)
+    publisher, once = composition.queue_publisher(settings), composition.intake_once(settings)
     still_enqueuing = 0  # events another request (the same webhook, sent again) is enqueuing right now
     for item in routed.items:
-        enqueued = run_once(
-            "intake",
-            item.dedup_key,
-            partial(_enqueue, publisher, item),
-            table_name=settings.idempotency_table,
-            ttl_seconds=settings.dedup_ttl_seconds,
-        )
+        enqueued = once("intake", item.dedup_key, partial(_enqueue, publisher, item))
         if enqueued.get("in_progress"):
             still_enqueuing += 1
             continue
@@ -105,7 +95,7 @@ def receive_kommo_webhook(token: str) -> dict[str, Any]:
             code="event_in_progress",
         )
     if webhook.client_messages:  # the canary's watchdog looks for these (services/health.py)
-        DynamoReceivedMessages(settings.kommo_table).mark(message.id for message in webhook.client_messages)
+        composition.received_messages(settings).mark(message.id for message in webhook.client_messages)
     count("WebhooksAccepted")
     answer = {
         "accepted": len(routed.items),
@@ -118,7 +108,7 @@ def receive_kommo_webhook(token: str) -> dict[str, Any]:
     return answer
 
 
-def _enqueue(publisher: QueuePublisher, item: QueueItem) -> dict[str, str]:
+def _enqueue(publisher: Any, item: QueueItem) -> dict[str, str]:
     return {"sqs_message_id": publisher.publish(item)}
 
 
