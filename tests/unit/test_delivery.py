@@ -11,16 +11,9 @@ import pytest
 
 from sales_assistant.adapters.kommo.errors import KommoUnavailable, KommoValidationError
 from sales_assistant.adapters.retry import retry_delay
-from sales_assistant.services.delivery import (
-    AwaitingConfirmation,
-    Delivery,
-    DeliveryConfig,
-    DeliveryRecord,
-    Lease,
-    LeaseLost,
-    Outgoing,
-)
+from sales_assistant.services.delivery import AwaitingConfirmation, Delivery, DeliveryConfig, DeliveryRecord, Outgoing
 from sales_assistant.services.echoes import sent_message_echo_keys
+from sales_assistant.services.leases import Lease, LeaseLost
 from sales_assistant.texts import Texts
 
 REPLY = Outgoing("batch-1", "lead:27754599", 27754599, 93589657, 8401234, "Olá, Mariana! Posso ajudar?")

@@ -24,8 +24,9 @@ if TYPE_CHECKING:  # every service and adapter is imported by the factory that b
     from sales_assistant.services.answers import AnswerWriter
     from sales_assistant.services.appointment_followups import AppointmentFollowUps
     from sales_assistant.services.conversation import ReactiveConversations
-    from sales_assistant.services.delivery import ConversationDoor, Delivery
+    from sales_assistant.services.delivery import Delivery
     from sales_assistant.services.health import HealthCanary
+    from sales_assistant.services.leases import ConversationDoor
     from sales_assistant.services.messages import MessagesToClients
     from sales_assistant.services.ports.storage import Once, Triggers
     from sales_assistant.services.proactive import ProactiveOutreach
@@ -223,7 +224,7 @@ def salesperson_router(settings: Settings, triggers: Triggers) -> SalespersonRou
 
 def conversation_door(settings: Settings) -> ConversationDoor:
     """The lease taken for a message that answers no client message (confirmations, n8n's messages)."""
-    from sales_assistant.services.delivery import ConversationDoor
+    from sales_assistant.services.leases import ConversationDoor
 
     return ConversationDoor(
         conversation_repository(settings),
@@ -279,15 +280,18 @@ def appointment_followups(settings: Settings) -> AppointmentFollowUps:
     from sales_assistant.adapters.n8n import n8n_client
     from sales_assistant.adapters.reminders import SchedulerReminders
     from sales_assistant.services.appointment_followups import AppointmentFollowUps, FollowUpConfig
+    from sales_assistant.services.meeting_tasks import MeetingTasks
 
     if not (settings.reminder_schedule_group and settings.scheduling_queue_arn and settings.reminder_role_arn):
         raise SettingsError(
             "REMINDER_SCHEDULE_GROUP, SCHEDULING_QUEUE_ARN, REMINDER_ROLE_ARN: required by appointment reminders"
         )
+    agenda = DynamoAgenda(settings.appointments_table)
     return AppointmentFollowUps(
-        agenda=DynamoAgenda(settings.appointments_table),
+        agenda=agenda,
         vendors=salespeople(settings),
         kommo=kommo_client(settings),
+        meeting_tasks=MeetingTasks(kommo_client(settings), agenda, once_per_key(settings), settings.texts),
         notes=lead_notes(settings),
         n8n=n8n_client(settings),
         reminders=SchedulerReminders(

@@ -23,7 +23,7 @@ from typing import Any
 from sales_assistant.adapters.aws import dynamodb_client, dynamodb_table, plain
 from sales_assistant.models.appointment import Appointment, BookingKey, Hold, LeadAppointments
 from sales_assistant.services.availability import Interval, grains
-from sales_assistant.services.scheduling import ChangedMeanwhile, KeyUsed, SlotTaken
+from sales_assistant.services.booking_conflicts import ChangedMeanwhile, KeyUsed, SlotTaken
 
 MAX_TRANSACTION_ITEMS = 100
 FREE_OR_MINE = "attribute_not_exists(pk) OR (#kind = :hold AND (expires_at < :now OR lead_id = :lead))"

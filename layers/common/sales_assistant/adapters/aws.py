@@ -130,6 +130,17 @@ def is_condition_failure(error: Exception) -> bool:
     return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
+def applied(write: Callable[[], object]) -> bool:
+    """Run a conditional write: True when it applied, False when its condition failed (other errors raise)."""
+    try:
+        write()
+    except Exception as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
 def reset_clients() -> None:
     """Forget every cached client (tests, local runner)."""
     for factory in (dynamodb_table, _dynamodb_resource, dynamodb_client, sqs_client, kms_client, scheduler_client):

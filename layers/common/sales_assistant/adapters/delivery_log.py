@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure
+from sales_assistant.adapters.aws import applied, dynamodb_table
 from sales_assistant.services.delivery import DeliveryRecord
 
 
@@ -26,15 +26,11 @@ class DynamoDeliveryLog:
 
     def start_run(self, key: str, at: int) -> bool:
         """Record that the run is about to be posted; False when an attempt is already recorded."""
-        try:
-            self._table.put_item(
+        return applied(
+            lambda: self._table.put_item(
                 Item=self._item(key, "run_attempted", at), ConditionExpression="attribute_not_exists(id)"
             )
-        except Exception as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        )
 
     def forget_run(self, key: str) -> None:
         """Kommo refused the run: forget the attempt so that a retry may post it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sales_assistant.adapters.aws import all_items, dynamodb_table, is_condition_failure, plain, storable
+from sales_assistant.adapters.aws import all_items, applied, dynamodb_table, plain, storable
 from sales_assistant.models.queue import TriggerDue
 from sales_assistant.models.trigger import Trigger, TriggerStatus, capped_data, trigger_id
 from sales_assistant.observability import logger
@@ -97,14 +97,5 @@ class DynamoTriggerRepository:
     def _put(self, trigger: Trigger, condition: str, values: dict[str, Any]) -> bool:
         item = storable(trigger.model_dump(mode="json", exclude_none=True))
         item["expires_at"] = trigger.created_at + TTL_SECONDS
-        try:
-            self._table.put_item(
-                Item=item,
-                ConditionExpression=condition,
-                **({"ExpressionAttributeValues": values} if values else {}),
-            )
-        except Exception as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        extra = {"ExpressionAttributeValues": values} if values else {}
+        return applied(lambda: self._table.put_item(Item=item, ConditionExpression=condition, **extra))

@@ -106,6 +106,10 @@ class Appointment(Model):
     idempotency_key: str | None = None
     previous_start: int | None = None
 
+    def next_version(self, updated_at: int, **changes: object) -> Appointment:
+        """This appointment with `changes` applied and its version counted up."""
+        return self.model_copy(update={**changes, "version": self.version + 1, "updated_at": updated_at})
+
     def view(self) -> dict[str, object]:
         """The appointment as the API answers it (ISO 8601 with the salesperson's offset)."""
         slot = Slot.of(self.start, self.end, self.timezone)

@@ -12,7 +12,8 @@ from sales_assistant.models.kommo import KommoLead
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.n8n import Action, AttachmentInfo, ClientMessage, N8nRequest, N8nResponse, TemplateReply
 from sales_assistant.observability import count, logger
-from sales_assistant.services.delivery import Lease, Outgoing, Template
+from sales_assistant.services.delivery import Outgoing, Template
+from sales_assistant.services.leases import Lease
 from sales_assistant.services.ports.n8n import AiFailure, AiWriter
 
 

@@ -23,21 +23,14 @@ from sales_assistant.models.n8n import AppointmentInfo, ContactInfo, LeadInfo, S
 from sales_assistant.models.queue import AppointmentChanged, AppointmentReminderDue
 from sales_assistant.models.vendor import Vendor
 from sales_assistant.observability import count, logger
-from sales_assistant.services.delivery import (
-    ConversationDoor,
-    Delivery,
-    Outgoing,
-    OutgoingStopped,
-    Template,
-    TemplateNotConfigured,
-)
+from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, Template, TemplateNotConfigured
+from sales_assistant.services.leases import ConversationDoor
+from sales_assistant.services.meeting_tasks import MeetingTasks, appointment_values
 from sales_assistant.services.ports.flows import PauseState
-from sales_assistant.services.ports.kommo import KommoTasks, LeadNotes
+from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
 from sales_assistant.services.ports.n8n import AgendaForwarder, AiFailure
 from sales_assistant.services.ports.storage import Agenda, Conversations, Once, Reminders, Salespeople
 from sales_assistant.texts import Texts
-
-MEETING_TASK_TYPE = 2  # Kommo's task type "meeting"
 
 
 class FollowUpsFailed(Exception):
@@ -59,7 +52,8 @@ class AppointmentFollowUps:
         *,
         agenda: Agenda,
         vendors: Salespeople,
-        kommo: KommoTasks,
+        kommo: KommoLeads,
+        meeting_tasks: MeetingTasks,
         notes: LeadNotes,
         n8n: AgendaForwarder,
         reminders: Reminders,
@@ -75,6 +69,7 @@ class AppointmentFollowUps:
         self._agenda = agenda
         self._vendors = vendors
         self._kommo = kommo
+        self._meeting_tasks = meeting_tasks
         self._notes = notes
         self._n8n = n8n
         self._reminders = reminders
@@ -107,12 +102,12 @@ class AppointmentFollowUps:
             steps.append(("note", lambda: self._note(item, vendor, key)))
         if item.change == "cancelled":
             steps += [
-                ("task", lambda: self._complete_task(appointment, key)),
+                ("task", lambda: self._meeting_tasks.complete(appointment, key)),
                 ("reminders", lambda: self._reminders.remove(appointment.appointment_id)),
             ]
         elif latest and lead is not None:
             steps += [
-                ("task", lambda: self._meeting_task(appointment, lead, key)),
+                ("task", lambda: self._meeting_tasks.keep(appointment, lead.id, key)),
                 ("reminders", lambda: self._once("appointment-reminders", key, lambda: self._set_reminders(item))),
                 ("confirmation", lambda: self._tell_client(appointment, vendor, lead, contact, "confirmation", key)),
             ]
@@ -165,60 +160,8 @@ class AppointmentFollowUps:
 
     def _note(self, item: AppointmentChanged, vendor: Vendor | None, key: str) -> None:
         appointment = item.appointment
-        text = self._texts.render(f"note_appointment_{item.change}", **self._values(appointment, vendor))
+        text = self._texts.render(f"note_appointment_{item.change}", **appointment_values(appointment, vendor))
         self._notes.note(f"appointment:{key}", appointment.lead_id, text, service=True)
-
-    def _meeting_task(self, appointment: Appointment, lead: KommoLead, key: str) -> None:
-        """The salesperson's one meeting task for the appointment: created by its first follow-up, then
-        moved to each new start (once per version)."""
-        text = self._texts.render("task_meeting", **self._values(appointment, None))
-        seconds = appointment.end - appointment.start
-        create = partial(
-            self._kommo.add_task,
-            lead.id,
-            appointment.vendor_id,
-            text,
-            appointment.start,
-            task_type_id=MEETING_TASK_TYPE,
-            duration=seconds,
-        )
-        task_id = self._task_id(appointment.appointment_id, create)
-        if task_id and appointment.version > 1:
-            move = partial(self._kommo.move_task, task_id, appointment.start, seconds, text)
-            self._change_task("moved", key, move)
-
-    def _complete_task(self, appointment: Appointment, key: str) -> None:
-        """The cancelled appointment's meeting task completed, with why (none is created after this)."""
-        task_id = self._task_id(appointment.appointment_id, None)
-        if task_id:
-            result = self._texts.render("task_meeting_cancelled", **self._values(appointment, None))
-            self._change_task("completed", key, partial(self._kommo.complete_task, task_id, result))
-
-    def _task_id(self, appointment_id: str, create: Callable[[], int] | None) -> int | None:
-        """The appointment's meeting task, kept with the agenda (a reschedule may come weeks later, after
-        the idempotency records are gone). Without one: created once per appointment by `create`, or, with
-        `create` None (a cancellation), recorded as never to be, so a late booking follow-up creates none."""
-        task_id = self._agenda.meeting_task(appointment_id)
-        if task_id is None:
-            made = self._once("meeting-task", appointment_id, lambda: {"task_id": create() if create else None})
-            task_id = made["task_id"]
-            if task_id:
-                self._agenda.keep_meeting_task(appointment_id, task_id)
-        return task_id
-
-    def _change_task(self, change: str, key: str, call: Callable[[], None]) -> None:
-        """A change of the meeting task, once per appointment version; a task someone deleted in Kommo
-        is left alone."""
-
-        def once() -> dict[str, bool]:
-            try:
-                call()
-            except NotFound:
-                logger.warning("meeting task not found in Kommo", extra={"change": change, "appointment": key})
-                return {"found": False}
-            return {"found": True}
-
-        self._once(f"meeting-task-{change}", key, once)
 
     def _set_reminders(self, item: AppointmentChanged) -> dict[str, list[int]]:
         return {"due": self._reminders.set(item.appointment, int(self._clock()))}
@@ -248,7 +191,7 @@ class AppointmentFollowUps:
         what: str,
         key: str,
     ) -> str:
-        values = {**self._values(appointment, vendor), "nome": contact.name.split(" ")[0] if contact.name else ""}
+        values = {**appointment_values(appointment, vendor), "nome": contact.name.split(" ")[0] if contact.name else ""}
         template_name = getattr(self._config, f"{what}_template")
         outgoing_key = f"appointment-{what}:{key}"
         if any(self._takeover.is_paused(paused) for paused in {contact.id, lead.main_contact_id} if paused):
@@ -282,7 +225,7 @@ class AppointmentFollowUps:
 
     def _ask_salesperson(self, appointment: Appointment, lead: KommoLead, key: str, text_name: str) -> str:
         """The client is told by a person: a task for the salesperson, with why."""
-        text = self._texts.render(text_name, **self._values(appointment, None))
+        text = self._texts.render(text_name, **appointment_values(appointment, None))
         self._notes.task(f"unconfirmed:{key}", lead.id, appointment.vendor_id, text)
         return "task"
 
@@ -298,17 +241,6 @@ class AppointmentFollowUps:
     def _window_open(self, lead_id: int) -> bool:
         conversation = self._conversations.get(f"lead:{lead_id}")
         return conversation is not None and conversation.window_open(self._clock())
-
-    def _values(self, appointment: Appointment, vendor: Vendor | None) -> dict[str, object]:
-        start = Slot.of(appointment.start, appointment.end, appointment.timezone).start
-        return {
-            "data": f"{start:%d/%m/%Y}",
-            "hora": f"{start:%H:%M}",
-            "fuso": appointment.timezone,
-            "minutos": (appointment.end - appointment.start) // 60,
-            "vendedor": (vendor.name if vendor else "") or "nosso consultor",
-            "id": appointment.appointment_id,
-        }
 
 
 def _run(steps: list[tuple[str, Callable[[], object]]], appointment_id: str) -> str:

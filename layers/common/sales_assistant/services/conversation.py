@@ -23,7 +23,8 @@ from sales_assistant.models.n8n import ContactInfo, LeadInfo, N8nRequest, Trigge
 from sales_assistant.observability import count, logger, mask_phone, mask_text
 from sales_assistant.services.actions import AnswerActions
 from sales_assistant.services.answers import Answer, AnswerWriter, client_message
-from sales_assistant.services.delivery import Delivery, LeaseLost, Outgoing, OutgoingStopped, TemplateNotConfigured
+from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, TemplateNotConfigured
+from sales_assistant.services.leases import LeaseLost
 from sales_assistant.services.ports.flows import PauseState
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
 from sales_assistant.services.ports.queues import FlushScheduler

@@ -1,11 +1,7 @@
-"""The one way out to a client's WhatsApp, shared by every flow that writes to a client.
+"""The one way out to a client's WhatsApp, shared by every flow that writes to a client, under the
+conversation's lease (leases.py).
 
-Two pieces:
-- `Lease`: one job at a time per conversation. A job holds the conversation's lease while it works,
-  renews it before every outside call, and proves it still holds it with a conditional write right
-  before sending; a job that lost it stops (`LeaseLost`) and sends nothing. So a reply and another
-  reply (or a proactive message) to one lead never race, and the Salesbot relay reads one text.
-- `Delivery`: the Salesbot relay (write the text into the lead's reply field, run the Salesbot; a
+`Delivery`: the Salesbot relay (write the text into the lead's reply field, run the Salesbot; a
   template: write its variables into their lead fields, run the template's Salesbot), at most once
   per key. The run is recorded as attempted *before* it is posted: when the post fails
   in a way Kommo may still have applied (a timeout, a 5xx), it is never posted again; the delivery
@@ -15,32 +11,21 @@ Two pieces:
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from sales_assistant import timing
 from sales_assistant.errors import DependencyDown, DependencyError
 from sales_assistant.models import Model
-from sales_assistant.models.n8n import Turn
 from sales_assistant.observability import count, logger
 from sales_assistant.services.echoes import sent_message_echo_keys, template_echo_key
+from sales_assistant.services.leases import Lease
 from sales_assistant.services.ports.kommo import LeadNotes, SalesbotRelay
-from sales_assistant.services.ports.queues import FlushScheduler
-from sales_assistant.services.ports.storage import Conversations, DeliveryLog, EchoMemory, LeaseStore, Switches
+from sales_assistant.services.ports.storage import DeliveryLog, EchoMemory, Switches
 from sales_assistant.texts import Texts
 
 NOT_APPLIED_STATUSES = {400, 401, 402, 403, 404, 422, 429}  # Kommo refused: the run did not happen
-
-
-class ConversationBusy(Exception):
-    """Another job is writing to this lead (or the minimum gap is not over): the queue retries soon."""
-
-
-class LeaseLost(Exception):
-    """Another job holds the conversation now: this one must not send anything."""
 
 
 class AwaitingConfirmation(DependencyError):
@@ -61,106 +46,6 @@ class OutgoingStopped(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class Lease:
-    """A job's hold on one conversation, for `seconds()` from each renewal (the invocation's remaining
-    time plus a margin, so it outlives the job that holds it)."""
-
-    def __init__(
-        self,
-        store: LeaseStore,
-        conversation_id: str,
-        owner: str,
-        seconds: Callable[[], float],
-        clock: Callable[[], float] = timing.now,
-    ) -> None:
-        self._store = store
-        self.conversation_id = conversation_id
-        self.owner = owner
-        self._seconds = seconds
-        self._clock = clock
-
-    def until_ms(self) -> int:
-        """When a lease taken or renewed now ends (ms)."""
-        return int((self._clock() + self._seconds()) * 1000)
-
-    def renew(self) -> None:
-        """Extend the lease before an outside call; raises LeaseLost when another job took it."""
-        if self._store.reclaim(self.conversation_id, self.owner, self.until_ms()) is None:
-            raise LeaseLost(self.conversation_id)
-
-    def guard_send(self, message_ids: list[str]) -> None:
-        """The conditional write right before sending: still ours, and these client messages are being
-        answered (a job that takes the conversation over later leaves them out of its batch)."""
-        if not self._store.mark_sending(self.conversation_id, self.owner, message_ids, self.until_ms()):
-            raise LeaseLost(self.conversation_id)
-
-
-@dataclass(frozen=True)
-class ConversationDoor:
-    """Takes a conversation's lease for a message that is not a reply (a first message, an appointment
-    confirmation or reminder) and gives it back, handing any client messages that came meanwhile to the
-    reactive flow."""
-
-    conversations: Conversations
-    flushes: FlushScheduler
-    seconds: Callable[[], float]
-    min_gap_seconds: int
-    clock: Callable[[], float] = timing.now
-
-    def take(self, conversation_id: str, lead_id: int, contact_id: int, owner_prefix: str) -> Lease:
-        """The lease, when no batch is in flight and the last delivery is `min_gap_seconds` old; raises
-        ConversationBusy otherwise."""
-        owner = f"{owner_prefix}-{uuid.uuid4().hex}"
-        lease = Lease(self.conversations, conversation_id, owner, self.seconds, self.clock)
-        free_after = int(self.clock()) - self.min_gap_seconds
-        if (
-            self.conversations.acquire(conversation_id, lead_id, contact_id, owner, lease.until_ms(), free_after)
-            is None
-        ):
-            raise ConversationBusy(conversation_id)
-        return lease
-
-    @contextmanager
-    def visit(self, conversation_id: str, lead_id: int, contact_id: int, owner_prefix: str) -> Iterator[Visit]:
-        """Hold the conversation's lease for the block and give it back however the block ends, with the
-        message the block delivered as the assistant's turn (raises ConversationBusy)."""
-        visit = Visit(self.take(conversation_id, lead_id, contact_id, owner_prefix))
-        try:
-            yield visit
-        finally:
-            self.give_back(visit.lease, visit.turns, visit.delivered_at)
-
-    def give_back(self, lease: Lease, turns: list[Turn], delivered_at: int | None) -> None:
-        """Record the turns, release the lease, and schedule the reactive flow for a buffer that formed."""
-        now = int(self.clock())
-        after = self.conversations.finish(lease.conversation_id, lease.owner, turns, delivered_at, now)
-        if after is not None and after.buffer:  # the client wrote meanwhile: the reactive flow answers
-            self.flushes.flush_later(after.conversation_id, after.seq, max(self.min_gap_seconds, 1))
-
-    def deliver(self, delivery: Delivery, message: Outgoing, owner_prefix: str) -> int:
-        """Send one message that answers no client message (a confirmation, a reminder, n8n's message):
-        take the lease, send it once through `delivery`, record it as the assistant's turn and give the
-        lease back, also when the send fails. Returns when it was delivered; raises ConversationBusy or
-        what Delivery.send raises (OutgoingStopped, TemplateNotConfigured, ...)."""
-        with self.visit(message.conversation_id, message.lead_id, message.contact_id, owner_prefix) as visit:
-            return visit.delivered(message, delivery.send(message, visit.lease, []))
-
-
-class Visit:
-    """A job's hold on a conversation (`ConversationDoor.visit`): its lease, and what it delivered."""
-
-    def __init__(self, lease: Lease) -> None:
-        self.lease = lease
-        self.turns: list[Turn] = []
-        self.delivered_at: int | None = None
-
-    def delivered(self, message: Outgoing, at: int) -> int:
-        """Record that `message` went out at `at` (returned): it becomes the assistant's turn."""
-        self.turns = [Turn(role="assistant", text=message.described, at=at)]
-        self.delivered_at = at
-        return at
 
 
 class DeliveryRecord(Model):

@@ -14,7 +14,8 @@ from sales_assistant.models.trigger import Trigger
 from sales_assistant.models.vendor import Vendor
 from sales_assistant.observability import count
 from sales_assistant.services.answers import Answer, AnswerWriter
-from sales_assistant.services.delivery import Lease, Outgoing, Template
+from sales_assistant.services.delivery import Outgoing, Template
+from sales_assistant.services.leases import Lease
 from sales_assistant.services.ports.storage import Once
 from sales_assistant.texts import Texts
 

@@ -12,8 +12,9 @@ from sales_assistant import timing
 from sales_assistant.errors import Conflict, NotFound, Unprocessable
 from sales_assistant.models.message import MessageRequest
 from sales_assistant.observability import count, fingerprint
-from sales_assistant.services.delivery import ConversationBusy, ConversationDoor, Delivery, Outgoing, OutgoingStopped
+from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped
 from sales_assistant.services.idempotency_keys import ensure_same_request
+from sales_assistant.services.leases import ConversationBusy, ConversationDoor
 from sales_assistant.services.ports.flows import PauseState
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
 from sales_assistant.services.ports.storage import Conversations, Once

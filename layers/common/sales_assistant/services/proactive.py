@@ -34,14 +34,9 @@ from sales_assistant.models.trigger import (
 from sales_assistant.observability import count
 from sales_assistant.services.actions import AnswerActions
 from sales_assistant.services.answers import Answer
-from sales_assistant.services.delivery import (
-    ConversationDoor,
-    Delivery,
-    Outgoing,
-    OutgoingStopped,
-    TemplateNotConfigured,
-)
+from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, TemplateNotConfigured
 from sales_assistant.services.first_messages import Addressee, FirstMessageComposer
+from sales_assistant.services.leases import ConversationDoor
 from sales_assistant.services.ports.flows import PauseState
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
 from sales_assistant.services.ports.queues import TriggerQueue

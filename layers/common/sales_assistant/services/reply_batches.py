@@ -16,7 +16,7 @@ from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.n8n import Turn
 from sales_assistant.observability import count
 from sales_assistant.services.answers import as_text
-from sales_assistant.services.delivery import Lease
+from sales_assistant.services.leases import Lease
 from sales_assistant.services.ports.queues import FlushScheduler
 from sales_assistant.services.ports.storage import Conversations
 

@@ -22,7 +22,6 @@ from sales_assistant.models.appointment import (
     HoldRequest,
     LeadAppointments,
     RescheduleRequest,
-    Slot,
 )
 from sales_assistant.models.kommo import KommoLead
 from sales_assistant.models.queue import AppointmentChanged
@@ -37,6 +36,16 @@ from sales_assistant.services.availability import (
     free_slots,
     nearest_free,
 )
+from sales_assistant.services.booking_conflicts import (
+    ChangedMeanwhile,
+    KeyUsed,
+    LeadHasAppointment,
+    LeadHasHold,
+    SlotTaken,
+    SlotUnavailable,
+    hold_view,
+    slot_views,
+)
 from sales_assistant.services.idempotency_keys import ensure_same_request
 from sales_assistant.services.ports.kommo import KommoLeads
 from sales_assistant.services.ports.queues import AppointmentEvents
@@ -45,55 +54,6 @@ from sales_assistant.services.ports.storage import Agenda, Salespeople
 DEFAULT_DAYS = 7
 MAX_DAYS = 31
 CHANGE_ATTEMPTS = 3
-
-
-class SlotTaken(Exception):
-    """The agenda refused the interval: an appointment or another lead's live hold overlaps it."""
-
-
-class KeyUsed(Exception):
-    """The idempotency key booked another appointment meanwhile."""
-
-    def __init__(self, key: BookingKey) -> None:
-        super().__init__(key.appointment_id)
-        self.key = key
-
-
-class ChangedMeanwhile(Exception):
-    """The appointment changed since it was read: nothing was written."""
-
-
-class SlotUnavailable(Conflict):
-    """409 with the free slots nearest to the one asked for."""
-
-    code = "slot_taken"
-
-    def __init__(self, message: str, nearest: list[Slot]) -> None:
-        super().__init__(message, details={"nearest_free": _views(nearest)})
-
-
-class LeadHasHold(Conflict):
-    """409: the lead holds another slot (one live hold per lead), shown so that it can be booked."""
-
-    code = "lead_has_hold"
-
-    def __init__(self, hold: dict[str, object]) -> None:
-        super().__init__(
-            "the lead already holds a slot: book it, or hold another once it lapses", details={"hold": hold}
-        )
-
-
-class LeadHasAppointment(Conflict):
-    """409: the lead has as many appointments to come as it may (LEAD_APPOINTMENTS_MAX), shown so that one
-    can be rescheduled instead."""
-
-    code = "lead_has_appointment"
-
-    def __init__(self, appointments: list[Appointment]) -> None:
-        super().__init__(
-            "the lead already has an appointment to come: reschedule it instead",
-            details={"appointments": [appointment.view() for appointment in appointments]},
-        )
 
 
 class SchedulingService:
@@ -135,7 +95,7 @@ class SchedulingService:
             raise Unprocessable(f"at most {MAX_DAYS} days at a time", code="invalid_range")
         busy = self._busy(vendor_id, begin, until, now, lead_id)
         slots = free_slots(vendor.profile, begin, until, now, busy)
-        return {"vendor_id": vendor_id, "timezone": vendor.profile.timezone, "slots": _views(slots)}
+        return {"vendor_id": vendor_id, "timezone": vendor.profile.timezone, "slots": slot_views(slots)}
 
     def get(self, appointment_id: str) -> Appointment:
         appointment = self._agenda.get(appointment_id)
@@ -155,8 +115,8 @@ class SchedulingService:
         latest = self._agenda.lead_hold(request.lead_id)
         if latest is not None and latest.expires_at >= now:
             if (latest.vendor_id, latest.start) == (vendor.vendor_id, interval.start):
-                return _hold_view(latest, vendor.profile.timezone)
-            raise LeadHasHold(_hold_view(latest, (self._vendors.get(latest.vendor_id) or vendor).profile.timezone))
+                return hold_view(latest, vendor.profile.timezone)
+            raise LeadHasHold(hold_view(latest, (self._vendors.get(latest.vendor_id) or vendor).profile.timezone))
         hold = Hold(
             hold_id=f"hold-{uuid.uuid4().hex[:16]}",
             vendor_id=vendor.vendor_id,
@@ -173,7 +133,7 @@ class SchedulingService:
         except ChangedMeanwhile:
             raise Conflict("the lead held another slot meanwhile", code="lead_has_hold") from None
         count("SlotsHeld")
-        return _hold_view(hold, vendor.profile.timezone)
+        return hold_view(hold, vendor.profile.timezone)
 
     def book(self, request: BookingRequest) -> Appointment:
         """Book a slot for a lead (its hold, if any, becomes the appointment). The same idempotency key
@@ -228,7 +188,7 @@ class SchedulingService:
             appointment = self.get(appointment_id)
             if appointment.status == "cancelled":
                 return appointment
-            cancelled = self._next_version(appointment, status="cancelled")
+            cancelled = appointment.next_version(int(self._clock()), status="cancelled")
             try:
                 self._agenda.cancel(appointment, cancelled)
             except ChangedMeanwhile:
@@ -249,8 +209,8 @@ class SchedulingService:
         interval = self._bookable(vendor, request.start, now)
         if interval.start == appointment.start:
             return appointment
-        moved = self._next_version(
-            appointment,
+        moved = appointment.next_version(
+            now,
             start=interval.start,
             end=interval.end,
             occupied_until=interval.occupied_until,
@@ -335,27 +295,5 @@ class SchedulingService:
         count("AppointmentsRepeated")
         return appointment
 
-    def _next_version(self, appointment: Appointment, **changes: object) -> Appointment:
-        return appointment.model_copy(
-            update={**changes, "version": appointment.version + 1, "updated_at": int(self._clock())}
-        )
-
     def _publish(self, change: str, appointment: Appointment) -> None:
         self._events.publish(AppointmentChanged.model_validate({"change": change, "appointment": appointment}))
-
-
-def _hold_view(hold: Hold, timezone: str) -> dict[str, object]:
-    """A hold as the API answers it (ISO 8601 with the salesperson's offset)."""
-    slot = Slot.of(hold.start, hold.end, timezone)
-    return {
-        "hold_id": hold.hold_id,
-        "vendor_id": hold.vendor_id,
-        "lead_id": hold.lead_id,
-        "start": slot.start.isoformat(),
-        "end": slot.end.isoformat(),
-        "expires_at": Slot.of(hold.expires_at, hold.expires_at, timezone).start.isoformat(),
-    }
-
-
-def _views(slots: list[Slot]) -> list[dict[str, str]]:
-    return [{"start": slot.start.isoformat(), "end": slot.end.isoformat()} for slot in slots]

@@ -22,12 +22,13 @@ sealed by the first worker that reads it (same version, no refresh).
 from __future__ import annotations
 
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from sales_assistant import timing
-from sales_assistant.adapters.aws import dynamodb_table, is_condition_failure, kms_client
+from sales_assistant.adapters.aws import applied, dynamodb_table, is_condition_failure, kms_client
 from sales_assistant.adapters.kommo.errors import KommoReauthorizationRequired, KommoUnavailable
 from sales_assistant.config import SettingsError
 from sales_assistant.invocation import remaining_seconds
@@ -42,17 +43,21 @@ MIN_SECONDS_TO_REFRESH = 20  # the token endpoint's timeouts (3 + 10 s) and the 
 RETRY_REFRESH_SECONDS = 60  # after a failed refresh, a process uses the valid stored token this long
 
 
-class TokenSource(Protocol):
-    """What the client asks for: a token to use, and a new one after a 401 with `rejected`."""
+class TokenSource(ABC):
+    """What the client asks for: a token to use, and a new one after a 401 with `rejected` (the two ways
+    an integration holds its token, below, are the only kinds: an adapter's own base, not a port)."""
 
+    @abstractmethod
     def access_token(self) -> str: ...
 
+    @abstractmethod
     def after_unauthorized(self, rejected: str) -> str: ...
 
+    @abstractmethod
     def refresh_ahead(self) -> bool: ...
 
 
-class LongLivedToken:
+class LongLivedToken(TokenSource):
     """Private integrations: one token, no refresh."""
 
     def __init__(self, token: str) -> None:
@@ -158,8 +163,8 @@ class DynamoTokenStore:
 
     def try_lock(self, owner: str, lease_seconds: float) -> bool:
         now = self._clock()
-        try:
-            self._table.put_item(
+        return applied(
+            lambda: self._table.put_item(
                 Item={
                     "pk": LOCK_KEY,
                     "owner": owner,
@@ -169,11 +174,7 @@ class DynamoTokenStore:
                 ConditionExpression="attribute_not_exists(pk) OR lease_until_ms < :now",
                 ExpressionAttributeValues={":now": int(now * 1000)},
             )
-        except Exception as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        )
 
     def unlock(self, owner: str) -> None:
         try:
@@ -201,7 +202,7 @@ def _decrypted(key_id: str, token: Token, sealed: bytes) -> str:
     return bytes(answer["Plaintext"]).decode()
 
 
-class OAuthTokens:
+class OAuthTokens(TokenSource):
     """OAuth2 tokens from the store, refreshed before expiry and once after a 401, one refresher at a time."""
 
     def __init__(

@@ -105,7 +105,7 @@ class Triggers(Protocol):
 
 
 class Agenda(Protocol):
-    """Holds and appointments; raises SlotTaken, KeyUsed and ChangedMeanwhile (services/scheduling.py)."""
+    """Holds and appointments; raises SlotTaken, KeyUsed and ChangedMeanwhile (services/booking_conflicts.py)."""
 
     def busy(self, vendor_id: int, start: int, end: int, now: int, lead_id: int | None = None) -> set[int]: ...
 
