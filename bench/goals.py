@@ -170,6 +170,7 @@ def saturation_goals() -> list[Goal]:
         )
         goals.append(Goal(name, ">=", 5, result.replying_per_second, "{:.2f}", detail))
     lost, twice = sum(result.lost for result in backlogs), sum(result.duplicated for result in backlogs)
+    unconfirmed = sum(result.unconfirmed for result in backlogs)
     busiest = max(result.kommo.busiest_second for result in backlogs)
     throttled = sum(result.kommo.throttled for result in backlogs)
     return [
@@ -180,7 +181,7 @@ def saturation_goals() -> list[Goal]:
             0,
             lost + twice,
             "{:.0f}",
-            f"lost {lost}, twice {twice}",
+            f"lost {lost}, twice {twice}; {unconfirmed} runs unconfirmed, each tasked to its salesperson",
         ),
         Goal(
             "Saturation, both backlogs: the most Kommo requests in a 1-second window",

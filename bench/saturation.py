@@ -7,7 +7,8 @@ lone-message backlog: one client message in each of many conversations.
 
 Reports answered client messages per second, Kommo requests per answered message, the busiest 1-second
 window at Kommo and its 429s, and client messages lost (accepted but in no conversation's history) or
-answered twice (Salesbot runs beyond one per reply). Run alone, it fails after its report if Kommo's own
+answered twice (a lead's Salesbot runs beyond its replies); a reply whose run's outcome stayed unknown (Kommo
+never got it) counts as lost unless its salesperson was tasked. Run alone, it fails after its report if Kommo's own
 record shows more than 7 requests in a second or any 429; in `make bench` that is a row of the goals table,
 beside the losses, so a busy machine's 429 (retried by the client) never hides the count of lost messages.
 Run: `make bench` (or python -m bench.saturation).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from bench.harness import KOMMO_LIMIT, KommoLoad, add_leads, bench_world, drain, salesbot_runs
@@ -35,8 +37,9 @@ class Saturation:
     posted: int
     answered: int  # client messages followed by a delivered reply in their conversation
     replies: int
-    lost: int
-    duplicated: int  # Salesbot runs beyond one per reply
+    lost: int  # accepted but in no history, or a reply never run at Kommo with no task for a salesperson
+    duplicated: int  # Salesbot runs for a lead beyond its replies
+    unconfirmed: int  # replies whose run's outcome stayed unknown (no run at Kommo): a salesperson was tasked
     intake_seconds: float
     buffering_seconds: float  # from the first webhook to the first reply
     replying_seconds: float  # from the first reply to the last
@@ -81,6 +84,7 @@ def main() -> None:
     print(f"replies: {result.replies}; Kommo requests per answered message: {result.kommo_per_answer:.2f}")
     print(f"Kommo: 429s {result.kommo.throttled}; busiest 1-second window {result.kommo.busiest_second} requests")
     print(f"lost: {result.lost}; answered twice: {result.duplicated}")
+    print(f"Salesbot runs whose outcome stayed unknown, each a task for the salesperson: {result.unconfirmed}")
     result.kommo.assert_within_limit()
 
 
@@ -106,20 +110,25 @@ def measure(conversations: int, messages: int, workers: int) -> Saturation:
         intake_seconds = time.time() - started
         drain(world, "ConversationWorkerFunction", workers)
 
-        runs = [at for _, at in salesbot_runs(world)]
-        first_run, finished = (min(runs), max(runs)) if runs else (time.time(), time.time())
+        runs = salesbot_runs(world)
+        times = [at for _, at in runs]
+        first_run, finished = (min(times), max(times)) if times else (time.time(), time.time())
         posted = conversations * messages
         answered, recorded, replies = _count_conversations(leads)
+        runs_by_lead = Counter(lead_id for lead_id, _ in runs)
+        tasked = Counter(int(task["entity_id"]) for task in world.kommo.tasks)
         kommo = KommoLoad.of(world.kommo.requests)
+    never_run = {lead_id: count - runs_by_lead[lead_id] for lead_id, count in replies.items()}
     return Saturation(
         conversations,
         messages,
         workers,
         posted,
         answered,
-        replies,
-        lost=posted - recorded,
-        duplicated=len(runs) - replies,
+        sum(replies.values()),
+        lost=posted - recorded + sum(max(0, missing - tasked[lead_id]) for lead_id, missing in never_run.items()),
+        duplicated=sum(max(0, runs_by_lead[lead_id] - replies[lead_id]) for lead_id in runs_by_lead),
+        unconfirmed=sum(max(0, missing) for missing in never_run.values()),
         intake_seconds=intake_seconds,
         buffering_seconds=first_run - started,
         replying_seconds=finished - first_run,
@@ -127,13 +136,15 @@ def measure(conversations: int, messages: int, workers: int) -> Saturation:
     )
 
 
-def _count_conversations(leads: list[int]) -> tuple[int, int, int]:
-    """Client messages in a history followed by a delivered reply, client messages in a history, replies."""
+def _count_conversations(leads: list[int]) -> tuple[int, int, Counter[int]]:
+    """Client messages in a history followed by a delivered reply, client messages in a history, and each
+    lead's replies."""
     from sales_assistant.composition import conversation_repository
     from sales_assistant.config import get_settings
 
     repository = conversation_repository(get_settings())
-    answered = recorded = replies = 0
+    answered = recorded = 0
+    replies: Counter[int] = Counter()
     for lead_id in leads:
         conversation = repository.get(f"lead:{lead_id}")
         turns = conversation.turns if conversation else []
@@ -143,7 +154,8 @@ def _count_conversations(leads: list[int]) -> tuple[int, int, int]:
             if turn.role == "client":
                 waiting += 1
             elif turn.role == "assistant" and turn.delivered is not False:
-                answered, waiting, replies = answered + waiting, 0, replies + 1
+                answered, waiting = answered + waiting, 0
+                replies[lead_id] += 1
     return answered, recorded, replies
 
 
