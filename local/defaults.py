@@ -52,7 +52,7 @@ EXAMPLE_SETTINGS = {
 }
 """A complete, valid set of settings with placeholder values (settings tests, cold-start benchmark)."""
 PSEUDO_PARAMETERS = {"AWS::StackName": "kommo-sales-assistant-local", "AWS::Region": "us-east-1"}
-VENDOR_PROFILES = ROOT / "config" / "vendor-profiles.json"
+SALESPERSON_PROFILES = ROOT / "config" / "vendor-profiles.json"
 AWS_ENVIRONMENT = {  # every local run, test and benchmark process starts with it
     "STAGE": "local",  # a process without STAGE refuses to start (config.py): the local stage is always said
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -84,7 +84,7 @@ def create_local_stack(session: Any) -> Stack:
     session.client("ssm").put_parameter(
         Name=stack.environment()["VENDOR_PROFILES_PARAMETER"],
         Type="String",
-        Value=local_vendor_profiles(),
+        Value=local_salesperson_profiles(),
         Overwrite=True,
     )
     kill_switch = stack.resources["KillSwitchParameter"]["Properties"]["Value"]
@@ -94,10 +94,10 @@ def create_local_stack(session: Any) -> Stack:
     return stack
 
 
-def local_vendor_profiles() -> str:
+def local_salesperson_profiles() -> str:
     """config/vendor-profiles.json with every salesperson at work all day, so that a first message tried
     locally goes out at any hour (deferral to the real hours is shown by the tests)."""
-    profiles = json.loads(VENDOR_PROFILES.read_text())
+    profiles = json.loads(SALESPERSON_PROFILES.read_text())
     for profile in profiles["vendors"].values():
         profile["working_hours"] = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     return json.dumps(profiles)

@@ -189,7 +189,7 @@ def first_message(request: dict[str, Any], first_name: str) -> dict[str, Any]:
     """A proactive first message: a template outside the 24-hour window, free text inside it."""
     if not request.get("window_open"):
         return {"template": {"name": "boas_vindas", "params": {"nome": first_name}}}
-    vendor = (request.get("vendor") or {}).get("name") or "nossa equipe"
+    salesperson = (request.get("vendor") or {}).get("name") or "nossa equipe"
     trigger = request.get("trigger") or {}
     did = TRIGGER_PHRASES.get(trigger.get("kind", ""), "entrou em contato")
-    return {"reply": f"Olá, {first_name}! Aqui é o assistente de {vendor}. Vi que você {did}: posso te ajudar?"}
+    return {"reply": f"Olá, {first_name}! Aqui é o assistente de {salesperson}. Vi que você {did}: posso te ajudar?"}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from local.defaults import LOCAL_SECRETS, VENDOR_PROFILES
+from local.defaults import LOCAL_SECRETS, SALESPERSON_PROFILES
 from local.lambda_events import http_api_event, schedule_event, sqs_event
 from sales_assistant.models.appointment import Appointment
 from sales_assistant.models.kommo_webhook import parse_kommo_webhook
@@ -28,7 +28,7 @@ from sales_assistant.models.queue import (
     SalespersonMessageReceived,
     TriggerDue,
 )
-from sales_assistant.models.vendor import VendorProfiles
+from sales_assistant.models.salesperson import SalespersonProfiles
 from sales_assistant.services.working_hours import open_spans
 
 _CREATED_AT = re.compile(r"(%5Bcreated_at%5D=)[0-9]+")
@@ -50,7 +50,7 @@ def meeting_day(now: int) -> date:
     """The day of the events' meeting: a week after `now` or the first day after it on which the salesperson
     works by config/vendor-profiles.json (Monday to Friday, not a holiday), so that the hold and booking
     events stay bookable for a week in the local run and against real hours."""
-    profile = VendorProfiles.model_validate_json(VENDOR_PROFILES.read_text()).vendors[SALESPERSON]
+    profile = SalespersonProfiles.model_validate_json(SALESPERSON_PROFILES.read_text()).vendors[SALESPERSON]
     day = datetime.fromtimestamp(now, SAO_PAULO).date() + timedelta(days=7)
     while not open_spans(profile, day):
         day += timedelta(days=1)

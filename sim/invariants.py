@@ -99,9 +99,9 @@ def first_messages_in_bounds(world: SimWorld, story: Story, final: bool) -> list
                 violations.append(f"lead {lead_id}: a first message to a closed lead")
             if lead_id in phones and not phones[lead_id]:
                 violations.append(f"lead {lead_id}: a first message to a contact without a phone")
-            vendor = world.first_message_vendor(lead_id, entry["at"])
-            if vendor is not None and not world.team.at_work(vendor, entry["at"]):
-                violations.append(f"lead {lead_id}: a first message outside salesperson {vendor}'s hours")
+            salesperson = world.first_message_salesperson(lead_id, entry["at"])
+            if salesperson is not None and not world.team.at_work(salesperson, entry["at"]):
+                violations.append(f"lead {lead_id}: a first message outside salesperson {salesperson}'s hours")
     return violations
 
 
@@ -124,15 +124,15 @@ def appointments_consistent(world: SimWorld, story: Story, final: bool) -> list[
     none for a cancelled one."""
     violations = []
     live = [item for item in world.appointments() if item.get("status") != "cancelled"]
-    by_vendor: dict[int, list[tuple[int, int, str]]] = {}
+    by_salesperson: dict[int, list[tuple[int, int, str]]] = {}
     for item in live:
         span = (int(item["start"]), int(item["end"]), str(item["appointment_id"]))
-        by_vendor.setdefault(int(item["vendor_id"]), []).append(span)
-    for vendor, spans in by_vendor.items():
+        by_salesperson.setdefault(int(item["vendor_id"]), []).append(span)
+    for salesperson, spans in by_salesperson.items():
         spans.sort()
         for (_, end, first), (start, _, second) in itertools.pairwise(spans):
             if start < end:
-                violations.append(f"salesperson {vendor}: appointments {first} and {second} overlap")
+                violations.append(f"salesperson {salesperson}: appointments {first} and {second} overlap")
     if final:
         meeting_tasks = [
             task for task in world.kommo.tasks if task.get("task_type_id") == 2 and not task["is_completed"]

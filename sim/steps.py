@@ -286,9 +286,14 @@ def apply_trigger(world: SimWorld, story: Story, step: Step) -> None:
 def apply_book(world: SimWorld, story: Story, step: Step) -> None:
     """The operator books a meeting for the lead with its salesperson, in the salesperson's time zone."""
     lead = world.kommo.leads[world.team.leads[step["lead"]].lead_id]
-    vendor = int(lead["responsible_user_id"])
-    start = _local_start(world, vendor, step)
-    body = {"vendor_id": vendor, "lead_id": lead["id"], "start": start, "idempotency_key": story.next_id("booking")}
+    salesperson = int(lead["responsible_user_id"])
+    start = _local_start(world, salesperson, step)
+    body = {
+        "vendor_id": salesperson,
+        "lead_id": lead["id"],
+        "start": start,
+        "idempotency_key": story.next_id("booking"),
+    }
     _api(world, story, {"method": "POST", "path": "/appointments", "body": body}, lead["id"])
 
 

@@ -181,7 +181,7 @@ class SimWorld:
 
         return getattr(get_settings(), name)
 
-    def first_message_vendor(self, lead_id: int, before: float) -> int | None:
+    def first_message_salesperson(self, lead_id: int, before: float) -> int | None:
         """The salesperson a first message to the lead was written for (n8n's last proactive request)."""
         asked = [
             request["body"]
@@ -190,8 +190,8 @@ class SimWorld:
             and request["body"]["lead"]["id"] == lead_id
             and request["at"] <= before
         ]
-        vendor = (asked[-1].get("vendor") or {}) if asked else {}
-        return int(vendor["id"]) if vendor.get("id") else None
+        salesperson = (asked[-1].get("vendor") or {}) if asked else {}
+        return int(salesperson["id"]) if salesperson.get("id") else None
 
     def appointments(self) -> list[dict[str, Any]]:
         """Every appointment the service keeps (a scan of its table)."""

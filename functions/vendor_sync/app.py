@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from sales_assistant.adapters.sync_lock import SyncBusy
-from sales_assistant.api import vendors
+from sales_assistant.api import salespeople
 from sales_assistant.api.http import build_resolver
 from sales_assistant.config import get_settings
 from sales_assistant.event_sources import EventSources
@@ -18,7 +18,7 @@ get_settings().require("api", "kommo")  # fails the cold start, naming what is m
 @cache
 def http_app() -> APIGatewayHttpResolver:
     """The /vendors routes."""
-    return build_resolver(vendors.router)
+    return build_resolver(salespeople.router)
 
 
 def scheduled_sync() -> dict[str, Any]:
@@ -28,7 +28,7 @@ def scheduled_sync() -> dict[str, Any]:
 
     token_refreshed = kommo_client(get_settings()).refresh_token_ahead()
     try:
-        return {**vendors.run_vendor_sync(on_demand=False), "token_refreshed": token_refreshed}
+        return {**salespeople.run_salesperson_sync(on_demand=False), "token_refreshed": token_refreshed}
     except SyncBusy as busy:  # an on-demand run is going: it does this run's work
         logger.info("scheduled vendor sync skipped", extra={"reason": busy.code})
         return {"skipped": busy.code, "token_refreshed": token_refreshed}

@@ -197,8 +197,10 @@ def test_the_n8n_token_acts_only_for_the_lead_n8n_is_answering_and_its_salespers
     def scheduling(method: str, path: str, body: Any = None, token: str = N8N_API_TOKEN) -> tuple[int, Any]:
         return agenda.api("SchedulingFunction", method, path, body, token=token)
 
-    def hold(lead: int, vendor: int = ANA, token: str = N8N_API_TOKEN) -> tuple[int, Any]:
-        return scheduling("POST", "/holds", {"vendor_id": vendor, "lead_id": lead, "start": at(day, "10:00")}, token)
+    def hold(lead: int, salesperson: int = ANA, token: str = N8N_API_TOKEN) -> tuple[int, Any]:
+        return scheduling(
+            "POST", "/holds", {"vendor_id": salesperson, "lead_id": lead, "start": at(day, "10:00")}, token
+        )
 
     assert hold(MARIANA_LEAD)[0] == 403  # no conversation is being answered
     agenda.n8n.holds["lead:27754599"] = threading.Event()
@@ -227,7 +229,7 @@ def test_the_n8n_token_acts_only_for_the_lead_n8n_is_answering_and_its_salespers
         assert (
             refused["message"] == f"the n8n token acts only for the lead n8n is answering now, not lead {JULIANA_LEAD}"
         )
-        status, refused = hold(MARIANA_LEAD, vendor=8401235)  # Bruno is not Mariana's salesperson
+        status, refused = hold(MARIANA_LEAD, salesperson=8401235)  # Bruno is not Mariana's salesperson
         assert (status, refused["message"]) == (
             403,
             f"the n8n token books only with lead {MARIANA_LEAD}'s own salesperson, not 8401235",

@@ -68,13 +68,13 @@ def the_appointment_booked(world: World, events: Events) -> None:
 
 
 def carla_works(hours: dict[str, list[str]]) -> None:
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.adapters.salespeople import DynamoSalespeople
     from sales_assistant.config import get_settings
 
-    vendors = DynamoVendorRepository(get_settings().vendors_table)
-    carla = vendors.get(CARLA)
+    salespeople = DynamoSalespeople(get_settings().salespeople_table)
+    carla = salespeople.get(CARLA)
     assert carla is not None
-    vendors.save_profile(CARLA, carla.profile.model_copy(update={"working_hours": hours}))
+    salespeople.save_profile(CARLA, carla.profile.model_copy(update={"working_hours": hours}))
 
 
 def a_first_message_waits_for_carla(world: World, events: Events) -> None:

@@ -27,7 +27,7 @@ ALL_DAY = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "
 @pytest.fixture
 def proactive(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
     """The world with trigger rules, a template Salesbot and every salesperson at work all day."""
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.adapters.salespeople import DynamoSalespeople
     from sales_assistant.config import get_settings
 
     for name, value in {
@@ -39,9 +39,11 @@ def proactive(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
         monkeypatch.setenv(name, value)
     reset_caches()
     world.handler("VendorSyncFunction")(schedule_event("VendorSyncFunction"))
-    vendors = DynamoVendorRepository(get_settings().vendors_table)
-    for vendor in vendors.all():
-        vendors.save_profile(vendor.vendor_id, vendor.profile.model_copy(update={"working_hours": ALL_DAY}))
+    salespeople = DynamoSalespeople(get_settings().salespeople_table)
+    for salesperson in salespeople.all():
+        salespeople.save_profile(
+            salesperson.vendor_id, salesperson.profile.model_copy(update={"working_hours": ALL_DAY})
+        )
     return world
 
 
@@ -112,11 +114,11 @@ def test_a_lead_of_another_area_is_routed_to_the_next_salesperson_of_its_area(pr
 
 
 def test_inactive_and_test_salespeople_never_write_to_a_real_lead(proactive: World) -> None:
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.adapters.salespeople import DynamoSalespeople
     from sales_assistant.config import get_settings
 
-    vendors = DynamoVendorRepository(get_settings().vendors_table)
-    vendors.mark_left(8401236, 1)  # Carla left
+    salespeople = DynamoSalespeople(get_settings().salespeople_table)
+    salespeople.mark_left(8401236, 1)  # Carla left
     post_trigger(proactive, {"lead_id": JULIANA_LEAD, "trigger": "form"})
     proactive.kommo.leads[MARIANA_LEAD]["responsible_user_id"] = 8409901  # a test user
     post_trigger(proactive, {"lead_id": MARIANA_LEAD, "trigger": "form"})
@@ -169,13 +171,13 @@ def test_bad_trigger_requests_get_a_clear_4xx(proactive: World) -> None:
 def test_a_trigger_outside_the_salespersons_hours_waits_and_is_sent_once_when_they_open(proactive: World) -> None:
     import boto3
 
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.adapters.salespeople import DynamoSalespeople
     from sales_assistant.config import get_settings
 
-    vendors = DynamoVendorRepository(get_settings().vendors_table)
-    carla = vendors.get(8401236)
+    salespeople = DynamoSalespeople(get_settings().salespeople_table)
+    carla = salespeople.get(8401236)
     assert carla is not None
-    vendors.save_profile(8401236, carla.profile.model_copy(update={"working_hours": {"mon": ["00:00-00:01"]}}))
+    salespeople.save_profile(8401236, carla.profile.model_copy(update={"working_hours": {"mon": ["00:00-00:01"]}}))
     post_trigger(proactive, {"lead_id": JULIANA_LEAD, "trigger": "form"})
     proactive.pump()
     assert runs(proactive, JULIANA_LEAD) == []
@@ -183,7 +185,7 @@ def test_a_trigger_outside_the_salespersons_hours_waits_and_is_sent_once_when_th
     assert deferred["lead_id"] == JULIANA_LEAD and deferred["vendor_id"] == 8401236
 
     # Monday 00:00 comes: the sweep sends it, once, however often it runs.
-    vendors.save_profile(8401236, carla.profile.model_copy(update={"working_hours": ALL_DAY}))
+    salespeople.save_profile(8401236, carla.profile.model_copy(update={"working_hours": ALL_DAY}))
     boto3.resource("dynamodb").Table(get_settings().triggers_table).update_item(
         Key={"trigger_id": f"{JULIANA_LEAD}-form"},
         UpdateExpression="SET due_at = :past",
@@ -280,7 +282,7 @@ def test_with_reassignment_on_the_lead_moves_to_the_chosen_salesperson_without_a
 
 
 def test_a_salesperson_hired_after_the_last_sync_is_fetched_from_kommo_once_and_cached(proactive: World) -> None:
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.adapters.salespeople import DynamoSalespeople
     from sales_assistant.config import get_settings
 
     proactive.kommo.users.append(
@@ -295,7 +297,7 @@ def test_a_salesperson_hired_after_the_last_sync_is_fetched_from_kommo_once_and_
     proactive.pump()
 
     assert len(proactive.kommo.calls("GET", "/api/v4/users/8401299")) == 1  # the second trigger finds it cached
-    paula = DynamoVendorRepository(get_settings().vendors_table).get(8401299)
+    paula = DynamoSalespeople(get_settings().salespeople_table).get(8401299)
     assert paula is not None and paula.name == "Paula Nova"
     first_note = notes_on(proactive, JULIANA_LEAD)[0]  # known now, but her profile serves no area yet
     assert "o responsável não atende a área do lead" in first_note
@@ -307,25 +309,25 @@ CLOSED = {"mon": ["00:00-00:01"]}
 
 def auto_salespeople() -> list[int]:
     """The round robin's pool for an Auto lead, in the order the service uses (ascending ids)."""
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.adapters.salespeople import DynamoSalespeople
     from sales_assistant.config import get_settings
 
-    vendors = DynamoVendorRepository(get_settings().vendors_table).all()
+    salespeople = DynamoSalespeople(get_settings().salespeople_table).all()
     return sorted(
         v.vendor_id
-        for v in vendors
+        for v in salespeople
         if v.active and not v.profile.is_test and "auto" in {a.casefold() for a in v.profile.areas}
     )
 
 
 def set_hours(vendor_id: int, hours: dict[str, list[str]]) -> None:
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.adapters.salespeople import DynamoSalespeople
     from sales_assistant.config import get_settings
 
-    vendors = DynamoVendorRepository(get_settings().vendors_table)
-    vendor = vendors.get(vendor_id)
-    assert vendor is not None
-    vendors.save_profile(vendor_id, vendor.profile.model_copy(update={"working_hours": hours}))
+    salespeople = DynamoSalespeople(get_settings().salespeople_table)
+    salesperson = salespeople.get(vendor_id)
+    assert salesperson is not None
+    salespeople.save_profile(vendor_id, salesperson.profile.model_copy(update={"working_hours": hours}))
 
 
 def sweep_when_due(world: World, trigger_id: str) -> None:
@@ -364,9 +366,9 @@ def test_a_deferred_first_message_goes_out_with_the_salesperson_it_was_routed_to
     assert len(runs(proactive, MARIANA_LEAD)) == 1, (
         f"not sent when {first} opened; deferred again to {[t['vendor_id'] for t in still]}"
     )
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.adapters.salespeople import DynamoSalespeople
 
-    chosen = DynamoVendorRepository(get_settings().vendors_table).get(first)
+    chosen = DynamoSalespeople(get_settings().salespeople_table).get(first)
     [sent] = [note for note in notes_on(proactive, MARIANA_LEAD) if "Primeira mensagem enviada" in note]
     assert chosen is not None and chosen.name in sent  # recorded as the one it was written for
 
@@ -375,7 +377,7 @@ def test_a_deferred_first_message_whose_salesperson_left_goes_to_another_of_the_
     """Routed to the first Auto salesperson (closed), who leaves the team before their hours open: the
     sweep does not write as someone who left; the lead is routed again to an active one."""
 
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.adapters.salespeople import DynamoSalespeople
     from sales_assistant.config import get_settings
 
     proactive.kommo.leads[MARIANA_LEAD]["responsible_user_id"] = 8401235
@@ -385,12 +387,12 @@ def test_a_deferred_first_message_whose_salesperson_left_goes_to_another_of_the_
     proactive.pump()
     assert [deferred["vendor_id"] for deferred in list_deferred(proactive)] == [first]
 
-    DynamoVendorRepository(get_settings().vendors_table).mark_left(first, 1)
+    DynamoSalespeople(get_settings().salespeople_table).mark_left(first, 1)
     sweep_when_due(proactive, f"{MARIANA_LEAD}-form")
 
     assert len(runs(proactive, MARIANA_LEAD)) == 1
     [sent] = [note for note in notes_on(proactive, MARIANA_LEAD) if "Primeira mensagem enviada" in note]
-    gone = DynamoVendorRepository(get_settings().vendors_table).get(first)
+    gone = DynamoSalespeople(get_settings().salespeople_table).get(first)
     assert gone is not None and gone.name not in sent
 
 

@@ -28,14 +28,14 @@ SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 def agenda(world: World) -> World:
     """The world with the salespeople synced from the Kommo sandbox, Ana with her profile of
     config/vendor-profiles.json (the local run's profiles work all day)."""
-    from local.defaults import VENDOR_PROFILES
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from local.defaults import SALESPERSON_PROFILES
+    from sales_assistant.adapters.salespeople import DynamoSalespeople
     from sales_assistant.config import get_settings
-    from sales_assistant.models.vendor import VendorProfiles
+    from sales_assistant.models.salesperson import SalespersonProfiles
 
     world.handler("VendorSyncFunction")(schedule_event("VendorSyncFunction"))
-    profiles = VendorProfiles.model_validate_json(VENDOR_PROFILES.read_text()).vendors
-    DynamoVendorRepository(get_settings().vendors_table).save_profile(ANA, profiles[ANA])
+    profiles = SalespersonProfiles.model_validate_json(SALESPERSON_PROFILES.read_text()).vendors
+    DynamoSalespeople(get_settings().salespeople_table).save_profile(ANA, profiles[ANA])
     return world
 
 
@@ -67,14 +67,14 @@ def scheduling_at(clock: Callable[[], float]) -> SchedulingService:
     from sales_assistant.adapters.agenda import DynamoAgenda
     from sales_assistant.adapters.kommo import kommo_client
     from sales_assistant.adapters.queues import QueuePublisher
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.adapters.salespeople import DynamoSalespeople
     from sales_assistant.config import get_settings
     from sales_assistant.services.scheduling import SchedulingService
 
     settings = get_settings()
     return SchedulingService(
         agenda=DynamoAgenda(settings.appointments_table),
-        vendors=DynamoVendorRepository(settings.vendors_table),
+        salespeople=DynamoSalespeople(settings.salespeople_table),
         kommo=kommo_client(settings),
         events=QueuePublisher.from_settings(settings),
         hold_minutes=settings.hold_minutes,

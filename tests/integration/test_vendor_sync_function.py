@@ -43,9 +43,9 @@ def test_the_schedule_caches_every_kommo_user_with_local_profiles(vendor_sync: A
     assert result["kommo_users"] == 12 and len(result["added"]) == 12
     status, body = http(vendor_sync, "GET", "/vendors")
     assert status == 200 and len(body["vendors"]) == 12
-    ana = next(vendor for vendor in body["vendors"] if vendor["vendor_id"] == 8401234)
+    ana = next(salesperson for salesperson in body["vendors"] if salesperson["vendor_id"] == 8401234)
     assert ana["name"] == "Ana Souza" and ana["profile"]["areas"] == ["Auto"]
-    testers = [vendor for vendor in body["vendors"] if vendor["profile"]["is_test"]]
+    testers = [salesperson for salesperson in body["vendors"] if salesperson["profile"]["is_test"]]
     assert len(testers) == 3
 
 
@@ -64,7 +64,7 @@ def test_users_added_changed_and_removed_in_kommo_show_up(vendor_sync: Any, komm
     assert bruno["profile"]["areas"] == ["Imóveis"]  # the local profile survives
 
 
-def test_vendor_routes_need_the_operator_token(vendor_sync: Any) -> None:
+def test_salesperson_routes_need_the_operator_token(vendor_sync: Any) -> None:
     for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": API_TOKEN}):
         status, body = http(vendor_sync, "GET", "/vendors", headers=headers)
         assert (status, body["error"]) == (401, "unauthorized")
@@ -124,14 +124,14 @@ def test_a_profile_stored_before_todays_hours_rules_never_stops_the_team(vendor_
     from sales_assistant.config import get_settings
 
     vendor_sync(schedule_event())
-    boto3.resource("dynamodb").Table(get_settings().vendors_table).update_item(
+    boto3.resource("dynamodb").Table(get_settings().salespeople_table).update_item(
         Key={"vendor_id": 8401234},
         UpdateExpression="SET profile.working_hours = :overnight",
         ExpressionAttributeValues={":overnight": {"mon": ["22:00-06:00"]}},
     )
     status, body = http(vendor_sync, "GET", "/vendors")
     assert status == 200 and len(body["vendors"]) == 12
-    ana = next(vendor for vendor in body["vendors"] if vendor["vendor_id"] == 8401234)
+    ana = next(salesperson for salesperson in body["vendors"] if salesperson["vendor_id"] == 8401234)
     assert ana["profile"]["working_hours"] == {} and ana["profile"]["areas"] == []
 
     vendor_sync(schedule_event())  # the sync applies config/vendor-profiles.json again

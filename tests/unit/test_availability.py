@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sales_assistant.models.appointment import Slot
-from sales_assistant.models.vendor import VendorProfile
+from sales_assistant.models.salesperson import SalespersonProfile
 from sales_assistant.services.availability import Interval, Unbookable, bookable, free_slots, grains, nearest_free
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 NEW_YORK = ZoneInfo("America/New_York")
 LISBON = ZoneInfo("Europe/Lisbon")
-NEWLY_SYNCED = VendorProfile()  # no profile: Mon-Fri 09-18 São Paulo, 30-minute meetings, BR holidays
+NEWLY_SYNCED = SalespersonProfile()  # no profile: Mon-Fri 09-18 São Paulo, 30-minute meetings, BR holidays
 
 
 def ts(zone: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
@@ -41,9 +41,9 @@ def test_a_regional_holiday_counts_only_for_the_salesperson_of_that_state() -> N
     now = ts(SAO_PAULO, 2026, 7, 1, 12)
     day = (ts(SAO_PAULO, 2026, 7, 9), ts(SAO_PAULO, 2026, 7, 10))  # 9 July: Revolução Constitucionalista (SP)
     assert free_slots(NEWLY_SYNCED, *day, now, set())
-    assert free_slots(VendorProfile(holidays_subdivision="SP"), *day, now, set()) == []
+    assert free_slots(SalespersonProfile(holidays_subdivision="SP"), *day, now, set()) == []
     with pytest.raises(Unbookable) as refused:
-        bookable(VendorProfile(holidays_subdivision="SP"), datetime(2026, 7, 9, 10, tzinfo=SAO_PAULO), now)
+        bookable(SalespersonProfile(holidays_subdivision="SP"), datetime(2026, 7, 9, 10, tzinfo=SAO_PAULO), now)
     assert refused.value.code == "holiday"
 
 
@@ -58,7 +58,7 @@ def test_a_regional_holiday_counts_only_for_the_salesperson_of_that_state() -> N
 def test_across_a_dst_change_the_salesperson_still_starts_at_nine_local(
     zone: ZoneInfo, before: tuple[int, int, int], after: tuple[int, int, int], offsets: tuple[str, str]
 ) -> None:
-    profile = VendorProfile(timezone=str(zone), holidays_country="")
+    profile = SalespersonProfile(timezone=str(zone), holidays_country="")
     now = ts(zone, *before) - 86400
     for day, offset in zip((before, after), offsets, strict=True):
         [first, *_] = free_slots(profile, ts(zone, *day), ts(zone, *day, 23), now, set())
@@ -66,7 +66,7 @@ def test_across_a_dst_change_the_salesperson_still_starts_at_nine_local(
 
 
 def test_a_start_given_in_another_offset_is_judged_in_the_salespersons_own_time() -> None:
-    profile = VendorProfile(timezone="America/New_York", holidays_country="US")
+    profile = SalespersonProfile(timezone="America/New_York", holidays_country="US")
     now = ts(NEW_YORK, 2026, 10, 28)
     assert bookable(profile, datetime.fromisoformat("2026-11-02T14:00:00+00:00"), now).start == ts(
         NEW_YORK, 2026, 11, 2, 9
@@ -93,14 +93,14 @@ def test_a_start_that_cannot_be_booked_says_why(start: datetime, code: str) -> N
 
 
 def test_a_meeting_and_its_buffer_occupy_whole_five_minute_grains() -> None:
-    profile = VendorProfile(meeting_minutes=30, buffer_minutes=10)
+    profile = SalespersonProfile(meeting_minutes=30, buffer_minutes=10)
     interval = Interval.starting(ts(SAO_PAULO, 2026, 11, 16, 10), profile)
     assert len(interval.grains) == 8 and interval.grains[0] == interval.start  # 10:00 ... 10:35
     assert grains(interval.start + 60, interval.start + 301) == [interval.start, interval.start + 300]
 
 
 def test_booked_grains_and_their_buffer_are_not_offered_and_the_nearest_free_are() -> None:
-    profile = VendorProfile(buffer_minutes=10)
+    profile = SalespersonProfile(buffer_minutes=10)
     now = ts(SAO_PAULO, 2026, 11, 13, 12)
     busy = set(Interval.starting(ts(SAO_PAULO, 2026, 11, 16, 10), profile).grains)
     day = free_slots(profile, ts(SAO_PAULO, 2026, 11, 16, 9), ts(SAO_PAULO, 2026, 11, 16, 12), now, busy)
@@ -111,12 +111,12 @@ def test_booked_grains_and_their_buffer_are_not_offered_and_the_nearest_free_are
 
 def test_a_meeting_with_its_buffer_must_fit_one_transaction() -> None:
     with pytest.raises(ValueError, match="at most 240"):
-        VendorProfile(meeting_minutes=240, buffer_minutes=10)
+        SalespersonProfile(meeting_minutes=240, buffer_minutes=10)
 
 
 def test_a_profile_with_an_unknown_timezone_is_refused_and_an_unknown_country_has_no_holidays() -> None:
     with pytest.raises(ValueError, match="unknown timezone"):
-        VendorProfile(timezone="America/Atlantis")
-    profile = VendorProfile(holidays_country="XX")
+        SalespersonProfile(timezone="America/Atlantis")
+    profile = SalespersonProfile(holidays_country="XX")
     now = ts(SAO_PAULO, 2026, 11, 13, 12)
     assert len(free_slots(profile, ts(SAO_PAULO, 2026, 11, 20), ts(SAO_PAULO, 2026, 11, 21), now, set())) == 18

@@ -103,3 +103,9 @@ def test_check_names_a_protocol_defined_twice(tmp_path: Path, capsys: pytest.Cap
 
     assert main(["--root", str(root), "--check"]) == 1
     assert "Protocol SlotFinder is defined 2 times" in capsys.readouterr().out
+
+
+def test_the_project_keeps_to_the_limits(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 22's limits on this very checkout: no services file over 300 lines, no services function over 50,
+    every Protocol in services/ports/, each name once."""
+    assert main(["--check"]) == 0, capsys.readouterr().out

@@ -11,14 +11,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from sales_assistant.models.vendor import VendorProfile
+from sales_assistant.models.salesperson import SalespersonProfile
 from sales_assistant.services.availability import free_slots
 from sales_assistant.services.working_hours import day_spans, next_opening
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 NEW_YORK = ZoneInfo("America/New_York")
-NIGHT_OWL = VendorProfile(timezone="America/New_York", holidays_country="US", working_hours={"sun": ["00:00-01:30"]})
-ANA = VendorProfile(working_hours={"mon": ["09:00-12:00", "13:00-18:00"], "fri": ["09:00-17:00"]})
+NIGHT_OWL = SalespersonProfile(
+    timezone="America/New_York", holidays_country="US", working_hours={"sun": ["00:00-01:30"]}
+)
+ANA = SalespersonProfile(working_hours={"mon": ["09:00-12:00", "13:00-18:00"], "fri": ["09:00-17:00"]})
 
 
 def at(zone: ZoneInfo, year: int, month: int, day: int, hour: int, minute: int) -> float:
@@ -39,13 +41,13 @@ def test_on_friday_night_it_waits_for_monday_morning() -> None:
 
 
 def test_a_salesperson_without_hours_works_monday_to_friday_nine_to_six() -> None:
-    assert next_opening(VendorProfile(), at(SAO_PAULO, 2026, 11, 28, 10, 0)) == datetime(
+    assert next_opening(SalespersonProfile(), at(SAO_PAULO, 2026, 11, 28, 10, 0)) == datetime(
         2026, 11, 30, 9, 0, tzinfo=SAO_PAULO
     )
 
 
 def test_hours_follow_daylight_saving_in_the_salespersons_zone() -> None:
-    nina = VendorProfile(timezone="America/New_York", working_hours={"mon": ["09:00-17:00"]})
+    nina = SalespersonProfile(timezone="America/New_York", working_hours={"mon": ["09:00-17:00"]})
     # Sunday 2026-03-08 is the US change: Monday 09:00 is 13:00 UTC after it (14:00 UTC before).
     opening = next_opening(nina, at(NEW_YORK, 2026, 3, 7, 12, 0))
     assert opening is not None and opening.astimezone(ZoneInfo("UTC")).hour == 13
@@ -55,14 +57,14 @@ def test_hours_follow_daylight_saving_in_the_salespersons_zone() -> None:
 
 def test_on_a_holiday_a_first_message_waits_for_the_next_working_day_as_bookings_do() -> None:
     christmas_morning = at(SAO_PAULO, 2026, 12, 25, 10, 0)  # a Friday
-    assert next_opening(VendorProfile(), christmas_morning) == datetime(2026, 12, 28, 9, 0, tzinfo=SAO_PAULO)
-    assert next_opening(VendorProfile(), at(SAO_PAULO, 2026, 12, 24, 10, 0)) is None  # the day before: open
+    assert next_opening(SalespersonProfile(), christmas_morning) == datetime(2026, 12, 28, 9, 0, tzinfo=SAO_PAULO)
+    assert next_opening(SalespersonProfile(), at(SAO_PAULO, 2026, 12, 24, 10, 0)) is None  # the day before: open
     christmas = int(at(SAO_PAULO, 2026, 12, 25, 0, 0)), int(at(SAO_PAULO, 2026, 12, 26, 0, 0))
-    assert free_slots(VendorProfile(), *christmas, int(christmas_morning) - 7 * 86400, set()) == []
+    assert free_slots(SalespersonProfile(), *christmas, int(christmas_morning) - 7 * 86400, set()) == []
 
 
 def test_a_salesperson_without_national_holidays_works_on_christmas() -> None:
-    assert next_opening(VendorProfile(holidays_country=""), at(SAO_PAULO, 2026, 12, 25, 10, 0)) is None
+    assert next_opening(SalespersonProfile(holidays_country=""), at(SAO_PAULO, 2026, 12, 25, 10, 0)) is None
 
 
 def test_after_a_sunday_span_ends_in_the_repeated_dst_hour_the_salesperson_is_closed() -> None:
@@ -82,7 +84,7 @@ def test_in_the_first_of_the_repeated_dst_hours_a_span_still_going_is_open() -> 
 
 @pytest.mark.parametrize("span", ["00:00-24:00", "18:00-24:00", "23:59-24:00", "00:00-00:01"])
 def test_working_hours_that_pass_validation_can_be_used(span: str) -> None:
-    profile = VendorProfile(working_hours={day: [span] for day in ("mon", "tue", "wed", "thu", "fri")})
+    profile = SalespersonProfile(working_hours={day: [span] for day in ("mon", "tue", "wed", "thu", "fri")})
     try:
         next_opening(profile, time.time())
     except ValueError as error:
@@ -106,10 +108,10 @@ def test_working_hours_that_pass_validation_can_be_used(span: str) -> None:
 )
 def test_hours_a_salesperson_cannot_work_are_refused_naming_the_span(span: str, message: str) -> None:
     with pytest.raises(ValidationError) as refused:
-        VendorProfile(working_hours={"mon": ["09:00-12:00", span]})
+        SalespersonProfile(working_hours={"mon": ["09:00-12:00", span]})
     assert message in str(refused.value)
 
 
 def test_a_sunday_night_span_goes_on_until_midnight_and_on_into_monday() -> None:
     with pytest.raises(ValidationError, match=re.escape('sun: ["23:00-24:00"] and mon: ["00:00-02:00"]')):
-        VendorProfile(working_hours={"sun": ["23:00-02:00"]})
+        SalespersonProfile(working_hours={"sun": ["23:00-02:00"]})

@@ -18,8 +18,8 @@ if TYPE_CHECKING:  # every service and adapter is imported by the factory that b
     from sales_assistant.adapters.parked import DynamoParkedEntities
     from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
     from sales_assistant.adapters.received import DynamoReceivedMessages
+    from sales_assistant.adapters.salespeople import DynamoSalespeople
     from sales_assistant.adapters.sync_lock import DynamoSyncLock
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
     from sales_assistant.services.actions import AnswerActions, LeadChanges
     from sales_assistant.services.answers import AnswerWriter
     from sales_assistant.services.appointment_followups import AppointmentFollowUps
@@ -264,7 +264,7 @@ def scheduling_service(settings: Settings) -> SchedulingService:
         raise SettingsError("APPOINTMENTS_TABLE, SCHEDULING_QUEUE_URL: required by the scheduling flow")
     return SchedulingService(
         agenda=DynamoAgenda(settings.appointments_table),
-        vendors=salespeople(settings),
+        salespeople=salespeople(settings),
         kommo=kommo_client(settings),
         events=queue_publisher(settings),
         hold_minutes=settings.hold_minutes,
@@ -289,7 +289,7 @@ def appointment_followups(settings: Settings) -> AppointmentFollowUps:
     agenda = DynamoAgenda(settings.appointments_table)
     return AppointmentFollowUps(
         agenda=agenda,
-        vendors=salespeople(settings),
+        salespeople=salespeople(settings),
         kommo=kommo_client(settings),
         meeting_tasks=MeetingTasks(kommo_client(settings), agenda, once_per_key(settings), settings.texts),
         notes=lead_notes(settings),
@@ -348,11 +348,11 @@ def lead_notes(settings: Settings) -> OnceLeadNotes:
     return OnceLeadNotes(kommo_client(settings), settings.idempotency_table, settings.dedup_ttl_seconds)
 
 
-def salespeople(settings: Settings) -> DynamoVendorRepository:
+def salespeople(settings: Settings) -> DynamoSalespeople:
     """The salespeople cache."""
-    from sales_assistant.adapters.vendors import DynamoVendorRepository
+    from sales_assistant.adapters.salespeople import DynamoSalespeople
 
-    return DynamoVendorRepository(settings.vendors_table)
+    return DynamoSalespeople(settings.salespeople_table)
 
 
 def queue_publisher(settings: Settings) -> QueuePublisher:
@@ -387,7 +387,7 @@ def sync_lock(settings: Settings) -> DynamoSyncLock:
     """One salespeople sync at a time, and one on-demand run per VENDOR_SYNC_MIN_INTERVAL_SECONDS."""
     from sales_assistant.adapters.sync_lock import DynamoSyncLock
 
-    return DynamoSyncLock(settings.kommo_table, settings.vendor_sync_min_interval_seconds)
+    return DynamoSyncLock(settings.kommo_table, settings.salesperson_sync_min_interval_seconds)
 
 
 @cache

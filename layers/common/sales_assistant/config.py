@@ -83,7 +83,7 @@ class KommoSettings(SettingsGroup):
     kommo_salesbot_id: int = Field(alias="KOMMO_SALESBOT_ID", gt=0)
     kommo_reply_field_id: int = Field(alias="KOMMO_REPLY_FIELD_ID", gt=0)
     kommo_rate_limit_per_second: float = Field(7.0, alias="KOMMO_RATE_LIMIT_PER_SECOND", gt=0, le=7)
-    vendor_sync_min_interval_seconds: int = Field(60, alias="VENDOR_SYNC_MIN_INTERVAL_SECONDS", ge=0, le=3600)
+    salesperson_sync_min_interval_seconds: int = Field(60, alias="VENDOR_SYNC_MIN_INTERVAL_SECONDS", ge=0, le=3600)
 
     @model_validator(mode="after")
     def _redirect_uri_with_oauth(self) -> KommoSettings:
@@ -161,7 +161,7 @@ class StorageSettings(SettingsGroup):
     kommo_table: str = Field(alias="KOMMO_TABLE", min_length=3)
     conversations_table: str = Field(alias="CONVERSATIONS_TABLE", min_length=3)
     bot_state_table: str = Field(alias="BOT_STATE_TABLE", min_length=3)
-    vendors_table: str = Field(alias="VENDORS_TABLE", min_length=3)
+    salespeople_table: str = Field(alias="VENDORS_TABLE", min_length=3)
     triggers_table: str = Field("", alias="TRIGGERS_TABLE")
     appointments_table: str = Field("", alias="APPOINTMENTS_TABLE")
 
@@ -284,7 +284,7 @@ class OperationsSettings(SettingsGroup):
     # required: a process without STAGE refuses to start rather than take the permissive local stage
     stage: Literal["local", "dev", "prod"] = Field(alias="STAGE")
     kill_switch_parameter: str = Field("", alias="KILL_SWITCH_PARAMETER", max_length=2048)
-    vendor_profiles_parameter: str = Field("", alias="VENDOR_PROFILES_PARAMETER")
+    salesperson_profiles_parameter: str = Field("", alias="VENDOR_PROFILES_PARAMETER")
     kommo_webhook_base_url: str = Field("", alias="KOMMO_WEBHOOK_BASE_URL", pattern=r"^(https?://\S+)?$")
     queue_max_age_seconds: int = Field(600, alias="QUEUE_MAX_AGE_SECONDS", ge=60, le=86400)
     watchdog_grace_seconds: int = Field(120, alias="WATCHDOG_GRACE_SECONDS", ge=0, le=3600)

@@ -1,4 +1,4 @@
-"""One vendor sync at a time across every Lambda, and an on-demand one at most every few seconds: one
+"""One salespeople sync at a time across every Lambda, and an on-demand one at most every few seconds: one
 conditionally written item of the Kommo table, so POST /vendors/sync in a loop cannot drain Kommo's shared
 7 requests per second. The schedule's run takes the same lock (it skips while a run is going) but is not
 held to the interval: it runs every 15 minutes."""

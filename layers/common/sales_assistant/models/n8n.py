@@ -57,7 +57,7 @@ class ContactInfo(_Model):
     phone: str = ""
 
 
-class VendorInfo(_Model):
+class SalespersonInfo(_Model):
     id: int
     name: str = ""
     areas: list[str] = []
@@ -107,7 +107,7 @@ class N8nRequest(_Model):
     conversation_id: str
     lead: LeadInfo
     contact: ContactInfo
-    vendor: VendorInfo | None = None
+    vendor: SalespersonInfo | None = None
     messages: list[ClientMessage] = []
     history: list[Turn] = []
     trigger: TriggerInfo | None = None

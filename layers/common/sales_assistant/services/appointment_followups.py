@@ -19,9 +19,9 @@ from sales_assistant import timing
 from sales_assistant.errors import NotFound
 from sales_assistant.models.appointment import Appointment, Slot
 from sales_assistant.models.kommo import KommoContact, KommoLead
-from sales_assistant.models.n8n import AppointmentInfo, ContactInfo, LeadInfo, SchedulingRequest, VendorInfo
+from sales_assistant.models.n8n import AppointmentInfo, ContactInfo, LeadInfo, SalespersonInfo, SchedulingRequest
 from sales_assistant.models.queue import AppointmentChanged, AppointmentReminderDue
-from sales_assistant.models.vendor import Vendor
+from sales_assistant.models.salesperson import Salesperson
 from sales_assistant.observability import count, logger
 from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, Template, TemplateNotConfigured
 from sales_assistant.services.leases import ConversationDoor
@@ -51,7 +51,7 @@ class AppointmentFollowUps:
         self,
         *,
         agenda: Agenda,
-        vendors: Salespeople,
+        salespeople: Salespeople,
         kommo: KommoLeads,
         meeting_tasks: MeetingTasks,
         notes: LeadNotes,
@@ -67,7 +67,7 @@ class AppointmentFollowUps:
         clock: Callable[[], float] = timing.now,
     ) -> None:
         self._agenda = agenda
-        self._vendors = vendors
+        self._salespeople = salespeople
         self._kommo = kommo
         self._meeting_tasks = meeting_tasks
         self._notes = notes
@@ -88,7 +88,7 @@ class AppointmentFollowUps:
         key = f"{appointment.appointment_id}:{appointment.version}"
         current = self._agenda.get(appointment.appointment_id)
         latest = current is None or current.version <= appointment.version
-        vendor = self._vendors.get(appointment.vendor_id)
+        salesperson = self._salespeople.get(appointment.vendor_id)
         try:
             lead = self._kommo.lead(appointment.lead_id)
         except NotFound:
@@ -96,10 +96,10 @@ class AppointmentFollowUps:
         contact = self._contact(appointment)
         steps: list[tuple[str, Callable[[], object]]] = []
         if latest:  # n8n's agenda keeps the last write: an older change retried late must not overwrite a newer one
-            forward = partial(self._forward, item, vendor, lead, contact)
+            forward = partial(self._forward, item, salesperson, lead, contact)
             steps.append(("n8n", lambda: self._once("appointment-n8n", key, forward)))
         if lead is not None:
-            steps.append(("note", lambda: self._note(item, vendor, key)))
+            steps.append(("note", lambda: self._note(item, salesperson, key)))
         if item.change == "cancelled":
             steps += [
                 ("task", lambda: self._meeting_tasks.complete(appointment, key)),
@@ -109,7 +109,10 @@ class AppointmentFollowUps:
             steps += [
                 ("task", lambda: self._meeting_tasks.keep(appointment, lead.id, key)),
                 ("reminders", lambda: self._once("appointment-reminders", key, lambda: self._set_reminders(item))),
-                ("confirmation", lambda: self._tell_client(appointment, vendor, lead, contact, "confirmation", key)),
+                (
+                    "confirmation",
+                    lambda: self._tell_client(appointment, salesperson, lead, contact, "confirmation", key),
+                ),
             ]
         return _run(steps, appointment.appointment_id)
 
@@ -124,12 +127,16 @@ class AppointmentFollowUps:
         except NotFound:
             return "lead_deleted"
         key = f"{appointment.appointment_id}:{appointment.version}:{item.minutes_before}"
-        vendor = self._vendors.get(appointment.vendor_id)
-        return self._tell_client(appointment, vendor, lead, self._contact(appointment), "reminder", key)
+        salesperson = self._salespeople.get(appointment.vendor_id)
+        return self._tell_client(appointment, salesperson, lead, self._contact(appointment), "reminder", key)
 
     # ------------------------------------------------------------------ steps
     def _forward(
-        self, item: AppointmentChanged, vendor: Vendor | None, lead: KommoLead | None, contact: KommoContact | None
+        self,
+        item: AppointmentChanged,
+        salesperson: Salesperson | None,
+        lead: KommoLead | None,
+        contact: KommoContact | None,
     ) -> dict[str, bool]:
         appointment = item.appointment
         slot = Slot.of(appointment.start, appointment.end, appointment.timezone)
@@ -138,7 +145,9 @@ class AppointmentFollowUps:
             conversation_id=f"lead:{appointment.lead_id}",
             lead=LeadInfo.of(lead, area="", hidden_field_ids=set()) if lead else LeadInfo(id=appointment.lead_id),
             contact=contact_info or ContactInfo(id=appointment.contact_id or 0),
-            vendor=VendorInfo(id=vendor.vendor_id, name=vendor.name, areas=vendor.profile.areas) if vendor else None,
+            vendor=SalespersonInfo(id=salesperson.vendor_id, name=salesperson.name, areas=salesperson.profile.areas)
+            if salesperson
+            else None,
             window_open=self._window_open(appointment.lead_id),
             appointment=AppointmentInfo(
                 id=appointment.appointment_id,
@@ -148,7 +157,8 @@ class AppointmentFollowUps:
                 start=slot.start.isoformat(),
                 end=slot.end.isoformat(),
                 status=item.change,
-                agenda_table=(vendor.profile.agenda_table if vendor else "") or f"agenda_{appointment.vendor_id}",
+                agenda_table=(salesperson.profile.agenda_table if salesperson else "")
+                or f"agenda_{appointment.vendor_id}",
             ),
         )
         try:
@@ -158,9 +168,9 @@ class AppointmentFollowUps:
             raise
         return {"stored": True}
 
-    def _note(self, item: AppointmentChanged, vendor: Vendor | None, key: str) -> None:
+    def _note(self, item: AppointmentChanged, salesperson: Salesperson | None, key: str) -> None:
         appointment = item.appointment
-        text = self._texts.render(f"note_appointment_{item.change}", **appointment_values(appointment, vendor))
+        text = self._texts.render(f"note_appointment_{item.change}", **appointment_values(appointment, salesperson))
         self._notes.note(f"appointment:{key}", appointment.lead_id, text, service=True)
 
     def _set_reminders(self, item: AppointmentChanged) -> dict[str, list[int]]:
@@ -169,7 +179,7 @@ class AppointmentFollowUps:
     def _tell_client(
         self,
         appointment: Appointment,
-        vendor: Vendor | None,
+        salesperson: Salesperson | None,
         lead: KommoLead,
         contact: KommoContact | None,
         what: str,
@@ -179,19 +189,22 @@ class AppointmentFollowUps:
         the 24-hour window; without one configured, a task for the salesperson)."""
         if contact is None:
             return "no_contact"
-        send = partial(self._send, appointment, vendor, lead, contact, what, key)
+        send = partial(self._send, appointment, salesperson, lead, contact, what, key)
         return str(self._once(f"appointment-{what}", key, lambda: {"outcome": send()})["outcome"])
 
     def _send(
         self,
         appointment: Appointment,
-        vendor: Vendor | None,
+        salesperson: Salesperson | None,
         lead: KommoLead,
         contact: KommoContact,
         what: str,
         key: str,
     ) -> str:
-        values = {**appointment_values(appointment, vendor), "nome": contact.name.split(" ")[0] if contact.name else ""}
+        values = {
+            **appointment_values(appointment, salesperson),
+            "nome": contact.name.split(" ")[0] if contact.name else "",
+        }
         template_name = getattr(self._config, f"{what}_template")
         outgoing_key = f"appointment-{what}:{key}"
         if any(self._takeover.is_paused(paused) for paused in {contact.id, lead.main_contact_id} if paused):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sales_assistant.models.appointment import Slot
-from sales_assistant.models.vendor import VendorProfile
+from sales_assistant.models.salesperson import SalespersonProfile
 from sales_assistant.services.working_hours import holiday_name, open_spans
 
 GRAIN_SECONDS = 300
@@ -39,7 +39,7 @@ class Interval:
     occupied_until: int
 
     @classmethod
-    def starting(cls, start: int, profile: VendorProfile) -> Interval:
+    def starting(cls, start: int, profile: SalespersonProfile) -> Interval:
         end = start + profile.meeting_minutes * 60
         return cls(start, end, end + profile.buffer_minutes * 60)
 
@@ -53,7 +53,7 @@ def grains(start: int, until: int) -> list[int]:
     return list(range(start - start % GRAIN_SECONDS, until, GRAIN_SECONDS))
 
 
-def free_slots(profile: VendorProfile, start: int, end: int, now: int, busy: set[int]) -> list[Slot]:
+def free_slots(profile: SalespersonProfile, start: int, end: int, now: int, busy: set[int]) -> list[Slot]:
     """The salesperson's free slots that start within [start, end), earliest first."""
     earliest, latest = _bookable_window(profile, now)
     return [
@@ -63,7 +63,7 @@ def free_slots(profile: VendorProfile, start: int, end: int, now: int, busy: set
     ]
 
 
-def nearest_free(profile: VendorProfile, start: int, now: int, busy: set[int]) -> list[Slot]:
+def nearest_free(profile: SalespersonProfile, start: int, now: int, busy: set[int]) -> list[Slot]:
     """Up to NEAREST_FREE free slots closest to `start` (either side), in time order."""
     window = NEAREST_WINDOW_DAYS * 86400
     slots = free_slots(profile, start - window, start + window, now, busy)
@@ -71,7 +71,7 @@ def nearest_free(profile: VendorProfile, start: int, now: int, busy: set[int]) -
     return sorted(closest, key=lambda slot: slot.start)
 
 
-def bookable(profile: VendorProfile, start: datetime, now: int, *, held: bool = False) -> Interval:
+def bookable(profile: SalespersonProfile, start: datetime, now: int, *, held: bool = False) -> Interval:
     """The interval a meeting starting at `start` occupies; raises Unbookable with the reason it cannot be.
     `held`: the slot is held for this booking, so it passed the notice when it was held."""
     begin = int(start.timestamp())
@@ -97,11 +97,11 @@ def bookable(profile: VendorProfile, start: datetime, now: int, *, held: bool = 
     return interval
 
 
-def _bookable_window(profile: VendorProfile, now: int) -> tuple[int, int]:
+def _bookable_window(profile: SalespersonProfile, now: int) -> tuple[int, int]:
     return now + profile.min_notice_minutes * 60, now + profile.horizon_days * 86400
 
 
-def _candidates(profile: VendorProfile, start: int, end: int) -> list[Interval]:
+def _candidates(profile: SalespersonProfile, start: int, end: int) -> list[Interval]:
     """Meeting starts every meeting length from each working span's opening, within [start, end)."""
     if end <= start:
         return []

@@ -19,7 +19,7 @@ from sales_assistant.errors import NotFound
 from sales_assistant.models.conversation import KommoSnapshot
 from sales_assistant.models.kommo import KommoContact, KommoLead
 from sales_assistant.models.kommo_webhook import ChatMessage
-from sales_assistant.models.n8n import ContactInfo, LeadInfo, N8nRequest, TriggerInfo, Turn, VendorInfo
+from sales_assistant.models.n8n import ContactInfo, LeadInfo, N8nRequest, SalespersonInfo, TriggerInfo, Turn
 from sales_assistant.observability import count, logger, mask_phone, mask_text
 from sales_assistant.services.actions import AnswerActions
 from sales_assistant.services.answers import Answer, AnswerWriter, client_message
@@ -245,7 +245,7 @@ class ReactiveConversations:
 
     def _request(self, batch: Batch, lead: KommoLead, contact: KommoContact) -> N8nRequest:
         conversation = batch.conversation
-        vendor = self._salespeople.get(lead.responsible_user_id) if lead.responsible_user_id else None
+        salesperson = self._salespeople.get(lead.responsible_user_id) if lead.responsible_user_id else None
         history = conversation.turns[-self._config.history_turns :] if self._config.history_turns else []
         return N8nRequest(
             kind="reply",
@@ -254,7 +254,9 @@ class ReactiveConversations:
                 lead, area=lead.field(self._config.area_field), hidden_field_ids={self._config.reply_field_id}
             ),
             contact=ContactInfo(id=contact.id, name=contact.name, phone=contact.phone),
-            vendor=VendorInfo(id=vendor.vendor_id, name=vendor.name, areas=vendor.profile.areas) if vendor else None,
+            vendor=SalespersonInfo(id=salesperson.vendor_id, name=salesperson.name, areas=salesperson.profile.areas)
+            if salesperson
+            else None,
             messages=[client_message(message) for message in batch.messages],
             history=history,
             trigger=TriggerInfo.model_validate(conversation.proactive) if conversation.proactive else None,

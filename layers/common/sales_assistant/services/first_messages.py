@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from sales_assistant import timing
 from sales_assistant.models.conversation import Conversation
 from sales_assistant.models.kommo import KommoContact, KommoLead
-from sales_assistant.models.n8n import ContactInfo, LeadInfo, N8nRequest, TriggerInfo, VendorInfo
+from sales_assistant.models.n8n import ContactInfo, LeadInfo, N8nRequest, SalespersonInfo, TriggerInfo
+from sales_assistant.models.salesperson import Salesperson
 from sales_assistant.models.trigger import Trigger
-from sales_assistant.models.vendor import Vendor
 from sales_assistant.observability import count
 from sales_assistant.services.answers import Answer, AnswerWriter
 from sales_assistant.services.delivery import Outgoing, Template
@@ -33,7 +33,7 @@ class Addressee:
 
     lead: KommoLead
     contact: KommoContact
-    salesperson: Vendor
+    salesperson: Salesperson
     routing: str
     area: str
 
@@ -82,7 +82,7 @@ class FirstMessageComposer:
             conversation_id=f"lead:{to.lead.id}",
             lead=LeadInfo.of(to.lead, area=to.area, hidden_field_ids={self._config.reply_field_id}),
             contact=ContactInfo(id=contact.id, name=contact.name, phone=contact.phone),
-            vendor=VendorInfo(id=salesperson.vendor_id, name=salesperson.name, areas=salesperson.profile.areas),
+            vendor=SalespersonInfo(id=salesperson.vendor_id, name=salesperson.name, areas=salesperson.profile.areas),
             history=conversation.turns[-20:] if conversation else [],
             trigger=TriggerInfo(kind=trigger.kind, data=trigger.data, routing=to.routing),
             window_open=window_open,

@@ -8,7 +8,7 @@ from functools import partial
 
 from sales_assistant.errors import NotFound
 from sales_assistant.models.appointment import Appointment, Slot
-from sales_assistant.models.vendor import Vendor
+from sales_assistant.models.salesperson import Salesperson
 from sales_assistant.observability import logger
 from sales_assistant.services.ports.kommo import KommoTasks
 from sales_assistant.services.ports.storage import Agenda, Once
@@ -79,7 +79,7 @@ class MeetingTasks:
         self._once(f"meeting-task-{change}", key, once)
 
 
-def appointment_values(appointment: Appointment, vendor: Vendor | None) -> dict[str, object]:
+def appointment_values(appointment: Appointment, salesperson: Salesperson | None) -> dict[str, object]:
     """An appointment's values for the pt-BR texts (notes, tasks, messages): date, hour, zone, minutes,
     salesperson."""
     start = Slot.of(appointment.start, appointment.end, appointment.timezone).start
@@ -88,6 +88,6 @@ def appointment_values(appointment: Appointment, vendor: Vendor | None) -> dict[
         "hora": f"{start:%H:%M}",
         "fuso": appointment.timezone,
         "minutos": (appointment.end - appointment.start) // 60,
-        "vendedor": (vendor.name if vendor else "") or "nosso consultor",
+        "vendedor": (salesperson.name if salesperson else "") or "nosso consultor",
         "id": appointment.appointment_id,
     }

@@ -11,8 +11,8 @@ from typing import Any
 from sales_assistant import timing
 from sales_assistant.errors import NotFound
 from sales_assistant.models.kommo import KommoLead
+from sales_assistant.models.salesperson import Salesperson
 from sales_assistant.models.trigger import Trigger
-from sales_assistant.models.vendor import Vendor
 from sales_assistant.observability import count
 from sales_assistant.services.actions import LeadChanges
 from sales_assistant.services.ports.kommo import KommoUsers
@@ -54,7 +54,7 @@ class SalespersonRouter:
         self._config = config
         self._clock = clock
 
-    def route(self, trigger: Trigger, lead: KommoLead) -> tuple[Vendor, str]:
+    def route(self, trigger: Trigger, lead: KommoLead) -> tuple[Salesperson, str]:
         """The salesperson who writes and why (responsible, area_mismatch, ...), decided once per lead: the one
         stored on the trigger (routed before it was deferred or retried) while still active, else one routing
         for the lead whichever of Kommo's events for it (`leads[add]`, `unsorted[add]`, a POST /triggers)
@@ -65,11 +65,11 @@ class SalespersonRouter:
             if stored is not None and stored.active:
                 return stored, trigger.routing or "responsible"
         decision = self._once("route", f"{lead.id}:{lead.responsible_user_id or 0}", lambda: self._decision(lead))
-        vendor, routing = self._salesperson(int(decision["vendor_id"])), str(decision["routing"])
-        if vendor is None or not vendor.active:  # the one chosen earlier has left since: choose again
-            vendor, routing = self._choose(lead)
-        self._triggers.update(trigger.trigger_id, trigger.status, vendor_id=vendor.vendor_id, routing=routing)
-        return vendor, routing
+        salesperson, routing = self._salesperson(int(decision["vendor_id"])), str(decision["routing"])
+        if salesperson is None or not salesperson.active:  # the one chosen earlier has left since: choose again
+            salesperson, routing = self._choose(lead)
+        self._triggers.update(trigger.trigger_id, trigger.status, vendor_id=salesperson.vendor_id, routing=routing)
+        return salesperson, routing
 
     def area(self, lead: KommoLead) -> str:
         """The lead's area, from its area field ('' when none is configured or set)."""
@@ -86,10 +86,10 @@ class SalespersonRouter:
 
     def _decision(self, lead: KommoLead) -> dict[str, Any]:
         """The routing as the once-store keeps it."""
-        vendor, routing = self._choose(lead)
-        return {"vendor_id": vendor.vendor_id, "routing": routing}
+        salesperson, routing = self._choose(lead)
+        return {"vendor_id": salesperson.vendor_id, "routing": routing}
 
-    def _choose(self, lead: KommoLead) -> tuple[Vendor, str]:
+    def _choose(self, lead: KommoLead) -> tuple[Salesperson, str]:
         """The salesperson who writes, and why: the responsible one, or the next of the area in turn."""
         area = self.area(lead)
         test_lead = self._config.test_lead_tag.casefold() in {tag.name.casefold() for tag in lead.embedded.tags}
@@ -99,11 +99,11 @@ class SalespersonRouter:
             return responsible, "responsible"
         candidates = sorted(
             (
-                vendor
-                for vendor in self._salespeople.all()
-                if vendor.active and vendor.profile.is_test == test_lead and _serves(vendor, area)
+                salesperson
+                for salesperson in self._salespeople.all()
+                if salesperson.active and salesperson.profile.is_test == test_lead and _serves(salesperson, area)
             ),
-            key=lambda vendor: vendor.vendor_id,
+            key=lambda salesperson: salesperson.vendor_id,
         )
         if not candidates:
             if responsible is not None and responsible.active:
@@ -117,32 +117,32 @@ class SalespersonRouter:
             count("LeadsReassigned", reason=problem or "no_one_in_area")
         return chosen, problem or "no_one_in_area"
 
-    def _salesperson(self, vendor_id: int | None) -> Vendor | None:
+    def _salesperson(self, vendor_id: int | None) -> Salesperson | None:
         """The cached salesperson; on a miss, that one user is fetched from Kommo and cached."""
         if not vendor_id:
             return None
-        vendor = self._salespeople.get(vendor_id)
-        if vendor is None:
+        salesperson = self._salespeople.get(vendor_id)
+        if salesperson is None:
             try:
                 self._salespeople.save_from_kommo(self._users.user(vendor_id), int(self._clock()))
             except NotFound:
                 return None
-            vendor = self._salespeople.get(vendor_id)
-        return vendor
+            salesperson = self._salespeople.get(vendor_id)
+        return salesperson
 
 
-def _why_not(vendor: Vendor | None, area: str, test_lead: bool) -> str | None:
+def _why_not(salesperson: Salesperson | None, area: str, test_lead: bool) -> str | None:
     """Why the lead's responsible salesperson does not write (None: they do)."""
-    if vendor is None:
+    if salesperson is None:
         return "responsible_unknown"
-    if not vendor.active:
+    if not salesperson.active:
         return "responsible_inactive"
-    if vendor.profile.is_test and not test_lead:
+    if salesperson.profile.is_test and not test_lead:
         return "test_user_for_real_lead"
-    if not _serves(vendor, area):
+    if not _serves(salesperson, area):
         return "area_mismatch"
     return None
 
 
-def _serves(vendor: Vendor, area: str) -> bool:
-    return not area or area.casefold() in {served.casefold() for served in vendor.profile.areas}
+def _serves(salesperson: Salesperson, area: str) -> bool:
+    return not area or area.casefold() in {served.casefold() for served in salesperson.profile.areas}

@@ -25,7 +25,7 @@ from sales_assistant.models.appointment import (
 )
 from sales_assistant.models.kommo import KommoLead
 from sales_assistant.models.queue import AppointmentChanged
-from sales_assistant.models.vendor import MAX_BOOKED_MINUTES, Vendor
+from sales_assistant.models.salesperson import MAX_BOOKED_MINUTES, Salesperson
 from sales_assistant.observability import count, logger
 from sales_assistant.services.availability import (
     GRAIN_SECONDS,
@@ -64,7 +64,7 @@ class SchedulingService:
         self,
         *,
         agenda: Agenda,
-        vendors: Salespeople,
+        salespeople: Salespeople,
         kommo: KommoLeads,
         events: AppointmentEvents,
         hold_minutes: int,
@@ -72,7 +72,7 @@ class SchedulingService:
         clock: Callable[[], float] = timing.now,
     ) -> None:
         self._agenda = agenda
-        self._vendors = vendors
+        self._salespeople = salespeople
         self._kommo = kommo
         self._events = events
         self._hold_seconds = hold_minutes * 60
@@ -85,7 +85,7 @@ class SchedulingService:
     ) -> dict[str, object]:
         """The salesperson's free slots between `start` (default now) and `end` (default a week later);
         a lead's own holds show as free to that lead."""
-        vendor = self._vendor(vendor_id)
+        salesperson = self._salesperson(vendor_id)
         now = int(self._clock())
         begin = int(start.timestamp()) if start else now
         until = int(end.timestamp()) if end else begin + DEFAULT_DAYS * 86400
@@ -94,8 +94,8 @@ class SchedulingService:
         if until - begin > MAX_DAYS * 86400:
             raise Unprocessable(f"at most {MAX_DAYS} days at a time", code="invalid_range")
         busy = self._busy(vendor_id, begin, until, now, lead_id)
-        slots = free_slots(vendor.profile, begin, until, now, busy)
-        return {"vendor_id": vendor_id, "timezone": vendor.profile.timezone, "slots": slot_views(slots)}
+        slots = free_slots(salesperson.profile, begin, until, now, busy)
+        return {"vendor_id": vendor_id, "timezone": salesperson.profile.timezone, "slots": slot_views(slots)}
 
     def get(self, appointment_id: str) -> Appointment:
         appointment = self._agenda.get(appointment_id)
@@ -108,18 +108,19 @@ class SchedulingService:
         """Keep a slot for a lead a few minutes: other leads are not offered it and cannot book it. A lead
         holds one slot at a time: another while it is live is refused (the same slot again gets the same
         hold), so that one client cannot keep a salesperson's day from everyone else."""
-        vendor = self._vendor(request.vendor_id)
+        salesperson = self._salesperson(request.vendor_id)
         now = int(self._clock())
-        interval = self._bookable(vendor, request.start, now)
+        interval = self._bookable(salesperson, request.start, now)
         self._upcoming(request.lead_id, now)
         latest = self._agenda.lead_hold(request.lead_id)
         if latest is not None and latest.expires_at >= now:
-            if (latest.vendor_id, latest.start) == (vendor.vendor_id, interval.start):
-                return hold_view(latest, vendor.profile.timezone)
-            raise LeadHasHold(hold_view(latest, (self._vendors.get(latest.vendor_id) or vendor).profile.timezone))
+            if (latest.vendor_id, latest.start) == (salesperson.vendor_id, interval.start):
+                return hold_view(latest, salesperson.profile.timezone)
+            holder = self._salespeople.get(latest.vendor_id) or salesperson
+            raise LeadHasHold(hold_view(latest, holder.profile.timezone))
         hold = Hold(
             hold_id=f"hold-{uuid.uuid4().hex[:16]}",
-            vendor_id=vendor.vendor_id,
+            vendor_id=salesperson.vendor_id,
             lead_id=request.lead_id,
             start=interval.start,
             end=interval.end,
@@ -129,11 +130,11 @@ class SchedulingService:
         try:
             self._agenda.add_hold(hold, now, previous=latest)
         except SlotTaken:
-            raise self._taken(vendor, interval.start, now, request.lead_id) from None
+            raise self._taken(salesperson, interval.start, now, request.lead_id) from None
         except ChangedMeanwhile:
             raise Conflict("the lead held another slot meanwhile", code="lead_has_hold") from None
         count("SlotsHeld")
-        return hold_view(hold, vendor.profile.timezone)
+        return hold_view(hold, salesperson.profile.timezone)
 
     def book(self, request: BookingRequest) -> Appointment:
         """Book a slot for a lead (its hold, if any, becomes the appointment). The same idempotency key
@@ -145,25 +146,24 @@ class SchedulingService:
             earlier = self._booked_before(used, request)
             if earlier.status == "booked":
                 return self._repeat(earlier)
-        vendor = self._vendor(request.vendor_id)
+        salesperson = self._salesperson(request.vendor_id)
         now = int(self._clock())
         held = self._held(request, now)
-        interval = self._bookable(vendor, request.start, now, held=held)
-        if not self._busy(vendor.vendor_id, interval.start, interval.occupied_until, now, request.lead_id).isdisjoint(
-            interval.grains
-        ):  # taken already: answer without asking Kommo (the transaction below decides any race)
-            raise self._taken(vendor, interval.start, now, request.lead_id)
+        interval = self._bookable(salesperson, request.start, now, held=held)
+        busy = self._busy(salesperson.vendor_id, interval.start, interval.occupied_until, now, request.lead_id)
+        if not busy.isdisjoint(interval.grains):  # taken: answer without asking Kommo (the transaction decides races)
+            raise self._taken(salesperson, interval.start, now, request.lead_id)
         upcoming = self._upcoming(request.lead_id, now)
         lead = self._lead(request.lead_id)
         appointment = Appointment(
-            appointment_id=f"apt-{vendor.vendor_id}-{uuid.uuid4().hex[:12]}",
-            vendor_id=vendor.vendor_id,
+            appointment_id=f"apt-{salesperson.vendor_id}-{uuid.uuid4().hex[:12]}",
+            vendor_id=salesperson.vendor_id,
             lead_id=lead.id,
             contact_id=lead.main_contact_id,
             start=interval.start,
             end=interval.end,
             occupied_until=interval.occupied_until,
-            timezone=vendor.profile.timezone,
+            timezone=salesperson.profile.timezone,
             created_at=now,
             updated_at=now,
             idempotency_key=request.idempotency_key,
@@ -174,7 +174,7 @@ class SchedulingService:
         except KeyUsed as meanwhile:  # the same key booked by a request running at the same time
             return self._repeat(self._booked_before(meanwhile.key, request))
         except SlotTaken:
-            raise self._taken(vendor, interval.start, now, request.lead_id) from None
+            raise self._taken(salesperson, interval.start, now, request.lead_id) from None
         except ChangedMeanwhile:  # the lead booked another slot at the same moment
             raise Conflict("the lead's appointments changed meanwhile; try again", code="changed_meanwhile") from None
         self._publish("booked", appointment)
@@ -204,9 +204,9 @@ class SchedulingService:
         appointment = self.get(appointment_id)
         if appointment.status == "cancelled":
             raise Conflict("a cancelled appointment cannot be rescheduled; book a new one", code="cancelled")
-        vendor = self._vendor(appointment.vendor_id)
+        salesperson = self._salesperson(appointment.vendor_id)
         now = int(self._clock())
-        interval = self._bookable(vendor, request.start, now)
+        interval = self._bookable(salesperson, request.start, now)
         if interval.start == appointment.start:
             return appointment
         moved = appointment.next_version(
@@ -219,7 +219,7 @@ class SchedulingService:
         try:
             self._agenda.move(appointment, moved, now)
         except SlotTaken:
-            raise self._taken(vendor, interval.start, now, appointment.lead_id) from None
+            raise self._taken(salesperson, interval.start, now, appointment.lead_id) from None
         except ChangedMeanwhile:
             raise Conflict(
                 "the appointment changed meanwhile; read it and try again", code="changed_meanwhile"
@@ -229,13 +229,13 @@ class SchedulingService:
         return moved
 
     # ------------------------------------------------------------------ helpers
-    def _vendor(self, vendor_id: int) -> Vendor:
-        vendor = self._vendors.get(vendor_id)
-        if vendor is None:
+    def _salesperson(self, vendor_id: int) -> Salesperson:
+        salesperson = self._salespeople.get(vendor_id)
+        if salesperson is None:
             raise NotFound(f"salesperson {vendor_id} is unknown (run POST /vendors/sync?)", code="unknown_vendor")
-        if not vendor.active:
+        if not salesperson.active:
             raise Unprocessable(f"salesperson {vendor_id} is no longer active", code="vendor_inactive")
-        return vendor
+        return salesperson
 
     def _lead(self, lead_id: int) -> KommoLead:
         try:
@@ -265,20 +265,20 @@ class SchedulingService:
             raise Conflict("the hold belongs to another lead or salesperson", code="hold_mismatch")
         return hold.start == int(request.start.timestamp()) and hold.expires_at >= now
 
-    def _bookable(self, vendor: Vendor, start: datetime, now: int, held: bool = False) -> Interval:
+    def _bookable(self, salesperson: Salesperson, start: datetime, now: int, held: bool = False) -> Interval:
         try:
-            return bookable(vendor.profile, start, now, held=held)
+            return bookable(salesperson.profile, start, now, held=held)
         except Unbookable as refused:
             raise Unprocessable(refused.message, code=refused.code) from None
 
     def _busy(self, vendor_id: int, start: int, end: int, now: int, lead_id: int | None) -> set[int]:
         return self._agenda.busy(vendor_id, start - GRAIN_SECONDS, end + MAX_BOOKED_MINUTES * 60, now, lead_id)
 
-    def _taken(self, vendor: Vendor, start: int, now: int, lead_id: int) -> SlotUnavailable:
+    def _taken(self, salesperson: Salesperson, start: int, now: int, lead_id: int) -> SlotUnavailable:
         count("SlotTaken")
         window = NEAREST_WINDOW_DAYS * 86400
-        busy = self._busy(vendor.vendor_id, start - window, start + window, now, lead_id)
-        return SlotUnavailable("the slot is taken", nearest_free(vendor.profile, start, now, busy))
+        busy = self._busy(salesperson.vendor_id, start - window, start + window, now, lead_id)
+        return SlotUnavailable("the slot is taken", nearest_free(salesperson.profile, start, now, busy))
 
     def _booked_before(self, key: BookingKey, request: BookingRequest) -> Appointment:
         """The appointment the key booked, when the request asks for its first start or its current one."""

@@ -8,8 +8,8 @@ from typing import Any
 
 from sales_assistant import timing
 from sales_assistant.models.kommo import KommoLead
+from sales_assistant.models.salesperson import Salesperson
 from sales_assistant.models.trigger import Trigger, TriggerKind
-from sales_assistant.models.vendor import Vendor
 from sales_assistant.observability import count, logger, measure
 from sales_assistant.services.actions import AnswerActions
 from sales_assistant.services.answers import Answer
@@ -69,7 +69,7 @@ class TriggerOutcomes:
             measure("SpeedToLead", max(at - trigger.lead_created_at, 0))
         return "sent"
 
-    def deferred(self, trigger: Trigger, salesperson: Vendor, routing: str, due_at: int, reason: str) -> str:
+    def deferred(self, trigger: Trigger, salesperson: Salesperson, routing: str, due_at: int, reason: str) -> str:
         """Keep the trigger, with its salesperson, for the sweep: outside the salesperson's hours until they
         open, under the kill switch until it is turned off (a deferred trigger is never dropped)."""
         self._triggers.update(

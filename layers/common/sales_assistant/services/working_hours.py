@@ -8,14 +8,14 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sales_assistant.models.vendor import WEEKDAYS, VendorProfile
+from sales_assistant.models.salesperson import WEEKDAYS, SalespersonProfile
 from sales_assistant.observability import logger
 
 DEFAULT_HOURS = {day: ["09:00-18:00"] for day in WEEKDAYS[:5]}  # a salesperson without a profile: Mon-Fri 9-18
 LOOKAHEAD_DAYS = 366  # past any run of holidays: hours that never open in a year are no hours at all
 
 
-def next_opening(profile: VendorProfile, now: float) -> datetime | None:
+def next_opening(profile: SalespersonProfile, now: float) -> datetime | None:
     """None while the salesperson is open at `now`; otherwise when they next open (aware, in the
     salesperson's timezone). Holidays are closed. A profile with no hours on any day counts as always open."""
     today = datetime.fromtimestamp(now, ZoneInfo(profile.timezone)).date()
@@ -29,12 +29,12 @@ def next_opening(profile: VendorProfile, now: float) -> datetime | None:
     return None
 
 
-def open_spans(profile: VendorProfile, day: date) -> list[tuple[datetime, datetime]]:
+def open_spans(profile: SalespersonProfile, day: date) -> list[tuple[datetime, datetime]]:
     """The spans the salesperson is open on a local day: their working spans, none on a holiday."""
     return [] if holiday_name(profile, day) else day_spans(profile, day)
 
 
-def day_spans(profile: VendorProfile, day: date) -> list[tuple[datetime, datetime]]:
+def day_spans(profile: SalespersonProfile, day: date) -> list[tuple[datetime, datetime]]:
     """The salesperson's working spans on a local day, holidays or not, in order (aware datetimes in their
     timezone)."""
     zone = ZoneInfo(profile.timezone)
@@ -52,7 +52,7 @@ def day_spans(profile: VendorProfile, day: date) -> list[tuple[datetime, datetim
     return sorted(spans)
 
 
-def holiday_name(profile: VendorProfile, day: date) -> str | None:
+def holiday_name(profile: SalespersonProfile, day: date) -> str | None:
     """The holiday's name when `day` is a national (or the profile's regional) holiday."""
     if not profile.holidays_country:
         return None

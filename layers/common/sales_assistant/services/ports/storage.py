@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from sales_assistant.models.kommo_webhook import ChatMessage
     from sales_assistant.models.n8n import Turn
     from sales_assistant.models.queue import TriggerDue
+    from sales_assistant.models.salesperson import Salesperson, SalespersonProfile
     from sales_assistant.models.trigger import Trigger, TriggerStatus
-    from sales_assistant.models.vendor import Vendor, VendorProfile
     from sales_assistant.services.delivery import DeliveryRecord
     from sales_assistant.services.health import HealthReport
 
@@ -67,13 +67,13 @@ class Conversations(LeaseStore, Protocol):
 class Salespeople(Protocol):
     """The salespeople cache: Kommo's users with their local profiles; leavers kept inactive."""
 
-    def get(self, vendor_id: int) -> Vendor | None: ...
+    def get(self, vendor_id: int) -> Salesperson | None: ...
 
-    def all(self) -> list[Vendor]: ...
+    def all(self) -> list[Salesperson]: ...
 
     def save_from_kommo(self, user: KommoUser, synced_at: int) -> None: ...
 
-    def save_profile(self, vendor_id: int, profile: VendorProfile) -> None: ...
+    def save_profile(self, vendor_id: int, profile: SalespersonProfile) -> None: ...
 
     def mark_left(self, vendor_id: int, left_at: int) -> None: ...
 

@@ -1,18 +1,18 @@
-"""Salesperson sync: Kommo users into the vendor cache, local profiles applied, leavers kept inactive."""
+"""Salesperson sync: Kommo users into the salespeople cache, local profiles applied, leavers kept inactive."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from sales_assistant.models.kommo import KommoUser
-from sales_assistant.models.vendor import Vendor, VendorProfile
+from sales_assistant.models.salesperson import Salesperson, SalespersonProfile
 from sales_assistant.observability import logger, mask_email
 from sales_assistant.services.ports.storage import Salespeople
 
 
 @dataclass
 class SyncReport:
-    """What a sync changed (vendor ids)."""
+    """What a sync changed (salesperson ids, Kommo user ids)."""
 
     added: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
@@ -20,15 +20,15 @@ class SyncReport:
     profiles_applied: list[int] = field(default_factory=list)
 
 
-def sync_vendors(
-    users: list[KommoUser], profiles: dict[int, VendorProfile], repository: Salespeople, now: int
+def sync_salespeople(
+    users: list[KommoUser], profiles: dict[int, SalespersonProfile], repository: Salespeople, now: int
 ) -> SyncReport:
     """Upsert every Kommo user, apply configured profiles, mark users gone from Kommo as inactive.
 
-    Profile fields of a vendor the config does not mention are left as they are; nothing is deleted.
+    Profile fields of a salesperson the config does not mention are left as they are; nothing is deleted.
     """
     report = SyncReport()
-    cached = {vendor.vendor_id: vendor for vendor in repository.all()}
+    cached = {salesperson.vendor_id: salesperson for salesperson in repository.all()}
     for user in users:
         known = cached.get(user.id)
         if known is None:
@@ -42,15 +42,22 @@ def sync_vendors(
             repository.save_profile(user.id, profile)
             report.profiles_applied.append(user.id)
     present = {user.id for user in users}
-    for vendor_id, vendor in cached.items():
-        if vendor_id not in present and vendor.left_at is None:
+    for vendor_id, salesperson in cached.items():
+        if vendor_id not in present and salesperson.left_at is None:
             repository.mark_left(vendor_id, now)
             report.left.append(vendor_id)
     return report
 
 
-def _kommo_fields_differ(vendor: Vendor, user: KommoUser) -> bool:
-    return (vendor.name, vendor.email, vendor.active, vendor.is_admin, vendor.group_id, vendor.role_id) != (
+def _kommo_fields_differ(salesperson: Salesperson, user: KommoUser) -> bool:
+    return (
+        salesperson.name,
+        salesperson.email,
+        salesperson.active,
+        salesperson.is_admin,
+        salesperson.group_id,
+        salesperson.role_id,
+    ) != (
         user.name,
         user.email,
         user.rights.is_active,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sales_assistant.models.vendor import VendorProfiles
+from sales_assistant.models.salesperson import SalespersonProfiles
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "config" / "vendor-profiles.json"
@@ -23,4 +23,4 @@ def test_the_seed_salespeople_fit_the_parameter_tier_the_documented_upload_names
     tier = re.search(r"--tier (\S+)", command)
     limit = MAX_VALUE[tier.group(1) if tier else "Standard"]
     assert len(SEED.read_bytes()) <= limit  # bytes: never fewer than the characters SSM counts
-    assert VendorProfiles.model_validate_json(SEED.read_text()).vendors  # valid salesperson profiles too
+    assert SalespersonProfiles.model_validate_json(SEED.read_text()).vendors  # valid salesperson profiles too

@@ -10,13 +10,13 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from sales_assistant import composition
-from sales_assistant.adapters.vendors import load_profiles
+from sales_assistant.adapters.salespeople import load_profiles
 from sales_assistant.api.http import OPERATOR_ONLY, PathId, bearer_route
 from sales_assistant.config import Settings, get_settings
 from sales_assistant.errors import NotFound
 from sales_assistant.invocation import remaining_seconds
 from sales_assistant.observability import count, logger
-from sales_assistant.services.vendors import sync_vendors
+from sales_assistant.services.salespeople import sync_salespeople
 
 router = Router()
 
@@ -24,8 +24,8 @@ router = Router()
 LONGEST_SYNC_SECONDS = 120  # outside Lambda (the local run); in Lambda a run ends with its invocation
 
 
-def run_vendor_sync(*, on_demand: bool) -> dict[str, Any]:
-    """Pull every Kommo user into the vendor cache; returns what changed. SyncBusy (429) while another run
+def run_salesperson_sync(*, on_demand: bool) -> dict[str, Any]:
+    """Pull every Kommo user into the salespeople cache; returns what changed. SyncBusy (429) while another run
     goes on, or, `on_demand`, within VENDOR_SYNC_MIN_INTERVAL_SECONDS of the last on-demand run."""
     settings = get_settings()
     lock = composition.sync_lock(settings)
@@ -39,9 +39,9 @@ def run_vendor_sync(*, on_demand: bool) -> dict[str, Any]:
 def _sync(settings: Settings) -> dict[str, Any]:
     from sales_assistant.adapters.kommo import kommo_client  # requests and the Kommo models: the sync only
 
-    profiles = load_profiles(settings.vendor_profiles_parameter) if settings.vendor_profiles_parameter else {}
+    profiles = load_profiles(settings.salesperson_profiles_parameter) if settings.salesperson_profiles_parameter else {}
     users = kommo_client(settings).users()
-    report = sync_vendors(users, profiles, composition.salespeople(settings), int(time.time()))
+    report = sync_salespeople(users, profiles, composition.salespeople(settings), int(time.time()))
     count("VendorSyncs")
     count("VendorsLeft", len(report.left))
     summary = {key: len(ids) for key, ids in asdict(report).items()}
@@ -50,21 +50,21 @@ def _sync(settings: Settings) -> dict[str, Any]:
 
 
 @router.get("/vendors", summary="The salesperson cache", **bearer_route("vendors", scopes=OPERATOR_ONLY))
-def list_vendors() -> dict[str, Any]:
+def list_salespeople() -> dict[str, Any]:
     """Every cached salesperson (active and former), with their local profile."""
-    vendors = composition.salespeople(get_settings()).all()
-    return {"vendors": [vendor.model_dump(mode="json") for vendor in vendors]}
+    salespeople = composition.salespeople(get_settings()).all()
+    return {"vendors": [salesperson.model_dump(mode="json") for salesperson in salespeople]}
 
 
 @router.get(
     "/vendors/<vendor_id>", summary="One cached salesperson", **bearer_route("vendors", 404, scopes=OPERATOR_ONLY)
 )
-def get_vendor(vendor_id: PathId) -> dict[str, Any]:
+def get_salesperson(vendor_id: PathId) -> dict[str, Any]:
     """One salesperson by Kommo user id (404 when not cached)."""
-    vendor = composition.salespeople(get_settings()).get(vendor_id)
-    if vendor is None:
+    salesperson = composition.salespeople(get_settings()).get(vendor_id)
+    if salesperson is None:
         raise NotFound(f"no salesperson {vendor_id} in the cache", code="vendor_not_found")
-    return vendor.model_dump(mode="json")
+    return salesperson.model_dump(mode="json")
 
 
 @router.post(
@@ -76,4 +76,4 @@ def get_vendor(vendor_id: PathId) -> dict[str, Any]:
 )
 def sync_now() -> dict[str, Any]:
     """Run the sync the schedule runs, and answer what changed."""
-    return run_vendor_sync(on_demand=True)
+    return run_salesperson_sync(on_demand=True)

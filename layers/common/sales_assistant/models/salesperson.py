@@ -1,4 +1,5 @@
-"""The salesperson (vendor) cache: what Kommo says of a user, plus the local profile Kommo lacks."""
+"""The salespeople cache (`vendor` in the routes, the tables and the n8n contract): what Kommo says of a
+user, plus the local profile Kommo lacks."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_BOOKED_MINUTES = 240  # a meeting plus its buffer: 48 five-minute grains, so a reschedule fits one transaction
 
 
-class VendorProfile(Model):
+class SalespersonProfile(Model):
     """Fields that do not come from Kommo (config/vendor-profiles.json, kept in SSM in AWS)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -58,7 +59,7 @@ class VendorProfile(Model):
         return hours
 
     @model_validator(mode="after")
-    def _meeting_fits(self) -> VendorProfile:
+    def _meeting_fits(self) -> SalespersonProfile:
         if self.meeting_minutes + self.buffer_minutes > MAX_BOOKED_MINUTES:
             raise ValueError(f"meeting_minutes + buffer_minutes must be at most {MAX_BOOKED_MINUTES}")
         return self
@@ -71,15 +72,15 @@ def _split_hint(day: str, start: str, end: str) -> str:
     return f'a span past midnight goes on two days: {day}: ["{start}-24:00"]{rest}'
 
 
-class VendorProfiles(Model):
+class SalespersonProfiles(Model):
     """The profile config: Kommo user id -> profile."""
 
     model_config = ConfigDict(extra="forbid")
 
-    vendors: dict[int, VendorProfile] = {}
+    vendors: dict[int, SalespersonProfile] = {}  # the profiles file's key (config/vendor-profiles.json)
 
 
-class Vendor(Model):
+class Salesperson(Model):
     """A cached salesperson. `active` is False for users who left Kommo (their history is kept)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -93,4 +94,4 @@ class Vendor(Model):
     role_id: int | None = None
     synced_at: int | None = None
     left_at: int | None = None
-    profile: VendorProfile = VendorProfile()
+    profile: SalespersonProfile = SalespersonProfile()

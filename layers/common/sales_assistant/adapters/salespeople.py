@@ -1,4 +1,4 @@
-"""The vendor cache in DynamoDB, and the profile config (SSM parameter in AWS)."""
+"""The salespeople cache in DynamoDB, and the profile config (SSM parameter in AWS)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pydantic import ValidationError
 
 from sales_assistant.adapters.aws import all_items, dynamodb_table, plain
 from sales_assistant.models.kommo import KommoUser
-from sales_assistant.models.vendor import Vendor, VendorProfile, VendorProfiles
+from sales_assistant.models.salesperson import Salesperson, SalespersonProfile, SalespersonProfiles
 from sales_assistant.observability import count, logger
 
 PROFILE_CACHE_SECONDS = 60
 
 
-class DynamoVendorRepository:
-    """One item per vendor: Kommo fields and the `profile` map, updated separately."""
+class DynamoSalespeople:
+    """One item per salesperson: Kommo fields and the `profile` map, updated separately."""
 
     def __init__(self, table_name: str) -> None:
         self._table_name = table_name
@@ -24,11 +24,11 @@ class DynamoVendorRepository:
     def _table(self) -> Any:
         return dynamodb_table(self._table_name)
 
-    def all(self) -> list[Vendor]:
-        vendors = (_stored(item) for item in all_items(self._table.scan))
-        return sorted(vendors, key=lambda vendor: vendor.vendor_id)
+    def all(self) -> list[Salesperson]:
+        salespeople = (_stored(item) for item in all_items(self._table.scan))
+        return sorted(salespeople, key=lambda salesperson: salesperson.vendor_id)
 
-    def get(self, vendor_id: int) -> Vendor | None:
+    def get(self, vendor_id: int) -> Salesperson | None:
         item = self._table.get_item(Key={"vendor_id": vendor_id}).get("Item")
         return _stored(item) if item else None
 
@@ -51,7 +51,7 @@ class DynamoVendorRepository:
             },
         )
 
-    def save_profile(self, vendor_id: int, profile: VendorProfile) -> None:
+    def save_profile(self, vendor_id: int, profile: SalespersonProfile) -> None:
         self._table.update_item(
             Key={"vendor_id": vendor_id},
             UpdateExpression="SET profile = :profile",
@@ -66,13 +66,13 @@ class DynamoVendorRepository:
         )
 
 
-def _stored(item: dict[str, Any]) -> Vendor:
+def _stored(item: dict[str, Any]) -> Salesperson:
     """A stored salesperson. A profile that an older version stored and today's rules refuse (hours past
     24:00, an overnight span) is replaced by the default profile until the next sync applies a valid one,
     so one bad profile never stops routing, availability or the sync for everyone."""
     data = plain(item)
     try:
-        return Vendor.model_validate(data)
+        return Salesperson.model_validate(data)
     except ValidationError as error:
         if not any(detail["loc"][:1] == ("profile",) for detail in error.errors()):
             raise
@@ -80,10 +80,10 @@ def _stored(item: dict[str, Any]) -> Vendor:
             "stored profile no longer valid: the default profile is used", extra={"vendor_id": data.get("vendor_id")}
         )
         count("VendorProfilesInvalid")
-        return Vendor.model_validate({**data, "profile": {}})
+        return Salesperson.model_validate({**data, "profile": {}})
 
 
-def load_profiles(parameter_name: str) -> dict[int, VendorProfile]:
+def load_profiles(parameter_name: str) -> dict[int, SalespersonProfile]:
     """The profile config from SSM (JSON, validated); a missing parameter means no profiles."""
     from aws_lambda_powertools.utilities import parameters
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -93,4 +93,4 @@ def load_profiles(parameter_name: str) -> dict[int, VendorProfile]:
     except GetParameterError:
         logger.warning("vendor profiles parameter not found: no local profile applied", extra={"name": parameter_name})
         return {}
-    return VendorProfiles.model_validate_json(str(raw)).vendors
+    return SalespersonProfiles.model_validate_json(str(raw)).vendors
