@@ -1,0 +1,254 @@
+"""The flows wired on fakes (tests/unit/fakes.py) as composition.py wires them on the adapters, and the
+people of the tests: salespeople with their areas, leads with their contact."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sales_assistant.models.kommo import KommoContact, KommoLead
+from sales_assistant.models.kommo_webhook import ChatMessage
+from sales_assistant.models.salesperson import Salesperson, SalespersonProfile
+from sales_assistant.services.actions import AnswerActions, LeadChanges
+from sales_assistant.services.answers import AnswerWriter
+from sales_assistant.services.conversation import ReactiveConfig, ReactiveConversations
+from sales_assistant.services.delivery import Delivery, DeliveryConfig
+from sales_assistant.services.first_messages import FirstMessageComposer, FirstMessageConfig
+from sales_assistant.services.leases import ConversationDoor
+from sales_assistant.services.proactive import ProactiveConfig, ProactiveOutreach
+from sales_assistant.services.reply_batches import BatchPacing, ReplyBatches
+from sales_assistant.services.routing import RoutingConfig, SalespersonRouter
+from sales_assistant.services.scheduling import SchedulingService
+from sales_assistant.services.takeover import TakeoverService
+from sales_assistant.services.trigger_outcomes import TriggerOutcomes
+from sales_assistant.texts import Texts
+from tests.unit.fakes import (
+    Clock,
+    FakeKommo,
+    FakeN8n,
+    FakeRoundRobin,
+    FakeSwitches,
+    InMemoryAgenda,
+    InMemoryBotStates,
+    InMemoryConversations,
+    InMemoryDeliveryLog,
+    InMemoryEchoMemory,
+    InMemorySalespeople,
+    InMemoryTriggers,
+    OnceStore,
+    RecordingQueue,
+)
+
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+SALESBOT, TEMPLATE_SALESBOT = 101, 102
+REPLY_FIELD, TEMPLATE_NAME_FIELD, AREA_FIELD = 900001, 900002, 512345
+QUIET_SECONDS, MIN_GAP_SECONDS, LEASE_SECONDS = 4, 5, 60
+WEEKDAYS_9_TO_18 = {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+
+
+class Fakes:
+    """Everything outside the flows, in memory, on one clock."""
+
+    def __init__(self, now: datetime) -> None:
+        self.clock = Clock(now.timestamp())
+        self.texts = Texts()
+        self.kommo = FakeKommo()
+        self.n8n = FakeN8n()
+        self.salespeople = InMemorySalespeople()
+        self.bot_states = InMemoryBotStates()
+        self.conversations = InMemoryConversations(self.clock)
+        self.triggers = InMemoryTriggers()
+        self.agenda = InMemoryAgenda()
+        self.queue = RecordingQueue()
+        self.delivery_log = InMemoryDeliveryLog()
+        self.echoes = InMemoryEchoMemory()
+        self.once = OnceStore()
+        self.round_robin = FakeRoundRobin()
+        self.switches = FakeSwitches()
+
+    def add_salesperson(self, vendor_id: int, name: str, *areas: str) -> Salesperson:
+        """An active salesperson at work on weekdays 9-18 in São Paulo (no holidays: none is near the tests)."""
+        profile = SalespersonProfile(areas=list(areas), working_hours=WEEKDAYS_9_TO_18, holidays_country="")
+        self.salespeople.salespeople[vendor_id] = Salesperson(vendor_id=vendor_id, name=name, profile=profile)
+        return self.salespeople.salespeople[vendor_id]
+
+    def add_lead(
+        self,
+        lead_id: int,
+        contact_id: int,
+        name: str,
+        *,
+        area: str,
+        responsible: int,
+        phone: str = "+55 11 98765-4321",
+        status_id: int | None = None,
+    ) -> None:
+        """A lead of an area with its one contact (a phone, or none when `phone` is '')."""
+        self.kommo.leads[lead_id] = KommoLead.model_validate(
+            {
+                "id": lead_id,
+                "name": f"Lead de {name}",
+                "status_id": status_id,
+                "responsible_user_id": responsible,
+                "custom_fields_values": [{"field_id": AREA_FIELD, "field_name": "Área", "values": [{"value": area}]}],
+                "_embedded": {"contacts": [{"id": contact_id, "is_main": True}]},
+            }
+        )
+        phones = [{"field_id": 1, "field_code": "PHONE", "values": [{"value": phone}]}] if phone else []
+        self.kommo.contacts[contact_id] = KommoContact.model_validate(
+            {"id": contact_id, "name": name, "custom_fields_values": phones}
+        )
+
+    def client_message(self, message_id: str, text: str, *, lead_id: int, contact_id: int) -> ChatMessage:
+        """A client's WhatsApp message in the lead's chat, written now."""
+        return ChatMessage(
+            id=message_id,
+            chat_id=f"chat-{contact_id}",
+            contact_id=contact_id,
+            text=text,
+            created_at=int(self.clock()),
+            entity_type="lead",
+            entity_id=lead_id,
+            type="incoming",
+        )
+
+
+def takeover(fakes: Fakes) -> TakeoverService:
+    return TakeoverService(
+        fakes.bot_states,
+        fakes.kommo,
+        fakes.kommo,
+        fakes.texts,
+        auto_resume_hours=12,
+        pause_on_manual_reply=True,
+        clock=fakes.clock,
+    )
+
+
+def answer_actions(fakes: Fakes) -> AnswerActions:
+    return AnswerActions(
+        takeover=takeover(fakes),
+        lead_changes=lead_changes(fakes),
+        notes=fakes.kommo,
+        texts=fakes.texts,
+    )
+
+
+def lead_changes(fakes: Fakes) -> LeadChanges:
+    return LeadChanges(fakes.kommo, fakes.echoes, fakes.conversations, fakes.clock)
+
+
+def delivery(fakes: Fakes) -> Delivery:
+    return Delivery(
+        kommo=fakes.kommo,
+        echoes=fakes.echoes,
+        log=fakes.delivery_log,
+        notes=fakes.kommo,
+        texts=fakes.texts,
+        config=DeliveryConfig(
+            salesbot_id=SALESBOT,
+            reply_field_id=REPLY_FIELD,
+            template_salesbot_id=TEMPLATE_SALESBOT,
+            template_fields={"nome": TEMPLATE_NAME_FIELD},
+        ),
+        switches=fakes.switches,
+        clock=fakes.clock,
+    )
+
+
+def reactive(fakes: Fakes) -> ReactiveConversations:
+    """The reactive flow (composition.reactive_conversations)."""
+    return ReactiveConversations(
+        conversations=fakes.conversations,
+        batches=ReplyBatches(
+            fakes.conversations,
+            fakes.queue,
+            BatchPacing(QUIET_SECONDS, MIN_GAP_SECONDS),
+            lambda: LEASE_SECONDS,
+            fakes.clock,
+        ),
+        takeover=takeover(fakes),
+        kommo=fakes.kommo,
+        notes=fakes.kommo,
+        salespeople=fakes.salespeople,
+        writer=AnswerWriter(fakes.n8n),
+        flushes=fakes.queue,
+        delivery=delivery(fakes),
+        actions=answer_actions(fakes),
+        once=fakes.once,
+        texts=fakes.texts,
+        config=ReactiveConfig(
+            quiet_seconds=QUIET_SECONDS,
+            history_turns=20,
+            reply_field_id=REPLY_FIELD,
+            n8n_path="/webhook/kommo-reply",
+            kommo_cache_seconds=600,
+        ),
+        clock=fakes.clock,
+    )
+
+
+def run_flushes(fakes: Fakes, flow: ReactiveConversations) -> list[str]:
+    """Run the flush jobs queued so far, in order (as the conversations queue delivers them); their outcomes."""
+    jobs, fakes.queue.flushes = fakes.queue.flushes, []
+    return [flow.flush(job.conversation_id, job.seq, job.job_id) for job in jobs]
+
+
+def proactive(fakes: Fakes, *, fallback_template: str = "boas_vindas") -> ProactiveOutreach:
+    """The proactive flow (composition.proactive_outreach): the fallback template outside the window, routing
+    by the area field, no reassignment."""
+    actions = answer_actions(fakes)
+    return ProactiveOutreach(
+        kommo=fakes.kommo,
+        triggers=fakes.triggers,
+        router=SalespersonRouter(
+            salespeople=fakes.salespeople,
+            users=fakes.kommo,
+            round_robin=fakes.round_robin,
+            triggers=fakes.triggers,
+            lead_changes=lead_changes(fakes),
+            once=fakes.once,
+            config=RoutingConfig(area_field_id=AREA_FIELD),
+            clock=fakes.clock,
+        ),
+        composer=FirstMessageComposer(
+            AnswerWriter(fakes.n8n),
+            fakes.once,
+            fakes.texts,
+            FirstMessageConfig(
+                n8n_path="/webhook/kommo-proactive", reply_field_id=REPLY_FIELD, fallback_template=fallback_template
+            ),
+            fakes.clock,
+        ),
+        conversations=fakes.conversations,
+        door=ConversationDoor(fakes.conversations, fakes.queue, lambda: LEASE_SECONDS, MIN_GAP_SECONDS, fakes.clock),
+        takeover=takeover(fakes),
+        delivery=delivery(fakes),
+        actions=actions,
+        notes=fakes.kommo,
+        outcomes=TriggerOutcomes(
+            triggers=fakes.triggers,
+            conversations=fakes.conversations,
+            notes=fakes.kommo,
+            actions=actions,
+            texts=fakes.texts,
+            clock=fakes.clock,
+        ),
+        queue=fakes.queue,
+        texts=fakes.texts,
+        config=ProactiveConfig(),
+        clock=fakes.clock,
+    )
+
+
+def scheduling(fakes: Fakes) -> SchedulingService:
+    """The scheduling service (composition.scheduling_service): holds of 5 minutes, one appointment to come
+    per lead."""
+    return SchedulingService(
+        agenda=fakes.agenda,
+        salespeople=fakes.salespeople,
+        kommo=fakes.kommo,
+        events=fakes.queue,
+        hold_minutes=5,
+        clock=fakes.clock,
+    )
