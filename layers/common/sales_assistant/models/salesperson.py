@@ -4,8 +4,11 @@ user, plus the local profile Kommo lacks."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sales_assistant.models import Model
 
@@ -15,7 +18,8 @@ MAX_BOOKED_MINUTES = 240  # a meeting plus its buffer: 48 five-minute grains, so
 
 
 class SalespersonProfile(Model):
-    """Fields that do not come from Kommo (config/vendor-profiles.json, kept in SSM in AWS)."""
+    """Fields that do not come from Kommo: set through PUT /vendors/{id}/profile (`make import-profiles` puts
+    config/vendor-profiles.json), or from the profile config in SSM (VENDOR_PROFILES_PARAMETER)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -45,17 +49,15 @@ class SalespersonProfile(Model):
     @field_validator("working_hours")
     @classmethod
     def _valid_hours(cls, hours: dict[str, list[str]]) -> dict[str, list[str]]:
-        for day, ranges in hours.items():
-            if day not in WEEKDAYS:
-                raise ValueError(f"unknown weekday {day!r} (use {', '.join(WEEKDAYS)})")
-            for hour_range in ranges:
-                if not _HOURS.match(hour_range):
-                    raise ValueError(f"{day}: {hour_range!r} is not HH:MM-HH:MM within the day (00:00 to 24:00)")
-                start, end = hour_range.split("-")
-                if end <= start:  # zero-padded HH:MM sort as text
-                    raise ValueError(
-                        f"{day}: {hour_range!r} does not end after it starts; {_split_hint(day, start, end)}"
-                    )
+        """Each problem at its own place (`working_hours.<day>`, `working_hours.<day>.<n>`): a 422 names it."""
+        problems = [
+            InitErrorDetails(
+                type=PydanticCustomError("working_hours", "{problem}", {"problem": problem}), loc=loc, input=value
+            )
+            for loc, value, problem in _hours_problems(hours)
+        ]
+        if problems:
+            raise ValidationError.from_exception_data("working_hours", problems)
         return hours
 
     @model_validator(mode="after")
@@ -63,6 +65,28 @@ class SalespersonProfile(Model):
         if self.meeting_minutes + self.buffer_minutes > MAX_BOOKED_MINUTES:
             raise ValueError(f"meeting_minutes + buffer_minutes must be at most {MAX_BOOKED_MINUTES}")
         return self
+
+
+def _hours_problems(hours: dict[str, list[str]]) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
+    """(where, what was given, what is wrong) of each unknown weekday and each span not within its day."""
+    for day, ranges in hours.items():
+        if day not in WEEKDAYS:
+            yield (day,), day, f"unknown weekday {day!r} (use {', '.join(WEEKDAYS)})"
+            continue
+        for index, hour_range in enumerate(ranges):
+            problem = _span_problem(day, hour_range)
+            if problem:
+                yield (day, index), hour_range, problem
+
+
+def _span_problem(day: str, hour_range: str) -> str:
+    """What is wrong with one span of `day` ("" when it is within the day)."""
+    if not _HOURS.match(hour_range):
+        return f"{day}: {hour_range!r} is not HH:MM-HH:MM within the day (00:00 to 24:00)"
+    start, end = hour_range.split("-")
+    if end <= start:  # zero-padded HH:MM sort as text
+        return f"{day}: {hour_range!r} does not end after it starts; {_split_hint(day, start, end)}"
+    return ""
 
 
 def _split_hint(day: str, start: str, end: str) -> str:
@@ -80,6 +104,11 @@ class SalespersonProfiles(Model):
     vendors: dict[int, SalespersonProfile] = {}  # the profiles file's key (config/vendor-profiles.json)
 
 
+ProfileSource = Literal["config", "api"]
+"""Where a stored profile comes from: `api` once set through PUT /vendors/{id}/profile, which the profile
+config never overwrites; `config` otherwise (the profile config, VENDOR_PROFILES_PARAMETER, or the defaults)."""
+
+
 class Salesperson(Model):
     """A cached salesperson. `active` is False for users who left Kommo (their history is kept)."""
 
@@ -95,3 +124,4 @@ class Salesperson(Model):
     synced_at: int | None = None
     left_at: int | None = None
     profile: SalespersonProfile = SalespersonProfile()
+    profile_source: ProfileSource = "config"
