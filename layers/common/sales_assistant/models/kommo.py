@@ -137,3 +137,82 @@ class KommoContact(_Model):
     @property
     def email(self) -> str:
         return self._by_code("EMAIL")
+
+
+# ---------------------------------------------------------------------- setting an account up (make setup, doctor)
+# The Kommo webhook events the intake acts on (models/kommo_webhook.py): chat messages both ways, new and moved
+# leads, a change of responsible, and incoming (unsorted) leads. The names are the `settings` of
+# POST /api/v4/webhooks as docs/kommo-api.md lists them (add_outgoing_message: 2026; add_unsorted: the docs' list).
+WEBHOOK_EVENTS = ("add_message", "add_outgoing_message", "add_lead", "status_lead", "responsible_lead", "add_unsorted")
+
+
+class KommoAccountInfo(_Model):
+    """GET /api/v4/account (documented: `current_user_id` is the token's user; `is_helpbot_enabled`, Kommo's AI)."""
+
+    id: int
+    name: str = ""
+    subdomain: str = ""
+    current_user_id: int = 0
+    is_helpbot_enabled: bool = False
+
+
+class FieldEnum(_Model):
+    id: int
+    value: str
+    sort: int = 0
+
+
+class LeadField(_Model):
+    """A lead custom field (GET /api/v4/leads/custom_fields). The docs' table says `type` is an int, their
+    examples and real answers give its name (text, textarea, select...): the name is what is read here."""
+
+    id: int
+    name: str
+    type: str
+    code: str | None = None
+    enums: list[FieldEnum] | None = None
+
+
+class KommoStatus(_Model):
+    id: int
+    name: str = ""
+
+
+class PipelineStatuses(_Model):
+    statuses: list[KommoStatus] = []
+
+
+class KommoPipeline(_Model):
+    """A leads pipeline with its statuses (GET /api/v4/leads/pipelines, `_embedded.statuses`)."""
+
+    id: int
+    name: str = ""
+    is_main: bool = False
+    embedded: PipelineStatuses = Field(PipelineStatuses(), alias="_embedded")
+
+    @property
+    def status_ids(self) -> set[int]:
+        return {status.id for status in self.embedded.statuses}
+
+
+class SalesbotSettings(_Model):
+    active: bool = False
+
+
+class KommoSalesbot(_Model):
+    """A Salesbot (GET /api/v4/bots/{id}: documented, 204 when absent; the list GET /api/v4/bots and its
+    `type_functionality` (regular, greeting, marketing, nps) and `settings.active` as integrators describe it)."""
+
+    id: int
+    name: str = ""
+    type_functionality: str = ""
+    settings: SalesbotSettings = SalesbotSettings()
+
+
+class WebhookSubscription(_Model):
+    """An account webhook (GET /api/v4/webhooks): Kommo sets `disabled` after too many bad answers."""
+
+    id: int = 0
+    destination: str
+    settings: list[str] = []
+    disabled: bool = False

@@ -29,7 +29,18 @@ from sales_assistant.adapters.kommo.errors import (
 from sales_assistant.adapters.kommo.rate_limit import SharedRateLimiter
 from sales_assistant.adapters.kommo.tokens import DynamoTokenStore, LongLivedToken, OAuthTokens, TokenSource
 from sales_assistant.config import Settings
-from sales_assistant.models.kommo import KommoContact, KommoEvent, KommoLead, KommoUser, TokenPair
+from sales_assistant.models.kommo import (
+    KommoAccountInfo,
+    KommoContact,
+    KommoEvent,
+    KommoLead,
+    KommoPipeline,
+    KommoSalesbot,
+    KommoUser,
+    LeadField,
+    TokenPair,
+    WebhookSubscription,
+)
 from sales_assistant.observability import count, logger
 
 TIMEOUT = (3.05, 10.0)  # connect, read (seconds)
@@ -43,6 +54,7 @@ SHARED_READS = PAGE_LIMIT
 SHARED_PATCHES = 250
 SHARED_RUNS = 100
 SHARED_NOTES = 100
+LEAD_FIELDS = "/api/v4/leads/custom_fields"
 
 
 class KommoClient:
@@ -178,6 +190,47 @@ class KommoClient:
         """The account's webhooks (`destination`, `settings`, `disabled`: Kommo disables a hook after too
         many bad answers, until someone re-enables it in the UI)."""
         return list(self._json("GET", "/api/v4/webhooks").get("_embedded", {}).get("webhooks", []))
+
+    # ------------------------------------------------------------------ setting the account up (setup, doctor)
+    def account_info(self) -> KommoAccountInfo:
+        """The account, typed (`current_user_id`: the token's user)."""
+        return KommoAccountInfo.model_validate(self.account())
+
+    def token_user(self) -> KommoUser:
+        """The user the token acts as, with their rights (a long-lived token: the admin who issued it)."""
+        return self.user(self.account_info().current_user_id)
+
+    def lead_fields(self) -> list[LeadField]:
+        """The account's lead custom fields, across pages."""
+        return [LeadField.model_validate(field) for field in self.collection(LEAD_FIELDS, "custom_fields")]
+
+    def add_lead_field(self, name: str, type: str, code: str) -> LeadField:  # noqa: A002
+        """Create a lead custom field (admin only; never retried: a retry could create it twice)."""
+        answer = self._json("POST", LEAD_FIELDS, json=[{"name": name, "type": type, "code": code}], safe=False)
+        return LeadField.model_validate(answer["_embedded"]["custom_fields"][0])
+
+    def pipelines(self) -> list[KommoPipeline]:
+        """The leads pipelines with their statuses (one list: an account has at most a few dozen)."""
+        answer = self._json("GET", "/api/v4/leads/pipelines")
+        return [KommoPipeline.model_validate(pipeline) for pipeline in answer.get("_embedded", {}).get("pipelines", [])]
+
+    def salesbot(self, bot_id: int) -> KommoSalesbot | None:
+        """One Salesbot, or None when the id does not exist (Kommo answers 204; a 404 is read the same)."""
+        try:
+            answer = self._json("GET", f"/api/v4/bots/{bot_id}")
+        except KommoNotFound:
+            return None
+        return KommoSalesbot.model_validate(answer) if answer else None
+
+    def salesbots(self) -> list[KommoSalesbot]:
+        """Every Salesbot of the account (`_embedded.items`), across pages."""
+        return [KommoSalesbot.model_validate(bot) for bot in self.collection("/api/v4/bots", "items")]
+
+    def subscribe_webhook(self, destination: str, events: list[str]) -> WebhookSubscription:
+        """Subscribe `destination` to `events` (admin only). Posting a destination again updates its hook, so
+        the call is safe to repeat."""
+        body = {"destination": destination, "settings": events}
+        return WebhookSubscription.model_validate(self._json("POST", "/api/v4/webhooks", json=body, safe=True))
 
     def events_since(self, created_from: int, type: str = "incoming_chat_message") -> list[KommoEvent]:  # noqa: A002
         """The account's events of one type created from a unix time on (ids only: for chat messages,
@@ -500,6 +553,30 @@ def token_source(settings: Settings, session: requests.Session) -> TokenSource:
     )
 
 
+class PacedLimiter:
+    """One process's own pace (an operator's script): at most `per_second` requests a second, no shared store."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = timing.monotonic) -> None:
+        self._interval = 1.0 / per_second
+        self._clock = clock
+        self._next_at = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_at)
+            self._next_at = slot + self._interval
+        if slot > now:
+            timing.sleep(slot - now)
+
+
+def operator_client(base_url: str, long_lived_token: str, per_second: float = 5.0) -> KommoClient:
+    """A Kommo client for an operator's script (make setup, make doctor): a long-lived token, its own pace
+    (below Kommo's 7 requests/s, leaving room for a running service), no DynamoDB."""
+    return KommoClient(base_url, LongLivedToken(long_lived_token), PacedLimiter(per_second))
+
+
 @created_once
 def kommo_client(settings: Settings) -> KommoClient:
     """The process-wide Kommo client for these settings (created on first use)."""
@@ -515,4 +592,12 @@ def kommo_client(settings: Settings) -> KommoClient:
     )
 
 
-__all__ = ["KommoClient", "exchange_token", "kommo_client", "store_authorization", "token_source"]
+__all__ = [
+    "KommoClient",
+    "PacedLimiter",
+    "exchange_token",
+    "kommo_client",
+    "operator_client",
+    "store_authorization",
+    "token_source",
+]
