@@ -8,10 +8,17 @@ tasks (added open; moved, or completed with a `result`, by `PATCH /api/v4/tasks/
 (`GET /api/v4/leads|contacts?filter[id][]=...`, `PATCH /api/v4/leads`, `POST /api/v4/leads/notes`,
 several Salesbot runs in one POST: all or none, a 400 naming each refused
 position; `refused_leads` makes Kommo refuse changes to some leads),
-webhooks (`disabled` flag), the events feed
-(`events`; `add_chat_message` adds one), and Kommo's 7 requests/s limit answered with 429. Empty
-lists answer 204, like Kommo. One implementation for the tests, the benchmarks and the local run.
+webhooks (listed with their `disabled` flag; `POST /api/v4/webhooks` subscribes a destination, or updates
+its hook), the events feed (`events`; `add_chat_message` adds one), and Kommo's 7 requests/s limit answered
+with 429. Empty lists answer 204, like Kommo. One implementation for the tests, the benchmarks and the local run.
 Seeded with a fixture account. Tests steer it in process (`users`, `leads`, `webhooks`, ...).
+
+What `make setup` and `make doctor` read and write: the account with `current_user_id` (the token's user,
+`token_user_id`, an admin unless a test says otherwise) and `is_helpbot_enabled`; lead custom fields
+(`lead_fields`: listed, created by `POST /api/v4/leads/custom_fields`, deleted by
+`DELETE /api/v4/leads/custom_fields/<id>`; a lead PATCH may write only fields that exist); the pipelines
+with their statuses; Salesbots (`salesbots`: one by id, 204 when absent, and the list). `empty_account()`
+is an account before `make setup`: no lead fields, no Salesbots, no webhook.
 
 What the people see, and Kommo's side of a conversation (`/_sandbox/...`, outside the rate limit):
 - `GET /_sandbox/requests`: every request, in order;
@@ -25,6 +32,9 @@ What the people see, and Kommo's side of a conversation (`/_sandbox/...`, outsid
 - `POST /_sandbox/faults` `{"status": 503, "seconds": 240, "path_prefix": "/api/"}`: an outage, `fail_for`
   from outside the process (`path_prefix` defaults to "/": every call); 201 with the outage's `until`
   (unix s), 400 naming what is wrong; `DELETE /_sandbox/faults`: `recover()`, Kommo answers again.
+- what a person (or Kommo) breaks, for `make doctor` to find: `DELETE /_sandbox/lead_fields/<id>` (a field
+  deleted in Kommo's settings), `DELETE /_sandbox/salesbots/<id>` (a Salesbot deleted), `POST
+  /_sandbox/webhooks/disabled` (Kommo disabled the webhooks after too many bad answers); 204, or 404.
 
 Faults, for the fault suite (each for requests whose path starts with a prefix):
 - `fail_next(prefix, status, times)`: the next `times` requests answer `status` and change nothing;
@@ -53,18 +63,25 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from local import sandbox_views
 from local.kommo_seed import (
+    ACCOUNT_ID,
+    ADMIN_USER_ID,
     CLIENT_ID,
     CLIENT_SECRET,
-    LEAD_FIELD_IDS,
     LONG_LIVED_TOKEN,
     REPLY_FIELD_ID,
     REPLY_SALESBOT_ID,
+    SUBDOMAIN,
     TEMPLATE_NAME_FIELD_ID,
     chat_message_event,
+    lead_field,
     new_contact,
     new_lead,
+    salesbot,
     seed_contacts,
+    seed_lead_fields,
     seed_leads,
+    seed_pipelines,
+    seed_salesbots,
     seed_users,
     seed_webhooks,
 )
@@ -73,6 +90,7 @@ from local.loopback import LoopbackServer, ServedOnLoopback
 
 AUTHORIZATION_CODE = "local-authorization-code"
 TOKEN_LIFETIME = 86400
+FIELD_TYPES = {"text", "numeric", "checkbox", "select", "multiselect", "date", "url", "textarea", "radiobutton"}
 NOTE_PARAMS = {
     "common": {"text"},
     "service_message": {"service", "text"},
@@ -115,6 +133,11 @@ class KommoSandbox(ServedOnLoopback):
     leads: dict[int, dict[str, Any]] = field(default_factory=seed_leads)
     contacts: dict[int, dict[str, Any]] = field(default_factory=seed_contacts)
     webhooks: list[dict[str, Any]] = field(default_factory=seed_webhooks)
+    lead_fields: list[dict[str, Any]] = field(default_factory=seed_lead_fields)
+    salesbots: dict[int, dict[str, Any]] = field(default_factory=seed_salesbots)
+    pipelines: list[dict[str, Any]] = field(default_factory=seed_pipelines)
+    token_user_id: int = ADMIN_USER_ID  # the user the long-lived token acts as
+    helpbot_enabled: bool = False  # Kommo's own AI (the account's `is_helpbot_enabled`)
     events: list[dict[str, Any]] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
@@ -173,6 +196,35 @@ class KommoSandbox(ServedOnLoopback):
         with self._lock:
             self.events.append(chat_message_event(contact_id, message_id, created_at or int(time.time())))
 
+    def empty_account(self) -> None:
+        """The account before `make setup`: no lead fields, no Salesbots, no webhook (users, leads and
+        pipelines stay)."""
+        with self._lock:
+            self.lead_fields, self.salesbots, self.webhooks = [], {}, []
+
+    def add_salesbot(self, name: str, type_functionality: str = "regular") -> int:
+        """A Salesbot made in Kommo's UI (the API cannot make one); returns its id."""
+        with self._lock:
+            bot_id = max(self.salesbots, default=REPLY_SALESBOT_ID - 1) + 1
+            self.salesbots[bot_id] = salesbot(bot_id, name, type_functionality)
+        return bot_id
+
+    def delete_lead_field(self, field_id: int) -> bool:
+        """A lead field deleted in Kommo's settings; False when there was none."""
+        with self._lock:
+            return self._delete_field(field_id)
+
+    def remove_salesbot(self, bot_id: int) -> bool:
+        """A Salesbot deleted in Kommo's UI; False when there was none."""
+        with self._lock:
+            return self.salesbots.pop(bot_id, None) is not None
+
+    def disable_webhooks(self) -> None:
+        """Kommo disables the account's webhooks (after too many bad answers, until re-enabled in the UI)."""
+        with self._lock:
+            for hook in self.webhooks:
+                hook["disabled"] = True
+
     def _inject(self, faults: list[Fault]) -> None:
         with self._lock:
             self._faults.extend(faults)
@@ -193,6 +245,8 @@ class KommoSandbox(ServedOnLoopback):
         with self._lock:
             self.users, self.leads, self.contacts = seed_users(), seed_leads(), seed_contacts()
             self.webhooks = seed_webhooks()
+            self.lead_fields, self.salesbots, self.pipelines = seed_lead_fields(), seed_salesbots(), seed_pipelines()
+            self.token_user_id, self.helpbot_enabled = ADMIN_USER_ID, False
             collections = (
                 self.requests,
                 self.notes,
@@ -298,7 +352,11 @@ class KommoSandbox(ServedOnLoopback):
             if method == "POST" and parts[4:] == ["notes"]:
                 return self._add_notes([{**body[0], "entity_id": lead["id"]}])
         if method == "GET" and path == "/api/v4/account":
-            return 200, {}, {"id": 31257294, "name": "Vendas Demo", "subdomain": "vendasdemo"}
+            return 200, {}, self._account()
+        if parts[:3] in (["api", "v4", "bots"], ["api", "v4", "webhooks"], ["api", "v4", "leads"]):
+            answer = self._setup_api(method, path, query, body)
+            if answer is not None:
+                return answer
         if method == "GET" and parts[:3] == ["api", "v4", "contacts"] and len(parts) == 4 and parts[3].isdigit():
             contact = self.contacts.get(int(parts[3]))
             if contact and query.get("with") == "leads":
@@ -327,6 +385,82 @@ class KommoSandbox(ServedOnLoopback):
             return 202, {}, {"success": True}
         return 404, {}, _problem(404, "Not Found")
 
+    def _account(self) -> dict[str, Any]:
+        return {
+            "id": ACCOUNT_ID,
+            "name": "Vendas Demo",
+            "subdomain": SUBDOMAIN,
+            "current_user_id": self.token_user_id,
+            "is_helpbot_enabled": self.helpbot_enabled,
+        }
+
+    def _setup_api(self, method: str, path: str, query: dict[str, str], body: Any) -> Any:
+        """What `make setup` and `make doctor` call: lead fields, pipelines, Salesbots, webhook subscription.
+        None: not one of these."""
+        parts = path.strip("/").split("/")
+        if path == "/api/v4/leads/custom_fields" and method == "GET":
+            return self._page(path, "custom_fields", self.lead_fields, query)
+        if path == "/api/v4/leads/custom_fields" and method == "POST":
+            return self._add_lead_fields(body)
+        if parts[:4] == ["api", "v4", "leads", "custom_fields"] and len(parts) == 5 and method == "DELETE":
+            return (204, {}, None) if self._delete_field(int(parts[4])) else (404, {}, _problem(404, "Not Found"))
+        if path == "/api/v4/leads/pipelines" and method == "GET":
+            return 200, {}, {"_total_items": len(self.pipelines), "_embedded": {"pipelines": self.pipelines}}
+        if path == "/api/v4/bots" and method == "GET":
+            return self._page(path, "items", list(self.salesbots.values()), query)
+        if parts[:3] == ["api", "v4", "bots"] and len(parts) == 4 and parts[3].isdigit() and method == "GET":
+            bot = self.salesbots.get(int(parts[3]))
+            return (200, {}, bot) if bot else (204, {}, None)  # Kommo: 204 when the Salesbot does not exist
+        if path == "/api/v4/webhooks" and method == "POST":
+            return self._subscribe(body)
+        return None
+
+    def _add_lead_fields(self, fields: Any) -> Any:
+        """New lead fields, all or none: a field without a name, of an unknown type, or with a code already
+        taken refuses the request."""
+        problems = {}
+        codes = {lead_field.get("code") for lead_field in self.lead_fields} - {None}
+        for index, new in enumerate(fields if isinstance(fields, list) else [None]):
+            if not isinstance(new, dict) or not new.get("name"):
+                problems[index] = "name"
+            elif new.get("type") not in FIELD_TYPES:
+                problems[index] = "type"
+            elif new.get("code") in codes:
+                problems[index] = "code"
+        if problems:
+            return _invalid(problems)
+        added = []
+        for new in fields:
+            field_id = max([lead_field["id"] for lead_field in self.lead_fields] + [REPLY_FIELD_ID - 1]) + 1
+            enums = [
+                {"id": field_id * 10 + i, "value": e["value"], "sort": i} for i, e in enumerate(new.get("enums", []))
+            ]
+            self.lead_fields.append(lead_field(field_id, new["name"], new["type"], new.get("code"), enums or None))
+            added.append(self.lead_fields[-1])
+        return 200, {}, {"_total_items": len(added), "_embedded": {"custom_fields": added}}
+
+    def _delete_field(self, field_id: int) -> bool:
+        kept = [lead_field for lead_field in self.lead_fields if lead_field["id"] != field_id]
+        deleted, self.lead_fields = len(kept) < len(self.lead_fields), kept
+        return deleted
+
+    def _subscribe(self, body: Any) -> Any:
+        """`{"destination", "settings"}`: a new hook, or the destination's hook updated (its `disabled` flag
+        stays: a disabled hook is re-enabled in Kommo's UI)."""
+        destination = body.get("destination") if isinstance(body, dict) else None
+        events = body.get("settings") if isinstance(body, dict) else None
+        if not isinstance(destination, str) or not destination.startswith(("http://", "https://")):
+            return _invalid({0: "destination"})
+        if not isinstance(events, list) or not events or not all(isinstance(event, str) for event in events):
+            return _invalid({0: "settings"})
+        hook = next((hook for hook in self.webhooks if hook["destination"] == destination), None)
+        if hook is None:
+            hook = {"id": 100500 + len(self.webhooks), "destination": destination, "disabled": False, "sort": 1}
+            hook.update(account_id=ACCOUNT_ID, created_by=self.token_user_id, created_at=int(time.time()))
+            self.webhooks.append(hook)
+        hook.update(settings=list(events), updated_at=int(time.time()))
+        return 200, {}, hook
+
     # ------------------------------------------------------------------ people and views
     def _control(self, method: str, path: str, body: Any) -> tuple[int, dict[str, str], Any]:
         if method == "GET" and path == "requests":
@@ -339,6 +473,9 @@ class KommoSandbox(ServedOnLoopback):
             with self._lock:
                 view = next((v for v in sandbox_views.lead_views(self) if v["lead_id"] == int(path[6:])), None)
             return (200, {}, view) if view else (404, {}, _problem(404, "Not Found"))
+        broken = self._break(method, path)
+        if broken is not None:
+            return broken
         fields = body if isinstance(body, dict) else {}
         if method == "POST" and path == "faults":
             return self._outage(fields)
@@ -357,6 +494,18 @@ class KommoSandbox(ServedOnLoopback):
         except (KeyError, TypeError, ValueError):
             return 400, {}, _problem(400, "name, phone, area and responsible_user_id are required")
         return 404, {}, _problem(404, "Not Found")
+
+    def _break(self, method: str, path: str) -> tuple[int, dict[str, str], Any] | None:
+        """`DELETE /_sandbox/lead_fields/<id>`, `DELETE /_sandbox/salesbots/<id>`, `POST /_sandbox/webhooks/disabled`:
+        None for another path."""
+        kind, _, item = path.partition("/")
+        if method == "DELETE" and kind in ("lead_fields", "salesbots") and item.isdigit():
+            removed = self.delete_lead_field(int(item)) if kind == "lead_fields" else self.remove_salesbot(int(item))
+            return (204, {}, None) if removed else (404, {}, _problem(404, "Not Found"))
+        if method == "POST" and path == "webhooks/disabled":
+            self.disable_webhooks()
+            return 204, {}, None
+        return None
 
     def _outage(self, fields: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         """`POST /_sandbox/faults`: every call under `path_prefix` answers `status` for `seconds`."""
@@ -472,7 +621,7 @@ class KommoSandbox(ServedOnLoopback):
             if int(body.get("id", 0)) not in self.leads or int(body["id"]) in self.refused_leads:
                 problems[index] = "id"
             for position, value in enumerate(body.get("custom_fields_values", [])):
-                if value.get("field_id") not in LEAD_FIELD_IDS:
+                if value.get("field_id") not in {lead_field["id"] for lead_field in self.lead_fields}:
                     problems[index] = f"custom_fields_values.{position}.field_id"
         if problems:
             return _invalid(problems)

@@ -1,10 +1,12 @@
-"""The sandbox's fixture account: 9 salespeople, 3 test users, leads, contacts and the service's webhook
-(all fictitious)."""
+"""The sandbox's fixture account: 9 salespeople, 3 test users, leads, contacts, the lead fields, Salesbots and
+pipeline the local defaults name, and the service's webhook (all fictitious), as `make setup` leaves an account."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
+
+from sales_assistant.models.kommo import WEBHOOK_EVENTS
 
 CLIENT_ID = "local-client-id"
 CLIENT_SECRET = "local-client-secret"  # noqa: S105 - the sandbox's own fixture value
@@ -12,16 +14,19 @@ LONG_LIVED_TOKEN = "local-long-lived-token"  # noqa: S105 - matches local.defaul
 
 SUBDOMAIN = "vendasdemo"
 ACCOUNT_ID = 31257294
+ADMIN_USER_ID = 8409903  # "Teste Gestor", the admin who issued the long-lived token
 REPLY_SALESBOT_ID = 101  # the Salesbot that sends the reply field's text (KOMMO_SALESBOT_ID)
+TEMPLATE_SALESBOT_ID = 102  # the Salesbot whose message step sends a WhatsApp template (KOMMO_TEMPLATE_SALESBOT_ID)
 AREA_FIELD_ID = 512345
+AREAS = ("Auto", "Imóveis", "Serviços")  # the area field's values
 REPLY_FIELD_ID = 900001
 TEMPLATE_NAME_FIELD_ID = 900002  # a template Salesbot's variable {{nome}}
-LEAD_FIELD_IDS = {AREA_FIELD_ID, REPLY_FIELD_ID, TEMPLATE_NAME_FIELD_ID}
 PIPELINE_ID = 7654321
 FIRST_STATUS_ID = 61234567
+ASSISTANT_STATUS_ID = 61234568  # the status n8n's move_status may set (ASSISTANT_STATUS_IDS)
 WEBHOOK_BASE_URL = "https://assistente.vendasdemo.example"
-WEBHOOK_DESTINATION = f"{WEBHOOK_BASE_URL}/webhooks/kommo/local-webhook-token"
-WEBHOOK_SETTINGS = ["add_message", "add_outgoing_message", "add_lead", "status_lead", "responsible_lead"]
+WEBHOOK_TOKEN = "local-webhook-token-0123456789"  # noqa: S105 - matches local.defaults
+WEBHOOK_DESTINATION = f"{WEBHOOK_BASE_URL}/webhooks/kommo/{WEBHOOK_TOKEN}"
 
 SALESPEOPLE = [
     (8401234, "Ana Souza", "ana.souza"),
@@ -127,7 +132,77 @@ def seed_webhooks() -> list[dict[str, Any]]:
             "created_by": 8409903,
             "sort": 1,
             "disabled": False,
-            "settings": list(WEBHOOK_SETTINGS),
+            "settings": list(WEBHOOK_EVENTS),
+        }
+    ]
+
+
+def seed_lead_fields() -> list[dict[str, Any]]:
+    """The lead custom fields as GET /api/v4/leads/custom_fields lists them: the area list, and the two fields
+    `make setup` creates (the reply and the template variable `nome`)."""
+    area_values = [{"id": 7001 + index, "value": area, "sort": index} for index, area in enumerate(AREAS)]
+    return [
+        lead_field(AREA_FIELD_ID, "Área", "select", None, area_values),
+        lead_field(REPLY_FIELD_ID, "Resposta do assistente", "textarea", "ASSISTENTE_RESPOSTA"),
+        lead_field(TEMPLATE_NAME_FIELD_ID, "Modelo WhatsApp: nome", "text", "ASSISTENTE_MODELO_NOME"),
+    ]
+
+
+def lead_field(
+    field_id: int, name: str, field_type: str, code: str | None, enums: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A lead custom field as Kommo lists it."""
+    return {
+        "id": field_id,
+        "name": name,
+        "type": field_type,
+        "code": code,
+        "sort": 500,
+        "entity_type": "leads",
+        "is_api_only": False,
+        "enums": enums,
+    }
+
+
+def seed_salesbots() -> dict[int, dict[str, Any]]:
+    """The reply Salesbot and the template Salesbot, as GET /api/v4/bots/{id} answers."""
+    return {
+        REPLY_SALESBOT_ID: salesbot(REPLY_SALESBOT_ID, "Assistente - resposta"),
+        TEMPLATE_SALESBOT_ID: salesbot(TEMPLATE_SALESBOT_ID, "Assistente - modelo WhatsApp"),
+    }
+
+
+def salesbot(bot_id: int, name: str, type_functionality: str = "regular", active: bool = True) -> dict[str, Any]:
+    """A Salesbot as Kommo lists it (integrators' description of GET /api/v4/bots)."""
+    return {
+        "id": bot_id,
+        "name": name,
+        "type_functionality": type_functionality,
+        "can_interrupt": True,
+        "type": 2,
+        "settings": {"silent": False, "active": active, "is_sandbox": False, "readonly": False},
+    }
+
+
+def seed_pipelines() -> list[dict[str, Any]]:
+    """The sales pipeline with its statuses (Kommo's fixed 142 won and 143 lost among them)."""
+    statuses = [
+        (FIRST_STATUS_ID, "Novo lead"),
+        (ASSISTANT_STATUS_ID, "Em atendimento"),
+        (142, "Venda ganha"),
+        (143, "Venda perdida"),
+    ]
+    return [
+        {
+            "id": PIPELINE_ID,
+            "name": "Funil de vendas",
+            "is_main": True,
+            "_embedded": {
+                "statuses": [
+                    {"id": status_id, "name": name, "pipeline_id": PIPELINE_ID, "sort": sort}
+                    for sort, (status_id, name) in enumerate(statuses)
+                ]
+            },
         }
     ]
 
