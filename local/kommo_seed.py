@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sales_assistant.models.kommo import WEBHOOK_EVENTS
-
 CLIENT_ID = "local-client-id"
 CLIENT_SECRET = "local-client-secret"  # noqa: S105 - the sandbox's own fixture value
 LONG_LIVED_TOKEN = "local-long-lived-token"  # noqa: S105 - matches local.defaults
@@ -122,6 +120,9 @@ def new_contact(contact_id: int, name: str, phone: str) -> dict[str, Any]:
 
 
 def seed_webhooks() -> list[dict[str, Any]]:
+    """The service's webhook, subscribed to every event the intake handles."""
+    from sales_assistant.models.kommo import WEBHOOK_EVENTS  # the layer is on sys.path once the local run starts
+
     return [
         {
             "id": 100500,
