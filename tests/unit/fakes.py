@@ -162,12 +162,12 @@ class FakeN8n:
     """n8n: each `ask` gets the next scripted answer (an N8nResponse, or an AiFailure it raises), else a reply
     of `reply`; `while_asked` runs during the call (what happens while n8n thinks); `down` fails every call."""
 
-    def __init__(self) -> None:
+    def __init__(self, down: AiFailure | None = None) -> None:
         self.answers: list[N8nResponse | AiFailure] = []
         self.reply = "Oi! Posso te ajudar com o que precisar."
         self.requests: list[tuple[str, N8nRequest]] = []
         self.while_asked: Callable[[], None] | None = None
-        self.down: AiFailure | None = None
+        self.down = down
 
     def ask(self, path: str, request: N8nRequest) -> N8nResponse:
         self.requests.append((path, request))

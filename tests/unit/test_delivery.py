@@ -4,139 +4,69 @@ salesperson is asked when no echo comes, and a job that lost the conversation se
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from sales_assistant.adapters.kommo.errors import KommoUnavailable, KommoValidationError
 from sales_assistant.adapters.retry import retry_delay
-from sales_assistant.services.delivery import AwaitingConfirmation, Delivery, DeliveryConfig, DeliveryRecord, Outgoing
+from sales_assistant.services.delivery import AwaitingConfirmation, Delivery, DeliveryConfig, Outgoing
 from sales_assistant.services.echoes import sent_message_echo_keys
 from sales_assistant.services.leases import Lease, LeaseLost
 from sales_assistant.texts import Texts
+from tests.unit.fakes import FakeKommo, InMemoryConversations, InMemoryDeliveryLog, InMemoryEchoMemory
 
 REPLY = Outgoing("batch-1", "lead:27754599", 27754599, 93589657, 8401234, "Olá, Mariana! Posso ajudar?")
-
-
-class Kommo:
-    def __init__(self) -> None:
-        self.patches: list[dict[int, str]] = []
-        self.runs = 0
-        self.run_errors: list[Exception] = []
-
-    def patch_lead(self, lead_id: int, *, text_fields: dict[int, str] | None = None, **_: Any) -> None:
-        self.patches.append(text_fields or {})
-
-    def run_salesbot(self, bot_id: int, lead_id: int) -> None:
-        self.runs += 1
-        if self.run_errors:
-            raise self.run_errors.pop(0)
-
-
-class Echoes:
-    def __init__(self) -> None:
-        self.remembered: set[str] = set()
-        self.came_back: set[str] = set()
-
-    def remember(self, keys: Iterable[str]) -> None:
-        self.remembered |= set(keys)
-        self.came_back -= set(keys)
-
-    def known(self, keys: Iterable[str]) -> set[str]:
-        return self.remembered & set(keys)
-
-    def mark_seen(self, keys: Iterable[str]) -> None:
-        self.came_back |= set(keys)
-
-    def seen(self, key: str) -> bool:
-        return key in self.came_back
-
-
-class Log:
-    def __init__(self) -> None:
-        self.records: dict[str, DeliveryRecord] = {}
-
-    def get(self, key: str) -> DeliveryRecord | None:
-        return self.records.get(key)
-
-    def start_run(self, key: str, at: int) -> bool:
-        if key in self.records:
-            return False
-        self.records[key] = DeliveryRecord(state="run_attempted", at=at)
-        return True
-
-    def forget_run(self, key: str) -> None:
-        self.records.pop(key, None)
-
-    def finish(self, key: str, state: Literal["delivered", "unconfirmed"], at: int) -> None:
-        self.records[key] = DeliveryRecord(state=state, at=at)
-
-
-class Tasks:
-    def __init__(self) -> None:
-        self.tasks: dict[str, str] = {}
-
-    def note(self, key: str, lead_id: int, text: str, *, service: bool = False) -> None:
-        raise AssertionError("delivery writes no note")
-
-    def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None:
-        self.tasks.setdefault(key, text)
-
-
-class LeaseStore:
-    def __init__(self) -> None:
-        self.owner = "job-1"
-        self.marked: list[str] = []
-
-    def reclaim(self, conversation_id: str, owner: str, lease_until_ms: int) -> object | None:
-        return object() if owner == self.owner else None
-
-    def mark_sending(self, conversation_id: str, owner: str, message_ids: list[str], lease_until_ms: int) -> bool:
-        self.marked = message_ids
-        return owner == self.owner
 
 
 class World:
     def __init__(self) -> None:
         self.now = 1_795_500_000.0
-        self.kommo, self.echoes, self.log, self.notes = Kommo(), Echoes(), Log(), Tasks()
-        self.store = LeaseStore()
+        self.kommo, self.echoes, self.log = FakeKommo(), InMemoryEchoMemory(), InMemoryDeliveryLog()
+        self.conversations = InMemoryConversations(lambda: self.now)
+        self.lease = Lease(self.conversations, "lead:27754599", "job-1", lambda: 60.0, lambda: self.now)
+        self.conversations.hand_lease("lead:27754599", "job-1", self.lease.until_ms())
         self.delivery = Delivery(
             kommo=self.kommo,
             echoes=self.echoes,
             log=self.log,
-            notes=self.notes,
+            notes=self.kommo,
             texts=Texts(),
             config=DeliveryConfig(salesbot_id=101, reply_field_id=900001, confirm_seconds=120),
             clock=lambda: self.now,
         )
-        self.lease = Lease(self.store, "lead:27754599", "job-1", lambda: 60.0, lambda: self.now)
 
     def send(self) -> int:
         return self.delivery.send(REPLY, self.lease, ["msg-1"])
+
+    def another_job_takes_the_conversation_over(self) -> None:
+        self.conversations.hand_lease("lead:27754599", "job-2", self.lease.until_ms())
 
     def kommo_shows_the_bots_message(self) -> None:
         self.echoes.mark_seen(sent_message_echo_keys(REPLY.conversation_id, REPLY.contact_id, REPLY.text)[1:])
 
 
 @pytest.fixture
-def world() -> World:
-    return World()
+def world() -> Iterator[World]:
+    world = World()
+    yield world
+    assert world.kommo.notes == []  # delivery writes no note
 
 
 def test_a_reply_is_written_to_the_field_run_once_and_remembered_as_an_echo(world: World) -> None:
     assert world.send() == int(world.now)
-    assert world.kommo.patches == [{900001: REPLY.text}] and world.kommo.runs == 1
+    assert world.kommo.patches == [(27754599, {"text_fields": {900001: REPLY.text}})] and len(world.kommo.runs) == 1
     assert world.echoes.remembered == set(sent_message_echo_keys("lead:27754599", 93589657, REPLY.text))
-    assert world.store.marked == ["msg-1"]
+    conversation = world.conversations.get("lead:27754599")
+    assert conversation is not None and conversation.answered_ids == ["msg-1"]
 
 
 def test_a_delivered_key_is_not_sent_again(world: World) -> None:
     world.send()
     world.now += 30
     world.send()
-    assert world.kommo.runs == 1 and len(world.kommo.patches) == 1
+    assert len(world.kommo.runs) == 1 and len(world.kommo.patches) == 1
 
 
 def test_a_run_that_timed_out_is_never_posted_again_and_its_echo_confirms_it(world: World) -> None:
@@ -149,8 +79,8 @@ def test_a_run_that_timed_out_is_never_posted_again_and_its_echo_confirms_it(wor
     world.kommo_shows_the_bots_message()
     world.now += 10
     assert world.send() == int(world.now) - 20  # delivered when it was run
-    assert world.kommo.runs == 1
-    assert world.notes.tasks == {}
+    assert len(world.kommo.runs) == 1
+    assert world.kommo.tasks == []
 
 
 def test_an_ambiguous_run_is_not_confirmed_by_the_echo_of_an_earlier_identical_message(aws: Any) -> None:
@@ -163,18 +93,20 @@ def test_an_ambiguous_run_is_not_confirmed_by_the_echo_of_an_earlier_identical_m
 
     settings = get_settings()
     echoes = DynamoEchoMemory(settings.kommo_table, settings.echo_ttl_seconds)
-    kommo, log, tasks = Kommo(), Log(), Tasks()
+    kommo, log = FakeKommo(), InMemoryDeliveryLog()
     now = [time.time()]
     delivery = Delivery(
         kommo=kommo,
         echoes=echoes,
         log=log,
-        notes=tasks,
+        notes=kommo,
         texts=Texts(),
         config=DeliveryConfig(salesbot_id=101, reply_field_id=900001, confirm_seconds=120),
         clock=lambda: now[0],
     )
-    lease = Lease(LeaseStore(), "lead:27754599", "job-1", lambda: 60.0, lambda: now[0])
+    conversations = InMemoryConversations(lambda: now[0])
+    lease = Lease(conversations, "lead:27754599", "job-1", lambda: 60.0, lambda: now[0])
+    conversations.hand_lease("lead:27754599", "job-1", lease.until_ms())
     fallback = Texts().render("fallback_reply")
 
     first = Outgoing("batch-1", "lead:27754599", 27754599, 93589657, 8401234, fallback)
@@ -188,6 +120,7 @@ def test_an_ambiguous_run_is_not_confirmed_by_the_echo_of_an_earlier_identical_m
     now[0] += 10  # the retry, 10 s later; Kommo never showed a second message
     with pytest.raises(AwaitingConfirmation):
         delivery.send(second, lease, ["m-2"])
+    assert kommo.notes == [] and kommo.tasks == []
 
 
 def test_a_run_with_a_5xx_and_no_echo_becomes_one_task_for_the_salesperson_never_a_second_run(world: World) -> None:
@@ -198,9 +131,9 @@ def test_a_run_with_a_5xx_and_no_echo_becomes_one_task_for_the_salesperson_never
     world.send()
     world.now += 60
     world.send()
-    assert world.kommo.runs == 1
-    [task] = world.notes.tasks.values()
-    assert REPLY.text in task and "confirmar" in task
+    assert len(world.kommo.runs) == 1
+    [task] = world.kommo.tasks
+    assert REPLY.text in task.text and "confirmar" in task.text
     assert world.log.records["batch-1"].state == "unconfirmed"
 
 
@@ -210,20 +143,20 @@ def test_a_run_kommo_refused_is_posted_again_on_the_retry(world: World, status: 
     with pytest.raises(KommoValidationError):
         world.send()
     world.send()
-    assert world.kommo.runs == 2 and world.log.records["batch-1"].state == "delivered"
+    assert len(world.kommo.runs) == 2 and world.log.records["batch-1"].state == "delivered"
 
 
 def test_a_job_that_lost_the_conversation_sends_nothing(world: World) -> None:
-    world.store.owner = "job-2"  # another job took the conversation over
+    world.another_job_takes_the_conversation_over()
     with pytest.raises(LeaseLost):
         world.send()
-    assert world.kommo.patches == [] and world.kommo.runs == 0
+    assert world.kommo.patches == [] and world.kommo.runs == []
 
 
 def test_a_lease_outlives_the_invocation_and_renewal_fails_once_taken_over(world: World) -> None:
     assert world.lease.until_ms() == int((world.now + 60) * 1000)
     world.lease.renew()
-    world.store.owner = "job-2"
+    world.another_job_takes_the_conversation_over()
     with pytest.raises(LeaseLost):
         world.lease.renew()
 

@@ -3,82 +3,27 @@ the queue check's memory, and a failing check that never hides the others."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from sales_assistant.models.kommo import KommoEvent, KommoLead
-from sales_assistant.services.health import (
-    FIRST_LOOKBACK_SECONDS,
-    MAX_LOOKBACK_SECONDS,
-    HealthCanary,
-    HealthConfig,
-    HealthReport,
-)
+from sales_assistant.services.health import FIRST_LOOKBACK_SECONDS, MAX_LOOKBACK_SECONDS, HealthCanary, HealthConfig
 from sales_assistant.services.ports.n8n import AiFailure
 from sales_assistant.texts import Texts
+from tests.unit.fakes import FakeKommo, FakeN8n, InMemoryHealthReports, InMemoryReceivedMessages
 
 NOW = 1_800_000_000
 GRACE = 120
 
 
-class FakeKommo:
-    def __init__(self) -> None:
-        self.asked_from: list[int] = []
-        self.events: list[KommoEvent] = []
-
-    def account(self) -> dict[str, object]:
-        return {"id": 1}
-
-    def webhooks(self) -> list[dict[str, object]]:
-        return [{"destination": "https://api.example/webhooks/kommo/x", "disabled": False}]
-
-    def events_since(self, created_from: int) -> list[KommoEvent]:
-        self.asked_from.append(created_from)
-        return [event for event in self.events if event.created_at >= created_from]
-
-    def contact_lead_ids(self, contact_id: int) -> list[int]:
-        return [10, 12]
-
-    def lead(self, lead_id: int) -> KommoLead:
-        return KommoLead(id=lead_id, responsible_user_id=7)
-
-
-class DownAi:
-    def ping(self, path: str) -> None:
-        raise AiFailure("unreachable")
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.report: HealthReport | None = None
-
-    def load(self) -> HealthReport | None:
-        return self.report
-
-    def save(self, report: HealthReport) -> None:
-        self.report = report
-
-
-class Received:
-    def __init__(self, *known: str) -> None:
-        self.known = set(known)
-
-    def missing(self, message_ids: Iterable[str]) -> set[str]:
-        return set(message_ids) - self.known
-
-    def mark(self, message_ids: Iterable[str], *, missed: bool = False) -> None:
-        self.known |= set(message_ids)
-
-
-class Notes:
-    def __init__(self) -> None:
-        self.tasks: list[tuple[str, int, int]] = []
-
-    def note(self, key: str, lead_id: int, text: str, *, service: bool = False) -> None:
-        pass
-
-    def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None:
-        self.tasks.append((key, lead_id, responsible_user_id))
+def kommo_with_our_webhook() -> FakeKommo:
+    """Kommo with the service's webhook subscribed, and contact 5's leads 10 and 12 of salesperson 7."""
+    kommo = FakeKommo()
+    kommo.webhook_list = [{"destination": "https://api.example/webhooks/kommo/x", "disabled": False}]
+    for lead_id in (10, 12):
+        kommo.leads[lead_id] = KommoLead.model_validate(
+            {"id": lead_id, "responsible_user_id": 7, "_embedded": {"contacts": [{"id": 5}]}}
+        )
+    return kommo
 
 
 CLOSED = {"open": 0, "failures": 0, "open_since": 0, "retry_at": 0}
@@ -86,17 +31,16 @@ CLOSED = {"open": 0, "failures": 0, "open_since": 0, "retry_at": 0}
 
 def canary(
     kommo: FakeKommo,
-    store: MemoryStore,
-    notes: Notes,
+    store: InMemoryHealthReports,
     depths: dict[str, int] | None = None,
     breakers: dict[str, dict[str, int]] | None = None,
 ) -> HealthCanary:
     return HealthCanary(
         kommo=kommo,
-        ai=DownAi(),
+        ai=FakeN8n(down=AiFailure("unreachable")),
         store=store,
-        received=Received("seen"),
-        notes=notes,
+        received=InMemoryReceivedMessages("seen"),
+        notes=kommo,
         queue_depths=lambda: depths or {},
         paused_bots=lambda: 3,
         breakers=lambda: breakers or {"kommo": CLOSED, "n8n": CLOSED},
@@ -118,14 +62,15 @@ def event(message_id: str, created_at: int) -> KommoEvent:
 
 
 def test_the_watchdog_judges_from_its_last_stop_to_the_grace_period() -> None:
-    kommo, store, notes = FakeKommo(), MemoryStore(), Notes()
+    kommo, store = kommo_with_our_webhook(), InMemoryHealthReports()
     kommo.events = [event("seen", NOW - 300), event("lost", NOW - 300), event("young", NOW - GRACE + 1)]
-    first = canary(kommo, store, notes)
+    first = canary(kommo, store)
     first.clock = lambda: NOW
     report = first.run()
     assert kommo.asked_from == [NOW - GRACE - FIRST_LOOKBACK_SECONDS]
     assert report.missed_messages == 1 and report.watchdog_until == NOW - GRACE
-    assert notes.tasks == [("missed:lost", 12, 7)]  # the contact's newest lead, its salesperson
+    tasks = [(task.key, task.lead_id, task.responsible_user_id) for task in kommo.tasks]
+    assert tasks == [("missed:lost", 12, 7)]  # the contact's newest lead, its salesperson
 
     first.clock = lambda: NOW + 300
     assert first.run().missed_messages == 1  # "young" is old enough now
@@ -137,8 +82,8 @@ def test_the_watchdog_judges_from_its_last_stop_to_the_grace_period() -> None:
 
 
 def test_one_failing_check_leaves_the_others_and_the_report_is_kept() -> None:
-    store = MemoryStore()
-    service = canary(FakeKommo(), store, Notes(), depths={"conversations": 2})
+    store = InMemoryHealthReports()
+    service = canary(kommo_with_our_webhook(), store, depths={"conversations": 2})
     service.clock = lambda: NOW
     report = service.run()
     assert [check.name for check in report.checks if not check.ok] == ["n8n"]
@@ -149,7 +94,9 @@ def test_one_failing_check_leaves_the_others_and_the_report_is_kept() -> None:
 def test_a_breaker_open_for_over_five_minutes_fails_its_check_and_says_since_when() -> None:
     kommo_down = {"open": 1, "failures": 9, "open_since": NOW - 301, "retry_at": NOW + 60}
     just_opened = {"open": 1, "failures": 5, "open_since": NOW - 60, "retry_at": NOW + 30}
-    service = canary(FakeKommo(), MemoryStore(), Notes(), breakers={"kommo": kommo_down, "n8n": just_opened})
+    service = canary(
+        kommo_with_our_webhook(), InMemoryHealthReports(), breakers={"kommo": kommo_down, "n8n": just_opened}
+    )
     service.clock = lambda: NOW
     [breakers] = [check for check in service.run().checks if check.name == "breakers"]
     assert not breakers.ok and breakers.detail.startswith("kommo open since ") and "n8n" not in breakers.detail

@@ -2,86 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from sales_assistant.errors import NotFound
-from sales_assistant.models.bot_state import BotState, BotStatus, ChangeReason
+from sales_assistant.models.bot_state import BotStatus, ChangeReason
 from sales_assistant.models.kommo import KommoContact, KommoLead
 from sales_assistant.models.kommo_webhook import Author, ChatMessage
-from sales_assistant.services.ports.storage import StateConflict
 from sales_assistant.services.takeover import Actor, TakeoverService
 from sales_assistant.texts import Texts
+from tests.unit.fakes import Clock, FakeKommo, InMemoryBotStates
 
 ANA = Actor(8401234, "Ana Souza")
 HOUR = 3600
 
 
-class InMemoryStates:
-    def __init__(self) -> None:
-        self.states: dict[int, BotState] = {}
-        self.conflicts_to_inject = 0
-
-    def get(self, contact_id: int) -> BotState | None:
-        return self.states.get(contact_id)
-
-    def save(self, state: BotState, expected_version: int) -> None:
-        current = self.states.get(state.contact_id)
-        if self.conflicts_to_inject or (current and current.version != expected_version):
-            self.conflicts_to_inject = max(self.conflicts_to_inject - 1, 0)
-            raise StateConflict("changed")
-        self.states[state.contact_id] = state
-
-    def with_status(self, status: BotStatus) -> list[BotState]:
-        return [state for state in self.states.values() if state.status == status]
-
-
-class FakeKommo:
-    leads = {
-        27754599: KommoLead.model_validate(
-            {"id": 27754599, "_embedded": {"contacts": [{"id": 93589657, "is_main": True}]}}
-        )
-    }
-    contacts = {93589657: KommoContact(id=93589657), 93589658: KommoContact(id=93589658)}
-
-    def lead(self, lead_id: int) -> KommoLead:
-        if lead_id not in self.leads:
-            raise NotFound("no lead")
-        return self.leads[lead_id]
-
-    def contact(self, contact_id: int) -> KommoContact:
-        if contact_id not in self.contacts:
-            raise NotFound("no contact")
-        return self.contacts[contact_id]
-
-    def patch_lead(self, lead_id: int, **_: Any) -> None:
-        raise AssertionError("takeover never patches leads")
-
-    def run_salesbot(self, bot_id: int, lead_id: int) -> None:
-        raise AssertionError("takeover never sends messages")
-
-
-class RecordedNotes:
-    def __init__(self) -> None:
-        self.notes: dict[str, tuple[int, str]] = {}
-
-    def note(self, key: str, lead_id: int, text: str, *, service: bool = False) -> None:
-        self.notes.setdefault(key, (lead_id, text))
-
-    def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None:
-        raise AssertionError("no task expected")
-
-    def texts(self) -> list[str]:
-        return [text for _, text in self.notes.values()]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_795_521_600.0
-
-    def __call__(self) -> float:
-        return self.now
+def note_texts(kommo: FakeKommo) -> list[str]:
+    return [note.text for note in kommo.notes]
 
 
 @pytest.fixture
@@ -90,20 +27,26 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def notes() -> RecordedNotes:
-    return RecordedNotes()
-
-
-@pytest.fixture
-def states() -> InMemoryStates:
-    return InMemoryStates()
-
-
-@pytest.fixture
-def takeover(states: InMemoryStates, notes: RecordedNotes, clock: Clock) -> TakeoverService:
-    return TakeoverService(
-        states, FakeKommo(), notes, Texts(), auto_resume_hours=12, pause_on_manual_reply=True, clock=clock
+def kommo() -> Iterator[FakeKommo]:
+    """Lead 27754599 with its main contact 93589657, and contact 93589658."""
+    kommo = FakeKommo()
+    kommo.leads[27754599] = KommoLead.model_validate(
+        {"id": 27754599, "_embedded": {"contacts": [{"id": 93589657, "is_main": True}]}}
     )
+    kommo.contacts = {93589657: KommoContact(id=93589657), 93589658: KommoContact(id=93589658)}
+    yield kommo
+    assert kommo.patches == [] and kommo.runs == [], "takeover never patches leads nor sends messages"
+    assert kommo.tasks == [], "no task expected"
+
+
+@pytest.fixture
+def states() -> InMemoryBotStates:
+    return InMemoryBotStates()
+
+
+@pytest.fixture
+def takeover(states: InMemoryBotStates, kommo: FakeKommo, clock: Clock) -> TakeoverService:
+    return TakeoverService(states, kommo, kommo, Texts(), auto_resume_hours=12, pause_on_manual_reply=True, clock=clock)
 
 
 def salesperson_says(text: str, message_id: str = "m-1", *, user_id: int | None = 8401234) -> ChatMessage:
@@ -120,11 +63,11 @@ def salesperson_says(text: str, message_id: str = "m-1", *, user_id: int | None 
     )
 
 
-def test_assumir_with_a_lead_id_pauses_its_main_contact(takeover: TakeoverService, notes: RecordedNotes) -> None:
+def test_assumir_with_a_lead_id_pauses_its_main_contact(takeover: TakeoverService, kommo: FakeKommo) -> None:
     assert takeover.handle_salesperson_message(salesperson_says("/assumir 27754599")) == "paused"
     state = takeover.state(93589657)
     assert state.status == BotStatus.PAUSED and state.by_name == "Ana Souza" and state.reason == ChangeReason.COMMAND
-    assert notes.texts() == ["Bot pausado por Ana Souza (comando /assumir)."]
+    assert note_texts(kommo) == ["Bot pausado por Ana Souza (comando /assumir)."]
 
 
 def test_assumir_without_id_pauses_the_chats_contact(takeover: TakeoverService) -> None:
@@ -137,11 +80,11 @@ def test_assumir_with_a_contact_id_pauses_that_contact(takeover: TakeoverService
     assert takeover.is_paused(93589658) and not takeover.is_paused(93589657)
 
 
-def test_liberar_resumes(takeover: TakeoverService, notes: RecordedNotes) -> None:
+def test_liberar_resumes(takeover: TakeoverService, kommo: FakeKommo) -> None:
     takeover.handle_salesperson_message(salesperson_says("/assumir", "m-1"))
     assert takeover.handle_salesperson_message(salesperson_says("/liberar", "m-2")) == "resumed"
     assert not takeover.is_paused(93589657)
-    assert notes.texts()[-1] == "Bot reativado por Ana Souza (comando /liberar)."
+    assert note_texts(kommo)[-1] == "Bot reativado por Ana Souza (comando /liberar)."
 
 
 def test_a_manual_reply_pauses_and_later_ones_push_the_auto_resume_back(
@@ -155,7 +98,7 @@ def test_a_manual_reply_pauses_and_later_ones_push_the_auto_resume_back(
 
 
 def test_the_bot_resumes_by_itself_after_the_idle_time(
-    takeover: TakeoverService, clock: Clock, notes: RecordedNotes
+    takeover: TakeoverService, clock: Clock, kommo: FakeKommo
 ) -> None:
     takeover.handle_salesperson_message(salesperson_says("/assumir"))
     clock.now += 11 * HOUR
@@ -164,22 +107,22 @@ def test_the_bot_resumes_by_itself_after_the_idle_time(
     assert not takeover.is_paused(93589657)  # the worker honours resume_at before the sweep runs
     assert takeover.resume_overdue() == [93589657]
     assert takeover.state(93589657).status == BotStatus.ACTIVE
-    assert "reativado automaticamente após 12 h" in notes.texts()[-1]
+    assert "reativado automaticamente após 12 h" in note_texts(kommo)[-1]
     assert takeover.resume_overdue() == []
 
 
-def test_auto_resume_zero_means_never(states: InMemoryStates, notes: RecordedNotes, clock: Clock) -> None:
+def test_auto_resume_zero_means_never(states: InMemoryBotStates, kommo: FakeKommo, clock: Clock) -> None:
     takeover = TakeoverService(
-        states, FakeKommo(), notes, Texts(), auto_resume_hours=0, pause_on_manual_reply=True, clock=clock
+        states, kommo, kommo, Texts(), auto_resume_hours=0, pause_on_manual_reply=True, clock=clock
     )
     takeover.handle_salesperson_message(salesperson_says("/assumir"))
     clock.now += 1000 * HOUR
     assert takeover.is_paused(93589657) and takeover.resume_overdue() == []
 
 
-def test_manual_replies_can_be_told_not_to_pause(states: InMemoryStates, notes: RecordedNotes, clock: Clock) -> None:
+def test_manual_replies_can_be_told_not_to_pause(states: InMemoryBotStates, kommo: FakeKommo, clock: Clock) -> None:
     takeover = TakeoverService(
-        states, FakeKommo(), notes, Texts(), auto_resume_hours=12, pause_on_manual_reply=False, clock=clock
+        states, kommo, kommo, Texts(), auto_resume_hours=12, pause_on_manual_reply=False, clock=clock
     )
     assert takeover.handle_salesperson_message(salesperson_says("Oi!")) == "manual_reply_ignored"
     assert not takeover.is_paused(93589657)
@@ -189,42 +132,42 @@ def test_manual_replies_can_be_told_not_to_pause(states: InMemoryStates, notes: 
     "text, expected", [("/assumir 999", "unknown_id"), ("/assumir abc", "unknown_id"), ("/pausar", "unknown_command")]
 )
 def test_an_unknown_command_or_id_changes_nothing_and_is_noted(
-    takeover: TakeoverService, notes: RecordedNotes, text: str, expected: str
+    takeover: TakeoverService, kommo: FakeKommo, text: str, expected: str
 ) -> None:
     assert takeover.handle_salesperson_message(salesperson_says(text)) == expected
     assert not takeover.is_paused(93589657)
-    [(lead_id, note)] = notes.notes.values()
-    assert lead_id == 27754599 and ("Não encontrei" in note or "não reconhecido" in note)
+    [note] = kommo.notes
+    assert note.lead_id == 27754599 and ("Não encontrei" in note.text or "não reconhecido" in note.text)
 
 
-def test_status_reports_on_the_lead(takeover: TakeoverService, notes: RecordedNotes) -> None:
+def test_status_reports_on_the_lead(takeover: TakeoverService, kommo: FakeKommo) -> None:
     takeover.handle_salesperson_message(salesperson_says("/assumir", "m-1"))
     assert takeover.handle_salesperson_message(salesperson_says("/status", "m-2")) == "status"
-    assert "pausado por Ana Souza" in notes.texts()[-1]
+    assert "pausado por Ana Souza" in note_texts(kommo)[-1]
 
 
-def test_the_same_command_delivered_twice_changes_the_state_once(
-    takeover: TakeoverService, notes: RecordedNotes
+def test_the_same_command_delivered_twice_changes_the_state_once(takeover: TakeoverService, kommo: FakeKommo) -> None:
+    takeover.handle_salesperson_message(salesperson_says("/assumir", "m-1"))
+    takeover.handle_salesperson_message(salesperson_says("/assumir", "m-1"))
+    assert takeover.state(93589657).version == 1 and len(kommo.notes) == 1
+
+
+def test_a_concurrent_writer_is_retried_into_a_defined_state(
+    takeover: TakeoverService, states: InMemoryBotStates
 ) -> None:
-    takeover.handle_salesperson_message(salesperson_says("/assumir", "m-1"))
-    takeover.handle_salesperson_message(salesperson_says("/assumir", "m-1"))
-    assert takeover.state(93589657).version == 1 and len(notes.notes) == 1
-
-
-def test_a_concurrent_writer_is_retried_into_a_defined_state(takeover: TakeoverService, states: InMemoryStates) -> None:
     states.conflicts_to_inject = 2
     takeover.pause(93589657, ANA, ChangeReason.ADMIN_API, "admin-1", 27754599)
     assert takeover.state(93589657).status == BotStatus.PAUSED
 
 
-def test_liberar_on_an_active_bot_changes_nothing_and_says_so(takeover: TakeoverService, notes: RecordedNotes) -> None:
+def test_liberar_on_an_active_bot_changes_nothing_and_says_so(takeover: TakeoverService, kommo: FakeKommo) -> None:
     assert takeover.handle_salesperson_message(salesperson_says("/liberar")) == "resumed"
     assert takeover.state(93589657).version == 0
-    assert notes.texts() == ["O bot já estava ativo para este contato: nada foi alterado."]
+    assert note_texts(kommo) == ["O bot já estava ativo para este contato: nada foi alterado."]
 
 
 def test_the_sweep_never_resumes_a_pause_renewed_after_it_looked(
-    takeover: TakeoverService, states: InMemoryStates, clock: Clock
+    takeover: TakeoverService, states: InMemoryBotStates, clock: Clock
 ) -> None:
     takeover.handle_salesperson_message(salesperson_says("Oi, aqui é a Ana", "m-1"))
     clock.now += 13 * HOUR
