@@ -1,5 +1,5 @@
 """Builds the shipped n8n workflows, n8n/workflows/*.json, from this file and the Code nodes' sources
-in n8n/src/*.js (one copy of the signature check for all four workflows).
+in n8n/src/*.js (one copy of the signature check for all the workflows).
 
     python scripts/n8n_workflows.py           # rewrite n8n/workflows/*.json
     python scripts/n8n_workflows.py --check   # fail when they differ from what this file builds
@@ -302,7 +302,7 @@ def service_tool(
     flow.link(name, "AI Agent", kind="ai_tool")
 
 
-# ---------------------------------------------------------------------- the four workflows
+# ---------------------------------------------------------------------- the workflows
 CONVERSATION = "$('Prepare conversation').first().json"
 
 
@@ -456,17 +456,15 @@ def upsert(table: dict[str, Any], key: str) -> dict[str, Any]:
     }
 
 
-def scheduling_workflow() -> Workflow:
-    flow = Workflow("kommoSchedule001", "Kommo assistant: store appointments (kommo-scheduling)")
-    signed = signed_entry(flow, "kommo-scheduling")
-    appointment = "$('Validate appointment').first().json"
-    code(flow, "Validate appointment", (660, 200), "validate-appointment.js")
-    condition(flow, "Valid?", (880, 200), "={{ $json.valid }}")
+def stored_or_refused(flow: Workflow, invalid: str) -> None:
+    """The storing workflows' two refusals: a request that does not validate -> Refuse (400) with its
+    problems; the database failing -> Database failed (503), which the service retries (every write is
+    idempotent)."""
     respond(
         flow,
         "Refuse (400)",
         (1100, 420),
-        "={{ { stored: false, error: 'invalid_appointment', problems: $json.problems } }}",
+        "={{ { stored: false, error: '" + invalid + "', problems: $json.problems } }}",
         status=400,
     )
     respond(
@@ -477,14 +475,23 @@ def scheduling_workflow() -> Workflow:
         "|| $json.error || 'the database failed') } }}",
         status=503,
     )
+
+
+def scheduling_workflow() -> Workflow:
+    flow = Workflow("kommoSchedule001", "Kommo assistant: store appointments (kommo-scheduling)")
+    signed = signed_entry(flow, "kommo-scheduling")
+    appointment = "$('Validate appointment').first().json"
+    code(flow, "Validate appointment", (660, 200), "validate-appointment.js")
+    condition(flow, "Valid?", (880, 200), "={{ $json.valid }}")
+    stored_or_refused(flow, "invalid_appointment")
     postgres(
         flow,
-        "Ensure agenda table",
+        "Ensure agenda view",
         (1100, 100),
         {
             "operation": "executeQuery",
-            "query": "SELECT criar_agenda($1) AS agenda_table",
-            "options": {"queryReplacement": "={{ $json.agenda_table }}"},
+            "query": "SELECT ensure_agenda_view($1) AS agenda_view",
+            "options": {"queryReplacement": "={{ $json.vendor_id }}"},
         },
     )
     code(flow, "Agenda row", (1320, 100), f"return [{{ json: {appointment}.agenda }}];")
@@ -492,7 +499,7 @@ def scheduling_workflow() -> Workflow:
         flow,
         "Upsert agenda",
         (1540, 100),
-        upsert({"__rl": True, "mode": "name", "value": "={{ " + appointment + ".agenda_table }}"}, "id"),
+        upsert({"__rl": True, "mode": "list", "value": "agenda", "cachedResultName": "agenda"}, "id"),
     )
     code(flow, "History row", (1760, 100), f"return [{{ json: {appointment}.history }}];")
     postgres(
@@ -505,9 +512,9 @@ def scheduling_workflow() -> Workflow:
     signed_answer(flow, (2420, 100))
     flow.link(signed, "Validate appointment")
     flow.link("Validate appointment", "Valid?")
-    flow.link("Valid?", "Ensure agenda table")
+    flow.link("Valid?", "Ensure agenda view")
     flow.link("Valid?", "Refuse (400)", output=1)
-    flow.link("Ensure agenda table", "Agenda row")
+    flow.link("Ensure agenda view", "Agenda row")
     flow.link("Agenda row", "Upsert agenda")
     flow.link("Upsert agenda", "History row")
     flow.link("History row", "Upsert historico")

@@ -1,14 +1,16 @@
 // Check the appointment the service sent (kind scheduling) and shape the rows to store.
 // The appointment is `body.appointment` (or the body itself): id, vendor_id, lead_id, contact
-// (object {id, name, phone} or an id), start, end (ISO 8601 with offset), status
-// (booked | cancelled | rescheduled) and agenda_table, which must match ^agenda_[a-z0-9_]+$ (at most
-// 63 characters): it becomes a table name, so nothing else is accepted.
+// (object {id, name, phone} or an id), start, end (ISO 8601 with offset) and status
+// (booked | cancelled | rescheduled). Every appointment goes into the one `agenda` table, shown in
+// the salesperson's view agenda_<vendor_id>. `agenda_table`, which the service still sends, names
+// nothing any more (the row goes where vendor_id says): it is optional, and refused only when it lacks
+// the contract's shape (^agenda_[a-z0-9_]+$, at most 63 characters).
 const request = $input.first().json.request;
 const appointment = request.appointment && typeof request.appointment === 'object' ? request.appointment : request;
 const problems = [];
 
-const table = String(appointment.agenda_table ?? request.agenda_table ?? '');
-if (!/^agenda_[a-z0-9_]+$/.test(table) || table.length > 63 || table === 'agenda_template') {
+const table = appointment.agenda_table ?? request.agenda_table;
+if (table != null && !(/^agenda_[a-z0-9_]+$/.test(String(table)) && String(table).length <= 63)) {
   problems.push('agenda_table must match ^agenda_[a-z0-9_]+$ (at most 63 characters)');
 }
 const id = String(appointment.id ?? '').trim();
@@ -39,7 +41,7 @@ return [{
   json: {
     valid: true,
     appointment_id: id,
-    agenda_table: table,
+    vendor_id: vendorId,
     agenda: {
       id,
       vendor_id: vendorId,
@@ -64,7 +66,7 @@ return [{
       status,
       starts_at: startsAt,
       ends_at: endsAt,
-      agenda_table: table,
+      agenda_table: `agenda_${vendorId}`,
       payload,
     },
   },
