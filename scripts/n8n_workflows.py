@@ -523,6 +523,57 @@ def scheduling_workflow() -> Workflow:
     return flow
 
 
+# Every salesperson into vendedores in one statement (a row already as sent is left untouched, its
+# updated_at too), and each one's agenda view.
+UPSERT_SALESPEOPLE = """WITH incoming AS (
+    SELECT id, nome, areas, ativo
+    FROM jsonb_to_recordset($1::jsonb) AS s(id bigint, nome text, areas text[], ativo boolean)
+), saved AS (
+    INSERT INTO vendedores AS v (id, nome, areas, ativo)
+    SELECT id, nome, areas, ativo FROM incoming
+    ON CONFLICT (id) DO UPDATE SET nome = excluded.nome, areas = excluded.areas, ativo = excluded.ativo,
+        updated_at = now()
+    WHERE (v.nome, v.areas, v.ativo) IS DISTINCT FROM (excluded.nome, excluded.areas, excluded.ativo)
+    RETURNING v.id
+)
+SELECT (SELECT count(*) FROM saved) AS changed, (SELECT count(ensure_agenda_view(id)) FROM incoming) AS views"""
+"""Every salesperson into vendedores in one statement (a row already as sent is left untouched, its
+updated_at too), and each one's agenda view."""
+
+
+def salespeople_workflow() -> Workflow:
+    flow = Workflow("kommoSalespeople", "Kommo assistant: store salespeople (kommo-salespeople)")
+    signed = signed_entry(flow, "kommo-salespeople")
+    code(flow, "Validate salespeople", (660, 200), "validate-salespeople.js")
+    condition(flow, "Valid?", (880, 200), "={{ $json.valid }}")
+    stored_or_refused(flow, "invalid_salespeople")
+    postgres(
+        flow,
+        "Upsert vendedores",
+        (1100, 100),
+        {
+            "operation": "executeQuery",
+            "query": UPSERT_SALESPEOPLE,
+            "options": {"queryReplacement": "={{ $json.rows }}"},
+        },
+    )
+    code(
+        flow,
+        "Stored",
+        (1320, 100),
+        "return [{ json: { stored: true, salespeople: $('Validate salespeople').first().json.count, "
+        "changed: Number($json.changed) } }];",
+    )
+    signed_answer(flow, (1540, 100))
+    flow.link(signed, "Validate salespeople")
+    flow.link("Validate salespeople", "Valid?")
+    flow.link("Valid?", "Upsert vendedores")
+    flow.link("Valid?", "Refuse (400)", output=1)
+    flow.link("Upsert vendedores", "Stored")
+    flow.link("Stored", "Sign answer")
+    return flow
+
+
 def health_workflow() -> Workflow:
     flow = Workflow("kommoHealth00001", "Kommo assistant: health (kommo-health)")
     signed = signed_entry(flow, "kommo-health")
@@ -537,6 +588,7 @@ BUILDERS = {
     "kommo-reply.json": reply_workflow,
     "kommo-proactive.json": proactive_workflow,
     "kommo-scheduling.json": scheduling_workflow,
+    "kommo-salespeople.json": salespeople_workflow,
     "kommo-health.json": health_workflow,
 }
 
