@@ -138,12 +138,13 @@ class Postgres:
     def psql(self, sql: str, *, database: str | None = None) -> str:
         return self._psql("-c", sql, database=database)
 
-    def load(self, path: Path) -> str:
-        return self._psql("-f", str(path))
+    def load(self, path: Path, *, database: str | None = None) -> str:
+        return self._psql("-f", str(path), database=database)
 
-    def rows(self, sql: str) -> list[dict[str, Any]]:
+    def rows(self, sql: str, *, database: str | None = None) -> list[dict[str, Any]]:
         """The rows of a query, as JSON objects."""
-        text = self.psql(f"SELECT coalesce(json_agg(row_to_json(q)), '[]'::json) FROM ({sql}) q")  # noqa: S608
+        query = f"SELECT coalesce(json_agg(row_to_json(q)), '[]'::json) FROM ({sql}) q"  # noqa: S608
+        text = self.psql(query, database=database)
         return list(json.loads(text))
 
     def _psql(self, *arguments: str, database: str | None = None) -> str:
@@ -233,7 +234,8 @@ class N8n:
             "N8N_PROTOCOL": "http",
             "WEBHOOK_URL": f"{self.url}/",
             "N8N_EXPRESSION_ENGINE": "legacy",  # isolated-vm cannot be built on Node 20
-            "N8N_RUNNERS_ENABLED": "false",
+            # the Code nodes run in a task runner (a child process, internal mode), as n8n 2.x always runs them
+            "N8N_RUNNERS_ENABLED": "true",
             "N8N_DIAGNOSTICS_ENABLED": "false",
             "N8N_VERSION_NOTIFICATIONS_ENABLED": "false",
             "N8N_TEMPLATES_ENABLED": "false",

@@ -1,11 +1,13 @@
 """The shipped workflows (n8n/workflows/) in a real n8n 1.123.81, driven by the service's local run.
 
 Setup (once for the module): PostgreSQL loaded with n8n/supabase/schema.sql, the fake chat model,
-n8n with the credentials and workflows imported by its CLI and activated, then `python -m local.run`
-with N8N_BASE_URL pointing at that n8n (the Kommo sandbox stands in for Kommo). Then: client messages
-posted as Kommo posts them are answered through the real reply workflow, the agent's tools call the
-service's API, appointments signed with the service's `signed_headers()` are stored in the agenda and
-history tables, wrong, stale, misdirected and replayed requests are refused, and every answer is signed.
+n8n with the credentials and workflows imported by its CLI and activated (the Code nodes in a task
+runner, as n8n 2.x runs them), then `python -m local.run` with N8N_BASE_URL pointing at that n8n (the
+Kommo sandbox stands in for Kommo). Then: client messages posted as Kommo posts them are answered
+through the real reply workflow, the agent's tools call the service's API, the service's own
+appointment forwards land in the one agenda table and show in the salesperson's view, its salesperson
+sync fills `vendedores`, wrong, stale, misdirected and replayed requests are refused, and every answer
+is signed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -32,16 +35,24 @@ from local.defaults import LOCAL_SECRETS
 from sales_assistant.adapters.n8n_signature import SIGNATURE_HEADER, sign, sign_answer, signed_headers
 from sales_assistant.models.n8n import N8nResponse
 from scripts.n8n_fake_model import REPLY_PREFIX, FakeChatModel, Step, content_text
-from scripts.n8n_harness import Postgres, RealN8n, free_port, postgres_binaries, wait_until
+from scripts.n8n_harness import SCHEMA, Postgres, RealN8n, free_port, postgres_binaries, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = LOCAL_SECRETS["N8N_SIGNING_SECRET"]
 API_TOKEN = LOCAL_SECRETS["API_TOKEN"]  # the operator token: the sync, the bot state
 N8N_API_TOKEN = LOCAL_SECRETS["N8N_API_TOKEN"]  # n8n's service API credential: the agent's tools
+OPERATOR = {"authorization": f"Bearer {API_TOKEN}", "content-type": "application/json"}
 LEAD, CONTACT, VENDOR = 27754599, 93589657, 8401234
+RAFAEL_LEAD, BRUNO = 27754600, 8401235  # local/kommo_seed.py: Rafael Lima's lead and its salesperson
 EXAMPLES = ROOT / "docs" / "contracts" / "examples"
 N8N_EXAMPLES = ROOT / "n8n" / "examples"
-PATHS = ("/webhook/kommo-reply", "/webhook/kommo-proactive", "/webhook/kommo-scheduling", "/webhook/kommo-health")
+PATHS = (
+    "/webhook/kommo-reply",
+    "/webhook/kommo-proactive",
+    "/webhook/kommo-scheduling",
+    "/webhook/kommo-salespeople",
+    "/webhook/kommo-health",
+)
 
 
 @dataclass
@@ -51,6 +62,7 @@ class Stack:
     kommo_url: str
     model: FakeChatModel
     postgres: Postgres
+    n8n_log: Path
     timings: dict[str, float]
 
     def timed(self, name: str, started: float) -> None:
@@ -82,6 +94,7 @@ def stack(n8n_timings: dict[str, float]) -> Iterator[Stack]:
                 f"http://127.0.0.1:{kommo_port}",
                 real.model,
                 real.postgres,
+                real.n8n.log,
                 n8n_timings,
             )
         finally:
@@ -154,10 +167,12 @@ def signed_post(
     signature: str | None = None,
     request_id: str | None = None,
     signed_path: str | None = None,
+    indent: int | None = None,
 ) -> tuple[int, Any]:
-    """POST as the service does: compact JSON, the headers of the service's own signed_headers() (a fresh
-    request id unless given). A 2xx answer must carry n8n's signature of it, as the service requires."""
-    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    """POST as the service does: compact JSON (or indented by `indent`), the headers of the service's own
+    signed_headers() (a fresh request id unless given). A 2xx answer must carry n8n's signature of it, as
+    the service requires."""
+    raw = json.dumps(payload, ensure_ascii=False, indent=indent, separators=None if indent else (",", ":")).encode()
     timestamp = str(int(time.time()) if at is None else at)
     request_id = request_id or uuid.uuid4().hex
     path = signed_path or urlsplit(url).path
@@ -315,6 +330,23 @@ def test_a_request_within_the_clock_skew_is_accepted(stack: Stack) -> None:
     )
 
 
+def test_the_code_nodes_run_in_a_task_runner(stack: Stack) -> None:
+    """N8N_RUNNERS_ENABLED=true, as n8n 2.x always runs: every Code node (here the signature check and
+    the answer's signature) runs in the JS task runner, a child process of n8n."""
+    assert 'Registered runner "JS Task Runner"' in stack.n8n_log.read_text(errors="replace")
+    assert signed_post(stack.n8n_url + "/webhook/kommo-health", {"version": "2", "kind": "health"}) == (
+        200,
+        {"ok": True},
+    )
+
+
+def test_a_body_that_is_not_compact_json_is_checked_on_the_bytes_received(stack: Stack) -> None:
+    """The task runner hands the Code node the raw body: re-serialising the parsed body would not give
+    back these indented bytes, and the signature would not match."""
+    payload = {"version": "2", "kind": "health"}
+    assert signed_post(stack.n8n_url + "/webhook/kommo-health", payload, indent=2) == (200, {"ok": True})
+
+
 def test_a_curled_client_message_is_answered_through_the_real_reply_workflow(stack: Stack) -> None:
     started = time.perf_counter()
     stack.model.reset()
@@ -429,22 +461,35 @@ def test_an_appointment_is_stored_once_in_the_agenda_and_the_history(stack: Stac
     assert [row["status"] for row in stack.postgres.rows(history)] == ["booked", "rescheduled"]
 
 
-def test_a_salesperson_without_an_agenda_table_gets_one(stack: Stack) -> None:
+def test_a_salespersons_first_appointment_creates_their_agenda_view(stack: Stack) -> None:
+    newcomer = 8419999  # not in the salesperson list n8n got: no view yet
+    assert stack.postgres.psql("SELECT to_regclass('agenda_8419999') IS NULL") == "t"
     request = example("request-scheduling.json", N8N_EXAMPLES)
-    request["appointment"] |= {"id": "apt-test-2", "vendor_id": 8401235, "agenda_table": "agenda_8401235"}
+    request["appointment"] |= {"id": "apt-test-2", "vendor_id": newcomer, "agenda_table": "agenda_8419999"}
     assert signed_post(stack.n8n_url + "/webhook/kommo-scheduling", request) == (200, {"stored": True})
-    assert [row["id"] for row in stack.postgres.rows("SELECT id FROM agenda_8401235")] == ["apt-test-2"]
+    assert [row["id"] for row in stack.postgres.rows("SELECT id FROM agenda_8419999")] == ["apt-test-2"]
+    assert stack.postgres.psql("SELECT vendor_id FROM agenda WHERE id = 'apt-test-2'") == str(newcomer)
 
 
-@pytest.mark.parametrize(
-    "table", ["agenda_x; DROP TABLE historico", "historico", "agenda_Ana", "agenda_template", "agenda_" + "x" * 60]
-)
+def test_agenda_table_no_longer_decides_where_an_appointment_goes(stack: Stack) -> None:
+    """The service still sends `agenda_table`: the row goes to `agenda` under its vendor_id whatever it says,
+    so a request naming another salesperson's view cannot write there."""
+    request = example("request-scheduling.json", N8N_EXAMPLES)
+    request["appointment"] |= {"id": "apt-test-elsewhere", "agenda_table": "agenda_8419999"}
+    assert signed_post(stack.n8n_url + "/webhook/kommo-scheduling", request) == (200, {"stored": True})
+    shown = "SELECT id FROM agenda_8401234 WHERE id = 'apt-test-elsewhere'"
+    assert stack.postgres.rows(shown) == [{"id": "apt-test-elsewhere"}]
+    assert stack.postgres.rows("SELECT id FROM agenda_8419999 WHERE id = 'apt-test-elsewhere'") == []
+
+
+@pytest.mark.parametrize("table", ["agenda_x; DROP TABLE historico", "historico", "agenda_Ana", "agenda_" + "x" * 60])
 def test_an_agenda_table_name_outside_the_pattern_is_refused(stack: Stack, table: str) -> None:
     request = example("request-scheduling.json", N8N_EXAMPLES)
     request["appointment"] |= {"id": "apt-test-bad", "agenda_table": table}
     status, answer = signed_post(stack.n8n_url + "/webhook/kommo-scheduling", request)
     assert (status, answer["stored"], answer["error"]) == (400, False, "invalid_appointment")
     assert stack.postgres.rows("SELECT id FROM historico WHERE appointment_id = 'apt-test-bad'") == []
+    assert stack.postgres.rows("SELECT id FROM agenda WHERE id = 'apt-test-bad'") == []
 
 
 def test_a_database_failure_answers_503_and_the_retry_stores_the_appointment(stack: Stack) -> None:
@@ -460,6 +505,177 @@ def test_a_database_failure_answers_503_and_the_retry_stores_the_appointment(sta
     assert signed_post(url, request) == (200, {"stored": True})
     assert len(stack.postgres.rows("SELECT id FROM agenda_8401234 WHERE id = 'apt-test-3'")) == 1
     assert len(stack.postgres.rows("SELECT id FROM historico WHERE appointment_id = 'apt-test-3'")) == 1
+
+
+def test_the_service_forwards_a_booking_into_the_agenda_and_a_reschedule_updates_its_row(stack: Stack) -> None:
+    """Booked and moved through the service's own routes: its scheduling queue forwards each change,
+    signed, to the real kommo-scheduling workflow; the salesperson's view shows the one row."""
+    started = time.perf_counter()
+    status, free = http("GET", f"{stack.api_url}/vendors/{BRUNO}/availability", headers=OPERATOR)
+    assert status == 200 and len(free["slots"]) >= 2, free
+    first, later = free["slots"][0]["start"], free["slots"][-1]["start"]
+    booking = {"vendor_id": BRUNO, "lead_id": RAFAEL_LEAD, "start": first}
+    status, booked = http("POST", f"{stack.api_url}/appointments", json.dumps(booking).encode(), OPERATOR)
+    assert status == 201, booked
+    appointment = booked["id"]
+    in_agenda = f"SELECT vendor_id, lead_id, status, starts_at, created_at FROM agenda WHERE id = '{appointment}'"  # noqa: S608
+    [row] = wait_until(lambda: stack.postgres.rows(in_agenda), 60, "the booking forwarded into agenda")
+    stack.timed("booking -> agenda row (scheduling queue -> n8n)", started)
+    assert (row["vendor_id"], row["lead_id"], row["status"]) == (BRUNO, RAFAEL_LEAD, "booked")
+    assert datetime.fromisoformat(row["starts_at"]) == datetime.fromisoformat(first)
+    in_view = f"SELECT status FROM agenda_{BRUNO} WHERE id = '{appointment}'"  # noqa: S608
+    assert stack.postgres.rows(in_view) == [{"status": "booked"}]
+
+    moved = json.dumps({"start": later}).encode()
+    status, answer = http("POST", f"{stack.api_url}/appointments/{appointment}/reschedule", moved, OPERATOR)
+    assert status == 200, answer
+    wait_until(lambda: stack.postgres.rows(in_view) == [{"status": "rescheduled"}], 60, "the reschedule in agenda")
+    [after] = stack.postgres.rows(in_agenda)  # the same row, moved
+    assert datetime.fromisoformat(after["starts_at"]) == datetime.fromisoformat(later)
+    assert after["created_at"] == row["created_at"]
+    history = f"SELECT status FROM historico WHERE appointment_id = '{appointment}' ORDER BY id"  # noqa: S608
+    assert [r["status"] for r in stack.postgres.rows(history)] == ["booked", "rescheduled"]
+
+
+def test_the_salesperson_sync_fills_vendedores(stack: Stack) -> None:
+    """The fixture's POST /vendors/sync forwarded the list (kind salespeople) to the real workflow: every
+    salesperson the service knows is a row, with a view of their agenda."""
+    status, cached = http("GET", f"{stack.api_url}/vendors", headers=OPERATOR)
+    assert status == 200 and cached["vendors"]
+    expected = sorted([v["vendor_id"], v["name"], v["profile"]["areas"], v["active"]] for v in cached["vendors"])
+    ids = ", ".join(str(vendor_id) for vendor_id, *_ in expected)
+    stored = f"SELECT id, nome, areas, ativo FROM vendedores WHERE id IN ({ids}) ORDER BY id"  # noqa: S608
+    assert [list(row.values()) for row in stack.postgres.rows(stored)] == expected
+    views = f"SELECT count(*) FROM vendedores WHERE id IN ({ids}) AND to_regclass('agenda_' || id) IS NOT NULL"  # noqa: S608
+    assert stack.postgres.psql(views) == str(len(expected))
+
+
+SALESPEOPLE: list[dict[str, Any]] = [  # ids of their own, apart from the local run's Kommo users (local/kommo_seed.py)
+    {"id": 8419901, "name": "Teste Bot QA", "areas": [], "active": True},
+    {"id": 8419902, "name": "Paula Nunes", "areas": ["Auto", "Imóveis"], "active": False},
+    {"id": 8419903, "active": True},  # name and areas may be left out (the contract's defaults)
+]
+STORED_SALESPEOPLE = (
+    "SELECT id, nome, areas, ativo, updated_at FROM vendedores WHERE id BETWEEN 8419900 AND 8419999 ORDER BY id"
+)
+
+
+def test_a_salesperson_list_is_stored_and_a_repeat_changes_nothing(stack: Stack) -> None:
+    url = stack.n8n_url + "/webhook/kommo-salespeople"
+    request = {"version": "2", "kind": "salespeople", "salespeople": SALESPEOPLE}
+    assert signed_post(url, request) == (200, {"stored": True, "salespeople": 3, "changed": 3})
+    stored = stack.postgres.rows(STORED_SALESPEOPLE)
+    assert [[r["id"], r["nome"], r["areas"], r["ativo"]] for r in stored] == [
+        [8419901, "Teste Bot QA", [], True],
+        [8419902, "Paula Nunes", ["Auto", "Imóveis"], False],
+        [8419903, "", [], True],
+    ]
+    views = "SELECT relname FROM pg_class WHERE relkind = 'v' AND relname LIKE 'agenda_84199%' ORDER BY relname"
+    assert [r["relname"] for r in stack.postgres.rows(views)] == [
+        "agenda_8419901",
+        "agenda_8419902",
+        "agenda_8419903",
+        "agenda_8419999",  # the earlier test's newcomer
+    ]
+
+    assert signed_post(url, request) == (200, {"stored": True, "salespeople": 3, "changed": 0})
+    assert stack.postgres.rows(STORED_SALESPEOPLE) == stored  # not even updated_at moved
+    assert len(stack.postgres.rows(views)) == 4
+
+    request["salespeople"] = [SALESPEOPLE[0] | {"active": False}, *SALESPEOPLE[1:]]  # one deactivated in Kommo
+    assert signed_post(url, request) == (200, {"stored": True, "salespeople": 3, "changed": 1})
+    changed = [
+        (before["ativo"], after["ativo"], before["updated_at"] == after["updated_at"])
+        for before, after in zip(stored, stack.postgres.rows(STORED_SALESPEOPLE), strict=True)
+    ]
+    assert changed == [(True, False, False), (False, False, True), (True, True, True)]
+
+
+@pytest.mark.parametrize(
+    ("salespeople", "problem"),
+    [
+        ([{"id": "8419904", "name": "Ana", "areas": [], "active": True}], "salespeople[0].id"),
+        ([{"id": 8419904, "name": "Ana", "areas": "Auto", "active": True}], "salespeople[0].areas"),
+        ([{"id": 8419904, "name": "Ana", "areas": []}], "salespeople[0].active"),
+        ([{"id": 8419904, "active": True}, {"id": 8419904, "active": False}], "salespeople[1].id"),
+        ({"id": 8419904, "active": True}, "salespeople: a list"),
+    ],
+    ids=["id-as-text", "areas-not-a-list", "no-active", "id-twice", "not-a-list"],
+)
+def test_a_salesperson_list_outside_the_contract_is_refused(stack: Stack, salespeople: Any, problem: str) -> None:
+    request = {"version": "2", "kind": "salespeople", "salespeople": salespeople}
+    status, answer = signed_post(stack.n8n_url + "/webhook/kommo-salespeople", request)
+    assert (status, answer["stored"], answer["error"]) == (400, False, "invalid_salespeople")
+    assert any(problem in text for text in answer["problems"]), answer
+    assert stack.postgres.rows("SELECT id FROM vendedores WHERE id = 8419904") == []
+
+
+def test_the_schema_applies_twice_on_a_new_database(stack: Stack) -> None:
+    stack.postgres.psql("CREATE DATABASE fresh", database="postgres")
+    stack.postgres.load(SCHEMA, database="fresh")
+    stack.postgres.load(SCHEMA, database="fresh")
+    relations = "SELECT relname, relkind, relrowsecurity FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+    relations += "AND relkind IN ('r', 'v') ORDER BY relname"
+    assert [list(r.values()) for r in stack.postgres.rows(relations, database="fresh")] == [
+        ["agenda", "r", True],
+        ["historico", "r", True],
+        ["n8n_chat_histories", "r", True],
+        ["n8n_seen_requests", "r", True],
+        ["vendedores", "r", True],
+    ]
+
+
+OLD_LAYOUT = """
+CREATE TABLE vendedores (id bigint PRIMARY KEY, nome text NOT NULL DEFAULT '', email text NOT NULL DEFAULT '',
+    areas text[] NOT NULL DEFAULT '{}', timezone text NOT NULL DEFAULT 'America/Sao_Paulo',
+    agenda_table text UNIQUE, ativo boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE agenda_template (id text PRIMARY KEY, vendor_id bigint NOT NULL, lead_id bigint NOT NULL,
+    contact_id bigint, contact_name text NOT NULL DEFAULT '', contact_phone text NOT NULL DEFAULT '',
+    starts_at timestamptz NOT NULL, ends_at timestamptz NOT NULL, status text NOT NULL,
+    conversation_id text NOT NULL DEFAULT '', payload jsonb NOT NULL DEFAULT '{}'::jsonb,
+    created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE agenda_8401234 (LIKE agenda_template INCLUDING ALL);
+CREATE TABLE agenda_ana (LIKE agenda_template INCLUDING ALL);
+INSERT INTO vendedores (id, nome, agenda_table) VALUES (8401234, 'Ana Souza', 'agenda_8401234');
+INSERT INTO agenda_8401234 (id, vendor_id, lead_id, starts_at, ends_at, status)
+    VALUES ('apt-old-1', 8401234, 27754599, '2026-11-26T10:00-03', '2026-11-26T10:30-03', 'booked');
+INSERT INTO agenda_ana (id, vendor_id, lead_id, starts_at, ends_at, status)
+    VALUES ('apt-old-2', 8401236, 27754601, '2026-11-27T10:00-03', '2026-11-27T10:30-03', 'cancelled');
+"""
+
+
+def test_the_per_salesperson_agenda_tables_of_an_earlier_version_move_into_the_one_table(stack: Stack) -> None:
+    """An earlier version's layout (a table per salesperson copied from agenda_template, one of them with
+    a profile's own name): the schema, run twice, moves their rows into agenda and puts views in place."""
+    stack.postgres.psql("CREATE DATABASE upgraded", database="postgres")
+    stack.postgres.psql(OLD_LAYOUT, database="upgraded")
+    stack.postgres.load(SCHEMA, database="upgraded")
+    stack.postgres.load(SCHEMA, database="upgraded")
+    rows = "SELECT id, vendor_id, status FROM agenda ORDER BY id"
+    assert [list(r.values()) for r in stack.postgres.rows(rows, database="upgraded")] == [
+        ["apt-old-1", 8401234, "booked"],
+        ["apt-old-2", 8401236, "cancelled"],
+    ]
+    relations = "SELECT relname, relkind FROM pg_class WHERE relname LIKE 'agenda%' AND relkind IN ('r', 'v') "
+    relations += "ORDER BY relname"
+    assert [list(r.values()) for r in stack.postgres.rows(relations, database="upgraded")] == [
+        ["agenda", "r"],
+        ["agenda_8401234", "v"],
+        ["agenda_8401236", "v"],
+    ]
+    assert stack.postgres.rows("SELECT id FROM agenda_8401234", database="upgraded") == [{"id": "apt-old-1"}]
+
+
+def test_the_supabase_keys_read_no_agenda_through_a_view(stack: Stack) -> None:
+    """Supabase grants its anon role every table and view of `public`; the views run with the reader's
+    rights (security_invoker), so agenda's row level security, no policy, shows them nothing."""
+    stack.postgres.psql(
+        "DO $$ BEGIN CREATE ROLE anon NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; "
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO anon"
+    )
+    assert stack.postgres.psql("SELECT count(*) FROM agenda_8401234") != "0"
+    assert stack.postgres.psql("SET ROLE anon; SELECT count(*) FROM agenda_8401234") == "0"
 
 
 def test_the_agent_hands_over_to_a_salesperson(stack: Stack) -> None:
