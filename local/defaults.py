@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from local.kommo_seed import AREA_FIELD_ID, PIPELINE_ID, TEMPLATE_NAME_FIELD_ID, WEBHOOK_BASE_URL
+from local.kommo_seed import (
+    ACCOUNT_ID,
+    AREA_FIELD_ID,
+    PIPELINE_ID,
+    SUBDOMAIN,
+    TEMPLATE_NAME_FIELD_ID,
+    WEBHOOK_BASE_URL,
+)
 from local.stack import ROOT, Stack, load_template, parameter_defaults
 
 LOCAL_SECRETS = {
@@ -16,10 +24,16 @@ LOCAL_SECRETS = {
     "KOMMO_LONG_LIVED_TOKEN": "local-long-lived-token",
 }
 KOMMO_SECRET_KEYS = ("KOMMO_LONG_LIVED_TOKEN",)  # the secret the operator creates; the stack makes the others
+SANDBOX_ACCOUNT = {  # the Kommo account the sandbox plays, reached with the local long-lived token
+    "KommoSubdomain": SUBDOMAIN,
+    "KommoAccountId": str(ACCOUNT_ID),
+    "KommoClientId": "",
+    "KommoRedirectUri": "",
+    "WebhookBaseUrl": WEBHOOK_BASE_URL,  # where the sandbox's seeded webhook points (the canary checks it)
+}
 LOCAL_PARAMETERS = {
     "Stage": "local",  # not deployable: allows the http:// n8n stand-in and Kommo sandbox
-    "KommoSubdomain": "vendasdemo",
-    "KommoAccountId": "31257294",
+    **SANDBOX_ACCOUNT,
     "KommoSalesbotId": "101",
     "KommoReplyFieldId": "900001",
     "N8nBaseUrl": "http://127.0.0.1:5678",
@@ -28,8 +42,9 @@ LOCAL_PARAMETERS = {
     "LeadAreaFieldId": str(AREA_FIELD_ID),
     "TriggerRules": json.dumps([{"kind": "form", "pipeline_id": PIPELINE_ID}]),
     "AssistantStatusIds": "61234568",  # the status n8n's move_status may set locally (the sample events' next one)
-    "WebhookBaseUrl": WEBHOOK_BASE_URL,  # where the sandbox's seeded webhook points (the canary checks it)
 }
+"""The template parameters of the local run and the tests; `make run` puts a configuration file and the
+environment over them (local/deployment_config.py)."""
 EXAMPLE_SETTINGS = {
     "STAGE": "local",
     "KOMMO_SUBDOMAIN": "vendasdemo",
@@ -62,9 +77,9 @@ AWS_ENVIRONMENT = {  # every local run, test and benchmark process starts with i
 }
 
 
-def create_local_stack(session: Any) -> Stack:
+def create_local_stack(session: Any, parameters: Mapping[str, str] = LOCAL_PARAMETERS) -> Stack:
     """Create the template's tables, queues and secrets, and the Kommo secret, on the AWS that `session`
-    (boto3) reaches."""
+    (boto3) reaches, with these template parameters over the template's defaults."""
     stack = Stack(load_template(), parameters={})
     secrets = session.client("secretsmanager")
     kommo_secret = secrets.create_secret(
@@ -73,7 +88,7 @@ def create_local_stack(session: Any) -> Stack:
     )
     stack.parameters = {
         **parameter_defaults(stack.template),
-        **LOCAL_PARAMETERS,
+        **parameters,
         **PSEUDO_PARAMETERS,
         "KommoSecretArn": kommo_secret["ARN"],
     }

@@ -192,14 +192,20 @@ class Stack:
     def environment(self, function_id: str | None = None) -> dict[str, str]:
         """The environment a function sees: Globals plus its own variables, all resolved. Without a
         function, every function's variables: the local run serves them all from one process."""
+        return {key: str(self.resolve(value)) for key, value in self.variables(function_id).items()}
+
+    def variables(self, function_id: str | None = None) -> dict[str, Any]:
+        """A function's environment variables as the template writes them (Globals plus its own, unresolved);
+        without a function, every function's."""
         variables = dict(
             self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         )
-        for logical_id in [function_id] if function_id else self._function_ids():
+        for logical_id in [function_id] if function_id else self.function_ids():
             variables.update(self.resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {}))
-        return {key: str(self.resolve(value)) for key, value in variables.items()}
+        return variables
 
-    def _function_ids(self) -> list[str]:
+    def function_ids(self) -> list[str]:
+        """The logical ids of the template's functions."""
         return [key for key, value in self.resources.items() if value["Type"] == "AWS::Serverless::Function"]
 
     def functions(self) -> list[Function]:
@@ -207,7 +213,7 @@ class Stack:
         events, SQS queues from the event source mappings that name them."""
         timeout = int(self.template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
         found = {}
-        for logical_id in self._function_ids():
+        for logical_id in self.function_ids():
             properties = self.resources[logical_id]["Properties"]
             function = Function(
                 logical_id, properties["CodeUri"], properties["Handler"], int(properties.get("Timeout", timeout))
