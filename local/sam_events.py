@@ -1,20 +1,34 @@
-"""Writes events/*.json for `sam local invoke -e` from the raw Kommo bodies in events/kommo/.
+"""Writes events/*.json for `sam local invoke -e` from the raw Kommo bodies in events/kommo/, and
+events/env.json for its `--env-vars`.
 
 `python -m local.sam_events` (`make events`) writes them again, dated now: the messages just sent, the
 meeting a week ahead (a hold or booking in the past is refused). A test checks they are up to date.
+events/env.json holds each function's settings from a configuration file (local/deployment_config.py):
+`CONFIG=config/prod.toml make events` for that deployment's, else the local run's (config/local.toml when
+it exists, over the embedded defaults).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from local.defaults import LOCAL_SECRETS, SALESPERSON_PROFILES
+from local.deployment_config import (
+    CONFIG_VARIABLE,
+    ConfigError,
+    Deployment,
+    config_path,
+    load_deployment,
+    local_run_deployment,
+)
 from local.lambda_events import http_api_event, schedule_event, sqs_event
 from sales_assistant.models.appointment import Appointment
 from sales_assistant.models.kommo_webhook import parse_kommo_webhook
@@ -33,6 +47,7 @@ from sales_assistant.services.working_hours import open_spans
 
 _CREATED_AT = re.compile(r"(%5Bcreated_at%5D=)[0-9]+")
 EVENTS = Path(__file__).resolve().parent.parent / "events"
+ENV_VARS = EVENTS / "env.json"  # `sam local invoke --env-vars events/env.json`: settings, not an event
 FORM = "application/x-www-form-urlencoded"
 APPOINTMENT_ID = "apt-8401234-0a1b2c3d4e5f"
 SALESPERSON = 8401234  # Ana Souza, whose meeting the scheduling events book
@@ -223,10 +238,24 @@ def _stable(event: dict[str, Any], name: str, now: int) -> dict[str, Any]:
     return event
 
 
+def env_vars_deployment(environ: Mapping[str, str]) -> Deployment:
+    """The configuration events/env.json is written from: CONFIG's deployment when set (`sam local invoke`
+    for that stack), else the local run's, from config/local.toml when it exists (no environment variable)."""
+    if environ.get(CONFIG_VARIABLE):
+        return load_deployment(Path(environ[CONFIG_VARIABLE]))
+    return local_run_deployment(config_path(environ), {}, kommo_sandbox=False)
+
+
 def main() -> None:
+    try:
+        deployment = env_vars_deployment(os.environ)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
     for name, event in render_events(int(time.time())).items():
         (EVENTS / name).write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
         print(f"events/{name}")
+    ENV_VARS.write_text(json.dumps(deployment.environments(), indent=2, ensure_ascii=False) + "\n")
+    print(f"events/{ENV_VARS.name} (each function's settings, for sam local invoke --env-vars)")
 
 
 if __name__ == "__main__":
