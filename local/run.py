@@ -7,6 +7,10 @@ messages retried and dead-lettered by the queue's redrive policy), schedules on 
 (`POST /_local/schedules/{FunctionLogicalId}`), the one-time schedules the code creates (appointment
 reminders) fired when due (local/one_time_schedules.py), and the Kommo sandbox and the n8n stand-in unless
 KOMMO_BASE_URL / N8N_BASE_URL point elsewhere.
+
+The settings: the embedded defaults (local/defaults.py), a configuration file over them (CONFIG, else
+config/local.toml when it exists: local/deployment_config.py) and the environment variables over both
+(`KOMMO_SALESBOT_ID=555 make run`). The sandbox's account gets the lead fields and Salesbots they name.
 """
 
 from __future__ import annotations
@@ -21,14 +25,20 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from local.defaults import AWS_ENVIRONMENT, LOCAL_SECRETS, create_local_stack
+from local.deployment_config import ConfigError, config_path, local_run_deployment
 from local.lambda_events import LambdaContext, http_api_event, schedule_event
 from local.loopback import LoopbackServer
 from local.sqs_pump import deliver_batch, receive
 from local.stack import ROOT, Function, HttpRoute, Stack
+
+if TYPE_CHECKING:
+    from local.kommo_sandbox import KommoSandbox
+    from sales_assistant.config import Settings
 
 CONCURRENCY_PER_FUNCTION = 4  # concurrent "execution environments" of one function (threads here)
 
@@ -40,7 +50,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kommo-port", type=int, default=8088, help="Kommo sandbox port")
     parser.add_argument("--n8n-port", type=int, default=5678, help="n8n stand-in port")
     args = parser.parse_args(argv)
-    runner = LocalRunner(api_port=args.port, aws_port=args.aws_port, kommo_port=args.kommo_port, n8n_port=args.n8n_port)
+    try:
+        runner = LocalRunner(
+            api_port=args.port,
+            aws_port=args.aws_port,
+            kommo_port=args.kommo_port,
+            n8n_port=args.n8n_port,
+            config=config_path(os.environ),
+        )
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
     run_until_stopped(runner, started=lambda: print(runner.banner(), flush=True))
 
 
@@ -88,6 +107,7 @@ class LocalRunner:
         kommo_port: int = 8088,
         n8n_port: int = 5678,
         poll_wait_seconds: int = 1,
+        config: Path | None = None,
     ) -> None:
         self.api_port = api_port
         self.aws_port = aws_port
@@ -103,11 +123,13 @@ class LocalRunner:
         self._servers: list[Any] = []
         self.kommo_url = os.environ.get("KOMMO_BASE_URL", "")
         self.n8n_url = os.environ.get("N8N_BASE_URL", "")
+        self.config = config
+        sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
+        self.deployment = local_run_deployment(config, os.environ, kommo_sandbox=not self.kommo_url)
 
     # ------------------------------------------------------------------ start and stop
     def start(self) -> None:
         """Start AWS (moto), create the stack, import the handlers, serve HTTP and poll the queues."""
-        sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
         self._start_aws()
         self._start_kommo_sandbox()
         self._start_n8n_standin()
@@ -140,6 +162,8 @@ class LocalRunner:
         lines += [f"  {route.method:6} {route.path:40} -> {route.function}" for route in self.routes]
         schedules = [name for name, function in self.functions.items() if function.schedules]
         lines += [f"  POST   /_local/schedules/{name:24} (schedule on demand)" for name in schedules]
+        configuration = self.config or "none (CONFIG=config/<stage>.toml, or config/local.toml)"
+        lines.append(f"  configuration file: {configuration}; the environment wins over it, the defaults fill in")
         lines.append(f"  webhook token: {LOCAL_SECRETS['WEBHOOK_TOKEN']}")
         lines.append(f"  operator token: {LOCAL_SECRETS['API_TOKEN']}   n8n token: {LOCAL_SECRETS['N8N_API_TOKEN']}")
         return "\n".join(lines)
@@ -156,7 +180,7 @@ class LocalRunner:
         import boto3
 
         self.sqs = boto3.client("sqs")
-        self.stack = create_local_stack(boto3.session.Session())
+        self.stack = create_local_stack(boto3.session.Session(), self.deployment.parameters)
 
     def _start_kommo_sandbox(self) -> None:
         """The Kommo sandbox, unless KOMMO_BASE_URL points at a real account."""
@@ -165,8 +189,9 @@ class LocalRunner:
         from local.kommo_sandbox import KommoSandbox
 
         webhook_target = f"http://127.0.0.1:{self.api_port}/webhooks/kommo/{LOCAL_SECRETS['WEBHOOK_TOKEN']}"
-        sandbox = KommoSandbox(port=self.kommo_port, webhook_target=webhook_target).start()
-        self._servers.append(sandbox)
+        sandbox = KommoSandbox(port=self.kommo_port, webhook_target=webhook_target)
+        _account_has_what_settings_name(sandbox, self.deployment.settings())
+        self._servers.append(sandbox.start())
         self.kommo_url = sandbox.url
 
     def _start_n8n_standin(self) -> None:
@@ -258,6 +283,23 @@ class LocalRunner:
                 continue
             if received:
                 deliver_batch(self.sqs, partial(self.invoke, function_id), url, arn, received)
+
+
+def _account_has_what_settings_name(sandbox: KommoSandbox, settings: Settings) -> None:
+    """The lead fields and Salesbots the settings name, added to the sandbox's account when it lacks them: a
+    configuration made for another account runs against the sandbox as it is."""
+    from local.kommo_seed import lead_field, salesbot
+
+    fields = {settings.kommo_reply_field_id: "textarea", **dict.fromkeys(settings.template_fields.values(), "text")}
+    if settings.lead_area_field_id:
+        fields[settings.lead_area_field_id] = "select"
+    known = {existing["id"] for existing in sandbox.lead_fields}
+    sandbox.lead_fields += [lead_field(i, f"Campo {i}", kind, None) for i, kind in fields.items() if i not in known]
+    bots = {settings.kommo_salesbot_id, *settings.template_salesbots.values()}
+    if settings.kommo_template_salesbot_id:
+        bots.add(settings.kommo_template_salesbot_id)
+    for bot_id in bots - set(sandbox.salesbots):
+        sandbox.salesbots[bot_id] = salesbot(bot_id, f"Salesbot {bot_id}")
 
 
 def _json(status: int, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
