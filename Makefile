@@ -16,14 +16,18 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP)  # the service on 127.0.0.1:3000; settings from CONFIG=config/<stage>.toml (else config/local.toml if it exists), environment variables win
 	$(BIN)/python -m local.run
 
 demo: $(STAMP)  # with `make run` running in another terminal: the four scenarios, as the client sees them
 	$(BIN)/python -m local.demo
 
-events: $(STAMP)  # events/*.json for `sam local invoke -e`, dated now (events/README.md)
+events: $(STAMP)  # events/*.json for `sam local invoke -e`, dated now, and events/env.json for --env-vars from CONFIG (events/README.md)
 	$(BIN)/python -m local.sam_events
+
+.PHONY: deploy-params
+deploy-params: $(STAMP)  # CONFIG=config/<stage>.toml checked, printed as `sam deploy --parameter-overrides` (docs/settings.md)
+	$(BIN)/python -m local.deployment_config $(CONFIG)
 
 check: lint typecheck template test
 
