@@ -90,6 +90,9 @@ from local.loopback import LoopbackServer, ServedOnLoopback
 
 AUTHORIZATION_CODE = "local-authorization-code"
 TOKEN_LIFETIME = 86400
+# Ids Kommo gives what is made after the seed, apart from the seeded ones (an empty account's new field is not
+# mistaken for the local defaults' reply field)
+UI_SALESBOT_IDS, API_FIELD_IDS = 4500, 910000
 FIELD_TYPES = {"text", "numeric", "checkbox", "select", "multiselect", "date", "url", "textarea", "radiobutton"}
 NOTE_PARAMS = {
     "common": {"text"},
@@ -205,9 +208,17 @@ class KommoSandbox(ServedOnLoopback):
     def add_salesbot(self, name: str, type_functionality: str = "regular") -> int:
         """A Salesbot made in Kommo's UI (the API cannot make one); returns its id."""
         with self._lock:
-            bot_id = max(self.salesbots, default=REPLY_SALESBOT_ID - 1) + 1
+            bot_id = max([*self.salesbots, UI_SALESBOT_IDS]) + 1
             self.salesbots[bot_id] = salesbot(bot_id, name, type_functionality)
         return bot_id
+
+    def add_lead_field(self, name: str, field_type: str, values: list[str] | None = None) -> int:
+        """A lead field made in Kommo's settings (a list field with its `values`); returns its id."""
+        with self._lock:
+            _, _, answer = self._add_lead_fields(
+                [{"name": name, "type": field_type, "enums": [{"value": value} for value in values or []]}]
+            )
+        return int(answer["_embedded"]["custom_fields"][0]["id"])
 
     def delete_lead_field(self, field_id: int) -> bool:
         """A lead field deleted in Kommo's settings; False when there was none."""
@@ -431,7 +442,7 @@ class KommoSandbox(ServedOnLoopback):
             return _invalid(problems)
         added = []
         for new in fields:
-            field_id = max([lead_field["id"] for lead_field in self.lead_fields] + [REPLY_FIELD_ID - 1]) + 1
+            field_id = max([*(lead_field["id"] for lead_field in self.lead_fields), API_FIELD_IDS]) + 1
             enums = [
                 {"id": field_id * 10 + i, "value": e["value"], "sort": i} for i, e in enumerate(new.get("enums", []))
             ]
