@@ -29,6 +29,13 @@ events: $(STAMP)  # events/*.json for `sam local invoke -e`, dated now, and even
 deploy-params: $(STAMP)  # CONFIG=config/<stage>.toml checked, printed as `sam deploy --parameter-overrides` (docs/settings.md)
 	$(BIN)/python -m local.deployment_config $(CONFIG)
 
+.PHONY: setup doctor
+setup: $(STAMP)  # your Kommo account made ready: token and admin, lead fields, Salesbots, webhook; ids into config/$(STAGE).toml (scripts/setup.py)
+	$(BIN)/python scripts/setup.py $(if $(STAGE),--stage $(STAGE)) $(if $(CONFIG),--config $(CONFIG))
+
+doctor: $(STAMP)  # one line per check of a configuration against Kommo and n8n, exit 1 on any red (`make run` up, or STAGE=dev)
+	$(BIN)/python scripts/doctor.py $(if $(STAGE),--stage $(STAGE)) $(if $(CONFIG),--config $(CONFIG))
+
 check: lint typecheck template test
 
 lint: $(STAMP)
