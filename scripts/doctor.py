@@ -140,7 +140,7 @@ def doctor_environment(path: Path, stage: str, environ: Mapping[str, str]) -> di
         sandbox = not environ.get("KOMMO_BASE_URL")
         deployment = local_run_deployment(path if path.exists() else None, environ, kommo_sandbox=sandbox)
         local = {**LOCAL_SECRETS, "KOMMO_BASE_URL": environ.get("KOMMO_BASE_URL") or LOCAL_KOMMO_URL}
-        picked = _picked(environ, FROM_ENVIRONMENT)
+        picked = _picked(environ, (*FROM_ENVIRONMENT, "PROACTIVE_FALLBACK_TEMPLATE"))  # no parameter: the run reads it
     else:
         deployment = load_deployment(path)
         local, picked = {}, _picked(environ, ("KOMMO_BASE_URL", *FROM_ENVIRONMENT))

@@ -199,9 +199,16 @@ def masked(url: str) -> str:
 class Setup:
     """One run of `make setup`: what it found, created and still needs."""
 
-    def __init__(self, kommo: KommoClient, parameters: dict[str, str], ask: Callable[[str, str], str] | None) -> None:
+    def __init__(
+        self,
+        kommo: KommoClient,
+        parameters: dict[str, str],
+        ask: Callable[[str, str], str] | None,
+        n8n_templates: Mapping[str, str] | None = None,
+    ) -> None:
         self.kommo = kommo
         self.parameters = parameters
+        self.n8n_templates = n8n_templates or {}  # n8n's template names, when not its defaults
         self.ask = ask  # None: nobody to ask (non-interactive)
         self.values: dict[str, Any] = {}  # what goes into the configuration file
         self.pending = 0  # things left to do
@@ -231,7 +238,7 @@ class Setup:
         reply = self._field(fields, REPLY_FIELD, int_or_none(self.parameters.get("KommoReplyFieldId")))
         self.values["KommoReplyFieldId"] = reply.id
         configured = json_ids(self.parameters.get("TemplateFields"))
-        variables = sorted({name for names in templates(environment_of(self.parameters)).values() for name in names})
+        variables = sorted({name for names in self._templates().values() for name in names})
         template_fields = dict(configured)
         for variable in variables:
             template_fields[variable] = self._field(fields, variable_field(variable), configured.get(variable)).id
@@ -262,6 +269,11 @@ class Setup:
                 f"✔ Area field: {lists[configured].name} ({configured})",
             )
             return
+        if configured is not None:
+            say(
+                f"✘ O campo {configured} não é uma lista do lead.",
+                f"✘ Field {configured} is no list field of the lead.",
+            )
         say("Campos de lista (select) do lead, para o campo de área:", "The lead's list (select) fields, for the area:")
         for field in lists.values():
             print(f"    {field.id}: {field.name} [{', '.join(e.value for e in field.enums or [])}]")
@@ -277,7 +289,7 @@ class Setup:
     def salesbots(self, given_reply: int | None, given_templates: dict[str, int]) -> None:
         """The reply Salesbot and a Salesbot for every template: the given id, else the configured one, else (for
         a template) the default template Salesbot, each checked in Kommo; asked for when none exists."""
-        needs = templates(environment_of({**self.parameters, **_as_parameters(self.values)}))
+        needs = self._templates()
         configured = {**json_ids(self.parameters.get("TemplateSalesbots")), **given_templates}
         fallback = self._existing(int_or_none(self.parameters.get("KommoTemplateSalesbotId")))
         reply = self._existing(given_reply) or self._existing(int_or_none(self.parameters.get("KommoSalesbotId")))
@@ -285,10 +297,11 @@ class Setup:
         missing = [name for name in {**needs, **configured} if name not in own and (name in configured or not fallback)]
         if reply is None or missing:
             self._guide(needs)
-        for wrong in [given_reply] * (given_reply is not None and reply != given_reply) + [
-            configured[name] for name in missing if name in configured
-        ]:
-            say(f"✘ O Salesbot {wrong} não existe no Kommo.", f"✘ Salesbot {wrong} does not exist in Kommo.")
+        wrong = [configured[name] for name in missing if name in configured]
+        if given_reply is not None and reply != given_reply:
+            wrong.insert(0, given_reply)
+        for bot_id in wrong:
+            say(f"✘ O Salesbot {bot_id} não existe no Kommo.", f"✘ Salesbot {bot_id} does not exist in Kommo.")
         reply = reply or self._asked_salesbot("de resposta", "reply")
         if reply is not None:
             self.values["KommoSalesbotId"] = reply
@@ -305,6 +318,9 @@ class Setup:
                 say(f"✔ Salesbot do modelo {name}: {bot}", f"✔ Salesbot of the template {name}: {bot}")
         if reply is not None:
             say(f"✔ Salesbot de resposta: {reply}", f"✔ Reply Salesbot: {reply}")
+
+    def _templates(self) -> dict[str, tuple[str, ...]]:
+        return templates({**environment_of(self.parameters), **self.n8n_templates})
 
     def _asked_salesbot(self, pt: str, en: str) -> int | None:
         """A Salesbot id asked until one exists; None (one more thing to do) when nobody answers."""
@@ -387,11 +403,6 @@ class Setup:
         self.values["WebhookBaseUrl"] = webhook_base(url)
 
 
-def _as_parameters(values: Mapping[str, Any]) -> dict[str, str]:
-    """Values on their way to the file, as the parameter strings they become."""
-    return {key: json.dumps(value) if isinstance(value, dict) else str(value) for key, value in values.items()}
-
-
 def _template_salesbot(text: str) -> tuple[str, int]:
     name, _, bot = text.partition("=")
     if not name or not bot.isdigit():
@@ -436,7 +447,10 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ)
             "✘ Give the subdomain and the token (--subdomain/--token or KOMMO_SUBDOMAIN/KOMMO_LONG_LIVED_TOKEN).",
         )
         return 1
-    setup = Setup(kommo_for(stage, subdomain, token, environ), parameters, _asker if interactive else None)
+    n8n_templates = {name: environ[name] for name in N8N_TEMPLATES if environ.get(name)}
+    setup = Setup(
+        kommo_for(stage, subdomain, token, environ), parameters, _asker if interactive else None, n8n_templates
+    )
     if not setup.check_token():
         return 1
     setup.fields()
