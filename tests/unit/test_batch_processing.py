@@ -12,10 +12,23 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
+from local.defaults import EXAMPLE_SETTINGS
 from local.lambda_events import sqs_event
 from local.sqs_pump import receive
 from sales_assistant.adapters.retry import RECORD_WORST_CASE_SECONDS, RetrySoonProcessor, max_receives
+from sales_assistant.config import reset_settings
 from sales_assistant.invocation import set_invocation_context
+
+
+@pytest.fixture(autouse=True)
+def deployment_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The receive limit comes from the deployment's OUTAGE_BUDGET_MINUTES: these tests run with a complete set
+    of settings whichever tests ran before them (alone, they used to find none)."""
+    for name, value in EXAMPLE_SETTINGS.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+    yield
+    reset_settings()
 
 
 def sqs_record(message_id: str, group: str | None, receives: int = 1) -> dict[str, Any]:
