@@ -141,8 +141,9 @@ class KommoContact(_Model):
 
 # ---------------------------------------------------------------------- setting an account up (make setup, doctor)
 # The Kommo webhook events the intake acts on (models/kommo_webhook.py): chat messages both ways, new and moved
-# leads, a change of responsible, and incoming (unsorted) leads. The names are the `settings` of
-# POST /api/v4/webhooks as docs/kommo-api.md lists them (add_outgoing_message: 2026; add_unsorted: the docs' list).
+# leads, a change of responsible, and incoming (unsorted) leads, as the `settings` of POST /api/v4/webhooks
+# (documented: the call and its `settings` list; the event names are those integrators' code uses, the primary
+# docs naming the events only in words; add_outgoing_message is Kommo's 2026 addition, assumed from integrators).
 WEBHOOK_EVENTS = ("add_message", "add_outgoing_message", "add_lead", "status_lead", "responsible_lead", "add_unsorted")
 
 
