@@ -215,7 +215,7 @@ class KommoClient:
         return [KommoPipeline.model_validate(pipeline) for pipeline in answer.get("_embedded", {}).get("pipelines", [])]
 
     def salesbot(self, bot_id: int) -> KommoSalesbot | None:
-        """One Salesbot, or None when the id does not exist (Kommo answers 204; a 404 is read the same)."""
+        """One Salesbot, or None when the id does not exist (documented: 204; a 404 is read the same)."""
         try:
             answer = self._json("GET", f"/api/v4/bots/{bot_id}")
         except KommoNotFound:
@@ -223,12 +223,13 @@ class KommoClient:
         return KommoSalesbot.model_validate(answer) if answer else None
 
     def salesbots(self) -> list[KommoSalesbot]:
-        """Every Salesbot of the account (`_embedded.items`), across pages."""
+        """Every Salesbot of the account (`_embedded.items`), across pages: the list as integrators describe it
+        (Kommo's reference documents the one-bot call; this one is assumed from their code)."""
         return [KommoSalesbot.model_validate(bot) for bot in self.collection("/api/v4/bots", "items")]
 
     def subscribe_webhook(self, destination: str, events: list[str]) -> WebhookSubscription:
-        """Subscribe `destination` to `events` (admin only). Posting a destination again updates its hook, so
-        the call is safe to repeat."""
+        """Subscribe `destination` to `events` (documented, admin only). Posting a destination again updates its
+        hook (as integrators report it: assumed), so the call is retried like a read."""
         body = {"destination": destination, "settings": events}
         return WebhookSubscription.model_validate(self._json("POST", "/api/v4/webhooks", json=body, safe=True))
 
