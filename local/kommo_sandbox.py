@@ -18,7 +18,8 @@ What `make setup` and `make doctor` read and write: the account with `current_us
 (`lead_fields`: listed, created by `POST /api/v4/leads/custom_fields`, deleted by
 `DELETE /api/v4/leads/custom_fields/<id>`; a lead PATCH may write only fields that exist); the pipelines
 with their statuses; Salesbots (`salesbots`: one by id, 204 when absent, and the list). `empty_account()`
-is an account before `make setup`: no lead fields, no Salesbots, no webhook.
+is an account before `make setup`: no lead fields, no Salesbots, no webhook; `add_salesbot` and
+`add_lead_field` are what a person makes in Kommo's UI (ids apart from the seeded ones).
 
 What the people see, and Kommo's side of a conversation (`/_sandbox/...`, outside the rate limit):
 - `GET /_sandbox/requests`: every request, in order;
