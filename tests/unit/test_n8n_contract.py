@@ -16,7 +16,7 @@ from local.contracts import CONTRACTS, schemas
 from local.n8n_standin import N8nStandIn, answer
 from local.stack import ROOT
 from sales_assistant.adapters.n8n_signature import SIGNATURE_HEADER, sign, sign_answer, sign_request, signed_headers
-from sales_assistant.models.n8n import N8nRequest, N8nResponse, SchedulingRequest
+from sales_assistant.models.n8n import N8nRequest, N8nResponse, SalespeopleRequest, SchedulingRequest
 
 
 def test_schema_files_match_the_models() -> None:
@@ -38,6 +38,17 @@ def test_the_scheduling_examples_obey_the_scheduling_request() -> None:
     ):
         request = SchedulingRequest.model_validate_json(path.read_text())
         assert request.kind == "scheduling" and request.appointment.status == "booked"
+
+
+def test_the_salespeople_example_obeys_the_salespeople_request() -> None:
+    """The list n8n upserts into `vendedores`: a salesperson who left Kommo is in it, inactive."""
+    example = (CONTRACTS / "examples" / "request-salespeople.json").read_text()
+    request = SalespeopleRequest.model_validate_json(example)
+    assert request.kind == "salespeople" and request.version == "2"
+    assert [(salesperson.name, salesperson.active) for salesperson in request.salespeople[:2]] == [
+        ("Ana Souza", True),
+        ("Bruno Oliveira", False),
+    ]
 
 
 @pytest.mark.parametrize("text", ["oi", "quero falar com um atendente", "posso agendar uma visita?"])

@@ -169,3 +169,19 @@ class SchedulingRequest(N8nRequest):
 
     kind: Literal["scheduling"] = "scheduling"
     appointment: AppointmentInfo
+
+
+class ListedSalesperson(SalespersonInfo):
+    """One salesperson of a `salespeople` request; `active` is False for one who left Kommo or was deactivated."""
+
+    active: bool
+
+
+class SalespeopleRequest(_Model):
+    """Kind `salespeople`: every cached salesperson, sent by the sync when the list changed
+    (docs/contracts/n8n-salespeople.v2.schema.json; n8n keeps it in Supabase's `vendedores`). Any 2xx
+    answer means stored."""
+
+    version: Literal["2"] = CONTRACT_VERSION
+    kind: Literal["salespeople"] = "salespeople"
+    salespeople: list[ListedSalesperson]
