@@ -1,4 +1,5 @@
-"""Salesperson sync: the EventBridge schedule, POST /vendors/sync, GET /vendors and GET /vendors/{id}."""
+"""Salesperson sync: the EventBridge schedule, POST /vendors/sync (both send n8n the salesperson list when it
+changed), GET /vendors, GET /vendors/{id} and GET/PUT /vendors/{id}/profile."""
 
 from functools import cache
 from typing import Any
@@ -12,7 +13,7 @@ from sales_assistant.config import get_settings
 from sales_assistant.event_sources import EventSources
 from sales_assistant.observability import logger, observed
 
-get_settings().require("api", "kommo")  # fails the cold start, naming what is missing
+get_settings().require("api", "kommo", "n8n")  # fails the cold start, naming what is missing
 
 
 @cache

@@ -114,6 +114,8 @@ ANSWERS = {  # what each route can answer besides API Gateway's 429 (request val
     "GET /health": {200, 401, 403, 422, 503},  # 401/403: a token that is not the operator's, for the details
     "GET /vendors": {200, 401, 403, 422},  # 403: a token of another scope (every bearer route)
     "GET /vendors/{vendor_id}": {200, 401, 403, 404, 422},
+    "GET /vendors/{vendor_id}/profile": {200, 401, 403, 404, 422},
+    "PUT /vendors/{vendor_id}/profile": {200, 400, 401, 403, 404, 422},  # 400: no body; 422: the field named
     "POST /vendors/sync": {200, 401, 403, 422, 502},  # 502: Kommo failed after its retries; 429: a run too soon
     "GET /bot": {200, 401, 403, 422},
     "GET /bot/{contact_id}": {200, 401, 403, 422},

@@ -39,6 +39,7 @@ def proactive(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
         monkeypatch.setenv(name, value)
     reset_caches()
     world.handler("VendorSyncFunction")(schedule_event("VendorSyncFunction"))
+    world.n8n.requests.clear()  # the sync's salesperson list to n8n: the setup's, not the scenario's
     salespeople = DynamoSalespeople(get_settings().salespeople_table)
     for salesperson in salespeople.all():
         salespeople.save_profile(

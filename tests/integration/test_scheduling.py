@@ -34,6 +34,7 @@ def agenda(world: World) -> World:
     from sales_assistant.models.salesperson import SalespersonProfiles
 
     world.handler("VendorSyncFunction")(schedule_event("VendorSyncFunction"))
+    world.n8n.requests.clear()  # the sync's salesperson list to n8n: the setup's, not the scenario's
     profiles = SalespersonProfiles.model_validate_json(SALESPERSON_PROFILES.read_text()).vendors
     DynamoSalespeople(get_settings().salespeople_table).save_profile(ANA, profiles[ANA])
     return world

@@ -29,7 +29,7 @@ SECRETS_OF = {  # function -> the secrets its handler requires at cold start, an
     "OpsApiFunction": BEARER,  # the details of /health
     "ConversationWorkerFunction": {"N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
     "BotCommandsFunction": BEARER | {"KOMMO_SECRET_ARN"},
-    "VendorSyncFunction": BEARER | {"KOMMO_SECRET_ARN"},
+    "VendorSyncFunction": BEARER | {"N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},  # the salesperson list to n8n
     "ProactiveTriggerFunction": BEARER | {"N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
     "CanaryFunction": {"N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},
     "SchedulingFunction": BEARER | {"N8N_SECRET_ARN", "KOMMO_SECRET_ARN"},

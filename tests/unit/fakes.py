@@ -19,9 +19,9 @@ from sales_assistant.models.bot_state import BotState, BotStatus
 from sales_assistant.models.conversation import Conversation, KommoSnapshot
 from sales_assistant.models.kommo import KommoContact, KommoEvent, KommoLead, KommoUser
 from sales_assistant.models.kommo_webhook import ChatMessage
-from sales_assistant.models.n8n import N8nRequest, N8nResponse, Turn
+from sales_assistant.models.n8n import N8nRequest, N8nResponse, SalespeopleRequest, Turn
 from sales_assistant.models.queue import AppointmentChanged, TriggerDue
-from sales_assistant.models.salesperson import Salesperson, SalespersonProfile
+from sales_assistant.models.salesperson import ProfileSource, Salesperson, SalespersonProfile
 from sales_assistant.models.trigger import Trigger, TriggerStatus, capped_data, trigger_id
 from sales_assistant.services.availability import grains
 from sales_assistant.services.booking_conflicts import ChangedMeanwhile, KeyUsed, SlotTaken
@@ -168,6 +168,7 @@ class FakeN8n:
         self.requests: list[tuple[str, N8nRequest]] = []
         self.while_asked: Callable[[], None] | None = None
         self.down = down
+        self.delivered: list[tuple[str, SalespeopleRequest]] = []
 
     def ask(self, path: str, request: N8nRequest) -> N8nResponse:
         self.requests.append((path, request))
@@ -181,6 +182,12 @@ class FakeN8n:
     def ping(self, path: str) -> None:
         if self.down:
             raise self.down
+
+    def deliver(self, path: str, request: SalespeopleRequest) -> None:
+        """n8n storing the salesperson list (kept in `delivered`), or `down`."""
+        if self.down:
+            raise self.down
+        self.delivered.append((path, request))
 
 
 # ---------------------------------------------------------------------- storage
@@ -199,23 +206,41 @@ class InMemorySalespeople:
         return list(self.salespeople.values())
 
     def save_from_kommo(self, user: KommoUser, synced_at: int) -> None:
-        profile = self.salespeople[user.id].profile if user.id in self.salespeople else SalespersonProfile()
-        self.salespeople[user.id] = Salesperson(
-            vendor_id=user.id,
-            name=user.name,
-            email=user.email,
-            active=user.rights.is_active,
-            synced_at=synced_at,
-            profile=profile,
+        known = self.salespeople.get(user.id, Salesperson(vendor_id=user.id))
+        self.salespeople[user.id] = known.model_copy(
+            update={
+                "name": user.name,
+                "email": user.email,
+                "active": user.rights.is_active,
+                "synced_at": synced_at,
+                "left_at": None,
+            }
         )
 
-    def save_profile(self, vendor_id: int, profile: SalespersonProfile) -> None:
-        self.salespeople[vendor_id] = self.salespeople[vendor_id].model_copy(update={"profile": profile})
+    def save_profile(self, vendor_id: int, profile: SalespersonProfile, source: ProfileSource = "config") -> bool:
+        known = self.salespeople.get(vendor_id)
+        if known is None or (source == "config" and known.profile_source == "api"):
+            return False
+        self.salespeople[vendor_id] = known.model_copy(update={"profile": profile, "profile_source": source})
+        return True
 
     def mark_left(self, vendor_id: int, left_at: int) -> None:
         self.salespeople[vendor_id] = self.salespeople[vendor_id].model_copy(
             update={"active": False, "left_at": left_at}
         )
+
+
+@dataclass
+class InMemorySentSalespeople:
+    """The fingerprint of the salesperson list n8n last stored (ports.storage.SentSalespeople)."""
+
+    fingerprint: str = ""
+
+    def last(self) -> str:
+        return self.fingerprint
+
+    def remember(self, fingerprint: str) -> None:
+        self.fingerprint = fingerprint
 
 
 class InMemoryBotStates:

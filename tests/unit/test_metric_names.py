@@ -24,6 +24,7 @@ LEFT_OFF = {  # emitted, deliberately not on the dashboard: in the logs' detail,
     "VendorsLeft",
     "WebhookEventsAccepted",  # WebhooksAccepted is charted
     "VendorProfilesInvalid",  # logged with the salesperson's id; the next sync stores a valid profile
+    "VendorListForwardFailed",  # logged with the reason; the next sync sends the salesperson list again
 }
 Metric = tuple[str, tuple[str, ...]]  # name and its dimensions besides `service`
 DOCS = ("README.md", "docs/runbook.md")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # every service and adapter is imported by the factory that b
     from sales_assistant.adapters.parked import DynamoParkedEntities
     from sales_assistant.adapters.queues import QueuePublisher, SqsFlushScheduler
     from sales_assistant.adapters.received import DynamoReceivedMessages
-    from sales_assistant.adapters.salespeople import DynamoSalespeople
+    from sales_assistant.adapters.salespeople import DynamoSalespeople, DynamoSentSalespeople
     from sales_assistant.adapters.sync_lock import DynamoSyncLock
     from sales_assistant.services.actions import AnswerActions, LeadChanges
     from sales_assistant.services.answers import AnswerWriter
@@ -353,6 +353,13 @@ def salespeople(settings: Settings) -> DynamoSalespeople:
     from sales_assistant.adapters.salespeople import DynamoSalespeople
 
     return DynamoSalespeople(settings.salespeople_table)
+
+
+def sent_salespeople(settings: Settings) -> DynamoSentSalespeople:
+    """The fingerprint of the salesperson list n8n last stored (the sync sends a changed list only)."""
+    from sales_assistant.adapters.salespeople import DynamoSentSalespeople
+
+    return DynamoSentSalespeople(settings.kommo_table)
 
 
 def queue_publisher(settings: Settings) -> QueuePublisher:

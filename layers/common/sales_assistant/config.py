@@ -115,6 +115,7 @@ class N8nSettings(SettingsGroup):
     n8n_proactive_path: str = Field("/webhook/kommo-proactive", alias="N8N_PROACTIVE_PATH", pattern=r"^/\S*$")
     n8n_scheduling_path: str = Field("/webhook/kommo-scheduling", alias="N8N_SCHEDULING_PATH", pattern=r"^/\S*$")
     n8n_health_path: str = Field("/webhook/kommo-health", alias="N8N_HEALTH_PATH", pattern=r"^/\S*$")
+    n8n_salespeople_path: str = Field("/webhook/kommo-salespeople", alias="N8N_SALESPEOPLE_PATH", pattern=r"^/\S*$")
     n8n_signing_secret: SecretStr = Field(SecretStr(""), alias="N8N_SIGNING_SECRET", min_length=16)
     n8n_timeout_seconds: float = Field(20.0, alias="N8N_TIMEOUT_SECONDS", gt=0, le=120)
     n8n_upgrade_from_v1: bool = Field(False, alias="N8N_UPGRADE_FROM_V1")  # docs/contracts/README.md, "Upgrade"

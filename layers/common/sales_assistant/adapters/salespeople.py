@@ -1,4 +1,5 @@
-"""The salespeople cache in DynamoDB, and the profile config (SSM parameter in AWS)."""
+"""The salespeople cache in DynamoDB, the profile config (SSM parameter in AWS), and the fingerprint of the
+salesperson list n8n last stored."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sales_assistant.adapters.aws import all_items, dynamodb_table, plain
+from sales_assistant.adapters.aws import all_items, applied, dynamodb_table, plain
 from sales_assistant.models.kommo import KommoUser
-from sales_assistant.models.salesperson import Salesperson, SalespersonProfile, SalespersonProfiles
+from sales_assistant.models.salesperson import ProfileSource, Salesperson, SalespersonProfile, SalespersonProfiles
 from sales_assistant.observability import count, logger
 
 PROFILE_CACHE_SECONDS = 60
+SENT_LIST_KEY = "vendor-sync#sent-list"
 
 
 class DynamoSalespeople:
@@ -51,11 +53,20 @@ class DynamoSalespeople:
             },
         )
 
-    def save_profile(self, vendor_id: int, profile: SalespersonProfile) -> None:
-        self._table.update_item(
-            Key={"vendor_id": vendor_id},
-            UpdateExpression="SET profile = :profile",
-            ExpressionAttributeValues={":profile": profile.model_dump()},
+    def save_profile(self, vendor_id: int, profile: SalespersonProfile, source: ProfileSource = "config") -> bool:
+        """Store the salesperson's profile; False when there is no such salesperson, or when the profile
+        config (`source` config) would overwrite a profile set through the API: the API's wins."""
+        condition, values = "attribute_exists(vendor_id)", {":profile": profile.model_dump(), ":source": source}
+        if source == "config":
+            condition += " AND (attribute_not_exists(profile_source) OR profile_source <> :api)"
+            values[":api"] = "api"
+        return applied(
+            lambda: self._table.update_item(
+                Key={"vendor_id": vendor_id},
+                UpdateExpression="SET profile = :profile, profile_source = :source",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
         )
 
     def mark_left(self, vendor_id: int, left_at: int) -> None:
@@ -64,6 +75,20 @@ class DynamoSalespeople:
             UpdateExpression="SET active = :false, left_at = :now",
             ExpressionAttributeValues={":false": False, ":now": left_at},
         )
+
+
+class DynamoSentSalespeople:
+    """The fingerprint of the salesperson list n8n last stored: one item of the Kommo table."""
+
+    def __init__(self, table_name: str) -> None:
+        self._table_name = table_name
+
+    def last(self) -> str:
+        item = dynamodb_table(self._table_name).get_item(Key={"pk": SENT_LIST_KEY}).get("Item") or {}
+        return str(item.get("fingerprint", ""))
+
+    def remember(self, fingerprint: str) -> None:
+        dynamodb_table(self._table_name).put_item(Item={"pk": SENT_LIST_KEY, "fingerprint": fingerprint})
 
 
 def _stored(item: dict[str, Any]) -> Salesperson:

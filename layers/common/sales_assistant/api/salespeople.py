@@ -1,5 +1,7 @@
-"""Salesperson routes (operator token): GET /vendors, GET /vendors/{id}, POST /vendors/sync; and the sync
-itself, shared by the route and the EventBridge schedule: one run at a time (adapters/sync_lock.py)."""
+"""Salesperson routes (operator token): GET /vendors, GET /vendors/{id}, GET and PUT /vendors/{id}/profile,
+POST /vendors/sync; and the sync itself, shared by the route and the EventBridge schedule: one run at a time
+(adapters/sync_lock.py), the salesperson list forwarded to n8n when it changed. A profile set by PUT wins over
+the profile config (services/salespeople.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from sales_assistant import composition
 from sales_assistant.adapters.salespeople import load_profiles
-from sales_assistant.api.http import OPERATOR_ONLY, PathId, bearer_route
+from sales_assistant.api.http import OPERATOR_ONLY, PathId, bearer_route, parsed_body
 from sales_assistant.config import Settings, get_settings
-from sales_assistant.errors import NotFound
+from sales_assistant.errors import BadRequest, NotFound
 from sales_assistant.invocation import remaining_seconds
+from sales_assistant.models.salesperson import Salesperson, SalespersonProfile
 from sales_assistant.observability import count, logger
-from sales_assistant.services.salespeople import sync_salespeople
+from sales_assistant.services.salespeople import forward_salespeople, sync_salespeople
 
 router = Router()
 
@@ -40,13 +43,19 @@ def _sync(settings: Settings) -> dict[str, Any]:
     from sales_assistant.adapters.kommo import kommo_client  # requests and the Kommo models: the sync only
 
     profiles = load_profiles(settings.salesperson_profiles_parameter) if settings.salesperson_profiles_parameter else {}
+    from sales_assistant.adapters.n8n import n8n_client
+
     users = kommo_client(settings).users()
-    report = sync_salespeople(users, profiles, composition.salespeople(settings), int(time.time()))
+    salespeople = composition.salespeople(settings)
+    report = sync_salespeople(users, profiles, salespeople, int(time.time()))
     count("VendorSyncs")
     count("VendorsLeft", len(report.left))
     summary = {key: len(ids) for key, ids in asdict(report).items()}
     logger.info("vendor sync done", extra={"kommo_users": len(users), **summary})
-    return {"kommo_users": len(users), **asdict(report)}
+    forwarded = forward_salespeople(
+        salespeople.all(), n8n_client(settings), composition.sent_salespeople(settings), settings.n8n_salespeople_path
+    )
+    return {"kommo_users": len(users), **asdict(report), "list_sent_to_n8n": forwarded}
 
 
 @router.get("/vendors", summary="The salesperson cache", **bearer_route("vendors", scopes=OPERATOR_ONLY))
@@ -61,10 +70,52 @@ def list_salespeople() -> dict[str, Any]:
 )
 def get_salesperson(vendor_id: PathId) -> dict[str, Any]:
     """One salesperson by Kommo user id (404 when not cached)."""
+    return _cached(vendor_id).model_dump(mode="json")
+
+
+@router.get(
+    "/vendors/<vendor_id>/profile",
+    summary="A salesperson's profile",
+    description="Areas, time zone, working hours, meetings and holidays: the body PUT takes.",
+    **bearer_route("vendors", 404, scopes=OPERATOR_ONLY),
+)
+def get_profile(vendor_id: PathId) -> dict[str, Any]:
+    """The salesperson's profile (404 when not cached)."""
+    return _cached(vendor_id).profile.model_dump(mode="json")
+
+
+@router.put(
+    "/vendors/<vendor_id>/profile",
+    summary="Set a salesperson's profile",
+    description="Body: the whole profile, as GET answers it (a field left out takes its default). Stored with the "
+    "salesperson and kept by every later sync: the profile config (VENDOR_PROFILES_PARAMETER) no longer applies "
+    "to this salesperson. 422 invalid_body naming the field (e.g. timezone, working_hours.mon.1); 404 for a "
+    "salesperson not synced from Kommo yet (POST /vendors/sync).",
+    **bearer_route("vendors", 400, 404, scopes=OPERATOR_ONLY),
+)
+def put_profile(vendor_id: PathId) -> dict[str, Any]:
+    """Store the profile in the body for the salesperson; answers it as stored."""
+    body = router.current_event.body
+    if not body:
+        raise BadRequest(
+            "empty body: send the whole profile as JSON (GET answers the current one)", code="invalid_body"
+        )
+    profile = parsed_body(SalespersonProfile, body)
+    if not composition.salespeople(get_settings()).save_profile(vendor_id, profile, "api"):
+        raise _not_cached(vendor_id)
+    logger.info("salesperson profile set", extra={"vendor_id": vendor_id})
+    return profile.model_dump(mode="json")
+
+
+def _cached(vendor_id: int) -> Salesperson:
     salesperson = composition.salespeople(get_settings()).get(vendor_id)
     if salesperson is None:
-        raise NotFound(f"no salesperson {vendor_id} in the cache", code="vendor_not_found")
-    return salesperson.model_dump(mode="json")
+        raise _not_cached(vendor_id)
+    return salesperson
+
+
+def _not_cached(vendor_id: int) -> NotFound:
+    return NotFound(f"no salesperson {vendor_id} in the cache", code="vendor_not_found")
 
 
 @router.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from sales_assistant.models.n8n import N8nRequest, N8nResponse, SchedulingRequest
+    from sales_assistant.models.n8n import N8nRequest, N8nResponse, SalespeopleRequest, SchedulingRequest
 
 
 class AiFailure(Exception):
@@ -27,6 +27,12 @@ class AgendaForwarder(Protocol):
     """n8n storing an appointment in the salesperson's agenda: any 2xx stores it; raises AiFailure otherwise."""
 
     def deliver(self, path: str, request: SchedulingRequest) -> None: ...
+
+
+class SalespeopleForwarder(Protocol):
+    """n8n storing the salesperson list (Supabase's `vendedores`): any 2xx stores it; raises AiFailure otherwise."""
+
+    def deliver(self, path: str, request: SalespeopleRequest) -> None: ...
 
 
 class AiPing(Protocol):

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from sales_assistant.models.kommo_webhook import ChatMessage
     from sales_assistant.models.n8n import Turn
     from sales_assistant.models.queue import TriggerDue
-    from sales_assistant.models.salesperson import Salesperson, SalespersonProfile
+    from sales_assistant.models.salesperson import ProfileSource, Salesperson, SalespersonProfile
     from sales_assistant.models.trigger import Trigger, TriggerStatus
     from sales_assistant.services.delivery import DeliveryRecord
     from sales_assistant.services.health import HealthReport
@@ -73,9 +73,17 @@ class Salespeople(Protocol):
 
     def save_from_kommo(self, user: KommoUser, synced_at: int) -> None: ...
 
-    def save_profile(self, vendor_id: int, profile: SalespersonProfile) -> None: ...
+    def save_profile(self, vendor_id: int, profile: SalespersonProfile, source: ProfileSource = "config") -> bool: ...
 
     def mark_left(self, vendor_id: int, left_at: int) -> None: ...
+
+
+class SentSalespeople(Protocol):
+    """The fingerprint of the last salesperson list n8n stored ("" before the first)."""
+
+    def last(self) -> str: ...
+
+    def remember(self, fingerprint: str) -> None: ...
 
 
 class RoundRobin(Protocol):
