@@ -29,6 +29,10 @@ events: $(STAMP)  # events/*.json for `sam local invoke -e`, dated now, and even
 deploy-params: $(STAMP)  # CONFIG=config/<stage>.toml checked, printed as `sam deploy --parameter-overrides` (docs/settings.md)
 	$(BIN)/python -m local.deployment_config $(CONFIG)
 
+.PHONY: import-profiles
+import-profiles: $(STAMP)  # PUT every profile of config/vendor-profiles.json through the API (API_TOKEN; API_URL, default the local run)
+	$(BIN)/python scripts/import_profiles.py
+
 .PHONY: setup doctor
 setup: $(STAMP)  # your Kommo account made ready: token and admin, lead fields, Salesbots, webhook; ids into config/$(STAGE).toml (scripts/setup.py)
 	$(BIN)/python scripts/setup.py $(if $(STAGE),--stage $(STAGE)) $(if $(CONFIG),--config $(CONFIG))
