@@ -7,9 +7,9 @@ API_URL defaults to the local run (`make run`); API_TOKEN is the operator token 
 ApiTokenSecretArn), read from the environment only. The file defaults to config/vendor-profiles.json
 ({"vendors": {"<Kommo user id>": {profile}}}). A profile set through the API is kept by every later sync:
 the profiles parameter in SSM no longer applies to that salesperson. A salesperson the service does not
-know yet (404: no sync since they joined Kommo) gets one POST /vendors/sync, then their profile again.
-Each profile refused is printed with what the service said (the field it names); the exit status is 1
-then. Running it again puts the same profiles: nothing changes.
+know yet (no sync since they joined Kommo) makes it run one POST /vendors/sync first. Each profile refused
+is printed with what the service said (the field it names); the exit status is 1 then. Running it again
+puts the same profiles: nothing changes.
 """
 
 from __future__ import annotations
@@ -31,28 +31,29 @@ Send = Callable[[str, str, Any], tuple[int, Any]]
 """send(method, path, JSON body or None): the status and the JSON answer of one operator request."""
 
 
+class ImportRefused(Exception):
+    """The service cannot list the salespeople: a wrong API_URL or API_TOKEN (the message says which)."""
+
+
 def import_profiles(profiles: dict[int, Any], send: Send, say: Callable[[str], None] = print) -> dict[int, str]:
-    """PUT each profile; what the service said of each one it refused (nothing when all were stored)."""
-    answers = {vendor_id: send("PUT", _profile_path(vendor_id), profile) for vendor_id, profile in profiles.items()}
-    unknown = [vendor_id for vendor_id, (status, _) in answers.items() if status == 404]
-    if unknown:
-        status, synced = send("POST", "/vendors/sync", None)
-        if status == 200:
-            answers |= {vendor_id: send("PUT", _profile_path(vendor_id), profiles[vendor_id]) for vendor_id in unknown}
-        else:
-            say(
-                f"{len(unknown)} salespeople not synced from Kommo yet, and POST /vendors/sync answered {status}: "
-                f"{synced.get('message', '')}"
-            )
+    """PUT each profile, after one sync when some salesperson is not known to the service yet; what the
+    service said of each profile it refused (nothing when all were stored). ImportRefused when it cannot
+    even list the salespeople."""
+    status, cached = send("GET", "/vendors", None)
+    if status != 200:
+        raise ImportRefused(f"GET /vendors answered {status}: {cached.get('message', '')}")
+    if set(profiles) - {salesperson["vendor_id"] for salesperson in cached["vendors"]}:
+        status, synced = send("POST", "/vendors/sync", None)  # they joined Kommo since the last sync
+        if status != 200:
+            say(f"POST /vendors/sync answered {status}: {synced.get('message', '')}")
+    answers = {
+        vendor_id: send("PUT", f"/vendors/{vendor_id}/profile", profile) for vendor_id, profile in profiles.items()
+    }
     return {
         vendor_id: f"{status} {answer.get('error', '')}: {answer.get('message', '')}"
         for vendor_id, (status, answer) in answers.items()
         if status != 200
     }
-
-
-def _profile_path(vendor_id: int) -> str:
-    return f"/vendors/{vendor_id}/profile"
 
 
 def read_profiles(path: Path) -> dict[int, Any]:
@@ -85,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     if not token:
         sys.exit("set API_TOKEN (the operator token: the stack's output ApiTokenSecretArn) in the environment")
     profiles = read_profiles(args.file)
-    refused = import_profiles(profiles, http_sender(os.environ.get("API_URL") or LOCAL_RUN, token))
+    try:
+        refused = import_profiles(profiles, http_sender(os.environ.get("API_URL") or LOCAL_RUN, token))
+    except ImportRefused as error:
+        sys.exit(f"nothing imported: {error}")
     for vendor_id, problem in refused.items():
         print(f"salesperson {vendor_id}: {problem}")
     print(f"{len(profiles) - len(refused)} of {len(profiles)} profiles imported")

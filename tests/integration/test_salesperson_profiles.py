@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from local.defaults import SALESPERSON_PROFILES
-from local.lambda_events import schedule_event
+from local.lambda_events import http_api_event, schedule_event
 from scripts.import_profiles import Send, import_profiles, read_profiles
-from tests.conftest import World
+from tests.conftest import API_TOKEN, World
 
 ANA = 8401234
 ANA_AT_NIGHT = {
@@ -84,6 +84,20 @@ def test_a_profile_set_by_the_operator_is_kept_by_the_next_scheduled_sync(synced
     status, ana = vendors(synced, "GET", f"/vendors/{ANA}")
     assert status == 200 and ana["profile"] == stored and ana["profile_source"] == "api"
     assert vendors(synced, "GET", "/vendors/8401235")[1]["profile_source"] == "config"  # Bruno: never set
+
+
+def test_a_profile_sent_as_a_form_is_read_all_the_same(synced: World) -> None:
+    """`curl -d @ana.json` without a content type sends a form, which API Gateway hands over base64-encoded."""
+    event = http_api_event(
+        "PUT",
+        f"/vendors/{ANA}/profile",
+        headers={"authorization": f"Bearer {API_TOKEN}", "content-type": "application/x-www-form-urlencoded"},
+        body=json.dumps(ANA_AT_NIGHT),
+        base64_body=True,
+    )
+    response = synced.handler("VendorSyncFunction")(event)
+    assert response["statusCode"] == 200, response["body"]
+    assert vendors(synced, "GET", f"/vendors/{ANA}/profile")[1]["timezone"] == "America/Manaus"
 
 
 def test_a_profile_for_someone_not_synced_or_without_a_body_is_refused(synced: World) -> None:

@@ -95,16 +95,25 @@ def get_profile(vendor_id: PathId) -> dict[str, Any]:
 )
 def put_profile(vendor_id: PathId) -> dict[str, Any]:
     """Store the profile in the body for the salesperson; answers it as stored."""
-    body = router.current_event.body
-    if not body:
-        raise BadRequest(
-            "empty body: send the whole profile as JSON (GET answers the current one)", code="invalid_body"
-        )
-    profile = parsed_body(SalespersonProfile, body)
+    profile = _profile_in_body()
     if not composition.salespeople(get_settings()).save_profile(vendor_id, profile, "api"):
         raise _not_cached(vendor_id)
     logger.info("salesperson profile set", extra={"vendor_id": vendor_id})
     return profile.model_dump(mode="json")
+
+
+def _profile_in_body() -> SalespersonProfile:
+    """The request's body as a profile, whatever its content type (API Gateway base64-encodes a form's): 400
+    when it is empty or unreadable, 422 naming the field when it is not a profile."""
+    try:
+        body = router.current_event.decoded_body
+    except ValueError:  # not base64, or not UTF-8
+        raise BadRequest("the body is not valid base64/UTF-8", code="invalid_body") from None
+    if not body:
+        raise BadRequest(
+            "empty body: send the whole profile as JSON (GET answers the current one)", code="invalid_body"
+        )
+    return parsed_body(SalespersonProfile, body)
 
 
 def _cached(vendor_id: int) -> Salesperson:
