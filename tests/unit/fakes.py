@@ -17,7 +17,7 @@ from sales_assistant.errors import NotFound
 from sales_assistant.models.appointment import Appointment, BookingKey, Hold, LeadAppointments
 from sales_assistant.models.bot_state import BotState, BotStatus
 from sales_assistant.models.conversation import Conversation, KommoSnapshot
-from sales_assistant.models.kommo import KommoContact, KommoEvent, KommoLead, KommoUser
+from sales_assistant.models.kommo import FieldValue, KommoContact, KommoEvent, KommoLead, KommoUser, LeadField
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.n8n import N8nRequest, N8nResponse, SalespeopleRequest, Turn
 from sales_assistant.models.queue import AppointmentChanged, TriggerDue
@@ -79,6 +79,7 @@ class FakeKommo:
         self.contacts: dict[int, KommoContact] = {}
         self.users: dict[int, KommoUser] = {}
         self.patches: list[tuple[int, dict[str, object]]] = []
+        self.lead_field_list: list[LeadField] = []  # the account's lead fields (ports.kommo.LeadFieldList)
         self.fields: dict[int, dict[int, str]] = {}  # lead -> the text fields the service wrote, as they are now
         self.runs: list[SalesbotRun] = []
         self.run_errors: list[Exception] = []  # each raised by the next run, after it is recorded
@@ -110,16 +111,26 @@ class FakeKommo:
         status_id: int | None = None,
         responsible_user_id: int | None = None,
         text_fields: dict[int, str] | None = None,
+        custom_fields: dict[int, list[FieldValue]] | None = None,
+        tags: list[str] | None = None,
     ) -> None:
         moved = {
             name: value
             for name, value in (("status_id", status_id), ("responsible_user_id", responsible_user_id))
             if value is not None
         }
-        self.patches.append((lead_id, {**moved, **({"text_fields": text_fields} if text_fields else {})}))
+        written = {
+            name: value
+            for name, value in (("text_fields", text_fields), ("custom_fields", custom_fields), ("tags", tags))
+            if value
+        }
+        self.patches.append((lead_id, {**moved, **written}))
         self.fields.setdefault(lead_id, {}).update(text_fields or {})
         if moved and lead_id in self.leads:
             self.leads[lead_id] = self.leads[lead_id].model_copy(update=moved)
+
+    def lead_fields(self) -> list[LeadField]:
+        return self.lead_field_list
 
     def run_salesbot(self, bot_id: int, lead_id: int) -> None:
         self.runs.append(SalesbotRun(bot_id, lead_id, dict(self.fields.get(lead_id, {}))))

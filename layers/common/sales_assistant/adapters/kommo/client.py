@@ -30,6 +30,7 @@ from sales_assistant.adapters.kommo.rate_limit import SharedRateLimiter
 from sales_assistant.adapters.kommo.tokens import DynamoTokenStore, LongLivedToken, OAuthTokens, TokenSource
 from sales_assistant.config import Settings
 from sales_assistant.models.kommo import (
+    FieldValue,
     KommoAccountInfo,
     KommoContact,
     KommoEvent,
@@ -115,18 +116,26 @@ class KommoClient:
         status_id: int | None = None,
         responsible_user_id: int | None = None,
         text_fields: dict[int, str] | None = None,
+        custom_fields: dict[int, list[FieldValue]] | None = None,
+        tags: list[str] | None = None,
     ) -> None:
-        """Change a lead's status, responsible user or text custom fields (safe to repeat; concurrent
-        changes of other leads share one request)."""
+        """Change a lead's status, responsible user, custom fields (a text field by its text, any field by its
+        values: `enum_id` for a list field) and add tags, keeping its other tags (`tags_to_add`, as integrators'
+        libraries send it); safe to repeat; concurrent changes of other leads share one request."""
         body: dict[str, Any] = {"id": lead_id}
         if status_id is not None:
             body["status_id"] = status_id
         if responsible_user_id is not None:
             body["responsible_user_id"] = responsible_user_id
-        if text_fields:
+        values = {field_id: [FieldValue(value=text)] for field_id, text in (text_fields or {}).items()}
+        values |= custom_fields or {}
+        if values:
             body["custom_fields_values"] = [
-                {"field_id": field_id, "values": [{"value": value}]} for field_id, value in text_fields.items()
+                {"field_id": field_id, "values": [value.model_dump(exclude_none=True) for value in field_values]}
+                for field_id, field_values in values.items()
             ]
+        if tags:
+            body["tags_to_add"] = [{"name": tag} for tag in tags]
         self._patches.call(lead_id, body)
 
     def add_note(self, lead_id: int, text: str, *, service: bool = False) -> int:

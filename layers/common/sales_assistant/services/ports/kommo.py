@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from sales_assistant.models.kommo import KommoContact, KommoEvent, KommoLead, KommoUser
+    from sales_assistant.models.kommo import FieldValue, KommoContact, KommoEvent, KommoLead, KommoUser, LeadField
 
 
 class KommoLeads(Protocol):
@@ -23,7 +23,8 @@ class KommoUsers(Protocol):
 
 
 class LeadPatcher(Protocol):
-    """Changing a lead: its status, its salesperson, its text fields."""
+    """Changing a lead in one request: its status, its salesperson, its custom fields (text fields by their text,
+    any field by its values), tags added."""
 
     def patch_lead(
         self,
@@ -32,7 +33,15 @@ class LeadPatcher(Protocol):
         status_id: int | None = None,
         responsible_user_id: int | None = None,
         text_fields: dict[int, str] | None = None,
+        custom_fields: dict[int, list[FieldValue]] | None = None,
+        tags: list[str] | None = None,
     ) -> None: ...
+
+
+class LeadFieldList(Protocol):
+    """The account's lead custom fields: each one's type and, for a list field, its values."""
+
+    def lead_fields(self) -> list[LeadField]: ...
 
 
 class SalesbotRelay(LeadPatcher, Protocol):
@@ -67,6 +76,12 @@ class KommoTasks(KommoLeads, Protocol):
     def move_task(self, task_id: int, complete_till: int, duration: int, text: str) -> None: ...
 
     def complete_task(self, task_id: int, result: str) -> None: ...
+
+
+class ContactLeads(Protocol):
+    """A contact's leads, as Kommo lists them (raises NotFound for a contact Kommo does not know)."""
+
+    def contact_lead_ids(self, contact_id: int) -> list[int]: ...
 
 
 class KommoAccount(Protocol):
