@@ -16,6 +16,7 @@ from sales_assistant.services.delivery import Delivery, DeliveryConfig
 from sales_assistant.services.first_messages import FirstMessageComposer, FirstMessageConfig
 from sales_assistant.services.leases import ConversationDoor
 from sales_assistant.services.proactive import ProactiveConfig, ProactiveOutreach
+from sales_assistant.services.qualification import Qualification
 from sales_assistant.services.reply_batches import BatchPacing, ReplyBatches
 from sales_assistant.services.routing import RoutingConfig, SalespersonRouter
 from sales_assistant.services.scheduling import SchedulingService
@@ -42,6 +43,10 @@ from tests.unit.fakes import (
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 SALESBOT, TEMPLATE_SALESBOT = 101, 102
 REPLY_FIELD, TEMPLATE_NAME_FIELD, AREA_FIELD = 900001, 900002, 512345
+ASSISTANT_STATUS = 61234568  # the status n8n's move_status may set (ASSISTANT_STATUS_IDS)
+# QUALIFICATION_FIELDS: the lead fields n8n's set_fields may fill (fakes.kommo.lead_field_list defines them)
+BUDGET_FIELD, INTEREST_FIELD, VISIT_FIELD = 512350, 512351, 512352
+QUALIFICATION_FIELDS = {"orcamento": BUDGET_FIELD, "interesse": INTEREST_FIELD, "visita": VISIT_FIELD}
 QUIET_SECONDS, MIN_GAP_SECONDS, LEASE_SECONDS = 4, 5, 60
 WEEKDAYS_9_TO_18 = {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
 
@@ -129,8 +134,10 @@ def answer_actions(fakes: Fakes) -> AnswerActions:
     return AnswerActions(
         takeover=takeover(fakes),
         lead_changes=lead_changes(fakes),
+        qualification=Qualification(fakes.kommo, QUALIFICATION_FIELDS, fakes.texts, fakes.clock),
         notes=fakes.kommo,
         texts=fakes.texts,
+        status_ids=frozenset({ASSISTANT_STATUS}),
     )
 
 

@@ -107,12 +107,16 @@ def flush_scheduler(settings: Settings) -> SqsFlushScheduler:
 
 @cache
 def answer_actions(settings: Settings) -> AnswerActions:
-    """n8n's actions (handover, move_status, schedule, anything else as a task), for every path that asks n8n."""
+    """n8n's actions (handover, schedule, the lead's status, fields and tags, anything else as a task), for every
+    path that asks n8n; the qualification fields' definitions are kept with it, for the life of the process."""
+    from sales_assistant.adapters.kommo import kommo_client
     from sales_assistant.services.actions import AnswerActions
+    from sales_assistant.services.qualification import Qualification
 
     return AnswerActions(
         takeover=takeover_service(settings),
         lead_changes=lead_changes(settings),
+        qualification=Qualification(kommo_client(settings), settings.qualification_fields, settings.texts),
         notes=lead_notes(settings),
         texts=settings.texts,
         scheduling=scheduling_service(settings) if settings.appointments_table else None,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
     ConfigDict,
@@ -54,6 +54,10 @@ MAX_AUTOMATION_AUTHOR_CHARS = 80
 # DLQ (moving it there restarts a FIFO message's clock); dedup records outlive it (a test checks template.yaml).
 REDRIVE_WINDOW_SECONDS = (4 + 14) * 24 * 3600
 _NAME_TO_ID: TypeAdapter[dict[str, PositiveInt]] = TypeAdapter(dict[str, PositiveInt])
+# QUALIFICATION_FIELDS: the name n8n gives a field in set_fields (at most 64 characters, as the contract's) -> its id
+_QUALIFICATION_FIELDS: TypeAdapter[dict[str, PositiveInt]] = TypeAdapter(
+    dict[Annotated[str, Field(min_length=1, max_length=64)], PositiveInt]
+)
 
 
 class SettingsError(RuntimeError):
@@ -184,6 +188,7 @@ class ConversationSettings(SettingsGroup):
     automation_authors: str = Field("", alias="AUTOMATION_AUTHORS", max_length=2000)
     unattributed_outgoing: Literal["pause", "ignore"] = Field("pause", alias="UNATTRIBUTED_OUTGOING")
     assistant_status_ids_csv: str = Field("", alias="ASSISTANT_STATUS_IDS", pattern=r"^(\d{1,12}(,\d{1,12})*)?$")
+    qualification_fields_json: str = Field("{}", alias="QUALIFICATION_FIELDS", max_length=4000)
     bot_texts: str = Field("", alias="BOT_TEXTS")
     conversation_ttl_days: int = Field(30, alias="CONVERSATION_TTL_DAYS", gt=0, le=3650)
 
@@ -204,10 +209,29 @@ class ConversationSettings(SettingsGroup):
             raise ValueError(f"BOT_TEXTS: {error}") from None
         return self
 
+    @field_validator("qualification_fields_json")
+    @classmethod
+    def _qualification_fields_are_valid(cls, value: str) -> str:
+        try:
+            _QUALIFICATION_FIELDS.validate_json(value)
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = f" at {'.'.join(map(str, problem['loc']))}" if problem["loc"] else ""
+            raise ValueError(
+                f"a JSON object of name (1-64 characters) -> lead field id; {problem['msg']}{where}"
+            ) from None
+        return value
+
     @property
     def assistant_status_ids(self) -> frozenset[int]:
         """The statuses n8n's `move_status` may move a lead to (ASSISTANT_STATUS_IDS); any other is a task."""
         return frozenset(int(part) for part in self.assistant_status_ids_csv.split(",") if part)
+
+    @property
+    def qualification_fields(self) -> dict[str, int]:
+        """Name -> the lead custom field n8n's `set_fields` may fill (QUALIFICATION_FIELDS, JSON); any other
+        name is not written."""
+        return _QUALIFICATION_FIELDS.validate_json(self.qualification_fields_json)
 
     @property
     def texts(self) -> Texts:
@@ -330,6 +354,16 @@ class Settings(
                     raise ValueError(f"{name} must be an https:// URL outside the local stage (STAGE={self.stage})")
         if self.stage == "prod" and self.kommo_account_id is None:
             raise ValueError("KOMMO_ACCOUNT_ID is required in prod (webhooks of other accounts must be refused)")
+        return self
+
+    @model_validator(mode="after")
+    def _qualification_leaves_the_relay_alone(self) -> Settings:
+        relay = {self.kommo_reply_field_id, *self.template_fields.values()}
+        if taken := sorted(relay.intersection(self.qualification_fields.values())):
+            raise ValueError(
+                f"QUALIFICATION_FIELDS: field {taken[0]} is the reply field or a template variable's "
+                "(KOMMO_REPLY_FIELD_ID, TEMPLATE_FIELDS): n8n may not write it"
+            )
         return self
 
     def require(self, *groups: Group) -> Settings:

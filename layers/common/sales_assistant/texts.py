@@ -44,6 +44,18 @@ class Texts(Model):
     )
     task_handover: str = "O cliente precisa de atendimento humano: {reason}"
     task_action: str = 'O assistente pediu a ação "{action}" ({details}). Por favor, dê sequência.'
+    note_lead_changes: str = "🤖 O assistente atualizou o lead:\n{changes}"
+    change_status: str = "• etapa alterada (id {status})"
+    change_field: str = "• {field}: {value}"
+    change_field_refused: str = "• {field}: não preenchido, {reason}"
+    change_tags: str = "• tags adicionadas: {tags}"
+    field_unknown: str = "não é um dos campos que o assistente pode preencher"
+    field_missing: str = "o campo não existe mais no Kommo"
+    field_type_refused: str = 'o assistente não preenche campos do tipo "{type}"'
+    field_not_an_option: str = '"{value}" não é uma das opções ({options})'
+    field_not_numeric: str = '"{value}" não é um número'
+    field_not_date: str = '"{value}" não é uma data (AAAA-MM-DD)'
+    field_text_refused: str = "o texto está vazio ou passa de {max} caracteres"
     task_delivery_unconfirmed: str = (
         "Não foi possível confirmar que a resposta do assistente chegou ao cliente (o Kommo não respondeu a tempo)."
         " Confira o chat e, se ela não estiver lá, envie: {reply}"

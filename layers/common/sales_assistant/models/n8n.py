@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
 
 from sales_assistant.models import Model
 from sales_assistant.models.kommo import KommoLead
@@ -19,6 +19,8 @@ CONTRACT_VERSION: Literal["2"] = "2"
 MAX_ACTIONS = 5  # an answer's actions: each is one Kommo call or more, from a 7 req/s budget all leads share
 MAX_TEXT = 1000  # an action's reason, a template parameter: what a salesperson's task or a lead field holds
 MAX_TEMPLATE_PARAMS = 20
+MAX_FIELDS = 20  # a set_fields action's fields, a multiselect value's items
+MAX_TAGS, MAX_TAG = 5, 50  # an add_tags action's tags, and each one's length
 
 
 class _Model(Model):
@@ -99,6 +101,15 @@ class TriggerInfo(Model):
     sent_at: int | None = Field(None, description="when the first message went out (unix time)")
 
 
+class QualificationField(_Model):
+    """A lead field the AI may fill with a `set_fields` action (QUALIFICATION_FIELDS), typed as in Kommo."""
+
+    name: str = Field(description="the name to give in set_fields")
+    type: Literal["select", "multiselect", "numeric", "date", "text", "textarea"]
+    values: list[str] = Field([], description="select, multiselect: the allowed values (any other is refused)")
+    max_length: int | None = Field(None, description="text, textarea: the longest text written")
+
+
 class N8nRequest(_Model):
     """What the service sends to n8n."""
 
@@ -112,6 +123,9 @@ class N8nRequest(_Model):
     history: list[Turn] = []
     trigger: TriggerInfo | None = None
     window_open: bool
+    qualification: list[QualificationField] = Field(
+        [], description="kind reply: the lead fields the AI may fill with a set_fields action (empty: none)"
+    )
 
 
 class TemplateReply(_Model):
@@ -119,14 +133,27 @@ class TemplateReply(_Model):
     params: dict[str, Annotated[str, Field(max_length=MAX_TEXT)]] = Field({}, max_length=MAX_TEMPLATE_PARAMS)
 
 
+FieldText = Annotated[str, Field(max_length=MAX_TEXT)]
+# A value n8n gives a lead field: checked against the field's type in Kommo before it is written, and noted
+# on the lead when it does not fit (a value of any of these shapes never makes the whole answer invalid)
+FieldInput = FieldText | StrictBool | StrictInt | StrictFloat | Annotated[list[FieldText], Field(max_length=MAX_FIELDS)]
+
+
 class Action(_Model):
     """Something the AI asks the service to do. Known types: handover, schedule, move_status (only to a
-    status of ASSISTANT_STATUS_IDS); any other type, or another status, becomes a task for the salesperson."""
+    status of ASSISTANT_STATUS_IDS), set_fields (only fields of QUALIFICATION_FIELDS, with a value their type
+    takes), add_tags; any other type, or another status, becomes a task for the salesperson."""
 
     type: str = Field(min_length=1, max_length=64)
     reason: str = Field("", max_length=MAX_TEXT)
     status_id: int | None = Field(None, gt=0)
     slot: str | None = Field(None, max_length=64, description="ISO 8601 with offset")
+    fields: dict[Annotated[str, Field(min_length=1, max_length=64)], FieldInput | None] | None = Field(
+        None, max_length=MAX_FIELDS, description="set_fields: field name (of the request's qualification) -> value"
+    )
+    tags: list[Annotated[str, Field(min_length=1, max_length=MAX_TAG)]] | None = Field(
+        None, max_length=MAX_TAGS, description="add_tags: tags added to the lead (its other tags stay)"
+    )
 
     def details(self) -> str:
         extra = {key: value for key, value in self.model_dump().items() if key != "type" and value}

@@ -261,4 +261,5 @@ class ReactiveConversations:
             history=history,
             trigger=TriggerInfo.model_validate(conversation.proactive) if conversation.proactive else None,
             window_open=conversation.window_open(self._clock()),
+            qualification=self._actions.qualification_fields(),
         )
