@@ -1,6 +1,6 @@
-// Turn the contract request (kind reply) into the agent's system message (the service's instructions
-// and the salesperson, nothing the client wrote) and prompt (the user message: what is known of the
-// lead, the recent conversation and the client's new messages, each under its header).
+// Turn the contract request (kind reply) into the agent's system message (the service's instructions,
+// the salesperson and the lead fields it may fill, nothing the client wrote) and prompt (the user message:
+// what is known of the lead, the recent conversation and the client's new messages, each under its header).
 // Settings (n8n variables, or n8n's environment): KOMMO_ASSISTANT_API_URL (the service's HTTP API,
 // called by the scheduling tools), KOMMO_ASSISTANT_TIMEZONE (default America/Sao_Paulo).
 function setting(name, fallback) {
@@ -33,6 +33,22 @@ function describe(message) {
 }
 const messages = (request.messages || []).map(describe).join('\n') || '[o cliente não escreveu nada legível]';
 
+// The lead fields the agent may fill (`qualification`: the team's QUALIFICATION_FIELDS, typed as in Kommo,
+// with a list field's allowed values): the service writes only these, and only a value their type takes.
+function fieldRule(field) {
+  const values = (field.values || []).join(' | ');
+  const rules = {
+    select: `uma destas opções: ${values}`,
+    multiselect: `uma lista com uma ou mais destas opções: ${values}`,
+    numeric: 'um número (ex.: 1500 ou 1500.5, sem separador de milhar)',
+    date: 'uma data no formato AAAA-MM-DD',
+    text: `um texto de até ${field.max_length} caracteres`,
+    textarea: `um texto de até ${field.max_length} caracteres`,
+  };
+  return `- ${field.name}: ${rules[field.type] || field.type}`;
+}
+const qualification = Array.isArray(request.qualification) ? request.qualification : [];
+
 // Everything the client (or a form they filled) wrote goes in the user message, never in the system
 // message: their name, the lead's name and fields, the trigger's data, the recent conversation and the
 // new messages.
@@ -54,6 +70,9 @@ const system = [
     ? 'Para marcar uma conversa com o consultor: consulte check_availability (from/to em ISO 8601 com fuso), ofereça no máximo 3 horários, reserve o escolhido com hold_slot e só chame book_appointment depois que o cliente confirmar. Se o horário estiver ocupado, ofereça os horários livres mais próximos. O cliente reserva um horário por vez e tem um limite de reuniões marcadas: se a resposta for lead_has_hold, use a reserva que ele já tem; se for lead_has_appointment, diga a data da reunião já marcada e, se ele quiser mudá-la, chame hand_over para o consultor remarcar.'
     : 'Este lead ainda não tem consultor: não marque horários; chame hand_over se o cliente quiser marcar.',
   'Se o cliente pedir um humano, reclamar, ou o assunto fugir do que você pode resolver, chame hand_over com o motivo e diga que um consultor vai continuar o atendimento.',
+  qualification.length
+    ? `Qualificação do lead: quando o cliente disser um destes dados, registre-o com set_fields ({"campo": valor}), só com estes campos e, nas opções, só os valores listados; nunca registre o que o cliente não disse. Campos:\n${qualification.map(fieldRule).join('\n')}`
+    : '',
   `Agora são ${now} (${timezone}).`,
   vendor ? `Consultor responsável: ${vendor.name} (áreas: ${(vendor.areas || []).join(', ') || '-'}).` : '',
 ].filter(Boolean).join('\n');
@@ -67,6 +86,7 @@ return [{
     first_name: firstName,
     lead_id: lead.id,
     vendor_id: vendor ? vendor.id : null,
+    qualification,
     api_url: setting('KOMMO_ASSISTANT_API_URL', '').replace(/\/+$/, ''),
   },
 }];
