@@ -1,6 +1,7 @@
 """Kommo's webhook bodies (form-urlencoded, as Kommo posts them), built from the sandbox's records: a
-chat message (the client's or a salesperson's), a lead added, a lead's status or responsible changed. Used
-by the sandbox, which posts them to the service like Kommo does, by the tests and by the simulation."""
+chat message (the client's or a salesperson's), a lead added, a lead's status or responsible changed, a note
+added to a lead. Used by the sandbox, which posts them to the service like Kommo does, by the tests and by the
+simulation."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from local.kommo_seed import ACCOUNT_ID, AREA_FIELD_ID, SUBDOMAIN
 
 ACCOUNT = [("account[subdomain]", SUBDOMAIN), ("account[id]", str(ACCOUNT_ID))]
 CLIENT_AUTHOR = {"author[id]": "client-author", "author[type]": "external", "author[name]": "Cliente"}
+# `note_type` codes of the `note_lead` webhook: 4, a common note, is documented (../shared/kommo-api.md); 25, a
+# system note, is assumed for the service messages the API adds
+NOTE_TYPE_CODES = {"common": 4, "service_message": 25, "extended_service_message": 25}
 
 
 def salesperson_author(user_id: int, name: str) -> dict[str, str]:
@@ -72,3 +76,20 @@ def lead_added_body(lead: dict[str, Any]) -> str:
         field = f"{prefix}[custom_fields][0]"
         rows += [(f"{field}[id]", str(AREA_FIELD_ID)), (f"{field}[name]", "Área"), (f"{field}[values][0][value]", area)]
     return urlencode(ACCOUNT + rows)
+
+
+def note_body(
+    note_id: int, text: str, *, lead: int, created_by: int, note_type: str = "common", created_at: int | None = None
+) -> str:
+    """A `leads[note]` body (the `note_lead` event): a note added to a lead by a Kommo user (`created_by`; the
+    API's notes are the token's user's)."""
+    note = {
+        "id": note_id,
+        "text": text,
+        "note_type": NOTE_TYPE_CODES[note_type],
+        "element_id": lead,
+        "element_type": 2,
+        "created_by": created_by,
+        "created_at": created_at or int(time.time()),
+    }
+    return urlencode(ACCOUNT + [(f"leads[note][0][note][{key}]", str(value)) for key, value in note.items()])

@@ -349,7 +349,9 @@ def lead_notes(settings: Settings) -> OnceLeadNotes:
     from sales_assistant.adapters.kommo import kommo_client
     from sales_assistant.adapters.lead_notes import OnceLeadNotes
 
-    return OnceLeadNotes(kommo_client(settings), settings.idempotency_table, settings.dedup_ttl_seconds)
+    return OnceLeadNotes(
+        kommo_client(settings), echo_memory(settings), settings.idempotency_table, settings.dedup_ttl_seconds
+    )
 
 
 def salespeople(settings: Settings) -> DynamoSalespeople:

@@ -1,4 +1,5 @@
-"""Notes and tasks on leads, each written once per key (a redelivered event never writes twice)."""
+"""Notes and tasks on leads, each written once per key (a redelivered event never writes twice); each note is
+remembered as the service's own first, so its `note_lead` webhook is known for an echo."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 from sales_assistant.adapters.kommo.client import KommoClient
 from sales_assistant.adapters.once import run_once
+from sales_assistant.services.echoes import note_echo_key
+from sales_assistant.services.ports.storage import EchoMemory
 
 TASK_DUE_SECONDS = 3600
 
@@ -15,8 +18,9 @@ TASK_DUE_SECONDS = 3600
 class OnceLeadNotes:
     """Adds notes and tasks through Kommo, idempotent per key (Powertools Idempotency)."""
 
-    def __init__(self, kommo: KommoClient, idempotency_table: str, ttl_seconds: int) -> None:
+    def __init__(self, kommo: KommoClient, echoes: EchoMemory, idempotency_table: str, ttl_seconds: int) -> None:
         self._kommo = kommo
+        self._echoes = echoes
         self._table = idempotency_table
         self._ttl = ttl_seconds
 
@@ -29,6 +33,7 @@ class OnceLeadNotes:
         self._once("task", key, partial(self._task, lead_id, responsible_user_id, text))
 
     def _note(self, lead_id: int, text: str, service: bool) -> dict[str, Any]:
+        self._echoes.remember([note_echo_key(lead_id, text)])
         return {"note_id": self._kommo.add_note(lead_id, text, service=service)}
 
     def _task(self, lead_id: int, responsible_user_id: int, text: str) -> dict[str, Any]:

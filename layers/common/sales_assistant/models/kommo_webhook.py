@@ -175,6 +175,40 @@ class UnsortedLead(_Model):
     created_at: Annotated[int | None, BeforeValidator(_blank_is_none)] = None
 
 
+COMMON_NOTE_TYPES = ("4", "common")  # a note typed in the feed input's "Nota" mode (4 in webhooks)
+
+
+class LeadNote(_Model):
+    """A note added to a lead (`leads[note][0][note][...]`, the `note_lead` event): how salespeople give the
+    bot commands the client never sees. `created_by` is the Kommo user who wrote it (0: nobody)."""
+
+    id: KommoId
+    element_id: KommoId
+    note_type: str = Field("", max_length=64)
+    text: str = ""
+    created_by: Annotated[KommoId | None, BeforeValidator(_user_id_or_none)] = None
+    created_at: Annotated[int | None, BeforeValidator(_blank_is_none)] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrapped(cls, data: Any) -> Any:
+        """The fields come wrapped in `note`; accept them unwrapped too (as the queue stores them)."""
+        if isinstance(data, dict) and isinstance(data.get("note"), dict):
+            data = data["note"]
+        if isinstance(data, dict) and isinstance(data.get("text"), str):
+            data = {**data, "text": data["text"][:MAX_TEXT_CHARS]}
+        return data
+
+    @property
+    def lead_id(self) -> int:
+        return self.element_id
+
+    @property
+    def is_common(self) -> bool:
+        """True for a note a person typed (not a call, an SMS or a system event)."""
+        return self.note_type in COMMON_NOTE_TYPES
+
+
 class ParkedEntity(Model):
     """An entity of a known event that did not validate: kept aside, never silently dropped."""
 
@@ -191,6 +225,7 @@ class KommoWebhook(Model):
     outgoing_messages: list[ChatMessage] = []
     lead_changes: list[LeadChange] = []
     unsorted_leads: list[UnsortedLead] = []
+    lead_notes: list[LeadNote] = []
     ignored_events: list[str] = []
     parked: list[ParkedEntity] = []
 
@@ -252,8 +287,14 @@ def _with_default_type(entity: dict[str, Any], group: str) -> dict[str, Any]:
 
 
 def _sort_lead_events(form: dict[str, Any], webhook: KommoWebhook) -> None:
-    for where, entity in _entities_of(webhook, "leads", form.get("leads"), wanted={"add", "status", "responsible"}):
+    lead_actions = {"add", "status", "responsible", "note"}
+    for where, entity in _entities_of(webhook, "leads", form.get("leads"), wanted=lead_actions):
         kind = where.split("[")[1].rstrip("]")
+        if kind == "note":
+            note = _validated(webhook, LeadNote, entity, where)
+            if note is not None:
+                webhook.lead_notes.append(note)
+            continue
         change = _validated(webhook, LeadChange, {**entity, "kind": kind}, where)
         if change is not None:
             webhook.lead_changes.append(change)

@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from sales_assistant.models import Model
 from sales_assistant.models.appointment import Appointment
-from sales_assistant.models.kommo_webhook import ChatMessage, LeadChange, UnsortedLead
+from sales_assistant.models.kommo_webhook import ChatMessage, LeadChange, LeadNote, UnsortedLead
 from sales_assistant.models.trigger import TriggerKind
 
 
@@ -59,6 +59,22 @@ class SalespersonMessageReceived(_Item):
     @property
     def group_id(self) -> str:
         return self.message.conversation_id
+
+
+class SalespersonNoteAdded(_Item):
+    """A salesperson wrote a command in a note on a lead (the client never sees a note)."""
+
+    flow: ClassVar[Flow] = Flow.COMMANDS
+    kind: Literal["salesperson_note"] = "salesperson_note"
+    note: LeadNote
+
+    @property
+    def dedup_key(self) -> str:
+        return f"note:{self.note.id}"
+
+    @property
+    def group_id(self) -> str:
+        return f"lead:{self.note.lead_id}"
 
 
 class LeadChanged(_Item):
@@ -172,6 +188,7 @@ class AppointmentReminderDue(_Item):
 QueueItem = Annotated[
     ClientMessageReceived
     | SalespersonMessageReceived
+    | SalespersonNoteAdded
     | LeadChanged
     | UnsortedLeadAdded
     | TriggerDue

@@ -5,6 +5,9 @@ status or salesperson) fires a webhook back at it. Before making the change the 
 its echo keys (for hours: Kommo retries a webhook for about 1.5 h); intake drops any event whose key
 is remembered, and marks the key as seen, which confirms that a message really reached the chat.
 
+A note the service writes on a lead comes back as Kommo's `note_lead` webhook: remembered by its lead
+and text (whitespace-insensitive), it is never read as a salesperson's command, even when it quotes one.
+
 A sent message has two keys, by conversation and by contact, because Kommo may report the bot's
 message without its lead. A template message's text is Meta's, not ours, so its run is remembered
 per contact instead: an unattributed outgoing message on that contact soon after is our template.
@@ -33,6 +36,11 @@ def outgoing_echo_keys(message: ChatMessage, *, attributed: bool) -> list[str]:
     digest = fingerprint(message.text.strip())
     keys = [f"echo:msg:{message.conversation_id}:{digest}", f"echo:msg:contact:{message.contact_id}:{digest}"]
     return keys if attributed else [*keys, template_echo_key(message.contact_id)]
+
+
+def note_echo_key(lead_id: int, text: str) -> str:
+    """Key of a note on a lead: remembered before the service writes it, looked up when Kommo reports a note."""
+    return f"echo:note:lead:{lead_id}:{fingerprint(' '.join(text.split()))}"
 
 
 def lead_echo_key(change: LeadChange) -> str | None:

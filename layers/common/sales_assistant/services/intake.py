@@ -1,5 +1,5 @@
 """Intake of Kommo webhooks: check the account, tell who wrote each message, drop echoes, route each
-event to its flow's queue."""
+event to its flow's queue. A salesperson's command may come as a chat message or as a note on the lead."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sales_assistant.errors import Forbidden
-from sales_assistant.models.kommo_webhook import Account, ChatMessage, KommoWebhook
+from sales_assistant.models.kommo_webhook import Account, ChatMessage, KommoWebhook, LeadNote
 from sales_assistant.models.queue import (
     ClientMessageReceived,
     LeadChanged,
     QueueItem,
     SalespersonMessageReceived,
+    SalespersonNoteAdded,
     UnsortedLeadAdded,
 )
-from sales_assistant.services.echoes import lead_echo_key, outgoing_echo_keys
+from sales_assistant.services.commands import parse_command
+from sales_assistant.services.echoes import lead_echo_key, note_echo_key, outgoing_echo_keys
 from sales_assistant.services.ports.storage import EchoMemory
 
 AuthorKind = Literal["client", "salesperson", "automation", "unattributed"]
@@ -97,6 +99,14 @@ def route_webhook(webhook: KommoWebhook, echoes: EchoMemory, rules: AuthorRules)
         candidates.append(([key] if key else [], LeadChanged(change=change)))
     for unsorted in webhook.unsorted_leads:
         candidates.append(([], UnsortedLeadAdded(lead=unsorted)))
+    for note in webhook.lead_notes:
+        if not _is_command(note):
+            routed.ignored += 1  # the team's own notes: not the bot's business
+            continue
+        by_automation = note.created_by is None or note.created_by in rules.automation_user_ids
+        candidates.append(
+            ([note_echo_key(note.lead_id, note.text)], None if by_automation else SalespersonNoteAdded(note=note))
+        )
 
     remembered = echoes.known(key for keys, _ in candidates for key in keys)
     for keys, item in candidates:
@@ -109,3 +119,8 @@ def route_webhook(webhook: KommoWebhook, echoes: EchoMemory, rules: AuthorRules)
         else:
             routed.items.append(item)
     return routed
+
+
+def _is_command(note: LeadNote) -> bool:
+    """True for a note a person typed (type common) that starts with a command (`/assumir`...)."""
+    return note.is_common and parse_command(note.text) is not None
