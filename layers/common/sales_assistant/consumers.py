@@ -14,6 +14,7 @@ from sales_assistant.models.queue import (
     ConversationFlushDue,
     LeadChanged,
     SalespersonMessageReceived,
+    SalespersonNoteAdded,
     TriggerDue,
     UnsortedLeadAdded,
     parse_queue_item,
@@ -82,14 +83,18 @@ def scheduling_item(body: str) -> str:
 
 
 def command_item(body: str) -> str:
-    """Commands queue: a salesperson's message is a command or a manual reply (auto-takeover)."""
+    """Commands queue: a salesperson's chat message is a command or a manual reply (auto-takeover); a command
+    written in a note on a lead is applied too (the client never saw it: it is no turn of the conversation)."""
     item = parse_queue_item(body)
-    if not isinstance(item, SalespersonMessageReceived):
-        raise UnexpectedItem(f"{item.kind} does not belong on the commands queue")
     follow(conversation=item.group_id)
-    settings = get_settings()
-    _record_salesperson_turn(item.message)
-    outcome = takeover_service(settings).handle_salesperson_message(item.message, item.author)
+    takeover = takeover_service(get_settings())
+    if isinstance(item, SalespersonMessageReceived):
+        _record_salesperson_turn(item.message)
+        outcome = takeover.handle_salesperson_message(item.message, item.author)
+    elif isinstance(item, SalespersonNoteAdded):
+        outcome = takeover.handle_salesperson_note(item.note, _kommo_user_name(item.note.created_by))
+    else:
+        raise UnexpectedItem(f"{item.kind} does not belong on the commands queue")
     count("SalespersonMessages", outcome=outcome)
     logger.info("salesperson message handled", extra={"outcome": outcome})
     return outcome
@@ -115,3 +120,16 @@ def _record_salesperson_turn(message: ChatMessage) -> None:
 def _add_turn(conversation_id: str, turn: Turn) -> dict[str, bool]:
     conversation_repository(get_settings()).add_turns(conversation_id, [turn], int(time.time()))
     return {"recorded": True}
+
+
+def _kommo_user_name(user_id: int | None) -> str:
+    """The name of the Kommo user who wrote a note ("" when Kommo does not know them: a user deleted since)."""
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.errors import NotFound
+
+    if user_id is None:
+        return ""
+    try:
+        return kommo_client(get_settings()).user(user_id).name
+    except NotFound:
+        return ""

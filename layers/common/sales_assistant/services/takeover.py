@@ -4,16 +4,16 @@ gives the chat back (/liberar, or automatically after an idle time). The bot nev
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 
 from sales_assistant import timing
 from sales_assistant.errors import NotFound
 from sales_assistant.models.bot_state import RECENT_CHANGES, BotState, BotStatus, ChangeReason
-from sales_assistant.models.kommo_webhook import ChatMessage
+from sales_assistant.models.kommo_webhook import ChatMessage, LeadNote
 from sales_assistant.observability import count, logger
-from sales_assistant.services.commands import parse_command
+from sales_assistant.services.commands import Command, parse_command
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
 from sales_assistant.services.ports.storage import BotStates, StateConflict
 from sales_assistant.texts import Texts
@@ -27,6 +27,7 @@ _HOW_PAUSED = {
     ChangeReason.ADMIN_API: "how_admin_api",
 }
 _HOW_RESUMED = {ChangeReason.COMMAND: "how_command_resume", ChangeReason.ADMIN_API: "how_admin_api"}
+UNNAMED = "vendedor(a)"  # a Kommo user whose name Kommo did not give
 
 
 @dataclass(frozen=True)
@@ -142,30 +143,40 @@ class TakeoverService:
         chat_lead = message.lead_id
         if author == "phone_app":
             return self._manual_reply(message, Actor(None, self._texts.render("phone_app_author")), chat_lead)
-        actor = Actor(message.author.user_id, message.author.name or "vendedor(a)")
+        actor = Actor(message.author.user_id, message.author.name or UNNAMED)
         command = parse_command(message.text)
         if command is None:
             return self._manual_reply(message, actor, chat_lead)
+        return self._command(command, actor, message.id, chat_lead, message.contact_id)
+
+    def handle_salesperson_note(self, note: LeadNote, author_name: str) -> str:
+        """Apply a command written in a note on a lead (without an id: about that lead); other notes are ignored."""
+        command = parse_command(note.text)
+        if command is None:
+            return "not_a_command"
+        command = replace(command, target=command.target or note.lead_id)
+        return self._command(command, Actor(note.created_by, author_name or UNNAMED), f"note:{note.id}", note.lead_id)
+
+    def _command(self, command: Command, actor: Actor, key: str, lead: int | None, contact: int | None = None) -> str:
+        """Apply a command given on a lead (in its chat, whose contact it is about without an id, or in a note)."""
         if not command.known:
-            self._note_on(chat_lead, message.id, "note_unknown_command", command=f"/{command.name}")
+            self._note_on(lead, key, "note_unknown_command", command=f"/{command.name}")
             return "unknown_command"
         if command.bad_target:
-            self._note_on(chat_lead, message.id, "note_unknown_id", id=command.bad_target)
+            self._note_on(lead, key, "note_unknown_id", id=command.bad_target)
             return "unknown_id"
-        target = self._resolve(command.target, message.contact_id, chat_lead)
+        target = self._resolve(command.target, contact, lead)
         if target is None:
-            self._note_on(chat_lead, message.id, "note_unknown_id", id=command.target)
+            self._note_on(lead, key, "note_unknown_id", id=command.target)
             return "unknown_id"
         contact_id, lead_id = target
         if command.name == "assumir":
-            self.pause(contact_id, actor, ChangeReason.COMMAND, message.id, lead_id)
+            self.pause(contact_id, actor, ChangeReason.COMMAND, key, lead_id)
             return "paused"
         if command.name == "liberar":
-            self.resume(contact_id, actor, ChangeReason.COMMAND, message.id, lead_id)
+            self.resume(contact_id, actor, ChangeReason.COMMAND, key, lead_id)
             return "resumed"
-        self._note_on(
-            lead_id, message.id, "note_status", contact=contact_id, status=self.describe(self.state(contact_id))
-        )
+        self._note_on(lead_id, key, "note_status", contact=contact_id, status=self.describe(self.state(contact_id)))
         return "status"
 
     def describe(self, state: BotState) -> str:
@@ -191,11 +202,11 @@ class TakeoverService:
         self.pause(message.contact_id, actor, ChangeReason.MANUAL_REPLY, message.id, chat_lead)
         return "paused"
 
-    def _resolve(self, target: int | None, chat_contact: int, chat_lead: int | None) -> tuple[int, int | None] | None:
+    def _resolve(self, target: int | None, contact: int | None, chat_lead: int | None) -> tuple[int, int | None] | None:
         """(contact, lead for notes) of a command's id: a lead id resolves to its main contact, else a
-        contact id; None when neither exists. Without id: the chat's contact."""
+        contact id; None when neither exists. Without id: the chat's contact (a note's command names its lead)."""
         if target is None:
-            return chat_contact, chat_lead
+            return None if contact is None else (contact, chat_lead)
         try:
             lead = self._kommo.lead(target)
         except NotFound:
