@@ -1,7 +1,8 @@
 """The demo: `python -m local.demo` (the README's `make demo`) drives a running `make run` through the four
-scenarios, Kommo's side played by the sandbox (a lead arrives, the client and the salesperson write in the
-chat: the sandbox posts Kommo's webhooks to the service), and prints each conversation as the client and
-the salesperson see it, with the notes and tasks on the lead. Exit status 0 when all four succeed.
+scenarios, Kommo's side played by the sandbox (a lead arrives, the client writes in the chat, the salesperson
+gives the bot commands in notes on the lead: the sandbox posts Kommo's webhooks to the service), and prints
+each conversation as the client and the salesperson see it, with the notes and tasks on the lead. Exit status 0
+when all four succeed.
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ class Demo:
         self._wait(lambda: any(t["task_type_id"] == MEETING_TASK_TYPE for t in self._view()["tasks"]), "a meeting task")
 
     def takeover(self) -> None:
-        """The salesperson takes over: the bot stays quiet; gives back: the bot answers again."""
-        self._salesperson_writes(f"/assumir {self.lead_id}")
+        """The salesperson takes over with a note on the lead (the client never sees it): the bot stays quiet;
+        gives back: the bot answers again."""
+        self._salesperson_notes(f"/assumir {self.lead_id}")
         self._wait(lambda: self._bot_status() == "paused", "the bot paused")
         before = self._assistant_lines()
         self._client_writes("Ainda está aí? Prefiro falar com a Ana.")
@@ -72,7 +74,7 @@ class Demo:
         if self._assistant_lines() != before:
             raise ScenarioFailed("the assistant answered over the salesperson")
         self.say(f"   (no answer from the assistant in {QUIET_SECONDS} s: the salesperson has the chat)")
-        self._salesperson_writes(f"/liberar {self.lead_id}")
+        self._salesperson_notes(f"/liberar {self.lead_id}")
         self._wait(lambda: self._bot_status() == "active", "the bot resumed")
         self._client_writes("Pode me mandar a simulação por aqui?")
         self._wait_for_assistant("the reply after /liberar")
@@ -81,8 +83,8 @@ class Demo:
     def _client_writes(self, text: str) -> None:
         self._kommo("POST", "/_sandbox/chat", {"lead_id": self.lead_id, "from": "client", "text": text})
 
-    def _salesperson_writes(self, text: str) -> None:
-        self._kommo("POST", "/_sandbox/chat", {"lead_id": self.lead_id, "from": SALESPERSON_ID, "text": text})
+    def _salesperson_notes(self, text: str) -> None:
+        self._kommo("POST", "/_sandbox/notes", {"lead_id": self.lead_id, "from": SALESPERSON_ID, "text": text})
 
     def _wait_for_assistant(self, what: str, lines: int = 1) -> None:
         count = self._assistant_lines()
@@ -134,7 +136,7 @@ SCENARIOS = [
     ("1. Proactive: a lead fills the form, the assistant writes first", Demo.proactive),
     ("2. Reactive: the client writes, the assistant answers", Demo.reactive),
     ("3. Scheduling: the client asks for a meeting, it is booked and confirmed", Demo.scheduling),
-    ("4. Human takeover: /assumir silences the bot, /liberar gives the chat back", Demo.takeover),
+    ("4. Human takeover: /assumir in a note silences the bot, /liberar gives the chat back", Demo.takeover),
 ]
 
 

@@ -2,7 +2,8 @@
 
 OAuth2 with rotating single-use refresh tokens, users (paginated, and one by id), leads with
 contacts, contacts, lead PATCH, notes (`common`, `service_message`, `extended_service_message`;
-recorded in `notes` with `lead_id`, `note_type` and `params`, so tests read `params["text"]`),
+recorded in `notes` with `lead_id`, `note_type`, `params` and `created_by`, the token's user, so tests read
+`params["text"]`; each one posts Kommo's `leads[note]` webhook, the `note_lead` event, once the request is answered),
 tasks (added open; moved, or completed with a `result`, by `PATCH /api/v4/tasks/<id>`), Salesbot run
 (recorded in `salesbot_runs`), the account, a contact's leads (`?with=leads`), the bulk forms
 (`GET /api/v4/leads|contacts?filter[id][]=...`, `PATCH /api/v4/leads`, `POST /api/v4/leads/notes`,
@@ -29,7 +30,10 @@ What the people see, and Kommo's side of a conversation (`/_sandbox/...`, outsid
 - `POST /_sandbox/leads` `{"name", "phone", "area", "responsible_user_id"}`: a lead arrives (a new lead
   and contact, and Kommo's `leads[add]` webhook to `webhook_target`);
 - `POST /_sandbox/chat` `{"lead_id", "text", "from": "client" | <salesperson's user id>}`: someone writes
-  in the lead's chat (recorded, listed in the events feed, and Kommo's `message[add]` webhook posted);
+  in the lead's chat (recorded, listed in the events feed, and Kommo's `message[add]` webhook posted); what a
+  salesperson types there reaches the client's WhatsApp, so the chat shows it, `/assumir` included;
+- `POST /_sandbox/notes` `{"lead_id", "text", "from": <salesperson's user id>}`: a salesperson adds a note on
+  the lead (the feed input's "Nota" mode: the client never sees it; Kommo's `leads[note]` webhook posted);
 - `POST /_sandbox/faults` `{"status": 503, "seconds": 240, "path_prefix": "/api/"}`: an outage, `fail_for`
   from outside the process (`path_prefix` defaults to "/": every call); 201 with the outage's `until`
   (unix s), 400 naming what is wrong; `DELETE /_sandbox/faults`: `recover()`, Kommo answers again.
@@ -86,7 +90,7 @@ from local.kommo_seed import (
     seed_users,
     seed_webhooks,
 )
-from local.kommo_webhooks import CLIENT_AUTHOR, chat_body, lead_added_body, salesperson_author
+from local.kommo_webhooks import CLIENT_AUTHOR, chat_body, lead_added_body, note_body, salesperson_author
 from local.loopback import LoopbackServer, ServedOnLoopback
 
 AUTHORIZATION_CODE = "local-authorization-code"
@@ -154,6 +158,7 @@ class KommoSandbox(ServedOnLoopback):
     refresh_tokens: set[str] = field(default_factory=set)
     refresh_calls: int = 0
     _faults: list[Fault] = field(default_factory=list)
+    _outbox: list[str] = field(default_factory=list)  # webhooks of the request being answered, posted after it
     _recent: deque[float] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: LoopbackServer | None = None
@@ -267,6 +272,7 @@ class KommoSandbox(ServedOnLoopback):
                 self.chat,
                 self.events,
                 self._faults,
+                self._outbox,
             )
             for collection in collections:
                 collection.clear()
@@ -287,6 +293,9 @@ class KommoSandbox(ServedOnLoopback):
             self.requests.append(record)
             status, extra, answer, hang_seconds = self._answer(record, headers)
             record.status = status
+            webhooks, self._outbox = self._outbox, []
+        for body in webhooks:  # outside the lock: the service may call Kommo while it takes them
+            self._post_webhook(body)
         time.sleep(hang_seconds)  # outside the lock: other requests are served meanwhile
         return status, extra, answer
 
@@ -503,6 +512,10 @@ class KommoSandbox(ServedOnLoopback):
                 return self.someone_writes(
                     int(fields.get("lead_id", 0)), str(fields.get("text", "")), fields.get("from")
                 )
+            if method == "POST" and path == "notes":
+                return self.someone_notes(
+                    int(fields.get("lead_id", 0)), str(fields.get("text", "")), fields.get("from")
+                )
         except (KeyError, TypeError, ValueError):
             return 400, {}, _problem(400, "name, phone, area and responsible_user_id are required")
         return 404, {}, _problem(404, "Not Found")
@@ -559,6 +572,16 @@ class KommoSandbox(ServedOnLoopback):
         )
         status = self._post_webhook(chat_body(message_id, text, direction, who, lead=lead_id, contact=contact_id))
         return 201, {}, {"message_id": message_id, "webhook_status": status}
+
+    def someone_notes(self, lead_id: int, text: str, author: Any) -> Any:
+        """A salesperson (a user id) adds a note on the lead: recorded, and Kommo posts `leads[note]`."""
+        user = next((u for u in self.users if str(u["id"]) == str(author)), None)
+        if lead_id not in self.leads or not text or user is None:
+            return 400, {}, _problem(400, "lead_id, text and from (a user id) are required")
+        with self._lock:
+            note = self._note(lead_id, {"note_type": "common", "params": {"text": text}}, user["id"])
+        status = self._post_webhook(_note_webhook(note))
+        return 201, {}, {"note_id": note["id"], "webhook_status": status}
 
     def _say(self, lead: dict[str, Any], who: str, text: str) -> None:
         self.chat.append({"lead_id": lead["id"], "at": time.time(), "from": who, "text": text})
@@ -619,12 +642,16 @@ class KommoSandbox(ServedOnLoopback):
             return _invalid(problems)
         answer = []
         for index, note in enumerate(notes):
-            note_id = 70000 + len(self.notes)
-            self.notes.append(
-                {"id": note_id, "lead_id": int(note["entity_id"]), "created_at": int(time.time()), **note}
-            )
-            answer.append({"id": note_id, "entity_id": int(note["entity_id"]), "request_id": str(index)})
+            added = self._note(int(note["entity_id"]), note, self.token_user_id)
+            self._outbox.append(_note_webhook(added))
+            answer.append({"id": added["id"], "entity_id": added["lead_id"], "request_id": str(index)})
         return 200, {}, {"_embedded": {"notes": answer}}
+
+    def _note(self, lead_id: int, note: dict[str, Any], created_by: int) -> dict[str, Any]:
+        """A note recorded on a lead (under the lock)."""
+        note_id, now = 70000 + len(self.notes), int(time.time())
+        self.notes.append({"id": note_id, "lead_id": lead_id, "created_at": now, "created_by": created_by, **note})
+        return self.notes[-1]
 
     def _patch_leads(self, bodies: list[dict[str, Any]], one: bool = False) -> Any:
         """Lead changes (`id`), all or none: a lead that fails validation refuses the request."""
@@ -647,6 +674,17 @@ class KommoSandbox(ServedOnLoopback):
                 lead["custom_fields_values"] = [*fields, {"field_id": value["field_id"], "values": value["values"]}]
         changed = [{"id": int(body["id"]), "updated_at": int(time.time())} for body in bodies]
         return 200, {}, changed[0] if one else {"_embedded": {"leads": changed}}
+
+
+def _note_webhook(note: dict[str, Any]) -> str:
+    return note_body(
+        note["id"],
+        note["params"]["text"],
+        lead=note["lead_id"],
+        created_by=note["created_by"],
+        note_type=note["note_type"],
+        created_at=note["created_at"],
+    )
 
 
 def _salesbot_text(bot_id: int, fields: list[dict[str, Any]]) -> str:
