@@ -141,10 +141,19 @@ class KommoContact(_Model):
 
 # ---------------------------------------------------------------------- setting an account up (make setup, doctor)
 # The Kommo webhook events the intake acts on (models/kommo_webhook.py): chat messages both ways, new and moved
-# leads, a change of responsible, and incoming (unsorted) leads, as the `settings` of POST /api/v4/webhooks
-# (documented: the call and its `settings` list; the event names are those integrators' code uses, the primary
-# docs naming the events only in words; add_outgoing_message is Kommo's 2026 addition, assumed from integrators).
-WEBHOOK_EVENTS = ("add_message", "add_outgoing_message", "add_lead", "status_lead", "responsible_lead", "add_unsorted")
+# leads, a change of responsible, incoming (unsorted) leads, and notes added to leads (the salespeople's commands),
+# as the `settings` of POST /api/v4/webhooks (documented: the call and its `settings` list; the event names are
+# those integrators' code uses, the primary docs naming the events only in words; add_outgoing_message is Kommo's
+# 2026 addition, assumed from integrators).
+WEBHOOK_EVENTS = (
+    "add_message",
+    "add_outgoing_message",
+    "add_lead",
+    "status_lead",
+    "responsible_lead",
+    "add_unsorted",
+    "note_lead",
+)
 
 
 class KommoAccountInfo(_Model):
