@@ -302,8 +302,46 @@ def service_tool(
     flow.link(name, "AI Agent", kind="ai_tool")
 
 
+def code_tool(
+    flow: Workflow,
+    name: str,
+    position: tuple[int, int],
+    description: str,
+    source: str,
+    properties: dict[str, Any],
+) -> None:
+    """A Code tool (n8n/src/<source>) whose calls the workflow's last node turns into the contract's actions;
+    the agent gives every one of `properties` (a JSON Schema each)."""
+    schema = {"type": "object", "properties": properties, "required": list(properties)}
+    flow.add(
+        name,
+        "@n8n/n8n-nodes-langchain.toolCode",
+        1.3,
+        position,
+        parameters={
+            "description": description,
+            "language": "javaScript",
+            "jsCode": (SOURCES / source).read_text(),
+            "specifyInputSchema": True,
+            "schemaType": "manual",
+            "inputSchema": json.dumps(schema, indent=2, ensure_ascii=False),
+        },
+    )
+    flow.link(name, "AI Agent", kind="ai_tool")
+
+
 # ---------------------------------------------------------------------- the workflows
 CONVERSATION = "$('Prepare conversation').first().json"
+# the appointment the agent names (an id my_appointments gave), kept inside its path segment
+APPOINTMENT_ID = (
+    "{{ encodeURIComponent($fromAI('appointment_id', 'id da reunião, como my_appointments o deu (apt-...)', "
+    "'string')) }}"
+)
+# The conversation's lead's appointments to come, from n8n's agenda (every change the service forwards), with
+# start and end as the service sent them (the salesperson's offset); always one row, an empty list included.
+LEAD_APPOINTMENTS = """SELECT coalesce(json_agg(json_build_object('id', id, 'start', payload->>'start',
+    'end', payload->>'end', 'status', status) ORDER BY starts_at), '[]'::json) AS appointments
+FROM agenda WHERE lead_id = $1 AND status <> 'cancelled' AND ends_at > now()"""
 
 
 def reply_workflow() -> Workflow:
@@ -370,30 +408,70 @@ def reply_workflow() -> Workflow:
         "hold_id: $fromAI('hold_id', 'id da reserva de hold_slot, vazio se não houver', 'string', '') "
         "|| undefined }) }}",
     )
-    flow.add(
-        "hand_over",
-        "@n8n/n8n-nodes-langchain.toolCode",
-        1.3,
-        (1560, 360),
+    service_tool(
+        flow,
+        "reschedule_appointment",
+        (1200, 480),
+        "Remarca uma reunião já marcada do cliente (`appointment_id`, de my_appointments) para `start` (ISO 8601 "
+        "com fuso, um horário livre de check_availability) que o cliente confirmou: o novo horário é marcado e o "
+        "antigo liberado juntos. Responde a reunião remarcada, ou 409 com os horários livres mais próximos "
+        "(nearest_free) quando o horário já foi ocupado.",
+        "POST",
+        "/appointments/" + APPOINTMENT_ID + "/reschedule",
+        body="={{ JSON.stringify({ start: $fromAI('start', 'novo início confirmado, ISO 8601 com fuso', 'string') "
+        "}) }}",
+    )
+    service_tool(
+        flow,
+        "cancel_appointment",
+        (1320, 480),
+        "Cancela uma reunião marcada do cliente (`appointment_id`, de my_appointments), só quando ele pedir para "
+        "cancelar e não quiser outro horário. Responde a reunião cancelada.",
+        "DELETE",
+        "/appointments/" + APPOINTMENT_ID,
+    )
+    flow.add(  # n8n's copy of the service's appointments (the scheduling workflow's agenda), this lead's only
+        "my_appointments",
+        "n8n-nodes-base.postgresTool",
+        2.6,
+        (1440, 480),
         parameters={
-            "description": "Passa a conversa para um consultor humano: use quando o cliente pedir um humano, "
-            "reclamar, ou o assunto fugir do que você pode resolver. Informe o motivo em `reason`.",
-            "language": "javaScript",
-            "jsCode": (SOURCES / "hand-over-tool.js").read_text(),
-            "specifyInputSchema": True,
-            "schemaType": "manual",
-            "inputSchema": json.dumps(
-                {
-                    "type": "object",
-                    "properties": {"reason": {"type": "string", "description": "por que um humano deve assumir"}},
-                    "required": ["reason"],
-                },
-                indent=2,
-                ensure_ascii=False,
-            ),
+            "descriptionType": "manual",
+            "toolDescription": "Lista as reuniões marcadas do cliente que ainda vão acontecer: "
+            '{"appointments": [{"id", "start", "end", "status"}]} (start/end no fuso do consultor). Use antes de '
+            "remarcar ou cancelar, e quando o cliente perguntar quando é a reunião.",
+            "operation": "executeQuery",
+            "query": LEAD_APPOINTMENTS,
+            "options": {"queryReplacement": "={{ " + CONVERSATION + ".lead_id }}"},
+        },
+        credentials={"postgres": DATABASE},
+        onError="continueRegularOutput",  # a database failure is told to the agent, not a crash
+    )
+    flow.link("my_appointments", "AI Agent", kind="ai_tool")
+    code_tool(
+        flow,
+        "hand_over",
+        (1560, 360),
+        "Passa a conversa para um consultor humano: use quando o cliente pedir um humano, reclamar, ou o assunto "
+        "fugir do que você pode resolver. Informe o motivo em `reason`.",
+        "hand-over-tool.js",
+        {"reason": {"type": "string", "description": "por que um humano deve assumir"}},
+    )
+    code_tool(
+        flow,
+        "set_fields",
+        (1560, 480),
+        "Registra no lead os dados de qualificação que o cliente disse: `fields` é {campo: valor}, só com os "
+        "campos e valores permitidos nas instruções (no máximo 20 campos).",
+        "set-fields-tool.js",
+        {
+            "fields": {
+                "type": "object",
+                "description": 'campo -> valor, ex. {"cidade": "Campinas"}',
+                "additionalProperties": True,
+            }
         },
     )
-    flow.link("hand_over", "AI Agent", kind="ai_tool")
     flow.link(signed, "Prepare conversation")
     flow.link("Prepare conversation", "Window open?")
     flow.link("Window open?", "AI Agent")

@@ -1,10 +1,16 @@
 // Build the contract answer (docs/contracts/n8n-response.v1.schema.json) from the agent's output:
 // `reply` is the agent's text (at most 4096 characters), `actions` come from the tools it called:
 // - hand_over -> {"type": "handover", "reason"}: the service pauses the bot and tasks the salesperson;
+// - set_fields -> one {"type": "set_fields", "fields"}: every call's fields merged (a later value of a
+//   field wins), at most 20 fields; the service checks each against the request's qualification. A
+//   value of no shape the contract takes (an object, a text over 1000 characters) is left out, so that
+//   it cannot make the whole answer invalid;
 // - book_appointment that did not book (the service's API unreachable or refusing, other than a
 //   taken slot, which the agent handles by offering other times) -> {"type": "schedule", "slot",
 //   "reason"}: the salesperson gets a task to confirm the meeting by hand.
-// A successful booking needs no action: the service booked it and runs its own scheduling flow.
+// A successful booking, reschedule or cancellation needs no action: the service made it and runs its
+// own scheduling flow (the salesperson's meeting task moved or completed, the agenda updated); a
+// reschedule or cancellation that failed is the agent's to tell, or to hand over.
 // At most one of each (the last booking that failed), within the contract's bounds (5 actions, texts capped).
 const output = $input.first().json;
 const text = typeof output.output === 'string' ? output.output.trim() : '';
@@ -21,12 +27,27 @@ function toolAnswer(observation) {
   return value;
 }
 
+const MAX_FIELDS = 20;
+const MAX_TEXT = 1000;
+function fieldValue(value) {
+  const text = (item) => typeof item === 'string' && item.length <= MAX_TEXT;
+  if (value === null || typeof value === 'number' || typeof value === 'boolean' || text(value)) return true;
+  return Array.isArray(value) && value.length <= MAX_FIELDS && value.every(text);
+}
+
 const actions = [];
+const fields = {};
 for (const step of steps) {
   const tool = String((step.action && step.action.tool) || '');
   const input = (step.action && step.action.toolInput) || {};
   if (tool === 'hand_over' && !actions.some((action) => action.type === 'handover')) {
     actions.push({ type: 'handover', reason: String(input.reason || 'o assistente pediu um consultor').slice(0, 500) });
+  }
+  if (tool === 'set_fields' && input.fields && typeof input.fields === 'object' && !Array.isArray(input.fields)) {
+    for (const [name, value] of Object.entries(input.fields)) {
+      const room = name in fields || Object.keys(fields).length < MAX_FIELDS;
+      if (room && name.length >= 1 && name.length <= 64 && fieldValue(value)) fields[name] = value;
+    }
   }
   if (tool === 'book_appointment') {
     const answer = toolAnswer(step.observation);
@@ -43,6 +64,8 @@ for (const step of steps) {
     }
   }
 }
+
+if (Object.keys(fields).length) actions.push({ type: 'set_fields', fields });
 
 const reply = text ? Array.from(text).slice(0, 4096).join('') : null;
 return [{ json: { reply, actions } }];

@@ -122,12 +122,20 @@ def test_the_shipped_workflows_call_only_routes_the_n8n_token_takes() -> None:
         for node in json.loads(workflow.read_text())["nodes"]:
             if node["type"] == "n8n-nodes-base.httpRequestTool":
                 path = node["parameters"]["url"].split(".api_url }}", 1)[1]
-                route = re.sub(r"\{\{.*?\}\}", "{vendor_id}", path)
+                route = re.sub(
+                    r"\{\{.*?\}\}", lambda m: "{appointment_id}" if "appointment_id" in m[0] else "{vendor_id}", path
+                )
                 called.add(f"{node['parameters']['method']} {route}")
                 assert node["credentials"] == {
                     "httpBearerAuth": {"id": "kommoServiceApi1", "name": "Kommo assistant: service API"}
                 }
-    assert called == {"GET /vendors/{vendor_id}/availability", "POST /holds", "POST /appointments"}
+    assert called == {
+        "GET /vendors/{vendor_id}/availability",
+        "POST /holds",
+        "POST /appointments",
+        "POST /appointments/{appointment_id}/reschedule",
+        "DELETE /appointments/{appointment_id}",
+    }
     assert called <= AGENT_TOOLS
 
 
