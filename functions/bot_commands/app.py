@@ -45,10 +45,11 @@ def handle_record(record: SQSRecord) -> str:
 
 
 def resume_overdue() -> dict[str, Any]:
-    """The schedule's job: resume the bots whose pause is over."""
-    from sales_assistant.composition import takeover_service
+    """The schedule's job: resume the bots whose pause is over, task the managers of handovers nobody answered."""
+    from sales_assistant.composition import handovers, takeover_service
 
-    return {"resumed": takeover_service(get_settings()).resume_overdue()}
+    settings = get_settings()
+    return {"resumed": takeover_service(settings).resume_overdue(), "escalated": handovers(settings).escalate_overdue()}
 
 
 route = EventSources(records=SqsBatch(batch_processor, handle_record), http=http_app, schedule=resume_overdue)

@@ -159,7 +159,8 @@ def a_pause_past_its_time_is_resumed(world: World, events: Events) -> None:
     paused = world.bot_state(MARIANA)
     repository.save(paused.model_copy(update={"resume_at": 1, "version": paused.version + 1}), paused.version)
 
-    assert replay(world, events, "schedule-auto-resume.json", "BotCommandsFunction") == {"resumed": [MARIANA]}
+    resumed = replay(world, events, "schedule-auto-resume.json", "BotCommandsFunction")
+    assert resumed == {"resumed": [MARIANA], "escalated": []}
 
 
 @scenario("sqs-conversations-client-message.json")

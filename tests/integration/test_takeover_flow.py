@@ -147,7 +147,7 @@ def test_the_schedule_resumes_overdue_pauses(world: World) -> None:
     assert state is not None
     repository.save(state.model_copy(update={"resume_at": 1, "version": state.version + 1}), state.version)
     result = world.handler("BotCommandsFunction")(schedule_event())
-    assert result == {"resumed": [93589657]} and world.bot_state().status == "active"
+    assert result == {"resumed": [93589657], "escalated": []} and world.bot_state().status == "active"
 
 
 def test_a_redelivered_liberar_never_undoes_a_later_assumir(world: World) -> None:

@@ -58,6 +58,7 @@ class Task:
     lead_id: int
     responsible_user_id: int
     text: str
+    due_at: int | None = None  # None: in an hour
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,9 @@ class FakeKommo:
         if all(note.key != key for note in self.notes):
             self.notes.append(Note(key, lead_id, text, service))
 
-    def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None:
+    def task(self, key: str, lead_id: int, responsible_user_id: int, text: str, *, due_at: int | None = None) -> None:
         if all(task.key != key for task in self.tasks):
-            self.tasks.append(Task(key, lead_id, responsible_user_id, text))
+            self.tasks.append(Task(key, lead_id, responsible_user_id, text, due_at))
 
     def notes_on(self, lead_id: int) -> list[str]:
         return [note.text for note in self.notes if note.lead_id == lead_id]

@@ -14,6 +14,7 @@ from sales_assistant.services.answers import AnswerWriter
 from sales_assistant.services.conversation import ReactiveConfig, ReactiveConversations
 from sales_assistant.services.delivery import Delivery, DeliveryConfig
 from sales_assistant.services.first_messages import FirstMessageComposer, FirstMessageConfig
+from sales_assistant.services.handover import Handovers, HandoverWords
 from sales_assistant.services.leases import ConversationDoor
 from sales_assistant.services.proactive import ProactiveConfig, ProactiveOutreach
 from sales_assistant.services.qualification import Qualification
@@ -130,9 +131,27 @@ def takeover(fakes: Fakes) -> TakeoverService:
     )
 
 
+def handovers(fakes: Fakes) -> Handovers:
+    """Clients handed over to a person (composition.handovers): the manager's task after 2 working hours."""
+    return Handovers(
+        takeover=takeover(fakes),
+        kommo=fakes.kommo,
+        salespeople=fakes.salespeople,
+        notes=fakes.kommo,
+        texts=fakes.texts,
+        answer_hours=2,
+        clock=fakes.clock,
+    )
+
+
+def writer(fakes: Fakes) -> AnswerWriter:
+    """n8n asked for an answer, the handover's words added by the service (composition.answer_writer)."""
+    return AnswerWriter(HandoverWords(fakes.n8n, handovers(fakes)))
+
+
 def answer_actions(fakes: Fakes) -> AnswerActions:
     return AnswerActions(
-        takeover=takeover(fakes),
+        handovers=handovers(fakes),
         lead_changes=lead_changes(fakes),
         qualification=Qualification(fakes.kommo, QUALIFICATION_FIELDS, fakes.texts, fakes.clock),
         notes=fakes.kommo,
@@ -178,7 +197,7 @@ def reactive(fakes: Fakes) -> ReactiveConversations:
         kommo=fakes.kommo,
         notes=fakes.kommo,
         salespeople=fakes.salespeople,
-        writer=AnswerWriter(fakes.n8n),
+        writer=writer(fakes),
         flushes=fakes.queue,
         delivery=delivery(fakes),
         actions=answer_actions(fakes),
@@ -219,7 +238,7 @@ def proactive(fakes: Fakes, *, fallback_template: str = "boas_vindas") -> Proact
             clock=fakes.clock,
         ),
         composer=FirstMessageComposer(
-            AnswerWriter(fakes.n8n),
+            writer(fakes),
             fakes.once,
             fakes.texts,
             FirstMessageConfig(

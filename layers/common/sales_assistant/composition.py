@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # every service and adapter is imported by the factory that b
     from sales_assistant.services.appointment_followups import AppointmentFollowUps
     from sales_assistant.services.conversation import ReactiveConversations
     from sales_assistant.services.delivery import Delivery
+    from sales_assistant.services.handover import Handovers
     from sales_assistant.services.health import HealthCanary
     from sales_assistant.services.leases import ConversationDoor
     from sales_assistant.services.messages import MessagesToClients
@@ -94,8 +95,25 @@ def answer_writer(settings: Settings) -> AnswerWriter:
     """n8n, asked for a reply or a first message under a conversation's lease."""
     from sales_assistant.adapters.n8n import n8n_client
     from sales_assistant.services.answers import AnswerWriter
+    from sales_assistant.services.handover import HandoverWords
 
-    return AnswerWriter(n8n_client(settings))
+    return AnswerWriter(HandoverWords(n8n_client(settings), handovers(settings)))
+
+
+@cache
+def handovers(settings: Settings) -> Handovers:
+    """Clients handed over to a person: told when one answers, the salesperson tasked, the manager when late."""
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.services.handover import Handovers
+
+    return Handovers(
+        takeover=takeover_service(settings),
+        kommo=kommo_client(settings),
+        salespeople=salespeople(settings),
+        notes=lead_notes(settings),
+        texts=settings.texts,
+        answer_hours=settings.handover_answer_hours,
+    )
 
 
 def flush_scheduler(settings: Settings) -> SqsFlushScheduler:
@@ -114,7 +132,7 @@ def answer_actions(settings: Settings) -> AnswerActions:
     from sales_assistant.services.qualification import Qualification
 
     return AnswerActions(
-        takeover=takeover_service(settings),
+        handovers=handovers(settings),
         lead_changes=lead_changes(settings),
         qualification=Qualification(kommo_client(settings), settings.qualification_fields, settings.texts),
         notes=lead_notes(settings),
@@ -469,6 +487,7 @@ def reset() -> None:
         scheduling_service,
         appointment_followups,
         proactive_outreach,
+        handovers,
         takeover_service,
         reactive_conversations,
         conversation_repository,

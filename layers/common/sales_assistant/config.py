@@ -185,6 +185,8 @@ class ConversationSettings(SettingsGroup):
     kommo_cache_seconds: int = Field(600, alias="KOMMO_CACHE_SECONDS", ge=0, le=3600)
     auto_pause_on_human_reply: bool = Field(True, alias="AUTO_PAUSE_ON_HUMAN_REPLY")
     auto_resume_hours: float = Field(12, alias="AUTO_RESUME_HOURS", ge=0, le=24 * 30)
+    # a handover nobody answered within these hours of the salesperson's open hours: their manager gets a task
+    handover_answer_hours: float = Field(2, alias="HANDOVER_ANSWER_HOURS", gt=0, le=24 * 7)
     automation_authors: str = Field("", alias="AUTOMATION_AUTHORS", max_length=2000)
     unattributed_outgoing: Literal["pause", "ignore"] = Field("pause", alias="UNATTRIBUTED_OUTGOING")
     assistant_status_ids_csv: str = Field("", alias="ASSISTANT_STATUS_IDS", pattern=r"^(\d{1,12}(,\d{1,12})*)?$")

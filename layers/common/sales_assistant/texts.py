@@ -43,6 +43,23 @@ class Texts(Model):
         "O assistente não conseguiu responder ao cliente ({reason}). Enviamos a mensagem padrão: confira a conversa."
     )
     task_handover: str = "O cliente precisa de atendimento humano: {reason}"
+    task_handover_unanswered: str = (
+        "O cliente pediu atendimento humano e ninguém respondeu em {hours} h de expediente de {vendedor}."
+        " Confira o chat ou passe o lead a outra pessoa."
+    )
+    handover_now: str = "Já chamei nosso time: uma pessoa vai te responder em instantes. 🙂"
+    handover_later: str = "Já chamei nosso time! Estamos fora do horário de atendimento: uma pessoa te responde {when}."
+    when_at: str = "{day} às {hour}"
+    day_today: str = "hoje"
+    day_tomorrow: str = "amanhã"
+    day_date: str = "no dia {date}"
+    day_monday: str = "segunda-feira"
+    day_tuesday: str = "terça-feira"
+    day_wednesday: str = "quarta-feira"
+    day_thursday: str = "quinta-feira"
+    day_friday: str = "sexta-feira"
+    day_saturday: str = "sábado"
+    day_sunday: str = "domingo"
     task_action: str = 'O assistente pediu a ação "{action}" ({details}). Por favor, dê sequência.'
     note_lead_changes: str = "🤖 O assistente atualizou o lead:\n{changes}"
     change_status: str = "• etapa alterada (id {status})"

@@ -28,16 +28,16 @@ class OnceLeadNotes:
         """Add a note to a lead, once per key (`service`: a system event, collapsible in Kommo)."""
         self._once("note", key, partial(self._note, lead_id, text, service))
 
-    def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None:
-        """Create a task for a salesperson, due in an hour, once per key."""
-        self._once("task", key, partial(self._task, lead_id, responsible_user_id, text))
+    def task(self, key: str, lead_id: int, responsible_user_id: int, text: str, *, due_at: int | None = None) -> None:
+        """Create a task for a salesperson, due at `due_at` (None: in an hour), once per key."""
+        self._once("task", key, partial(self._task, lead_id, responsible_user_id, text, due_at))
 
     def _note(self, lead_id: int, text: str, service: bool) -> dict[str, Any]:
         self._echoes.remember([note_echo_key(lead_id, text)])
         return {"note_id": self._kommo.add_note(lead_id, text, service=service)}
 
-    def _task(self, lead_id: int, responsible_user_id: int, text: str) -> dict[str, Any]:
-        due = int(time.time()) + TASK_DUE_SECONDS
+    def _task(self, lead_id: int, responsible_user_id: int, text: str, due_at: int | None) -> dict[str, Any]:
+        due = int(time.time()) + TASK_DUE_SECONDS if due_at is None else due_at
         return {"task_id": self._kommo.add_task(lead_id, responsible_user_id, text, due)}
 
     def _once(self, scope: str, key: str, effect: Any) -> None:

@@ -38,6 +38,7 @@ class BotState(Model):
     since: str = ""  # ISO 8601, UTC
     reason: ChangeReason | None = None
     resume_at: int | None = None  # unix time; None = no automatic resume
+    escalate_at: int | None = None  # a handover nobody answered yet: its manager's task falls due then (unix time)
     lead_id: int | None = None  # the lead notes about this contact go to
     last_change_id: str = ""  # the command or request that made the last change
     recent_change_ids: list[str] = []  # the last RECENT_CHANGES change ids: a redelivery of any is a no-op

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from sales_assistant.models import Model
+from sales_assistant.models import KommoId, Model
 
 _HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")  # within one day
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -32,6 +32,7 @@ class SalespersonProfile(Model):
     horizon_days: int = Field(default=30, ge=1, le=365, description="latest booking from now")
     holidays_country: str = Field(default="BR", pattern=r"^([A-Z]{2})?$", description="no meetings on its holidays")
     holidays_subdivision: str = Field(default="", max_length=8, description='regional holidays too, e.g. "SP"')
+    manager_id: KommoId | None = Field(default=None, description="the Kommo user tasked when a handover waits too long")
     agenda_table: str = ""
     is_test: bool = False
 

@@ -1,11 +1,12 @@
 """What n8n's answer asks besides its text (its `actions`), and the service's own changes to a lead.
 
 Every path that asks n8n for an answer (a reply to a client, a first message) runs the answer's actions
-the same way, once per answer: a handover pauses the bot for the contact and gives the salesperson a
-task, `schedule` books the slot. The answer's lead changes go to Kommo in one PATCH: `move_status` (only to
-a status the assistant may set, ASSISTANT_STATUS_IDS: never won, lost or another pipeline unless
-configured), `set_fields` (only fields of QUALIFICATION_FIELDS, each value checked against its field's type:
-qualification.py) and `add_tags`; one note on the lead says what changed and what was not written, and why.
+the same way, once per answer: a handover pauses the bot for the contact until a person answers and gives the
+salesperson a task, due when they next open (handover.py), `schedule` books the slot. The answer's lead changes
+go to Kommo in one PATCH: `move_status` (only to a status the assistant may set, ASSISTANT_STATUS_IDS: never won,
+lost or another pipeline unless configured), `set_fields` (only fields of QUALIFICATION_FIELDS, each value
+checked against its field's type: qualification.py) and `add_tags`; one note on the lead says what changed and
+what was not written, and why.
 Anything else, and a move to another status, becomes a task saying what was asked.
 """
 
@@ -19,16 +20,15 @@ from pydantic import ValidationError
 from sales_assistant import timing
 from sales_assistant.errors import AppError, DependencyError
 from sales_assistant.models.appointment import BookingRequest
-from sales_assistant.models.bot_state import ChangeReason
 from sales_assistant.models.kommo import FieldValue, KommoLead
 from sales_assistant.models.n8n import Action, QualificationField
 from sales_assistant.observability import count
 from sales_assistant.services.echoes import lead_update_echo_keys
+from sales_assistant.services.handover import Handovers
 from sales_assistant.services.ports.flows import Booking
 from sales_assistant.services.ports.kommo import LeadNotes, LeadPatcher
 from sales_assistant.services.ports.storage import Conversations, EchoMemory
 from sales_assistant.services.qualification import Qualification
-from sales_assistant.services.takeover import Actor, TakeoverService
 from sales_assistant.texts import Texts
 
 # every other action type is counted as "other"
@@ -86,7 +86,7 @@ class AnswerActions:
     def __init__(
         self,
         *,
-        takeover: TakeoverService,
+        handovers: Handovers,
         lead_changes: LeadChanges,
         qualification: Qualification,
         notes: LeadNotes,
@@ -94,7 +94,7 @@ class AnswerActions:
         scheduling: Booking | None = None,
         status_ids: frozenset[int] = frozenset(),
     ) -> None:
-        self._takeover = takeover
+        self._handovers = handovers
         self._lead_changes = lead_changes
         self._qualification = qualification
         self._notes = notes
@@ -112,10 +112,7 @@ class AnswerActions:
         for index, action in enumerate(actions):
             action_key = f"{key}:{index}"
             if action.type == "handover":
-                self._takeover.pause(
-                    contact_id, Actor(None, "assistente"), ChangeReason.AI_HANDOVER, f"handover:{action_key}", lead.id
-                )
-                self.task(lead, f"handover:{action_key}", "task_handover", reason=action.reason or "-")
+                self._handovers.hand_over(lead, contact_id, action_key, action.reason or "-")
             elif action.type == "move_status" and action.status_id in self._status_ids:
                 update.status_id = action.status_id
             elif action.type == "set_fields":

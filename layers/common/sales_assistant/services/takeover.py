@@ -88,7 +88,7 @@ class TakeoverService:
         def paused(current: BotState) -> BotState:
             return self._moved(current, BotStatus.PAUSED, actor, reason, resume_at, lead_id)
 
-        state, outcome = self._change(contact_id, change_id, paused)
+        state, outcome = self.change(contact_id, change_id, paused)
         if outcome == CHANGED:
             count("BotPaused", reason=reason.value)
         self._note(state, change_id, "note_paused", who=actor.name, how=self._texts.render(_HOW_PAUSED[reason]))
@@ -105,7 +105,7 @@ class TakeoverService:
                 return None
             return self._moved(current, BotStatus.ACTIVE, actor, reason, None, lead_id)
 
-        state, outcome = self._change(contact_id, change_id, resumed)
+        state, outcome = self.change(contact_id, change_id, resumed)
         if outcome == UNCHANGED:
             self._note_on(lead_id or state.lead_id, change_id, "note_already_active")
             return state
@@ -124,7 +124,7 @@ class TakeoverService:
             if seen.resume_at is None or seen.resume_at > now:
                 continue
             change_id = f"auto-resume:{seen.contact_id}:{seen.resume_at}"
-            state, outcome = self._change(
+            state, outcome = self.change(
                 seen.contact_id, change_id, partial(self._still_overdue_resumed, seen.resume_at)
             )
             if outcome == UNCHANGED:
@@ -192,12 +192,12 @@ class TakeoverService:
         if self.is_paused(message.contact_id):
 
             def renewed(current: BotState) -> BotState | None:
-                # The salesperson is still at it: push the auto-resume back (who paused and why stay).
-                if not current.paused_at(self._clock()) or current.resume_at is None:
+                # The salesperson is still at it, or answers a handover: the auto-resume pushed back, no escalation.
+                if not current.paused_at(self._clock()) or (current.resume_at is None and current.escalate_at is None):
                     return None
-                return current.model_copy(update={"resume_at": self._resume_at()})
+                return current.model_copy(update={"resume_at": self._resume_at(), "escalate_at": None})
 
-            self._change(message.contact_id, message.id, renewed)
+            self.change(message.contact_id, message.id, renewed)
             return "still_paused"
         self.pause(message.contact_id, actor, ChangeReason.MANUAL_REPLY, message.id, chat_lead)
         return "paused"
@@ -250,11 +250,12 @@ class TakeoverService:
                 "since": since,
                 "reason": reason,
                 "resume_at": resume_at,
+                "escalate_at": None,  # a person paused, gave back or the pause ended: no handover waits
                 "lead_id": lead_id or current.lead_id,
             }
         )
 
-    def _change(
+    def change(
         self, contact_id: int, change_id: str, transition: Callable[[BotState], BotState | None]
     ) -> tuple[BotState, str]:
         """Apply `transition` to the stored state with optimistic concurrency (re-read on conflict).

@@ -29,6 +29,22 @@ def next_opening(profile: SalespersonProfile, now: float) -> datetime | None:
     return None
 
 
+def after_open_time(profile: SalespersonProfile, start: float, seconds: float) -> float:
+    """The instant when `seconds` of the salesperson's open time have passed since `start` (hours counted only
+    while they are open, holidays closed): 2 working hours from Friday 19:00 end on Monday at 11:00. A profile
+    that never opens counts as always open."""
+    left = seconds
+    first_day = datetime.fromtimestamp(start, ZoneInfo(profile.timezone)).date()
+    for offset in range(LOOKAHEAD_DAYS):
+        for span_start, span_end in open_spans(profile, first_day + timedelta(days=offset)):
+            begin = max(span_start.timestamp(), start)
+            open_seconds = span_end.timestamp() - begin
+            if open_seconds >= left:
+                return begin + left
+            left -= max(open_seconds, 0)
+    return start + seconds
+
+
 def open_spans(profile: SalespersonProfile, day: date) -> list[tuple[datetime, datetime]]:
     """The spans the salesperson is open on a local day: their working spans, none on a holiday."""
     return [] if holiday_name(profile, day) else day_spans(profile, day)

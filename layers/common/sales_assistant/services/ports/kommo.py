@@ -57,7 +57,9 @@ class LeadNotes(Protocol):
         """A note on the lead; `service`: a system event (Kommo's collapsible service message)."""
         ...
 
-    def task(self, key: str, lead_id: int, responsible_user_id: int, text: str) -> None: ...
+    def task(self, key: str, lead_id: int, responsible_user_id: int, text: str, *, due_at: int | None = None) -> None:
+        """A task for a Kommo user on the lead, due at `due_at` (unix time; None: in an hour)."""
+        ...
 
 
 class KommoTasks(KommoLeads, Protocol):
