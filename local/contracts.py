@@ -10,20 +10,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sales_assistant.models.consent import EraseRequest
 from sales_assistant.models.n8n import CONTRACT_VERSION, N8nRequest, N8nResponse, SalespeopleRequest, SchedulingRequest
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "docs" / "contracts"
 
 
 def schemas() -> dict[str, dict[str, Any]]:
-    """File name -> JSON Schema of each side of the contract (and of the scheduling and salespeople requests,
-    the bodies of kinds `scheduling` and `salespeople`; n8n answers them with any 2xx once stored)."""
+    """File name -> JSON Schema of each side of the contract (and of the scheduling, salespeople and erase
+    requests, the bodies of kinds `scheduling`, `salespeople` and `erase`; n8n answers them with any 2xx once
+    done)."""
     rendered = {}
-    sides: tuple[tuple[str, type[N8nRequest | N8nResponse | SalespeopleRequest]], ...] = (
+    sides: tuple[tuple[str, type[N8nRequest | N8nResponse | SalespeopleRequest | EraseRequest]], ...] = (
         ("request", N8nRequest),
         ("response", N8nResponse),
         ("scheduling", SchedulingRequest),
         ("salespeople", SalespeopleRequest),
+        ("erase", EraseRequest),
     )
     for side, model in sides:
         schema = model.model_json_schema(mode="validation" if side == "response" else "serialization")

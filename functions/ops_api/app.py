@@ -23,9 +23,17 @@ def openapi() -> Response[str]:
 @cache
 def whole_api_document() -> str:
     """Every router of the service, imported only for this document (a /health cold start skips them)."""
-    from sales_assistant.api import bot, messages, salespeople, scheduling, triggers, webhooks
+    from sales_assistant.api import bot, contacts, messages, salespeople, scheduling, triggers, webhooks
 
-    routers = (ops.router, webhooks.router, salespeople.router, bot.router, triggers.router, messages.router)
+    routers = (
+        ops.router,
+        webhooks.router,
+        salespeople.router,
+        bot.router,
+        triggers.router,
+        messages.router,
+        contacts.router,
+    )
     return openapi_document(build_resolver(*routers, scheduling.router))
 
 

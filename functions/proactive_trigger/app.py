@@ -22,11 +22,11 @@ get_settings().require("api", "n8n", "kommo")  # fails the cold start, naming wh
 
 @cache
 def http_app() -> APIGatewayHttpResolver:
-    """The /triggers and /messages routes."""
-    from sales_assistant.api import messages, triggers
+    """The /triggers, /messages and /contacts routes."""
+    from sales_assistant.api import contacts, messages, triggers
     from sales_assistant.api.http import build_resolver
 
-    return build_resolver(triggers.router, messages.router)
+    return build_resolver(triggers.router, messages.router, contacts.router)
 
 
 def batch_processor() -> RetrySoonProcessor:

@@ -16,6 +16,7 @@ from sales_assistant.adapters.switches import KillSwitch
 from sales_assistant.errors import NotFound
 from sales_assistant.models.appointment import Appointment, BookingKey, Hold, LeadAppointments
 from sales_assistant.models.bot_state import BotState, BotStatus
+from sales_assistant.models.consent import ConsentRecord
 from sales_assistant.models.conversation import Conversation, KommoSnapshot
 from sales_assistant.models.kommo import FieldValue, KommoContact, KommoEvent, KommoLead, KommoUser, LeadField
 from sales_assistant.models.kommo_webhook import ChatMessage
@@ -680,6 +681,27 @@ class InMemoryReceivedMessages:
 
     def mark(self, message_ids: Iterable[str], *, missed: bool = False) -> None:
         self.received |= set(message_ids)
+
+
+class InMemoryConsentRecords:
+    """Each contact's last word on being contacted (ports.storage.ConsentRecords); a save over a record changed
+    since it was read is refused, as the adapter's conditional put."""
+
+    def __init__(self) -> None:
+        self.records: dict[int, ConsentRecord] = {}
+
+    def get(self, contact_id: int) -> ConsentRecord | None:
+        return self.records.get(contact_id)
+
+    def save(self, record: ConsentRecord, replacing: ConsentRecord | None) -> bool:
+        current = self.records.get(record.contact_id)
+        if (current and current.message_id) != (replacing and replacing.message_id):
+            return False
+        self.records[record.contact_id] = record
+        return True
+
+    def delete(self, contact_id: int) -> None:
+        self.records.pop(contact_id, None)
 
 
 # ---------------------------------------------------------------------- queues

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sales_assistant.config import OPT_IN_PHRASES, OPT_OUT_PHRASES
 from sales_assistant.models.kommo import KommoContact, KommoLead
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.salesperson import Salesperson, SalespersonProfile
 from sales_assistant.services.actions import AnswerActions, LeadChanges
 from sales_assistant.services.answers import AnswerWriter
+from sales_assistant.services.consent import ConsentService, Phrases
 from sales_assistant.services.conversation import ReactiveConfig, ReactiveConversations
 from sales_assistant.services.delivery import Delivery, DeliveryConfig
 from sales_assistant.services.first_messages import FirstMessageComposer, FirstMessageConfig
@@ -32,6 +34,7 @@ from tests.unit.fakes import (
     FakeSwitches,
     InMemoryAgenda,
     InMemoryBotStates,
+    InMemoryConsentRecords,
     InMemoryConversations,
     InMemoryDeliveryLog,
     InMemoryEchoMemory,
@@ -62,6 +65,7 @@ class Fakes:
         self.n8n = FakeN8n()
         self.salespeople = InMemorySalespeople()
         self.bot_states = InMemoryBotStates()
+        self.consent_records = InMemoryConsentRecords()
         self.conversations = InMemoryConversations(self.clock)
         self.triggers = InMemoryTriggers()
         self.agenda = InMemoryAgenda()
@@ -127,6 +131,18 @@ def takeover(fakes: Fakes) -> TakeoverService:
         fakes.texts,
         auto_resume_hours=12,
         pause_on_manual_reply=True,
+        clock=fakes.clock,
+    )
+
+
+def consent(fakes: Fakes) -> ConsentService:
+    """The consent service (composition.consent_service) with the pt-BR default phrases."""
+    return ConsentService(
+        fakes.consent_records,
+        fakes.kommo,
+        fakes.texts,
+        opt_out=Phrases(OPT_OUT_PHRASES.split(",")),
+        opt_in=Phrases(OPT_IN_PHRASES.split(",")),
         clock=fakes.clock,
     )
 
@@ -202,6 +218,7 @@ def reactive(fakes: Fakes) -> ReactiveConversations:
         delivery=delivery(fakes),
         actions=answer_actions(fakes),
         once=fakes.once,
+        consent=consent(fakes),
         texts=fakes.texts,
         config=ReactiveConfig(
             quiet_seconds=QUIET_SECONDS,
@@ -249,6 +266,7 @@ def proactive(fakes: Fakes, *, fallback_template: str = "boas_vindas") -> Proact
         conversations=fakes.conversations,
         door=ConversationDoor(fakes.conversations, fakes.queue, lambda: LEASE_SECONDS, MIN_GAP_SECONDS, fakes.clock),
         takeover=takeover(fakes),
+        consent=consent(fakes),
         delivery=delivery(fakes),
         actions=actions,
         notes=fakes.kommo,

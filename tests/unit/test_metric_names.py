@@ -25,6 +25,8 @@ LEFT_OFF = {  # emitted, deliberately not on the dashboard: in the logs' detail,
     "WebhookEventsAccepted",  # WebhooksAccepted is charted
     "VendorProfilesInvalid",  # logged with the salesperson's id; the next sync stores a valid profile
     "VendorListForwardFailed",  # logged with the reason; the next sync sends the salesperson list again
+    "ConsentChanges",  # by status (opted_out, opted_in): each one noted on its lead, GET /contacts/{id}/consent
+    "ContactsErased",  # an operator's request, answered with what was erased where
 }
 Metric = tuple[str, tuple[str, ...]]  # name and its dimensions besides `service`
 DOCS = ("README.md", "docs/runbook.md")

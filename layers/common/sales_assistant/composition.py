@@ -23,8 +23,10 @@ if TYPE_CHECKING:  # every service and adapter is imported by the factory that b
     from sales_assistant.services.actions import AnswerActions, LeadChanges
     from sales_assistant.services.answers import AnswerWriter
     from sales_assistant.services.appointment_followups import AppointmentFollowUps
+    from sales_assistant.services.consent import ConsentService
     from sales_assistant.services.conversation import ReactiveConversations
     from sales_assistant.services.delivery import Delivery
+    from sales_assistant.services.erasure import ContactErasure
     from sales_assistant.services.handover import Handovers
     from sales_assistant.services.health import HealthCanary
     from sales_assistant.services.leases import ConversationDoor
@@ -80,6 +82,7 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
         delivery=delivery(settings),
         actions=answer_actions(settings),
         once=once_per_key(settings),
+        consent=consent_service(settings),
         texts=settings.texts,
         config=ReactiveConfig(
             quiet_seconds=settings.conversation_quiet_seconds,
@@ -211,6 +214,7 @@ def proactive_outreach(settings: Settings) -> ProactiveOutreach:
         conversations=conversation_repository(settings),
         door=conversation_door(settings),
         takeover=takeover_service(settings),
+        consent=consent_service(settings),
         delivery=delivery(settings),
         actions=answer_actions(settings),
         notes=lead_notes(settings),
@@ -220,6 +224,45 @@ def proactive_outreach(settings: Settings) -> ProactiveOutreach:
         config=ProactiveConfig(
             rules=settings.trigger_rules, cooldown_seconds=int(settings.proactive_cooldown_hours * 3600)
         ),
+    )
+
+
+@cache
+def consent_service(settings: Settings) -> ConsentService:
+    """Opt-outs and opt-ins heard in client messages, kept in the Kommo table; whether the assistant may write first."""
+    from sales_assistant.adapters.consent import DynamoConsentRecords
+    from sales_assistant.services.consent import ConsentService, Phrases
+
+    return ConsentService(
+        DynamoConsentRecords(settings.kommo_table),
+        lead_notes(settings),
+        settings.texts,
+        opt_out=Phrases(settings.opt_out_phrases),
+        opt_in=Phrases(settings.opt_in_phrases),
+    )
+
+
+def contact_erasure(settings: Settings) -> ContactErasure:
+    """`DELETE /contacts/{id}/data`: a contact's data erased from the tables, n8n's chat memory of them too."""
+    from sales_assistant.adapters.consent import DynamoConsentRecords, DynamoContactData
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.adapters.n8n import n8n_client
+    from sales_assistant.services.erasure import ContactErasure
+
+    if not settings.triggers_table:
+        raise SettingsError("TRIGGERS_TABLE: required by the erasure (the triggers hold what a lead sent)")
+    return ContactErasure(
+        kommo=kommo_client(settings),
+        data=DynamoContactData(
+            conversations_table=settings.conversations_table,
+            triggers_table=settings.triggers_table,
+            bot_state_table=settings.bot_state_table,
+            idempotency_table=settings.idempotency_table,
+        ),
+        consent=DynamoConsentRecords(settings.kommo_table),
+        n8n=n8n_client(settings),
+        n8n_path=settings.n8n_erase_path,
+        texts=settings.texts,
     )
 
 
@@ -487,6 +530,7 @@ def reset() -> None:
         scheduling_service,
         appointment_followups,
         proactive_outreach,
+        consent_service,
         handovers,
         takeover_service,
         reactive_conversations,

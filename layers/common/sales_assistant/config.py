@@ -53,6 +53,13 @@ MAX_AUTOMATION_AUTHOR_CHARS = 80
 # The longest a queued message can wait for a redrive: a FIFO message 4 days in its queue, then 14 in its
 # DLQ (moving it there restarts a FIFO message's clock); dedup records outlive it (a test checks template.yaml).
 REDRIVE_WINDOW_SECONDS = (4 + 14) * 24 * 3600
+# pt-BR defaults of OPT_OUT_PHRASES and OPT_IN_PHRASES: a client message is one when it is, whole, one of these
+# (accents, case, punctuation and emoji ignored): "pare!" opts out, "não pare de me mandar ofertas" does not
+OPT_OUT_PHRASES = (
+    "pare,parar,para,pare por favor,chega,sair,quero sair,stop,descadastrar,me descadastre,não quero mais receber,"
+    "não quero mais receber mensagens,não me mande mais mensagens,não envie mais mensagens"
+)
+OPT_IN_PHRASES = "voltar,quero voltar,voltar a receber,quero voltar a receber"
 _NAME_TO_ID: TypeAdapter[dict[str, PositiveInt]] = TypeAdapter(dict[str, PositiveInt])
 # QUALIFICATION_FIELDS: the name n8n gives a field in set_fields (at most 64 characters, as the contract's) -> its id
 _QUALIFICATION_FIELDS: TypeAdapter[dict[str, PositiveInt]] = TypeAdapter(
@@ -120,6 +127,7 @@ class N8nSettings(SettingsGroup):
     n8n_scheduling_path: str = Field("/webhook/kommo-scheduling", alias="N8N_SCHEDULING_PATH", pattern=r"^/\S*$")
     n8n_health_path: str = Field("/webhook/kommo-health", alias="N8N_HEALTH_PATH", pattern=r"^/\S*$")
     n8n_salespeople_path: str = Field("/webhook/kommo-salespeople", alias="N8N_SALESPEOPLE_PATH", pattern=r"^/\S*$")
+    n8n_erase_path: str = Field("/webhook/kommo-erase", alias="N8N_ERASE_PATH", pattern=r"^/\S*$")
     n8n_signing_secret: SecretStr = Field(SecretStr(""), alias="N8N_SIGNING_SECRET", min_length=16)
     n8n_timeout_seconds: float = Field(20.0, alias="N8N_TIMEOUT_SECONDS", gt=0, le=120)
     n8n_upgrade_from_v1: bool = Field(False, alias="N8N_UPGRADE_FROM_V1")  # docs/contracts/README.md, "Upgrade"
@@ -193,12 +201,21 @@ class ConversationSettings(SettingsGroup):
     qualification_fields_json: str = Field("{}", alias="QUALIFICATION_FIELDS", max_length=4000)
     bot_texts: str = Field("", alias="BOT_TEXTS")
     conversation_ttl_days: int = Field(30, alias="CONVERSATION_TTL_DAYS", gt=0, le=3650)
+    opt_out_phrases_csv: str = Field(OPT_OUT_PHRASES, alias="OPT_OUT_PHRASES", max_length=2000)
+    opt_in_phrases_csv: str = Field(OPT_IN_PHRASES, alias="OPT_IN_PHRASES", max_length=2000)
 
     @field_validator("automation_authors")
     @classmethod
     def _short_author_names(cls, value: str) -> str:
         if any(len(entry.strip()) > MAX_AUTOMATION_AUTHOR_CHARS for entry in value.split(",")):
             raise ValueError(f"each name or user id is at most {MAX_AUTOMATION_AUTHOR_CHARS} characters")
+        return value
+
+    @field_validator("opt_out_phrases_csv", "opt_in_phrases_csv")
+    @classmethod
+    def _phrases_have_words(cls, value: str) -> str:
+        if not all(any(char.isalnum() for char in phrase) for phrase in value.split(",")):
+            raise ValueError("each comma-separated phrase needs a letter or a digit")
         return value
 
     @model_validator(mode="after")
@@ -228,6 +245,16 @@ class ConversationSettings(SettingsGroup):
     def assistant_status_ids(self) -> frozenset[int]:
         """The statuses n8n's `move_status` may move a lead to (ASSISTANT_STATUS_IDS); any other is a task."""
         return frozenset(int(part) for part in self.assistant_status_ids_csv.split(",") if part)
+
+    @property
+    def opt_out_phrases(self) -> tuple[str, ...]:
+        """Whole client messages that opt out of the assistant's first messages and follow-ups (OPT_OUT_PHRASES)."""
+        return tuple(self.opt_out_phrases_csv.split(","))
+
+    @property
+    def opt_in_phrases(self) -> tuple[str, ...]:
+        """Whole client messages that opt back in after an opt-out (OPT_IN_PHRASES)."""
+        return tuple(self.opt_in_phrases_csv.split(","))
 
     @property
     def qualification_fields(self) -> dict[str, int]:

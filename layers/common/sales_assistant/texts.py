@@ -106,6 +106,21 @@ class Texts(Model):
     skip_kill_switch: str = "o assistente está desligado (chave geral)"
     skip_salesperson_paused: str = "o assistente está pausado para os leads deste(a) vendedor(a)"
     skip_template_not_configured: str = "a janela de 24 h está fechada e não há modelo configurado"
+    skip_opted_out: str = "o cliente pediu para não receber mensagens do assistente"
+    opt_out_confirmation: str = (
+        "Pronto, não vamos mais te enviar mensagens por aqui. Se precisar de algo, é só escrever."
+        " Para voltar a receber nossas mensagens, envie VOLTAR."
+    )
+    opt_in_confirmation: str = "Combinado! Você voltará a receber nossas mensagens por aqui. 😊"
+    note_opted_out: str = (
+        '🚫 O cliente pediu para não receber mais mensagens ("{words}", {when}). O assistente não escreve mais'
+        " primeiro a este contato (primeiras mensagens, follow-ups) até ele enviar VOLTAR; se ele escrever, o"
+        " assistente responde."
+    )
+    note_opted_in: str = (
+        '✅ O cliente pediu para voltar a receber mensagens ("{words}", {when}). O assistente pode escrever primeiro'
+        " de novo."
+    )
     appointment_confirmation: str = (
         "Tudo certo, {nome}! ✅ Sua reunião com {vendedor} está marcada para {data} às {hora}."
         " Se precisar mudar, é só me avisar por aqui."

@@ -27,6 +27,7 @@ from sales_assistant.adapters.kommo.client import pooled_session
 from sales_assistant.adapters.n8n_signature import SIGNATURE_HEADER, sign_answer, signed_headers
 from sales_assistant.config import Settings
 from sales_assistant.errors import DependencyDown
+from sales_assistant.models.consent import EraseRequest
 from sales_assistant.models.n8n import N8nRequest, N8nResponse, SalespeopleRequest
 from sales_assistant.observability import MetricUnit, logger, measure
 from sales_assistant.observability import correlation_id as current_correlation_id
@@ -63,7 +64,7 @@ class N8nClient:
         """POST the request to {base}{path} and validate the answer (raises AiFailure)."""
         return _validated(self._post(path, request.model_dump_json().encode()))
 
-    def deliver(self, path: str, request: N8nRequest | SalespeopleRequest) -> None:
+    def deliver(self, path: str, request: N8nRequest | SalespeopleRequest | EraseRequest) -> None:
         """POST the request to {base}{path}; any 2xx is success, whatever the body (raises AiFailure)."""
         self._post(path, request.model_dump_json().encode())
 

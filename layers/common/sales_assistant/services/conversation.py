@@ -23,6 +23,7 @@ from sales_assistant.models.n8n import ContactInfo, LeadInfo, N8nRequest, Salesp
 from sales_assistant.observability import count, logger, mask_phone, mask_text
 from sales_assistant.services.actions import AnswerActions
 from sales_assistant.services.answers import Answer, AnswerWriter, client_message
+from sales_assistant.services.consent import ConsentService, Heard
 from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, TemplateNotConfigured
 from sales_assistant.services.leases import LeaseLost
 from sales_assistant.services.ports.flows import PauseState
@@ -60,6 +61,7 @@ class ReactiveConversations:
         delivery: Delivery,
         actions: AnswerActions,
         once: Once,
+        consent: ConsentService,
         texts: Texts,
         config: ReactiveConfig,
         clock: Callable[[], float] = timing.now,
@@ -75,6 +77,7 @@ class ReactiveConversations:
         self._delivery = delivery
         self._actions = actions
         self._once = once
+        self._consent = consent
         self._texts = texts
         self._config = config
         self._clock = clock
@@ -107,10 +110,15 @@ class ReactiveConversations:
         if not batch.messages:  # the job that lost the lease was already answering all of it
             self._batches.record(batch, [], delivered_at=None)
             return "already_answered"
+        # an opt-out (or opt-in) is recorded whatever comes next: paused, switched off, no lead
+        heard = self._consent.hear(batch.contact_id, batch.conversation.lead_id, batch.messages)
         known = self._who_writes(batch)
         if isinstance(known, str):
             return self._without_reply(batch, [], known)
         lead, contact = known.lead, known.contact
+        if heard is Heard.STILL_OUT:  # the client repeated an opt-out they were sent a confirmation for
+            self._note_unanswered(lead.id, batch.key, "opted_out")
+            return self._without_reply(batch, [], "opted_out")
         try:  # the kill switch: nothing is asked of n8n, the messages stay in history, no replay later
             self._delivery.check_allowed(lead.responsible_user_id)
         except OutgoingStopped as stopped:
@@ -119,7 +127,7 @@ class ReactiveConversations:
         # Once per batch: a retried job (Kommo failed after n8n answered) reuses the answer instead of
         # asking n8n again, so what is delivered, noted and recorded is one and the same text.
         answer = Answer.model_validate(
-            self._once("answer", batch.key, lambda: self._ask(batch, lead, contact).model_dump(mode="json"))
+            self._once("answer", batch.key, lambda: self._ask(batch, lead, contact, heard).model_dump(mode="json"))
         )
         outgoing = answer.outgoing(batch.key, batch.conversation.conversation_id, lead, batch.contact_id)
         if outgoing is None:
@@ -232,7 +240,9 @@ class ReactiveConversations:
             self._conversations.remember_kommo(conversation.conversation_id, snapshot)
         return snapshot
 
-    def _ask(self, batch: Batch, lead: KommoLead, contact: KommoContact) -> Answer:
+    def _ask(self, batch: Batch, lead: KommoLead, contact: KommoContact, heard: Heard) -> Answer:
+        if heard.confirmation:  # an opt-out or opt-in is confirmed by the service itself, not by n8n
+            return Answer(reply=self._texts.render(heard.confirmation))
         if not any(message.has_content for message in batch.messages):
             count("UnreadableMessages")
             return Answer(reply=self._texts.render("unreadable_reply"))

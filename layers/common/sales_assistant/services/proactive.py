@@ -37,7 +37,7 @@ from sales_assistant.services.answers import Answer
 from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, TemplateNotConfigured
 from sales_assistant.services.first_messages import Addressee, FirstMessageComposer
 from sales_assistant.services.leases import ConversationDoor
-from sales_assistant.services.ports.flows import PauseState
+from sales_assistant.services.ports.flows import Consent, PauseState
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
 from sales_assistant.services.ports.queues import TriggerQueue
 from sales_assistant.services.ports.storage import Conversations, Triggers
@@ -73,6 +73,7 @@ class ProactiveOutreach:
         conversations: Conversations,
         door: ConversationDoor,
         takeover: PauseState,
+        consent: Consent,
         delivery: Delivery,
         actions: AnswerActions,
         notes: LeadNotes,
@@ -89,6 +90,7 @@ class ProactiveOutreach:
         self._conversations = conversations
         self._door = door
         self._takeover = takeover
+        self._consent = consent
         self._delivery = delivery
         self._actions = actions
         self._notes = notes
@@ -245,4 +247,6 @@ class ProactiveOutreach:
             raise _Skip("no_phone", lead)
         if self._takeover.is_paused(contact.id):
             raise _Skip("paused", lead)
+        if not self._consent.may_contact(contact.id):  # the client opted out: never written to first
+            raise _Skip("opted_out", lead)
         return contact

@@ -18,3 +18,9 @@ class Booking(Protocol):
     """The scheduling service, as a `schedule` action uses it."""
 
     def book(self, request: BookingRequest) -> object: ...
+
+
+class Consent(Protocol):
+    """Whether the assistant may write to a contact unasked: no opt-out on record (the consent service)."""
+
+    def may_contact(self, contact_id: int) -> bool: ...

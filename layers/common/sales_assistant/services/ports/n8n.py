@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from sales_assistant.models.consent import EraseRequest
     from sales_assistant.models.n8n import N8nRequest, N8nResponse, SalespeopleRequest, SchedulingRequest
 
 
@@ -33,6 +34,12 @@ class SalespeopleForwarder(Protocol):
     """n8n storing the salesperson list (Supabase's `vendedores`): any 2xx stores it; raises AiFailure otherwise."""
 
     def deliver(self, path: str, request: SalespeopleRequest) -> None: ...
+
+
+class ChatMemoryEraser(Protocol):
+    """n8n erasing its chat memory of a contact's conversations: any 2xx erased it; raises AiFailure otherwise."""
+
+    def deliver(self, path: str, request: EraseRequest) -> None: ...
 
 
 class AiPing(Protocol):

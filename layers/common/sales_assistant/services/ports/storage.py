@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     from sales_assistant.models.appointment import Appointment, BookingKey, Hold, LeadAppointments
     from sales_assistant.models.bot_state import BotState, BotStatus
+    from sales_assistant.models.consent import ConsentRecord
     from sales_assistant.models.conversation import Conversation, KommoSnapshot
     from sales_assistant.models.kommo import KommoUser
     from sales_assistant.models.kommo_webhook import ChatMessage
@@ -203,3 +204,35 @@ class ReceivedMessages(Protocol):
     def missing(self, message_ids: Iterable[str]) -> set[str]: ...
 
     def mark(self, message_ids: Iterable[str], *, missed: bool = False) -> None: ...
+
+
+class ConsentRecords(Protocol):
+    """Each contact's last word on being contacted: an opt-out, or an opt-in after one."""
+
+    def get(self, contact_id: int) -> ConsentRecord | None: ...
+
+    def save(self, record: ConsentRecord, replacing: ConsentRecord | None) -> bool:
+        """Write `record` unless the contact's record changed since `replacing` was read (False then)."""
+        ...
+
+    def delete(self, contact_id: int) -> None: ...
+
+
+class ContactData(Protocol):
+    """What the service keeps about one contact besides their consent, found and erased table by table."""
+
+    def conversations_of(self, contact_id: int, lead_ids: Iterable[int]) -> list[Conversation]:
+        """The contact's own chat (`contact:<id>`), the chats of these leads and every chat they wrote in last."""
+        ...
+
+    def delete_conversation(self, conversation_id: str) -> None: ...
+
+    def delete_triggers(self, lead_id: int) -> list[str]:
+        """Delete the lead's first-message triggers (their data is what the lead sent); their ids."""
+        ...
+
+    def delete_bot_state(self, contact_id: int) -> bool: ...
+
+    def delete_cached(self, is_theirs: Callable[[dict[str, Any]], bool]) -> int:
+        """Delete the cached results (idempotency records) that `is_theirs`; how many."""
+        ...
