@@ -364,7 +364,11 @@ def test_a_curled_client_message_is_answered_through_the_real_reply_workflow(sta
         "check_availability",
         "hold_slot",
         "book_appointment",
+        "my_appointments",
+        "reschedule_appointment",
+        "cancel_appointment",
         "hand_over",
+        "set_fields",
     }
     memory = stack.postgres.rows(
         "SELECT message FROM n8n_chat_histories WHERE session_id = 'lead:27754599' ORDER BY id"
@@ -395,6 +399,126 @@ def test_the_agent_calls_the_service_scheduling_api_through_its_tools(stack: Sta
         lambda: any(task.get("task_type_id") == 2 for task in tasks(stack)[tasks_before:]),
         20,
         "a meeting task for the salesperson",
+    )
+
+
+def mariana_appointment(stack: Stack) -> dict[str, Any]:
+    """Mariana's appointment to come (the one the agent booked above, or one booked now with the operator
+    token), once its forward reached n8n's agenda and its meeting task is in Kommo."""
+    to_come = f"SELECT id FROM agenda WHERE lead_id = {LEAD} AND status <> 'cancelled' AND ends_at > now()"  # noqa: S608
+    if not stack.postgres.rows(to_come):
+        status, free = http("GET", f"{stack.api_url}/vendors/{VENDOR}/availability", headers=OPERATOR)
+        assert status == 200 and free["slots"], free
+        booking = {"vendor_id": VENDOR, "lead_id": LEAD, "start": free["slots"][0]["start"]}
+        status, booked = http("POST", f"{stack.api_url}/appointments", json.dumps(booking).encode(), OPERATOR)
+        assert status == 201, booked
+    [row] = wait_until(lambda: stack.postgres.rows(to_come), 60, "Mariana's appointment in n8n's agenda")
+    status, appointment = http("GET", f"{stack.api_url}/appointments/{row['id']}", headers=OPERATOR)
+    assert status == 200, appointment
+    wait_until(lambda: meeting_task(stack, appointment["start"]), 30, "the salesperson's meeting task")
+    return dict(appointment)
+
+
+def meeting_task(stack: Stack, start: str) -> dict[str, Any] | None:
+    """The salesperson's meeting task (Kommo task type 2) on Mariana's lead, created due at `start`."""
+    due = int(datetime.fromisoformat(start).timestamp())
+    made = [t for t in tasks(stack) if t.get("entity_id") == LEAD and t.get("task_type_id") == 2]
+    return next((task for task in made if task["complete_till"] == due), None)
+
+
+def task_changes(stack: Stack) -> list[tuple[int, dict[str, Any]]]:
+    """Every change of a task in Kommo, in order: (task id, what the PATCH set)."""
+    patched = [r for r in kommo_requests(stack) if r["method"] == "PATCH" and r["path"].startswith("/api/v4/tasks/")]
+    return [(int(r["path"].rsplit("/", 1)[1]), r["body"]) for r in patched]
+
+
+def test_a_client_who_cannot_come_reschedules_by_chat_then_cancels(stack: Stack) -> None:
+    """Mariana answers a reminder with "não vou poder": the agent finds her appointment (my_appointments,
+    her lead only), moves it to a new free slot with the n8n token, then cancels it when she asks; the
+    service moves the salesperson's meeting task, then completes it, and n8n's agenda follows."""
+    started = time.perf_counter()
+    appointment = mariana_appointment(stack)
+    changes_before = len(task_changes(stack))
+    free = http("GET", f"{stack.api_url}/vendors/{VENDOR}/availability", headers=OPERATOR)[1]
+    new_start = next(slot["start"] for slot in free["slots"] if slot["start"] != appointment["start"])
+
+    stack.model.reset()
+    stack.model.script(
+        Step(tool="my_appointments", arguments={}),
+        Step(tool="reschedule_appointment", arguments={"appointment_id": appointment["id"], "start": new_start}),
+        Step(text=f"{REPLY_PREFIX} Remarcado para o novo horário."),
+    )
+    post_client_message(stack, "n8n-msg-reschedule", "Oi, não vou poder ir nesse horário. Dá para mudar?")
+    delivered_reply(stack, "Remarcado para o novo horário")
+    stack.timed("client reschedules by chat -> reply", started)
+    system = stack.model.requests[0]["messages"][0]["content"]
+    assert "não vou poder" in system and "reschedule_appointment" in system
+    listed, moved = (first_item(result) for result in stack.model.tool_results())
+    assert appointment["id"] in [item["id"] for item in listed["appointments"]], listed
+    assert (moved.get("id"), moved.get("start")) == (appointment["id"], new_start), moved  # the n8n token moved it
+    now = http("GET", f"{stack.api_url}/appointments/{appointment['id']}", headers=OPERATOR)[1]
+    assert (now["start"], now["status"], now["version"]) == (new_start, "booked", appointment["version"] + 1)
+    due = int(datetime.fromisoformat(new_start).timestamp())
+    [(task_id, move)] = wait_until(lambda: task_changes(stack)[changes_before:], 30, "the meeting task moved")
+    assert move["complete_till"] == due and "is_completed" not in move
+    in_agenda = f"SELECT starts_at FROM agenda WHERE id = '{appointment['id']}'"  # noqa: S608
+    wait_until(
+        lambda: (
+            datetime.fromisoformat(stack.postgres.rows(in_agenda)[0]["starts_at"]) == datetime.fromisoformat(new_start)
+        ),
+        60,
+        "the reschedule in n8n's agenda",
+    )
+
+    started = time.perf_counter()
+    stack.model.reset()
+    stack.model.script(
+        Step(tool="my_appointments", arguments={}),
+        Step(tool="cancel_appointment", arguments={"appointment_id": appointment["id"]}),
+        Step(text=f"{REPLY_PREFIX} Reunião cancelada."),
+    )
+    post_client_message(stack, "n8n-msg-cancel", "Pensando melhor, prefiro cancelar a reunião.")
+    delivered_reply(stack, "Reunião cancelada")
+    stack.timed("client cancels by chat -> reply", started)
+    listed, cancelled = (first_item(result) for result in stack.model.tool_results())
+    starts = [
+        datetime.fromisoformat(item["start"]) for item in listed["appointments"] if item["id"] == appointment["id"]
+    ]
+    assert starts == [datetime.fromisoformat(new_start)]  # n8n's agenda has the move
+    assert cancelled.get("status") == "cancelled", cancelled
+    now = http("GET", f"{stack.api_url}/appointments/{appointment['id']}", headers=OPERATOR)[1]
+    assert now["status"] == "cancelled"
+    [_, (completed_id, completion)] = wait_until(
+        lambda: (
+            [change for change in task_changes(stack)[changes_before:] if "is_completed" in change[1]]
+            and task_changes(stack)[changes_before:]
+        ),
+        30,
+        "the meeting task completed",
+    )
+    assert (completed_id, completion["is_completed"]) == (task_id, True)  # the same task, not a new one
+    in_agenda = f"SELECT status FROM agenda WHERE id = '{appointment['id']}'"  # noqa: S608
+    wait_until(lambda: stack.postgres.rows(in_agenda) == [{"status": "cancelled"}], 60, "the cancellation in agenda")
+
+
+def test_the_agents_set_fields_calls_become_one_action(stack: Stack) -> None:
+    """Two set_fields calls in one answer: one set_fields action, a later value of a field winning; a value
+    of no shape the contract takes (an object) is left out, so the answer stays valid."""
+    stack.model.reset()
+    stack.model.script(
+        Step(tool="set_fields", arguments={"fields": {"cidade": "Campinas", "interesse": "Moto"}}),
+        Step(tool="set_fields", arguments={"fields": {"orcamento": 50000, "cidade": "Santos", "extra": {"a": 1}}}),
+        Step(text=f"{REPLY_PREFIX} Anotado."),
+    )
+    status, answer = signed_post(stack.n8n_url + "/webhook/kommo-reply", example("request-reply.json"))
+    assert status == 200, answer
+    assert answer == {
+        "reply": f"{REPLY_PREFIX} Anotado.",
+        "actions": [{"type": "set_fields", "fields": {"cidade": "Santos", "interesse": "Moto", "orcamento": 50000}}],
+    }
+    N8nResponse.model_validate(answer)
+    assert (
+        "- interesse: uma destas opções: Carro | Moto | Caminhão" in stack.model.requests[0]["messages"][0]["content"]
     )
 
 
