@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from sales_assistant.models.consent import EraseRequest
-from sales_assistant.models.n8n import CONTRACT_VERSION, N8nRequest, N8nResponse, SalespeopleRequest, SchedulingRequest
+from sales_assistant.models.n8n import (
+    CONTRACT_VERSION,
+    FollowUpRequest,
+    N8nRequest,
+    N8nResponse,
+    SalespeopleRequest,
+    SchedulingRequest,
+)
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "docs" / "contracts"
 
@@ -25,6 +32,7 @@ def schemas() -> dict[str, dict[str, Any]]:
         ("request", N8nRequest),
         ("response", N8nResponse),
         ("scheduling", SchedulingRequest),
+        ("follow-up", FollowUpRequest),
         ("salespeople", SalespeopleRequest),
         ("erase", EraseRequest),
     )

@@ -148,6 +148,9 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
         return first_message(request, first_name)
     if request.get("kind") == "scheduling":
         return {"stored": True}  # as the kommo-scheduling workflow answers
+    if request.get("kind") == "follow_up":
+        attempt = (request.get("follow_up") or {}).get("attempt", 1)
+        return {"reply": f"Oi, {first_name}! Passando de novo ({attempt}º contato): ficou alguma dúvida? Estou aqui."}
     if HUMAN.search(texts):
         return {
             "reply": f"Claro, {first_name}! Vou chamar um consultor para falar com você agora mesmo. 👍",

@@ -23,7 +23,7 @@ def openapi() -> Response[str]:
 @cache
 def whole_api_document() -> str:
     """Every router of the service, imported only for this document (a /health cold start skips them)."""
-    from sales_assistant.api import bot, contacts, messages, salespeople, scheduling, triggers, webhooks
+    from sales_assistant.api import bot, contacts, follow_ups, messages, salespeople, scheduling, triggers, webhooks
 
     routers = (
         ops.router,
@@ -33,6 +33,7 @@ def whole_api_document() -> str:
         triggers.router,
         messages.router,
         contacts.router,
+        follow_ups.router,
     )
     return openapi_document(build_resolver(*routers, scheduling.router))
 

@@ -1,6 +1,7 @@
-"""Proactive flow: the lead events queue (new leads, triggers), POST/GET /triggers, and the sweep that
-sends deferred first messages when their salesperson's hours open. Each kind of event imports its own
-machinery on its first use (the routes, or Powertools Batch)."""
+"""Proactive flow: the lead events queue (new leads, triggers, follow-ups), POST/GET /triggers, GET /follow-ups,
+and the sweep that sends deferred first messages when their salesperson's hours open and queues the follow-ups
+whose time came. Each kind of event imports its own machinery on its first use (the routes, or Powertools
+Batch)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ get_settings().require("api", "n8n", "kommo")  # fails the cold start, naming wh
 
 @cache
 def http_app() -> APIGatewayHttpResolver:
-    """The /triggers, /messages and /contacts routes."""
-    from sales_assistant.api import contacts, messages, triggers
+    """The /triggers, /messages, /contacts and /follow-ups routes."""
+    from sales_assistant.api import contacts, follow_ups, messages, triggers
     from sales_assistant.api.http import build_resolver
 
-    return build_resolver(triggers.router, messages.router, contacts.router)
+    return build_resolver(triggers.router, messages.router, contacts.router, follow_ups.router)
 
 
 def batch_processor() -> RetrySoonProcessor:
@@ -44,10 +45,11 @@ def handle_record(record: SQSRecord) -> str:
 
 
 def fire_due() -> dict[str, Any]:
-    """The schedule's job: send the deferred first messages that are due."""
-    from sales_assistant.composition import proactive_outreach
+    """The schedule's job: send the deferred first messages that are due, queue the follow-ups that are due."""
+    from sales_assistant.composition import follow_up_messages, proactive_outreach
 
-    return {"fired": proactive_outreach(get_settings()).fire_due()}
+    settings = get_settings()
+    return {"fired": proactive_outreach(settings).fire_due(), "follow_ups": follow_up_messages(settings).fire_due()}
 
 
 route = EventSources(records=SqsBatch(batch_processor, handle_record), http=http_app, schedule=fire_due)

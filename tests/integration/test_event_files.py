@@ -229,7 +229,8 @@ def the_sweep_sends_the_first_message_when_carla_starts_work(world: World, event
         ExpressionAttributeValues={":past": 1},
     )
 
-    assert replay(world, events, "schedule-proactive-sweep.json", "ProactiveTriggerFunction") == {"fired": 1}
+    sweep = replay(world, events, "schedule-proactive-sweep.json", "ProactiveTriggerFunction")
+    assert sweep == {"fired": 1, "follow_ups": 0}  # no message went out yet: no follow-up is due
     world.pump()
     assert salesbot_runs(world) == [(JULIANA_LEAD, TEMPLATE_BOT)]
 

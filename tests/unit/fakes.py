@@ -18,10 +18,11 @@ from sales_assistant.models.appointment import Appointment, BookingKey, Hold, Le
 from sales_assistant.models.bot_state import BotState, BotStatus
 from sales_assistant.models.consent import ConsentRecord
 from sales_assistant.models.conversation import Conversation, KommoSnapshot
+from sales_assistant.models.follow_up import FollowUp
 from sales_assistant.models.kommo import FieldValue, KommoContact, KommoEvent, KommoLead, KommoUser, LeadField
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.n8n import N8nRequest, N8nResponse, SalespeopleRequest, Turn
-from sales_assistant.models.queue import AppointmentChanged, TriggerDue
+from sales_assistant.models.queue import AppointmentChanged, FollowUpDue, TriggerDue
 from sales_assistant.models.salesperson import ProfileSource, Salesperson, SalespersonProfile
 from sales_assistant.models.trigger import Trigger, TriggerStatus, capped_data, trigger_id
 from sales_assistant.services.availability import grains
@@ -438,6 +439,27 @@ class InMemoryTriggers:
         return sorted(found, key=lambda trigger: trigger.due_at)
 
 
+class InMemoryFollowUps:
+    """Follow-up records (ports.storage.FollowUpRecords), one per lead, saved only over the version read."""
+
+    def __init__(self) -> None:
+        self.records: dict[int, FollowUp] = {}
+
+    def get(self, lead_id: int) -> FollowUp | None:
+        return self.records.get(lead_id)
+
+    def save(self, record: FollowUp, expected_version: int) -> bool:
+        current = self.records.get(record.lead_id)
+        if (current.version if current else 0) != expected_version:
+            return False
+        self.records[record.lead_id] = record
+        return True
+
+    def due(self, now: int) -> list[FollowUp]:
+        due = [record for record in self.records.values() if record.status == "scheduled" and record.due_at <= now]
+        return sorted(due, key=lambda record: record.due_at)
+
+
 @dataclass(frozen=True)
 class Grain:
     """One occupied grain of a salesperson's agenda."""
@@ -721,12 +743,12 @@ class RecordingQueue:
 
     def __init__(self) -> None:
         self.flushes: list[FlushJob] = []
-        self.published: list[TriggerDue | AppointmentChanged] = []
+        self.published: list[TriggerDue | AppointmentChanged | FollowUpDue] = []
         self._job_ids = itertools.count(1)
 
     def flush_later(self, conversation_id: str, seq: int, delay_seconds: int) -> None:
         self.flushes.append(FlushJob(conversation_id, seq, delay_seconds, f"flush-{next(self._job_ids)}"))
 
-    def publish(self, item: TriggerDue | AppointmentChanged) -> str:
+    def publish(self, item: TriggerDue | AppointmentChanged | FollowUpDue) -> str:
         self.published.append(item)
         return f"message-{len(self.published)}"

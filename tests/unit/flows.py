@@ -16,6 +16,8 @@ from sales_assistant.services.consent import ConsentService, Phrases
 from sales_assistant.services.conversation import ReactiveConfig, ReactiveConversations
 from sales_assistant.services.delivery import Delivery, DeliveryConfig
 from sales_assistant.services.first_messages import FirstMessageComposer, FirstMessageConfig
+from sales_assistant.services.follow_up_messages import FollowUpMessageConfig, FollowUpMessages
+from sales_assistant.services.follow_ups import FollowUpLadders, LadderConfig
 from sales_assistant.services.handover import Handovers, HandoverWords
 from sales_assistant.services.leases import ConversationDoor
 from sales_assistant.services.proactive import ProactiveConfig, ProactiveOutreach
@@ -38,6 +40,7 @@ from tests.unit.fakes import (
     InMemoryConversations,
     InMemoryDeliveryLog,
     InMemoryEchoMemory,
+    InMemoryFollowUps,
     InMemorySalespeople,
     InMemoryTriggers,
     OnceStore,
@@ -53,6 +56,8 @@ BUDGET_FIELD, INTEREST_FIELD, VISIT_FIELD = 512350, 512351, 512352
 QUALIFICATION_FIELDS = {"orcamento": BUDGET_FIELD, "interesse": INTEREST_FIELD, "visita": VISIT_FIELD}
 QUIET_SECONDS, MIN_GAP_SECONDS, LEASE_SECONDS = 4, 5, 60
 WEEKDAYS_9_TO_18 = {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+HOUR, DAY = 3600, 86400
+FOLLOW_UP_TEMPLATE = "retomada_contato"
 
 
 class Fakes:
@@ -68,6 +73,8 @@ class Fakes:
         self.consent_records = InMemoryConsentRecords()
         self.conversations = InMemoryConversations(self.clock)
         self.triggers = InMemoryTriggers()
+        self.follow_ups = InMemoryFollowUps()
+        self.ladder_config = LadderConfig({"default": (2 * HOUR, DAY, 3 * DAY)})  # the settings' defaults
         self.agenda = InMemoryAgenda()
         self.queue = RecordingQueue()
         self.delivery_log = InMemoryDeliveryLog()
@@ -131,6 +138,7 @@ def takeover(fakes: Fakes) -> TakeoverService:
         fakes.texts,
         auto_resume_hours=12,
         pause_on_manual_reply=True,
+        follow_ups=ladders(fakes),
         clock=fakes.clock,
     )
 
@@ -217,6 +225,7 @@ def reactive(fakes: Fakes) -> ReactiveConversations:
         flushes=fakes.queue,
         delivery=delivery(fakes),
         actions=answer_actions(fakes),
+        follow_ups=ladders(fakes),
         once=fakes.once,
         consent=consent(fakes),
         texts=fakes.texts,
@@ -275,12 +284,43 @@ def proactive(fakes: Fakes, *, fallback_template: str = "boas_vindas") -> Proact
             conversations=fakes.conversations,
             notes=fakes.kommo,
             actions=actions,
+            follow_ups=ladders(fakes),
             texts=fakes.texts,
             clock=fakes.clock,
         ),
         queue=fakes.queue,
         texts=fakes.texts,
         config=ProactiveConfig(),
+        clock=fakes.clock,
+    )
+
+
+def ladders(fakes: Fakes) -> FollowUpLadders:
+    """The leads' follow-up ladders (composition.follow_up_ladders), as `fakes.ladder_config` sets them."""
+    return FollowUpLadders(fakes.follow_ups, fakes.ladder_config, fakes.clock)
+
+
+def follow_ups(fakes: Fakes) -> FollowUpMessages:
+    """The follow-ups themselves (composition.follow_up_messages): n8n inside the window, FOLLOW_UP_TEMPLATE
+    outside it."""
+    return FollowUpMessages(
+        ladders=ladders(fakes),
+        kommo=fakes.kommo,
+        salespeople=fakes.salespeople,
+        conversations=fakes.conversations,
+        door=ConversationDoor(fakes.conversations, fakes.queue, lambda: LEASE_SECONDS, MIN_GAP_SECONDS, fakes.clock),
+        delivery=delivery(fakes),
+        writer=writer(fakes),
+        actions=answer_actions(fakes),
+        takeover=takeover(fakes),
+        consent=consent(fakes),
+        notes=fakes.kommo,
+        queue=fakes.queue,
+        once=fakes.once,
+        texts=fakes.texts,
+        config=FollowUpMessageConfig(
+            n8n_path="/webhook/kommo-follow-up", reply_field_id=REPLY_FIELD, template=FOLLOW_UP_TEMPLATE
+        ),
         clock=fakes.clock,
     )
 

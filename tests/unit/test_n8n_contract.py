@@ -16,7 +16,7 @@ from local.contracts import CONTRACTS, schemas
 from local.n8n_standin import N8nStandIn, answer
 from local.stack import ROOT
 from sales_assistant.adapters.n8n_signature import SIGNATURE_HEADER, sign, sign_answer, sign_request, signed_headers
-from sales_assistant.models.n8n import N8nRequest, N8nResponse, SalespeopleRequest, SchedulingRequest
+from sales_assistant.models.n8n import FollowUpRequest, N8nRequest, N8nResponse, SalespeopleRequest, SchedulingRequest
 
 
 def test_schema_files_match_the_models() -> None:
@@ -29,6 +29,15 @@ def test_the_examples_obey_the_contract() -> None:
     assert request.kind == "reply" and len(request.messages) == 2
     for example in sorted((CONTRACTS / "examples").glob("response-*.json")):
         N8nResponse.model_validate_json(example.read_text())
+
+
+def test_the_follow_up_example_obeys_the_follow_up_request_and_the_stand_in_writes_a_follow_up() -> None:
+    example = (CONTRACTS / "examples" / "request-follow-up.json").read_text()
+    request = FollowUpRequest.model_validate_json(example)
+    assert request.kind == "follow_up" and (request.follow_up.attempt, request.follow_up.of) == (1, 3)
+    assert request.history[-1].role == "assistant" and request.history[-1].at == request.follow_up.last_message_at
+    response = N8nResponse.model_validate(answer(request.model_dump(mode="json")))
+    assert response.reply and "Juliana" in response.reply and response.actions == []
 
 
 def test_the_scheduling_examples_obey_the_scheduling_request() -> None:

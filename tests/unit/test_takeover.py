@@ -9,9 +9,10 @@ import pytest
 from sales_assistant.models.bot_state import BotStatus, ChangeReason
 from sales_assistant.models.kommo import KommoContact, KommoLead
 from sales_assistant.models.kommo_webhook import Author, ChatMessage
+from sales_assistant.services.follow_ups import FollowUpLadders, LadderConfig
 from sales_assistant.services.takeover import Actor, TakeoverService
 from sales_assistant.texts import Texts
-from tests.unit.fakes import Clock, FakeKommo, InMemoryBotStates
+from tests.unit.fakes import Clock, FakeKommo, InMemoryBotStates, InMemoryFollowUps
 
 ANA = Actor(8401234, "Ana Souza")
 HOUR = 3600
@@ -19,6 +20,11 @@ HOUR = 3600
 
 def note_texts(kommo: FakeKommo) -> list[str]:
     return [note.text for note in kommo.notes]
+
+
+def no_follow_ups(clock: Clock) -> FollowUpLadders:
+    """Follow-ups switched off (tests/unit/test_follow_up_decisions.py has what a takeover does to them)."""
+    return FollowUpLadders(InMemoryFollowUps(), LadderConfig({}), clock)
 
 
 @pytest.fixture
@@ -46,7 +52,16 @@ def states() -> InMemoryBotStates:
 
 @pytest.fixture
 def takeover(states: InMemoryBotStates, kommo: FakeKommo, clock: Clock) -> TakeoverService:
-    return TakeoverService(states, kommo, kommo, Texts(), auto_resume_hours=12, pause_on_manual_reply=True, clock=clock)
+    return TakeoverService(
+        states,
+        kommo,
+        kommo,
+        Texts(),
+        auto_resume_hours=12,
+        pause_on_manual_reply=True,
+        follow_ups=no_follow_ups(clock),
+        clock=clock,
+    )
 
 
 def salesperson_says(text: str, message_id: str = "m-1", *, user_id: int | None = 8401234) -> ChatMessage:
@@ -113,7 +128,14 @@ def test_the_bot_resumes_by_itself_after_the_idle_time(
 
 def test_auto_resume_zero_means_never(states: InMemoryBotStates, kommo: FakeKommo, clock: Clock) -> None:
     takeover = TakeoverService(
-        states, kommo, kommo, Texts(), auto_resume_hours=0, pause_on_manual_reply=True, clock=clock
+        states,
+        kommo,
+        kommo,
+        Texts(),
+        auto_resume_hours=0,
+        pause_on_manual_reply=True,
+        follow_ups=no_follow_ups(clock),
+        clock=clock,
     )
     takeover.handle_salesperson_message(salesperson_says("/assumir"))
     clock.now += 1000 * HOUR
@@ -122,7 +144,14 @@ def test_auto_resume_zero_means_never(states: InMemoryBotStates, kommo: FakeKomm
 
 def test_manual_replies_can_be_told_not_to_pause(states: InMemoryBotStates, kommo: FakeKommo, clock: Clock) -> None:
     takeover = TakeoverService(
-        states, kommo, kommo, Texts(), auto_resume_hours=12, pause_on_manual_reply=False, clock=clock
+        states,
+        kommo,
+        kommo,
+        Texts(),
+        auto_resume_hours=12,
+        pause_on_manual_reply=False,
+        follow_ups=no_follow_ups(clock),
+        clock=clock,
     )
     assert takeover.handle_salesperson_message(salesperson_says("Oi!")) == "manual_reply_ignored"
     assert not takeover.is_paused(93589657)

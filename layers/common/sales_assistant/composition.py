@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # every service and adapter is imported by the factory that b
     from sales_assistant.services.conversation import ReactiveConversations
     from sales_assistant.services.delivery import Delivery
     from sales_assistant.services.erasure import ContactErasure
+    from sales_assistant.services.follow_up_messages import FollowUpMessages
+    from sales_assistant.services.follow_ups import FollowUpLadders
     from sales_assistant.services.handover import Handovers
     from sales_assistant.services.health import HealthCanary
     from sales_assistant.services.leases import ConversationDoor
@@ -54,6 +56,7 @@ def takeover_service(settings: Settings) -> TakeoverService:
         settings.texts,
         auto_resume_hours=settings.auto_resume_hours,
         pause_on_manual_reply=settings.auto_pause_on_human_reply,
+        follow_ups=follow_up_ladders(settings),
     )
 
 
@@ -81,6 +84,7 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
         flushes=flush_scheduler(settings),
         delivery=delivery(settings),
         actions=answer_actions(settings),
+        follow_ups=follow_up_ladders(settings),
         once=once_per_key(settings),
         consent=consent_service(settings),
         texts=settings.texts,
@@ -204,6 +208,7 @@ def proactive_outreach(settings: Settings) -> ProactiveOutreach:
         conversations=conversation_repository(settings),
         notes=lead_notes(settings),
         actions=answer_actions(settings),
+        follow_ups=follow_up_ladders(settings),
         texts=settings.texts,
     )
     return ProactiveOutreach(
@@ -369,12 +374,57 @@ def appointment_followups(settings: Settings) -> AppointmentFollowUps:
         door=conversation_door(settings),
         conversations=conversation_repository(settings),
         takeover=takeover_service(settings),
+        follow_ups=follow_up_ladders(settings),
         once=once_per_key(settings),
         texts=settings.texts,
         config=FollowUpConfig(
             n8n_path=settings.n8n_scheduling_path,
             confirmation_template=settings.appointment_confirmation_template,
             reminder_template=settings.appointment_reminder_template,
+        ),
+    )
+
+
+@cache
+def follow_up_ladders(settings: Settings) -> FollowUpLadders:
+    """Each lead's follow-up ladder in DynamoDB, started and stopped by the other flows."""
+    from sales_assistant.adapters.follow_ups import DynamoFollowUps
+    from sales_assistant.services.follow_ups import FollowUpLadders, LadderConfig
+
+    if not settings.follow_ups_table:
+        raise SettingsError("FOLLOW_UPS_TABLE: required by the follow-ups")
+    return FollowUpLadders(
+        DynamoFollowUps(settings.follow_ups_table),
+        LadderConfig(settings.follow_up_offsets, settings.follow_up_max_per_lead, settings.follow_up_status_ids),
+    )
+
+
+@cache
+def follow_up_messages(settings: Settings) -> FollowUpMessages:
+    """The follow-ups themselves: queued by the sweep, each written by n8n (or a template) and delivered."""
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.services.follow_up_messages import FollowUpMessageConfig, FollowUpMessages
+
+    return FollowUpMessages(
+        ladders=follow_up_ladders(settings),
+        kommo=kommo_client(settings),
+        salespeople=salespeople(settings),
+        conversations=conversation_repository(settings),
+        door=conversation_door(settings),
+        delivery=delivery(settings),
+        writer=answer_writer(settings),
+        actions=answer_actions(settings),
+        takeover=takeover_service(settings),
+        consent=consent_service(settings),
+        notes=lead_notes(settings),
+        queue=queue_publisher(settings),
+        once=once_per_key(settings),
+        texts=settings.texts,
+        config=FollowUpMessageConfig(
+            n8n_path=settings.n8n_follow_up_path,
+            reply_field_id=settings.kommo_reply_field_id,
+            template=settings.follow_up_template,
+            history_turns=settings.history_turns,
         ),
     )
 
@@ -529,6 +579,8 @@ def reset() -> None:
         messages_to_clients,
         scheduling_service,
         appointment_followups,
+        follow_up_messages,
+        follow_up_ladders,
         proactive_outreach,
         consent_service,
         handovers,

@@ -126,6 +126,7 @@ class N8nSettings(SettingsGroup):
     n8n_proactive_path: str = Field("/webhook/kommo-proactive", alias="N8N_PROACTIVE_PATH", pattern=r"^/\S*$")
     n8n_scheduling_path: str = Field("/webhook/kommo-scheduling", alias="N8N_SCHEDULING_PATH", pattern=r"^/\S*$")
     n8n_health_path: str = Field("/webhook/kommo-health", alias="N8N_HEALTH_PATH", pattern=r"^/\S*$")
+    n8n_follow_up_path: str = Field("/webhook/kommo-follow-up", alias="N8N_FOLLOW_UP_PATH", pattern=r"^/\S*$")
     n8n_salespeople_path: str = Field("/webhook/kommo-salespeople", alias="N8N_SALESPEOPLE_PATH", pattern=r"^/\S*$")
     n8n_erase_path: str = Field("/webhook/kommo-erase", alias="N8N_ERASE_PATH", pattern=r"^/\S*$")
     n8n_signing_secret: SecretStr = Field(SecretStr(""), alias="N8N_SIGNING_SECRET", min_length=16)
@@ -177,6 +178,7 @@ class StorageSettings(SettingsGroup):
     salespeople_table: str = Field(alias="VENDORS_TABLE", min_length=3)
     triggers_table: str = Field("", alias="TRIGGERS_TABLE")
     appointments_table: str = Field("", alias="APPOINTMENTS_TABLE")
+    follow_ups_table: str = Field("", alias="FOLLOW_UPS_TABLE")
 
     conversations_queue_url: str = Field(alias="CONVERSATIONS_QUEUE_URL", pattern=r"^https?://\S+$")
     commands_queue_url: str = Field(alias="COMMANDS_QUEUE_URL", pattern=r"^https?://\S+\.fifo$")
@@ -282,6 +284,10 @@ class ProactiveSettings(SettingsGroup):
     test_lead_tag: str = Field("teste", alias="TEST_LEAD_TAG", max_length=64)
     proactive_cooldown_hours: float = Field(24, alias="PROACTIVE_COOLDOWN_HOURS", ge=0, le=720)
     proactive_fallback_template: str = Field("", alias="PROACTIVE_FALLBACK_TEMPLATE", max_length=128)
+    follow_up_offsets_json: str = Field('{"default": ["2h", "1d", "3d"]}', alias="FOLLOW_UP_OFFSETS")
+    follow_up_max_per_lead: int = Field(3, alias="FOLLOW_UP_MAX_PER_LEAD", ge=0, le=20)
+    follow_up_status_ids_csv: str = Field("", alias="FOLLOW_UP_STATUS_IDS", pattern=r"^(\d{1,12}(,\d{1,12})*)?$")
+    follow_up_template: str = Field("", alias="FOLLOW_UP_TEMPLATE", max_length=128)
 
     @model_validator(mode="after")
     def _json_settings_are_valid(self) -> ProactiveSettings:
@@ -289,6 +295,7 @@ class ProactiveSettings(SettingsGroup):
             ("TEMPLATE_SALESBOTS", lambda: self.template_salesbots),
             ("TEMPLATE_FIELDS", lambda: self.template_fields),
             ("TRIGGER_RULES", lambda: self.trigger_rules),
+            ("FOLLOW_UP_OFFSETS", lambda: self.follow_up_offsets),
         ):
             try:
                 parse()
@@ -312,6 +319,18 @@ class ProactiveSettings(SettingsGroup):
         from sales_assistant.models.trigger import TriggerRule
 
         return tuple(TypeAdapter(list[TriggerRule]).validate_json(self.trigger_rules_json))
+
+    @property
+    def follow_up_offsets(self) -> dict[str, tuple[int, ...]]:
+        """Ladder kind -> seconds after the assistant's unanswered message of each follow-up (FOLLOW_UP_OFFSETS)."""
+        from sales_assistant.models.follow_up import Ladders
+
+        return Ladders.parse(self.follow_up_offsets_json)
+
+    @property
+    def follow_up_status_ids(self) -> frozenset[int]:
+        """The statuses follow-ups go out in (FOLLOW_UP_STATUS_IDS; empty: any but won and lost)."""
+        return frozenset(int(part) for part in self.follow_up_status_ids_csv.split(",") if part)
 
 
 class SchedulingSettings(SettingsGroup):

@@ -12,6 +12,7 @@ from sales_assistant.models.n8n import Turn
 from sales_assistant.models.queue import (
     ClientMessageReceived,
     ConversationFlushDue,
+    FollowUpDue,
     LeadChanged,
     SalespersonMessageReceived,
     SalespersonNoteAdded,
@@ -42,8 +43,9 @@ def conversation_item(body: str, sqs_message_id: str) -> str:
 
 
 def lead_event_item(body: str) -> str:
-    """Lead events queue: new leads that match a trigger rule, and triggers, get their first message."""
-    from sales_assistant.composition import proactive_outreach
+    """Lead events queue: new leads that match a trigger rule, and triggers, get their first message; a lead that
+    moved stops its follow-ups if its status takes none; a due follow-up is sent."""
+    from sales_assistant.composition import follow_up_ladders, follow_up_messages, proactive_outreach
 
     item = parse_queue_item(body)
     follow(conversation=item.group_id)  # "lead:<id>" or "unsorted:<uid>"
@@ -56,7 +58,10 @@ def lead_event_item(body: str) -> str:
         outcome = flow.from_new_lead(item.lead.lead_id, source=item.lead.source, lead_created_at=item.lead.created_at)
     elif isinstance(item, LeadChanged):  # a status or responsible change: the conversation reads the lead again
         conversation_repository(get_settings()).forget_kommo(f"lead:{item.change.id}", int(time.time()))
+        follow_up_ladders(get_settings()).lead_changed(item.change)
         outcome = "lead_refreshed"
+    elif isinstance(item, FollowUpDue):
+        outcome = follow_up_messages(get_settings()).send(item)
     elif isinstance(item, UnsortedLeadAdded):
         outcome = "ignored"  # an unsorted lead without a lead yet
     else:

@@ -89,6 +89,8 @@ class Texts(Model):
         "Primeira mensagem retida ({trigger}): {reason}. Ela sai quando o assistente for liberado, "
         "no horário do(a) vendedor(a)."
     )
+    follow_up_fallback: str = "Olá, {nome}! Passando para saber se ficou alguma dúvida. Estou por aqui para ajudar. 🙂"
+    note_follow_up_sent: str = "🔁 Follow-up {attempt} de {of} enviado (o cliente não respondeu):\n{message}"
     trigger_form: str = "formulário preenchido"
     trigger_material: str = "material baixado"
     trigger_meeting_request: str = "pedido de reunião"

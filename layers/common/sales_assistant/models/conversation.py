@@ -47,6 +47,11 @@ class Conversation(Model):
     kommo_snapshot: str | None = None  # KommoSnapshot as JSON
     kommo_stale_before: int = 0  # a lead event came at this time: older snapshots are not used
 
+    @property
+    def trigger_kind(self) -> str | None:
+        """The kind of the trigger that opened the conversation (None: the client wrote first)."""
+        return str(self.proactive["kind"]) if self.proactive else None
+
     def window_open(self, now: float) -> bool:
         """Whether WhatsApp takes free text now: the client wrote in the last 24 hours."""
         return now - self.last_client_message_at < WHATSAPP_WINDOW_SECONDS

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
 
 from sales_assistant.models import Model
-from sales_assistant.models.kommo import KommoLead
+from sales_assistant.models.kommo import KommoContact, KommoLead
+from sales_assistant.models.salesperson import Salesperson
 
 CONTRACT_VERSION: Literal["2"] = "2"
 MAX_ACTIONS = 5  # an answer's actions: each is one Kommo call or more, from a 7 req/s budget all leads share
@@ -58,11 +59,19 @@ class ContactInfo(_Model):
     name: str = ""
     phone: str = ""
 
+    @classmethod
+    def of(cls, contact: KommoContact) -> ContactInfo:
+        return cls(id=contact.id, name=contact.name, phone=contact.phone)
+
 
 class SalespersonInfo(_Model):
     id: int
     name: str = ""
     areas: list[str] = []
+
+    @classmethod
+    def of(cls, salesperson: Salesperson) -> SalespersonInfo:
+        return cls(id=salesperson.vendor_id, name=salesperson.name, areas=salesperson.profile.areas)
 
 
 class AttachmentInfo(_Model):
@@ -114,7 +123,7 @@ class N8nRequest(_Model):
     """What the service sends to n8n."""
 
     version: Literal["2"] = CONTRACT_VERSION
-    kind: Literal["reply", "proactive", "scheduling"]
+    kind: Literal["reply", "proactive", "scheduling", "follow_up"]
     conversation_id: str
     lead: LeadInfo
     contact: ContactInfo
@@ -196,6 +205,23 @@ class SchedulingRequest(N8nRequest):
 
     kind: Literal["scheduling"] = "scheduling"
     appointment: AppointmentInfo
+
+
+class FollowUpInfo(_Model):
+    """Which follow-up n8n writes (kind `follow_up`)."""
+
+    attempt: int = Field(ge=1, description="1 for the first follow-up after the assistant's unanswered message")
+    of: int = Field(ge=1, description="how many follow-ups the lead's ladder has")
+    last_message_at: int = Field(description="when the assistant's message the client has not answered went out")
+
+
+class FollowUpRequest(N8nRequest):
+    """Kind `follow_up`: the client has not answered the assistant's last message; write follow-up `attempt`
+    (docs/contracts/n8n-follow-up.v2.schema.json). Asked only inside the 24-hour window; the answer is an
+    N8nResponse (its reply is sent; an answer with actions only sends nothing and ends the ladder)."""
+
+    kind: Literal["follow_up"] = "follow_up"
+    follow_up: FollowUpInfo
 
 
 class ListedSalesperson(SalespersonInfo):

@@ -132,6 +132,24 @@ class TriggerDue(_Item):
         return f"lead:{self.lead_id}"
 
 
+class FollowUpDue(_Item):
+    """A lead's follow-up is due (the sweep found it): send it unless its ladder stopped or moved on since."""
+
+    flow: ClassVar[Flow] = Flow.LEAD_EVENTS
+    kind: Literal["follow_up"] = "follow_up"
+    lead_id: int
+    anchor_at: int  # the ladder: when the assistant's unanswered message went out
+    attempt: int
+
+    @property
+    def dedup_key(self) -> str:
+        return f"follow-up:{self.lead_id}:{self.anchor_at}:{self.attempt}"
+
+    @property
+    def group_id(self) -> str:
+        return f"lead:{self.lead_id}"
+
+
 class ConversationFlushDue(_Item):
     """The quiet window of a conversation may be over: answer its buffer if no newer message came."""
 
@@ -192,6 +210,7 @@ QueueItem = Annotated[
     | LeadChanged
     | UnsortedLeadAdded
     | TriggerDue
+    | FollowUpDue
     | ConversationFlushDue
     | AppointmentChanged
     | AppointmentReminderDue,

@@ -26,7 +26,7 @@ from sales_assistant.observability import count, logger
 from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, Template, TemplateNotConfigured
 from sales_assistant.services.leases import ConversationDoor
 from sales_assistant.services.meeting_tasks import MeetingTasks, appointment_values
-from sales_assistant.services.ports.flows import PauseState
+from sales_assistant.services.ports.flows import FollowUpLadder, PauseState
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
 from sales_assistant.services.ports.n8n import AgendaForwarder, AiFailure
 from sales_assistant.services.ports.storage import Agenda, Conversations, Once, Reminders, Salespeople
@@ -61,11 +61,13 @@ class AppointmentFollowUps:
         door: ConversationDoor,
         conversations: Conversations,
         takeover: PauseState,
+        follow_ups: FollowUpLadder,
         once: Once,
         texts: Texts,
         config: FollowUpConfig,
         clock: Callable[[], float] = timing.now,
     ) -> None:
+        self._follow_ups = follow_ups
         self._agenda = agenda
         self._salespeople = salespeople
         self._kommo = kommo
@@ -107,6 +109,7 @@ class AppointmentFollowUps:
             ]
         elif latest and lead is not None:
             steps += [
+                ("follow-ups", lambda: self._follow_ups.stop(lead.id, "booked")),
                 ("task", lambda: self._meeting_tasks.keep(appointment, lead.id, key)),
                 ("reminders", lambda: self._once("appointment-reminders", key, lambda: self._set_reminders(item))),
                 (

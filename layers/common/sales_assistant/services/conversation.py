@@ -26,7 +26,7 @@ from sales_assistant.services.answers import Answer, AnswerWriter, client_messag
 from sales_assistant.services.consent import ConsentService, Heard
 from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, TemplateNotConfigured
 from sales_assistant.services.leases import LeaseLost
-from sales_assistant.services.ports.flows import PauseState
+from sales_assistant.services.ports.flows import FollowUpLadder, PauseState
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
 from sales_assistant.services.ports.queues import FlushScheduler
 from sales_assistant.services.ports.storage import Conversations, Once, Salespeople
@@ -60,6 +60,7 @@ class ReactiveConversations:
         flushes: FlushScheduler,
         delivery: Delivery,
         actions: AnswerActions,
+        follow_ups: FollowUpLadder,
         once: Once,
         consent: ConsentService,
         texts: Texts,
@@ -76,6 +77,7 @@ class ReactiveConversations:
         self._flushes = flushes
         self._delivery = delivery
         self._actions = actions
+        self._follow_ups = follow_ups
         self._once = once
         self._consent = consent
         self._texts = texts
@@ -88,6 +90,7 @@ class ReactiveConversations:
         now = int(self._clock())
         result = self._once("buffer", message.id, lambda: {"seq": self._conversations.append(message, now)})
         count("ClientMessagesIn")
+        self._follow_ups.stop(message.lead_id, "client_replied")
         self._flushes.flush_later(message.conversation_id, int(result["seq"]), self._config.quiet_seconds)
         return int(result["seq"])
 
@@ -175,6 +178,8 @@ class ReactiveConversations:
         )
         if answer.fallback_reason:
             self._actions.task(lead, f"fallback:{batch.key}", "task_fallback", reason=answer.fallback_reason)
+        else:  # after the fallback text a person answers: no follow-up
+            self._follow_ups.start(lead, batch.contact_id, delivered_at, batch.conversation.trigger_kind)
         self._actions.run(answer.actions, lead, batch.contact_id, batch.key)
         reply_turn = Turn(role="assistant", text=outgoing.described, at=delivered_at)
         self._batches.record(batch, [*batch.client_turns, reply_turn], delivered_at=delivered_at)

@@ -14,6 +14,7 @@ from sales_assistant.models.bot_state import RECENT_CHANGES, BotState, BotStatus
 from sales_assistant.models.kommo_webhook import ChatMessage, LeadNote
 from sales_assistant.observability import count, logger
 from sales_assistant.services.commands import Command, parse_command
+from sales_assistant.services.ports.flows import FollowUpLadder
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
 from sales_assistant.services.ports.storage import BotStates, StateConflict
 from sales_assistant.texts import Texts
@@ -54,8 +55,10 @@ class TakeoverService:
         *,
         auto_resume_hours: float,
         pause_on_manual_reply: bool,
+        follow_ups: FollowUpLadder,
         clock: Callable[[], float] = timing.now,
     ) -> None:
+        self._follow_ups = follow_ups
         self._states = states
         self._kommo = kommo
         self._notes = notes
@@ -89,6 +92,7 @@ class TakeoverService:
             return self._moved(current, BotStatus.PAUSED, actor, reason, resume_at, lead_id)
 
         state, outcome = self.change(contact_id, change_id, paused)
+        self._follow_ups.stop(lead_id or state.lead_id, "takeover")
         if outcome == CHANGED:
             count("BotPaused", reason=reason.value)
         self._note(state, change_id, "note_paused", who=actor.name, how=self._texts.render(_HOW_PAUSED[reason]))
@@ -141,6 +145,7 @@ class TakeoverService:
         A reply from the WhatsApp Business phone app (`author` phone_app) pauses too but is never a command:
         only Kommo users give commands."""
         chat_lead = message.lead_id
+        self._follow_ups.stop(chat_lead, "salesperson_message")
         if author == "phone_app":
             return self._manual_reply(message, Actor(None, self._texts.render("phone_app_author")), chat_lead)
         actor = Actor(message.author.user_id, message.author.name or UNNAMED)

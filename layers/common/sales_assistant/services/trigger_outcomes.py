@@ -15,6 +15,7 @@ from sales_assistant.services.actions import AnswerActions
 from sales_assistant.services.answers import Answer
 from sales_assistant.services.delivery import Outgoing
 from sales_assistant.services.first_messages import Addressee
+from sales_assistant.services.ports.flows import FollowUpLadder
 from sales_assistant.services.ports.kommo import LeadNotes
 from sales_assistant.services.ports.storage import Conversations, Triggers
 from sales_assistant.texts import Texts
@@ -30,9 +31,11 @@ class TriggerOutcomes:
         conversations: Conversations,
         notes: LeadNotes,
         actions: AnswerActions,
+        follow_ups: FollowUpLadder,
         texts: Texts,
         clock: Callable[[], float] = timing.now,
     ) -> None:
+        self._follow_ups = follow_ups
         self._triggers = triggers
         self._conversations = conversations
         self._notes = notes
@@ -63,6 +66,7 @@ class TriggerOutcomes:
             ),
             service=True,
         )
+        self._follow_ups.start(to.lead, to.contact.id, at, trigger.kind)
         self._actions.run(answer.actions, to.lead, to.contact.id, trigger.trigger_id)
         count("ProactiveMessagesSent", kind=trigger.kind)
         if trigger.lead_created_at:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from sales_assistant.models.appointment import BookingRequest
+    from sales_assistant.models.kommo import KommoLead
 
 
 class PauseState(Protocol):
@@ -18,6 +19,15 @@ class Booking(Protocol):
     """The scheduling service, as a `schedule` action uses it."""
 
     def book(self, request: BookingRequest) -> object: ...
+
+
+class FollowUpLadder(Protocol):
+    """A lead's follow-ups (services/follow_ups.py): started when the assistant spoke last, stopped for good by
+    what the flows see (a client's or a salesperson's message, a takeover, a booked meeting...)."""
+
+    def start(self, lead: KommoLead, contact_id: int, at: int, trigger: str | None = None) -> None: ...
+
+    def stop(self, lead_id: int | None, reason: str) -> None: ...
 
 
 class Consent(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from sales_assistant.models.queue import AppointmentChanged, TriggerDue
+    from sales_assistant.models.queue import AppointmentChanged, FollowUpDue, TriggerDue
 
 
 class FlushScheduler(Protocol):
@@ -18,6 +18,12 @@ class TriggerQueue(Protocol):
     """Queues a trigger for the proactive flow."""
 
     def publish(self, item: TriggerDue) -> str: ...
+
+
+class FollowUpQueue(Protocol):
+    """Queues a lead's due follow-up for sending."""
+
+    def publish(self, item: FollowUpDue) -> str: ...
 
 
 class AppointmentEvents(Protocol):

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from sales_assistant.models.bot_state import BotState, BotStatus
     from sales_assistant.models.consent import ConsentRecord
     from sales_assistant.models.conversation import Conversation, KommoSnapshot
+    from sales_assistant.models.follow_up import FollowUp
     from sales_assistant.models.kommo import KommoUser
     from sales_assistant.models.kommo_webhook import ChatMessage
     from sales_assistant.models.n8n import Turn
@@ -111,6 +112,17 @@ class Triggers(Protocol):
     def update(self, trigger_id: str, status: TriggerStatus, **changes: Any) -> None: ...
 
     def with_status(self, status: TriggerStatus, due_before: int | None = None) -> list[Trigger]: ...
+
+
+class FollowUpRecords(Protocol):
+    """One follow-up record per lead; `save` writes only over the version read (0: none stored yet) and
+    answers False when another writer came first."""
+
+    def get(self, lead_id: int) -> FollowUp | None: ...
+
+    def save(self, record: FollowUp, expected_version: int) -> bool: ...
+
+    def due(self, now: int) -> list[FollowUp]: ...
 
 
 class Agenda(Protocol):
