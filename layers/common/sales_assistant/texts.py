@@ -127,7 +127,10 @@ class Texts(Model):
         "Tudo certo, {nome}! ✅ Sua reunião com {vendedor} está marcada para {data} às {hora}."
         " Se precisar mudar, é só me avisar por aqui."
     )
-    appointment_reminder: str = "Olá, {nome}! Lembrete: sua reunião com {vendedor} é {data} às {hora}. Até lá! 📅"
+    appointment_reminder: str = (
+        "Olá, {nome}! Lembrete: sua reunião com {vendedor} é {data} às {hora}. "
+        "Se não puder, é só responder aqui que eu te ofereço outro horário. 📅"
+    )
     note_appointment_booked: str = (
         "📅 Reunião marcada pelo assistente: {data} às {hora} ({fuso}), {minutos} min com {vendedor}.\nId: {id}"
     )
