@@ -40,7 +40,7 @@ def never_over_a_human(world: SimWorld, story: Story, final: bool) -> list[str]:
         for hold in story.holds:
             if contact_of.get(entry["lead_id"]) != hold.contact_id or index < hold.start:
                 continue
-            if (hold.end is None or index < hold.end) and entry["at"] < hold.last_activity + auto_resume:
+            if (hold.end is None or index < hold.end) and hold.lasts_at(entry["at"], auto_resume):
                 violations.append(f"lead {entry['lead_id']}: the assistant wrote while a salesperson held the chat")
     return violations
 

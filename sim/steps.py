@@ -42,6 +42,11 @@ class Hold:
     start: int
     end: int | None = None
     last_activity: float = 0.0
+    waits_for_a_person: bool = False  # the assistant's handover: no auto-resume until a salesperson writes
+
+    def lasts_at(self, now: float, auto_resume_seconds: float) -> bool:
+        """Whether the hold still covers the chat at `now` (ended by /liberar is checked by the caller)."""
+        return self.waits_for_a_person or now < self.last_activity + auto_resume_seconds
 
 
 @dataclass
@@ -79,7 +84,7 @@ class Story:
     def held(self, contact_id: int, now: float, auto_resume_seconds: float) -> Hold | None:
         """The hold on a contact's chat now, if any."""
         for hold in self.holds:
-            if hold.contact_id == contact_id and hold.end is None and now < hold.last_activity + auto_resume_seconds:
+            if hold.contact_id == contact_id and hold.end is None and hold.lasts_at(now, auto_resume_seconds):
                 return hold
         return None
 
@@ -144,7 +149,7 @@ def _handovers(world: SimWorld, story: Story) -> None:
             if story.held(contact, at, _auto_resume_seconds()) is None:  # from when it was written, not seen
                 # Kommo dates a note to the second: the chat's entries of that second count as before it
                 start = bisect.bisect_right([entry["at"] for entry in world.kommo.chat], at + 1)
-                story.holds.append(Hold(contact, start, last_activity=at))
+                story.holds.append(Hold(contact, start, last_activity=at, waits_for_a_person=True))
     story.notes_seen = len(world.kommo.notes)
 
 
@@ -239,6 +244,7 @@ def _hold_changes(world: SimWorld, story: Story, contact_id: int, text: str) -> 
             hold.end = len(world.kommo.chat)
     elif hold:
         hold.last_activity = world.clock.now
+        hold.waits_for_a_person = False  # a person answered: the usual idle auto-resume from now on
     else:
         story.holds.append(Hold(contact_id, len(world.kommo.chat), last_activity=world.clock.now))
 
