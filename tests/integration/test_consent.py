@@ -132,6 +132,7 @@ def test_erasure_leaves_nothing_of_the_contact_in_any_table_and_asks_n8n_once_si
         "contact_id": JULIANA,
         "conversations": [f"lead:{JULIANA_LEAD}"],
         "triggers": [f"{JULIANA_LEAD}-form"],
+        "follow_ups": [JULIANA_LEAD],  # the ladder the first message started (stopped by her opt-out)
         "bot_state": False,
         "cached_texts": 2,  # the first message's and the reply's (the confirmation is the same for everyone)
         "consent": "kept_opt_out",

@@ -263,6 +263,7 @@ def contact_erasure(settings: Settings) -> ContactErasure:
             triggers_table=settings.triggers_table,
             bot_state_table=settings.bot_state_table,
             idempotency_table=settings.idempotency_table,
+            follow_ups_table=settings.follow_ups_table,
         ),
         consent=DynamoConsentRecords(settings.kommo_table),
         n8n=n8n_client(settings),

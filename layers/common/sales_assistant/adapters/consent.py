@@ -46,11 +46,20 @@ class DynamoConsentRecords:
 class DynamoContactData:
     """A contact's conversations, their leads' triggers, their bot state and the cached answers, to erase."""
 
-    def __init__(self, *, conversations_table: str, triggers_table: str, bot_state_table: str, idempotency_table: str):
+    def __init__(
+        self,
+        *,
+        conversations_table: str,
+        triggers_table: str,
+        bot_state_table: str,
+        idempotency_table: str,
+        follow_ups_table: str = "",
+    ):
         self._conversations = conversations_table
         self._triggers = triggers_table
         self._bot_states = bot_state_table
         self._idempotency = idempotency_table
+        self._follow_ups = follow_ups_table
 
     def conversations_of(self, contact_id: int, lead_ids: Iterable[int]) -> list[Conversation]:
         """The chats the contact wrote in last (a Scan: no index by contact), their own and their leads'."""
@@ -75,6 +84,13 @@ class DynamoContactData:
         return [
             one for one in ids if "Attributes" in table.delete_item(Key={"trigger_id": one}, ReturnValues="ALL_OLD")
         ]
+
+    def delete_follow_ups(self, lead_id: int) -> bool:
+        """Delete the lead's follow-up ladder (it holds the contact id and what was sent); True if there was one."""
+        if not self._follow_ups:
+            return False
+        answer = dynamodb_table(self._follow_ups).delete_item(Key={"lead_id": lead_id}, ReturnValues="ALL_OLD")
+        return "Attributes" in answer
 
     def delete_bot_state(self, contact_id: int) -> bool:
         answer = dynamodb_table(self._bot_states).delete_item(Key={"contact_id": contact_id}, ReturnValues="ALL_OLD")

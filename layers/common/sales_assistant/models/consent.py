@@ -55,6 +55,7 @@ class ErasureReport(Model):
     contact_id: int
     conversations: list[str] = Field(description="ConversationsTable: turns, buffer, kept lead and contact")
     triggers: list[str] = Field(description="TriggersTable: the contact's leads' first-message triggers and data")
+    follow_ups: list[int] = Field(description="FollowUpsTable: the leads whose follow-up ladder was deleted")
     bot_state: bool = Field(description="BotStateTable: the contact's pause state was deleted")
     cached_texts: int = Field(description="IdempotencyTable: cached answers holding the conversations' texts")
     consent: Literal["kept_opt_out", "deleted", "none"] = Field(

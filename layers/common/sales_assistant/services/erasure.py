@@ -3,8 +3,8 @@ contact and asks n8n to forget its chat memory of the contact's conversations.
 
 Erased: the contact's conversations (their turns, the buffer, the lead and contact kept from Kommo: the
 contact's own chat, the chats of their leads as Kommo lists them, and every chat they last wrote in), the
-first-message triggers of those leads (the data a site form sent), the bot's pause state, and the cached
-answers holding those conversations' texts (idempotency records). An opt-out is kept, reduced to the contact
+first-message triggers of those leads (the data a site form sent), their follow-up ladders, the bot's pause
+state, and the cached answers holding those conversations' texts (idempotency records). An opt-out is kept, reduced to the contact
 id and its time: the service must go on not writing to them (the legal basis to keep it); an opt-in goes.
 n8n is asked first: when it fails nothing is erased here (502), so the operator's retry finds everything again.
 Not erased: appointments (the salesperson's agenda; they hold the contact id, no contact details); the echo
@@ -70,6 +70,7 @@ class ContactErasure:
             contact_id=contact_id,
             conversations=sorted(conversation.conversation_id for conversation in conversations),
             triggers=[trigger_id for lead_id in leads for trigger_id in self._data.delete_triggers(lead_id)],
+            follow_ups=[lead_id for lead_id in leads if self._data.delete_follow_ups(lead_id)],
             bot_state=self._data.delete_bot_state(contact_id),
             cached_texts=self._forget_cached_texts(conversations),
             consent=self._minimise_consent(contact_id),

@@ -243,6 +243,10 @@ class ContactData(Protocol):
         """Delete the lead's first-message triggers (their data is what the lead sent); their ids."""
         ...
 
+    def delete_follow_ups(self, lead_id: int) -> bool:
+        """Delete the lead's follow-up ladder; True if there was one."""
+        ...
+
     def delete_bot_state(self, contact_id: int) -> bool: ...
 
     def delete_cached(self, is_theirs: Callable[[dict[str, Any]], bool]) -> int:
