@@ -4,8 +4,9 @@ contact and asks n8n to forget its chat memory of the contact's conversations.
 Erased: the contact's conversations (their turns, the buffer, the lead and contact kept from Kommo: the
 contact's own chat, the chats of their leads as Kommo lists them, and every chat they last wrote in), the
 first-message triggers of those leads (the data a site form sent), their follow-up ladders, the bot's pause
-state, and the cached answers holding those conversations' texts (idempotency records). An opt-out is kept, reduced to the contact
-id and its time: the service must go on not writing to them (the legal basis to keep it); an opt-in goes.
+state, and the cached answers holding those conversations' texts (idempotency records). An opt-out is kept,
+reduced to the contact id and its time: the service must go on not writing to them (the legal basis to keep
+it); an opt-in goes.
 n8n is asked first: when it fails nothing is erased here (502), so the operator's retry finds everything again.
 Not erased: appointments (the salesperson's agenda; they hold the contact id, no contact details); the echo
 keys of the messages sent last (a hash of the text, gone within ECHO_TTL_SECONDS: without them Kommo's echo of
