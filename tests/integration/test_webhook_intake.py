@@ -61,7 +61,9 @@ def test_a_message_another_delivery_is_still_enqueuing_is_acknowledged_only_once
     message_id = "a0ce13c7-4825-4d5e-9f3b-1c2d3e4f5a60"
     received = DynamoReceivedMessages(get_settings().kommo_table)
     with monkeypatch.context() as patch:
-        patch.setattr(composition, "intake_once", lambda settings: lambda *args, **kwargs: {"in_progress": True})
+        patch.setattr(
+            composition, "once_or_in_progress", lambda settings: lambda *args, **kwargs: {"in_progress": True}
+        )
         status, answer = post_webhook(kommo_body("client-message"))
     unmarked = received.missing([message_id])
     assert status != 200 or unmarked, (status, answer)

@@ -5,9 +5,8 @@ Handlers and benchmarks get their services here; tests build services with fakes
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache, partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sales_assistant.config import Settings, SettingsError
 
@@ -309,7 +308,6 @@ def conversation_door(settings: Settings) -> ConversationDoor:
 def messages_to_clients(settings: Settings) -> MessagesToClients:
     """`POST /messages`: n8n's texts to a lead's chat through the shared delivery path."""
     from sales_assistant.adapters.kommo import kommo_client
-    from sales_assistant.adapters.once import run_once
     from sales_assistant.services.messages import MessagesToClients
 
     return MessagesToClients(
@@ -319,7 +317,7 @@ def messages_to_clients(settings: Settings) -> MessagesToClients:
         door=conversation_door(settings),
         delivery=delivery(settings),
         notes=lead_notes(settings),
-        once=partial(run_once, table_name=settings.idempotency_table, ttl_seconds=settings.dedup_ttl_seconds),
+        once=once_or_in_progress(settings),
         texts=settings.texts,
     )
 
@@ -487,8 +485,9 @@ def queue_publisher(settings: Settings) -> QueuePublisher:
     return QueuePublisher.from_settings(settings)
 
 
-def intake_once(settings: Settings) -> Callable[[str, str, Callable[[], dict[str, Any]]], dict[str, Any]]:
-    """run_once for the webhook intake: a key another request is running answers {"in_progress": True}."""
+def once_or_in_progress(settings: Settings) -> Once:
+    """run_once on the idempotency table for a caller that answers a running key itself (the webhook intake's
+    409, POST /messages): a key another request is running answers {"in_progress": True}."""
     from sales_assistant.adapters.once import run_once
 
     return partial(run_once, table_name=settings.idempotency_table, ttl_seconds=settings.dedup_ttl_seconds)

@@ -104,7 +104,7 @@ def _enqueue_all(items: list[QueueItem], settings: Settings) -> None:
     """Each event into its queue, once per event; raises Conflict (409) when another request (the same webhook,
     sent again) is still enqueuing one of them: acknowledged only once enqueued, on Kommo's next try it was, or
     (that request failed) it is."""
-    publisher, once = composition.queue_publisher(settings), composition.intake_once(settings)
+    publisher, once = composition.queue_publisher(settings), composition.once_or_in_progress(settings)
     still_enqueuing = 0
     for item in items:
         enqueued = once("intake", item.dedup_key, partial(_enqueue, publisher, item))
