@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 from sales_assistant.adapters.switches import KillSwitch
@@ -19,6 +20,7 @@ from sales_assistant.models.bot_state import BotState, BotStatus
 from sales_assistant.models.consent import ConsentRecord
 from sales_assistant.models.conversation import Conversation, KommoSnapshot
 from sales_assistant.models.follow_up import FollowUp
+from sales_assistant.models.funnel import FunnelEvent, FunnelRow
 from sales_assistant.models.kommo import FieldValue, KommoContact, KommoEvent, KommoLead, KommoUser, LeadField
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.n8n import N8nRequest, N8nResponse, SalespeopleRequest, Turn
@@ -752,3 +754,36 @@ class RecordingQueue:
     def publish(self, item: TriggerDue | AppointmentChanged | FollowUpDue) -> str:
         self.published.append(item)
         return f"message-{len(self.published)}"
+
+
+class InMemoryFunnel:
+    """The funnel's aggregates (ports.storage.FunnelCounts): each once_key counted once, days and months summed."""
+
+    def __init__(self) -> None:
+        self.once_keys: set[str] = set()
+        self.day_counters: dict[tuple[date, int, str], dict[str, int]] = {}
+        self.month_counters: dict[str, dict[str, int]] = {}
+        self.failing = False  # True: every count raises, as a DynamoDB outage would
+
+    def count(self, event: FunnelEvent) -> bool:
+        if self.failing:
+            raise ConnectionError("the funnel table does not answer")
+        if event.once_key in self.once_keys:
+            return False
+        self.once_keys.add(event.once_key)
+        for counters in (
+            self.day_counters.setdefault((event.day, event.salesperson_id, event.trigger), {}),
+            self.month_counters.setdefault(event.day.isoformat()[:7], {}),
+        ):
+            counters[event.name] = counters.get(event.name, 0) + event.amount
+        return True
+
+    def days(self, first: date, last: date) -> list[FunnelRow]:
+        return [
+            FunnelRow(day=day, salesperson_id=salesperson_id, trigger=trigger, counters=dict(counters))
+            for (day, salesperson_id, trigger), counters in sorted(self.day_counters.items())
+            if first <= day <= last
+        ]
+
+    def month_totals(self, month: str) -> dict[str, int]:
+        return dict(self.month_counters.get(month, {}))

@@ -28,11 +28,12 @@ if TYPE_CHECKING:  # every service and adapter is imported by the factory that b
     from sales_assistant.services.erasure import ContactErasure
     from sales_assistant.services.follow_up_messages import FollowUpMessages
     from sales_assistant.services.follow_ups import FollowUpLadders
+    from sales_assistant.services.funnel import Funnel
     from sales_assistant.services.handover import Handovers
     from sales_assistant.services.health import HealthCanary
     from sales_assistant.services.leases import ConversationDoor
     from sales_assistant.services.messages import MessagesToClients
-    from sales_assistant.services.ports.storage import Once, Triggers
+    from sales_assistant.services.ports.storage import FunnelCounts, Once, Triggers
     from sales_assistant.services.proactive import ProactiveOutreach
     from sales_assistant.services.routing import SalespersonRouter
     from sales_assistant.services.scheduling import SchedulingService
@@ -398,6 +399,23 @@ def follow_up_ladders(settings: Settings) -> FollowUpLadders:
     )
 
 
+def funnel_counts(settings: Settings) -> FunnelCounts:
+    """The sales funnel's daily aggregates in DynamoDB (the report reads them; the funnel and the costs count)."""
+    from sales_assistant.adapters.funnel import DynamoFunnelCounts
+
+    if not settings.funnel_table:
+        raise SettingsError("FUNNEL_TABLE: required by the sales funnel")
+    return DynamoFunnelCounts(settings.funnel_table)
+
+
+@cache
+def funnel(settings: Settings) -> Funnel:
+    """What the flows count in the sales funnel, on the account's days; counts nothing without FUNNEL_TABLE."""
+    from sales_assistant.services.funnel import Funnel
+
+    return Funnel(funnel_counts(settings) if settings.funnel_table else None, settings.account_timezone)
+
+
 @cache
 def follow_up_messages(settings: Settings) -> FollowUpMessages:
     """The follow-ups themselves: queued by the sweep, each written by n8n (or a template) and delivered."""
@@ -581,6 +599,7 @@ def reset() -> None:
         appointment_followups,
         follow_up_messages,
         follow_up_ladders,
+        funnel,
         proactive_outreach,
         consent_service,
         handovers,

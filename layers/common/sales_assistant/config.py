@@ -179,6 +179,7 @@ class StorageSettings(SettingsGroup):
     triggers_table: str = Field("", alias="TRIGGERS_TABLE")
     appointments_table: str = Field("", alias="APPOINTMENTS_TABLE")
     follow_ups_table: str = Field("", alias="FOLLOW_UPS_TABLE")
+    funnel_table: str = Field("", alias="FUNNEL_TABLE")  # the sales funnel's daily counts ("": not counted)
 
     conversations_queue_url: str = Field(alias="CONVERSATIONS_QUEUE_URL", pattern=r"^https?://\S+$")
     commands_queue_url: str = Field(alias="COMMANDS_QUEUE_URL", pattern=r"^https?://\S+\.fifo$")
@@ -363,6 +364,19 @@ class OperationsSettings(SettingsGroup):
     watchdog_grace_seconds: int = Field(120, alias="WATCHDOG_GRACE_SECONDS", ge=0, le=3600)
     dedup_ttl_seconds: int = Field(REDRIVE_WINDOW_SECONDS, alias="DEDUP_TTL_SECONDS", ge=REDRIVE_WINDOW_SECONDS)
     outage_budget_minutes: int = Field(60, alias="OUTAGE_BUDGET_MINUTES", ge=15, le=24 * 60)
+    # the account's days (the funnel's, the monthly budget's) begin and end at midnight in this IANA zone
+    account_timezone: str = Field("America/Sao_Paulo", alias="ACCOUNT_TIMEZONE", max_length=64)
+
+    @field_validator("account_timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(zone)
+        except (ValueError, KeyError):
+            raise ValueError("an IANA time zone, e.g. America/Sao_Paulo") from None
+        return zone
 
 
 GROUPS: dict[Group, type[SettingsGroup]] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
     from sales_assistant.models.consent import ConsentRecord
     from sales_assistant.models.conversation import Conversation, KommoSnapshot
     from sales_assistant.models.follow_up import FollowUp
+    from sales_assistant.models.funnel import FunnelEvent, FunnelRow
     from sales_assistant.models.kommo import KommoUser
     from sales_assistant.models.kommo_webhook import ChatMessage
     from sales_assistant.models.n8n import Turn
@@ -112,6 +114,22 @@ class Triggers(Protocol):
     def update(self, trigger_id: str, status: TriggerStatus, **changes: Any) -> None: ...
 
     def with_status(self, status: TriggerStatus, due_before: int | None = None) -> list[Trigger]: ...
+
+
+class FunnelCounts(Protocol):
+    """The sales funnel's daily aggregates (per day, salesperson and trigger kind) and each month's totals."""
+
+    def count(self, event: FunnelEvent) -> bool:
+        """Add the event to its day and month at once; False (nothing added) when its once_key was counted."""
+        ...
+
+    def days(self, first: date, last: date) -> list[FunnelRow]:
+        """The day rows from `first` to `last`, both included, read by key (never a scan)."""
+        ...
+
+    def month_totals(self, month: str) -> dict[str, int]:
+        """Every counter's account-wide total of a month ("YYYY-MM"), in one read."""
+        ...
 
 
 class FollowUpRecords(Protocol):

@@ -1,0 +1,82 @@
+"""The sales funnel in DynamoDB (FunnelTable). Each count is one TransactWriteItems of three writes:
+- a once marker (`once#<once_key>`), put only where absent, so a replayed webhook or queue record counts nothing
+  (it expires after ONCE_TTL_SECONDS, long after any redrive);
+- an ADD on the day item (pk `day#YYYY-MM-DD`, sk `<salesperson_id>#<trigger>`), one attribute per counter;
+- an ADD on the month's total item (pk `month#YYYY-MM`, sk `total`).
+The report reads the day items one Query per day (pk), a bounded range: never a scan."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sales_assistant import timing
+from sales_assistant.adapters.aws import all_items, dynamodb_client, dynamodb_table, plain
+from sales_assistant.models.funnel import FunnelEvent, FunnelRow
+
+ONCE_TTL_SECONDS = 400 * 86400  # a lead counted once stays counted for more than a year of reports
+KEYS = ("pk", "sk")
+
+
+class DynamoFunnelCounts:
+    """ports.storage.FunnelCounts on DynamoDB."""
+
+    def __init__(self, table_name: str) -> None:
+        self._table_name = table_name
+
+    def count(self, event: FunnelEvent) -> bool:
+        adding = {
+            "UpdateExpression": "ADD #counter :amount",
+            "ExpressionAttributeNames": {"#counter": event.name},
+            "ExpressionAttributeValues": {":amount": {"N": str(event.amount)}},
+        }
+        day_key = {"pk": {"S": f"day#{event.day.isoformat()}"}, "sk": {"S": f"{event.salesperson_id}#{event.trigger}"}}
+        month_key = {"pk": {"S": f"month#{event.day.isoformat()[:7]}"}, "sk": {"S": "total"}}
+        marker = {
+            "pk": {"S": f"once#{event.once_key}"},
+            "sk": {"S": "once"},
+            "expires_at": {"N": str(int(timing.now()) + ONCE_TTL_SECONDS)},
+        }
+        items = [
+            {"Put": {"TableName": self._table_name, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Update": {"TableName": self._table_name, "Key": day_key, **adding}},
+            {"Update": {"TableName": self._table_name, "Key": month_key, **adding}},
+        ]
+        try:
+            dynamodb_client().transact_write_items(TransactItems=items)
+        except Exception as error:
+            reasons = getattr(error, "response", {}).get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    def days(self, first: date, last: date) -> list[FunnelRow]:
+        rows: list[FunnelRow] = []
+        day = first
+        while day <= last:
+            rows.extend(self._day(day))
+            day += timedelta(days=1)
+        return rows
+
+    def month_totals(self, month: str) -> dict[str, int]:
+        item = dynamodb_table(self._table_name).get_item(Key={"pk": f"month#{month}", "sk": "total"}).get("Item")
+        return _counters(item or {})
+
+    def _day(self, day: date) -> list[FunnelRow]:
+        """One Query: a day holds one item per salesperson and trigger kind."""
+        items = all_items(
+            dynamodb_table(self._table_name).query,
+            KeyConditionExpression="pk = :day",
+            ExpressionAttributeValues={":day": f"day#{day.isoformat()}"},
+        )
+        return [_row(day, item) for item in items]
+
+
+def _row(day: date, item: dict[str, Any]) -> FunnelRow:
+    salesperson, _, trigger = str(item["sk"]).partition("#")
+    return FunnelRow(day=day, salesperson_id=int(salesperson), trigger=trigger, counters=_counters(item))
+
+
+def _counters(item: dict[str, Any]) -> dict[str, int]:
+    return {name: int(value) for name, value in plain(item).items() if name not in KEYS}
