@@ -167,3 +167,136 @@ CREATE TABLE IF NOT EXISTS n8n_seen_requests (
     seen_until timestamptz NOT NULL
 );
 ALTER TABLE n8n_seen_requests ENABLE ROW LEVEL SECURITY;
+
+-- ---------------------------------------------------------------------- the playbook
+-- What the assistant knows of the business and how it sells, edited by the sales team (Supabase's table
+-- editor, or scripts/playbook.py's CSV export/import); the reply and first-message workflows read it at every
+-- message, so a change is live at the next one. Every row has a readable id (e.g. 'faq-prazo-entrega': the
+-- assistant names the entries it used by it) and an area: the lead's area (Kommo's area field, e.g. 'Auto';
+-- case and accents ignored), or '' for every area.
+--
+--   playbook_company         who the assistant speaks for: one row per area, or '' (an area's row wins)
+--   playbook_offers          what the assistant may state of prices and conditions, between valid_from and
+--                            valid_to (either empty: no bound; dates in the database's time zone)
+--   playbook_faq             questions and their approved answers
+--   playbook_qualification   the questions to ask, each with the lead field (a QUALIFICATION_FIELDS name)
+--                            that set_fields writes with the answer
+--   playbook_objections      a client's objections and the approved answers
+--   playbook_handover_topics topics the assistant always hands over to a salesperson (legal, complaints, ...)
+CREATE EXTENSION IF NOT EXISTS unaccent;
+
+CREATE TABLE IF NOT EXISTS playbook_company (
+    id              text PRIMARY KEY,
+    area            text NOT NULL DEFAULT '',
+    name            text NOT NULL DEFAULT '',
+    sells           text NOT NULL DEFAULT '',               -- what the company sells, in a sentence
+    address_clients text NOT NULL DEFAULT '',               -- e.g. 'pelo primeiro nome, de você'
+    tone            text NOT NULL DEFAULT '',
+    words_to_avoid  text[] NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS playbook_company_area ON playbook_company (area);
+
+CREATE TABLE IF NOT EXISTS playbook_offers (
+    id                    text PRIMARY KEY,
+    area                  text NOT NULL DEFAULT '',
+    name                  text NOT NULL,
+    description           text NOT NULL DEFAULT '',
+    prices_and_conditions text NOT NULL DEFAULT '',         -- the only prices and conditions it may state
+    valid_from            date,
+    valid_to              date
+);
+
+CREATE TABLE IF NOT EXISTS playbook_faq (
+    id       text PRIMARY KEY,
+    area     text NOT NULL DEFAULT '',
+    question text NOT NULL,
+    answer   text NOT NULL,
+    tags     text[] NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE IF NOT EXISTS playbook_qualification (
+    id         text PRIMARY KEY,
+    area       text NOT NULL DEFAULT '',
+    question   text NOT NULL,
+    field_name text NOT NULL DEFAULT ''                     -- a QUALIFICATION_FIELDS name ('' : asked, not written)
+);
+
+CREATE TABLE IF NOT EXISTS playbook_objections (
+    id        text PRIMARY KEY,
+    area      text NOT NULL DEFAULT '',
+    objection text NOT NULL,
+    answer    text NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS playbook_handover_topics (
+    id       text PRIMARY KEY,
+    area     text NOT NULL DEFAULT '',
+    topic    text NOT NULL,
+    keywords text[] NOT NULL DEFAULT '{}'
+);
+
+ALTER TABLE playbook_company ENABLE ROW LEVEL SECURITY;
+ALTER TABLE playbook_offers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE playbook_faq ENABLE ROW LEVEL SECURITY;
+ALTER TABLE playbook_qualification ENABLE ROW LEVEL SECURITY;
+ALTER TABLE playbook_objections ENABLE ROW LEVEL SECURITY;
+ALTER TABLE playbook_handover_topics ENABLE ROW LEVEL SECURITY;
+
+-- A text lower-cased and without accents: 'Consórcio' and 'consorcio' are one word to the playbook.
+CREATE OR REPLACE FUNCTION playbook_fold(p_text text) RETURNS text
+LANGUAGE sql STABLE AS $$ SELECT lower(unaccent(coalesce(p_text, ''))) $$;
+
+-- Whether a row of area p_row_area is for a lead of area p_area (its own area's rows, and those of every area).
+CREATE OR REPLACE FUNCTION playbook_in_area(p_row_area text, p_area text) RETURNS boolean
+LANGUAGE sql STABLE AS $$ SELECT p_row_area = '' OR playbook_fold(p_row_area) = playbook_fold(p_area) $$;
+
+-- The FAQ entries, the offers valid today and the objections of the lead's area (and of every area) that
+-- match the words of p_query (any of them; Portuguese stems, accents ignored: 'prazos' finds 'prazo'), best
+-- first. The workflows' search_playbook tool calls it; the assistant names the ids it used.
+CREATE OR REPLACE FUNCTION search_playbook(p_area text, p_query text, p_limit int DEFAULT 5)
+RETURNS TABLE (id text, kind text, title text, body text, rank real)
+LANGUAGE sql STABLE AS $$
+    WITH wanted AS (  -- any of the query's stems: 'prazo | entreg'
+        SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS query
+        FROM unnest(to_tsvector('portuguese', playbook_fold(p_query)))
+    ), entries AS (
+        SELECT f.id, 'faq' AS kind, f.question AS title, f.answer AS body, f.area,
+               array_to_string(f.tags, ' ') AS keywords
+        FROM playbook_faq f
+        UNION ALL
+        SELECT o.id, 'offer', o.name, concat_ws(E'\n', nullif(o.description, ''), nullif(o.prices_and_conditions, '')),
+               o.area, ''
+        FROM playbook_offers o
+        WHERE (o.valid_from IS NULL OR o.valid_from <= current_date)
+          AND (o.valid_to IS NULL OR o.valid_to >= current_date)
+        UNION ALL
+        SELECT b.id, 'objection', b.objection, b.answer, b.area, ''
+        FROM playbook_objections b
+    ), documents AS (
+        SELECT e.*, setweight(to_tsvector('portuguese', playbook_fold(e.title || ' ' || e.keywords)), 'A')
+                    || setweight(to_tsvector('portuguese', playbook_fold(e.body)), 'B') AS document
+        FROM entries e
+        WHERE playbook_in_area(e.area, p_area)
+    )
+    SELECT d.id, d.kind, d.title, d.body, ts_rank(d.document, wanted.query) AS rank
+    FROM documents d, wanted
+    WHERE d.document @@ wanted.query
+    ORDER BY rank DESC, d.id
+    LIMIT least(greatest(coalesce(p_limit, 5), 1), 20)
+$$;
+
+-- What the workflows put in the agent's instructions for a lead of area p_area: the company (the area's row,
+-- or else the one of every area), the qualification questions and the hand-over topics, as one JSON object.
+CREATE OR REPLACE FUNCTION playbook_for_area(p_area text) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object(
+        'company', (SELECT row_to_json(c) FROM (
+            SELECT id, name, sells, address_clients, tone, words_to_avoid FROM playbook_company
+            WHERE playbook_in_area(area, p_area) ORDER BY area = '', id LIMIT 1) c),
+        'qualification', (SELECT coalesce(json_agg(json_build_object(
+            'id', id, 'question', question, 'field_name', field_name) ORDER BY area = '', id), '[]'::json)
+            FROM playbook_qualification WHERE playbook_in_area(area, p_area)),
+        'handover_topics', (SELECT coalesce(json_agg(json_build_object(
+            'id', id, 'topic', topic, 'keywords', keywords) ORDER BY id), '[]'::json)
+            FROM playbook_handover_topics WHERE playbook_in_area(area, p_area)))
+$$;
