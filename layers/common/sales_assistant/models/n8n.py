@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from sales_assistant.models import Model
 from sales_assistant.models.kommo import KommoContact, KommoLead
@@ -22,6 +32,7 @@ MAX_TEXT = 1000  # an action's reason, a template parameter: what a salesperson'
 MAX_TEMPLATE_PARAMS = 20
 MAX_FIELDS = 20  # a set_fields action's fields, a multiselect value's items
 MAX_TAGS, MAX_TAG = 5, 50  # an add_tags action's tags, and each one's length
+MAX_TOKENS = 10_000_000  # an answer's tokens of one kind: far above any chat model's context
 
 
 class _Model(Model):
@@ -169,14 +180,35 @@ class Action(_Model):
         return ", ".join(f"{key}: {value}" for key, value in extra.items()) or "sem detalhes"
 
 
+class Usage(_Model):
+    """What the chat model used to write the answer, as its provider reported it (the cost counters price it)."""
+
+    model: str = Field(min_length=1, max_length=200, description="the chat model's name, e.g. gpt-4.1-mini")
+    input_tokens: int = Field(ge=0, le=MAX_TOKENS)
+    output_tokens: int = Field(ge=0, le=MAX_TOKENS)
+
+
 class N8nResponse(Model):
-    """What n8n answers: a reply text, or a template when the 24-hour window is closed, and actions."""
+    """What n8n answers: a reply text, or a template when the 24-hour window is closed, and actions; `usage`
+    (optional) says what the chat model used for it."""
 
     model_config = ConfigDict(extra="ignore")
 
     reply: str | None = Field(None, max_length=4096)
     template: TemplateReply | None = None
     actions: list[Action] = Field([], max_length=MAX_ACTIONS, description="each one is a Kommo call or more")
+    usage: Usage | None = Field(
+        None, description="the chat model's tokens for this answer; one that does not fit is dropped, not the answer"
+    )
+
+    @field_validator("usage", mode="wrap")
+    @classmethod
+    def _usage_or_none(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Usage | None:
+        """A usage block that does not fit costs the answer nothing: it is dropped (its cost goes uncounted)."""
+        try:
+            return handler(value)  # type: ignore[no-any-return]
+        except ValidationError:
+            return None
 
     @model_validator(mode="after")
     def _says_something(self) -> N8nResponse:
