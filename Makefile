@@ -19,7 +19,7 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt
 run: $(STAMP)  # the service on 127.0.0.1:3000; settings from CONFIG=config/<stage>.toml (else config/local.toml if it exists), environment variables win
 	$(BIN)/python -m local.run
 
-demo: $(STAMP)  # with `make run` running in another terminal: the four scenarios, as the client sees them
+demo: $(STAMP)  # with `make run` running in another terminal: five scenarios (the four flows and a follow-up), as the client sees them
 	$(BIN)/python -m local.demo
 
 events: $(STAMP)  # events/*.json for `sam local invoke -e`, dated now, and events/env.json for --env-vars from CONFIG (events/README.md)

@@ -9,6 +9,7 @@ from typing import Any
 from local.kommo_seed import (
     ACCOUNT_ID,
     AREA_FIELD_ID,
+    CREDIT_FIELD_ID,
     PIPELINE_ID,
     SUBDOMAIN,
     TEMPLATE_NAME_FIELD_ID,
@@ -45,6 +46,14 @@ LOCAL_PARAMETERS = {
 }
 """The template parameters of the local run and the tests; `make run` puts a configuration file and the
 environment over them (local/deployment_config.py)."""
+LOCAL_RUN_PARAMETERS = {
+    **LOCAL_PARAMETERS,
+    "QualificationFields": json.dumps({"valor_credito": CREDIT_FIELD_ID}),
+    "FollowUpOffsets": json.dumps({"default": ["20s", "1d", "3d"]}),
+}
+"""`make run`'s own, over LOCAL_PARAMETERS: n8n may fill the lead's credit value, and the first follow-up is due
+20 s after an unanswered assistant message (`make demo` shows both; follow-ups go out when the sweep runs:
+`POST /_local/schedules/ProactiveTriggerFunction`)."""
 EXAMPLE_SETTINGS = {
     "STAGE": "local",
     "KOMMO_SUBDOMAIN": "vendasdemo",

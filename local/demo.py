@@ -1,8 +1,8 @@
-"""The demo: `python -m local.demo` (the README's `make demo`) drives a running `make run` through the four
+"""The demo: `python -m local.demo` (the README's `make demo`) drives a running `make run` through five
 scenarios, Kommo's side played by the sandbox (a lead arrives, the client writes in the chat, the salesperson
 gives the bot commands in notes on the lead: the sandbox posts Kommo's webhooks to the service), and prints
 each conversation as the client and the salesperson see it, with the notes and tasks on the lead. Exit status 0
-when all four succeed.
+when all five succeed.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from typing import Any
 import requests
 
 from local.defaults import LOCAL_SECRETS
-from local.kommo_seed import SALESPEOPLE
+from local.kommo_seed import CREDIT_FIELD_ID, SALESPEOPLE
 
 SALESPERSON_ID, SALESPERSON_NAME, _ = SALESPEOPLE[0]
 MEETING_TASK_TYPE = 2
 QUIET_SECONDS = 8  # longer than the quiet window plus a flush: time enough for an answer that must not come
 ANSWER_SECONDS = 45
+FOLLOW_UP_SECONDS = 90  # the ladder's 20 s, then the sweep, the queue and n8n
 
 
 class ScenarioFailed(Exception):
@@ -40,7 +41,7 @@ class Demo:
     contact_id: int = 0
     shown: dict[str, int] = field(default_factory=lambda: {"chat": 0, "notes": 0, "tasks": 0})
 
-    # ------------------------------------------------------------------ the four scenarios
+    # ------------------------------------------------------------------ the scenarios
     def proactive(self) -> None:
         """A lead fills the site's form: the salesperson's assistant writes first and notes it."""
         self._api("POST", "/vendors/sync")  # the schedule's job: the salespeople are known
@@ -52,9 +53,22 @@ class Demo:
         self._wait_for_assistant("the first message")
 
     def reactive(self) -> None:
-        """The client answers: the assistant replies through Kommo and notes the exchange."""
+        """The client answers: the assistant replies through Kommo, notes the exchange and fills the lead's
+        qualification field from what the client said (the credit value)."""
         self._client_writes("Oi! Quanto fica a parcela de uma carta de crédito de 80 mil?")
         self._wait_for_assistant("the reply")
+        self._wait(lambda: self._lead_field(CREDIT_FIELD_ID) == "80000", "the credit value on the lead")
+
+    def follow_up(self) -> None:
+        """The client goes quiet after the assistant's answer: the first follow-up is due 20 s later (the local
+        run's short ladder), and the sweep sends it in the salesperson's hours."""
+        count = self._assistant_lines()
+
+        def followed_up() -> bool:
+            self._api("POST", "/_local/schedules/ProactiveTriggerFunction")  # the schedule's job, on demand
+            return self._assistant_lines() > count
+
+        self._wait(followed_up, "a follow-up", seconds=FOLLOW_UP_SECONDS, every=5)
 
     def scheduling(self) -> None:
         """The client asks for a meeting: a slot is booked, the client gets the confirmation, the salesperson
@@ -100,12 +114,17 @@ class Demo:
         response = requests.get(f"{self.kommo}/_sandbox/leads/{self.lead_id}", timeout=5)
         return response.json() if response.status_code == 200 else {"chat": [], "notes": [], "tasks": []}
 
-    def _wait(self, done: Callable[[], bool], what: str, seconds: float = ANSWER_SECONDS) -> None:
+    def _lead_field(self, field_id: int) -> str | None:
+        lead = self._kommo_api(f"/api/v4/leads/{self.lead_id}")
+        values = [f["values"][0]["value"] for f in lead.get("custom_fields_values") or [] if f["field_id"] == field_id]
+        return str(values[0]) if values else None
+
+    def _wait(self, done: Callable[[], bool], what: str, seconds: float = ANSWER_SECONDS, every: float = 0.5) -> None:
         deadline = time.monotonic() + seconds
         while not done():
             if time.monotonic() > deadline:
                 raise ScenarioFailed(f"no {what} within {seconds:.0f} s")
-            time.sleep(0.5)
+            time.sleep(every)
 
     def print_new(self) -> None:
         """What appeared on the lead since the last call: chat lines, notes and tasks."""
@@ -125,6 +144,12 @@ class Demo:
         response.raise_for_status()
         return dict(response.json())
 
+    def _kommo_api(self, path: str) -> dict[str, Any]:
+        headers = {"authorization": f"Bearer {LOCAL_SECRETS['KOMMO_LONG_LIVED_TOKEN']}"}
+        response = requests.get(f"{self.kommo}{path}", headers=headers, timeout=30)
+        response.raise_for_status()
+        return dict(response.json())
+
     def _kommo(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = requests.request(method, f"{self.kommo}{path}", json=body, timeout=30)
         if response.status_code >= 300 or response.json().get("webhook_status") != 200:
@@ -134,14 +159,15 @@ class Demo:
 
 SCENARIOS = [
     ("1. Proactive: a lead fills the form, the assistant writes first", Demo.proactive),
-    ("2. Reactive: the client writes, the assistant answers", Demo.reactive),
-    ("3. Scheduling: the client asks for a meeting, it is booked and confirmed", Demo.scheduling),
-    ("4. Human takeover: /assumir in a note silences the bot, /liberar gives the chat back", Demo.takeover),
+    ("2. Reactive: the client writes, the assistant answers and fills the lead's credit value", Demo.reactive),
+    ("3. Follow-up: the client goes quiet, the assistant follows up (20 s in the local run)", Demo.follow_up),
+    ("4. Scheduling: the client asks for a meeting, it is booked and confirmed", Demo.scheduling),
+    ("5. Human takeover: /assumir in a note silences the bot, /liberar gives the chat back", Demo.takeover),
 ]
 
 
 def run_demo(service: str, kommo: str, say: Callable[[str], None] = print) -> list[str]:
-    """Run the four scenarios in order on one new lead; the names of those that failed."""
+    """Run the scenarios in order on one new lead; the names of those that failed."""
     demo = Demo(service.rstrip("/"), kommo.rstrip("/"), say)
     failed = []
     for title, scenario in SCENARIOS:

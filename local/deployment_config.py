@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from local.defaults import EXAMPLE_SETTINGS, LOCAL_PARAMETERS, PSEUDO_PARAMETERS, SANDBOX_ACCOUNT
+from local.defaults import EXAMPLE_SETTINGS, LOCAL_RUN_PARAMETERS, PSEUDO_PARAMETERS, SANDBOX_ACCOUNT
 from local.stack import ROOT, Stack, load_template, parameter_defaults
 
 if TYPE_CHECKING:
@@ -171,12 +171,12 @@ def load_deployment(path: Path) -> Deployment:
 
 
 def local_run_deployment(path: Path | None, environ: Mapping[str, str], *, kommo_sandbox: bool) -> Deployment:
-    """What `make run` gives the functions: the embedded defaults (LOCAL_PARAMETERS), the configuration file
+    """What `make run` gives the functions: the embedded defaults (LOCAL_RUN_PARAMETERS), the configuration file
     over them and the environment variables over both (`KOMMO_SALESBOT_ID=555 make run`), on the local stage.
     With the Kommo sandbox, the account is the sandbox's (subdomain, account id, webhook) whatever the file
     says: its webhooks would be refused otherwise. Validated by `Settings` on the local stage."""
     template = load_template()
-    layers = [("the local run's defaults", {**parameter_defaults(template), **LOCAL_PARAMETERS})]
+    layers = [("the local run's defaults", {**parameter_defaults(template), **LOCAL_RUN_PARAMETERS})]
     if path is not None:
         layers.append((_shown(path), read_parameters(path, template)))
     for variable, parameter in variable_parameters(template).items():

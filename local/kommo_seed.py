@@ -19,6 +19,7 @@ AREA_FIELD_ID = 512345
 AREAS = ("Auto", "Imóveis", "Serviços")  # the area field's values
 REPLY_FIELD_ID = 900001
 TEMPLATE_NAME_FIELD_ID = 900002  # a template Salesbot's variable {{nome}}
+CREDIT_FIELD_ID = 900003  # "Valor do crédito": the qualification field the local run lets n8n fill
 PIPELINE_ID = 7654321
 FIRST_STATUS_ID = 61234567
 ASSISTANT_STATUS_ID = 61234568  # the status n8n's move_status may set (ASSISTANT_STATUS_IDS)
@@ -139,13 +140,14 @@ def seed_webhooks() -> list[dict[str, Any]]:
 
 
 def seed_lead_fields() -> list[dict[str, Any]]:
-    """The lead custom fields as GET /api/v4/leads/custom_fields lists them: the area list, and the two fields
-    `make setup` creates (the reply and the template variable `nome`)."""
+    """The lead custom fields as GET /api/v4/leads/custom_fields lists them: the area list, the two fields
+    `make setup` creates (the reply and the template variable `nome`) and a qualification field."""
     area_values = [{"id": 7001 + index, "value": area, "sort": index} for index, area in enumerate(AREAS)]
     return [
         lead_field(AREA_FIELD_ID, "Área", "select", None, area_values),
         lead_field(REPLY_FIELD_ID, "Resposta do assistente", "textarea", "ASSISTENTE_RESPOSTA"),
         lead_field(TEMPLATE_NAME_FIELD_ID, "Modelo WhatsApp: nome", "text", "ASSISTENTE_MODELO_NOME"),
+        lead_field(CREDIT_FIELD_ID, "Valor do crédito", "numeric", None),
     ]
 
 

@@ -31,6 +31,7 @@ from local.loopback import LoopbackServer, ServedOnLoopback
 from sales_assistant.adapters.n8n_signature import SIGNATURE_HEADER, sign_answer, sign_request
 
 HUMAN = re.compile(r"\b(humano|atendente|pessoa|consultor)\b", re.IGNORECASE)
+AMOUNT = re.compile(r"(?P<number>\d+(?:,\d+)?)\s*(?P<thousands>mil)\b|R\$\s*(?P<reais>\d{1,3}(?:\.\d{3})+|\d+)", re.I)
 MEETING = re.compile(r"\b(agendar|agenda|reuni[aã]o|hor[aá]rio|visita)\b", re.IGNORECASE)
 MAX_AGE_SECONDS = 300  # as n8n/src/verify-signature.js
 MAX_SKEW_SECONDS = 30
@@ -138,7 +139,34 @@ TRIGGER_PHRASES = {
 
 
 def answer(request: dict[str, Any]) -> dict[str, Any]:
-    """The stand-in's deterministic answer to a contract request."""
+    """The stand-in's deterministic answer to a contract request; a reply also fills the qualification fields
+    the client's messages state (a `set_fields` action beside the answer's others)."""
+    answered = _answer(request)
+    texts = " ".join(message.get("text", "") for message in request.get("messages") or [])
+    stated = qualification_stated(request.get("qualification") or [], texts)
+    if stated and request.get("kind") == "reply":
+        answered["actions"] = [*answered.get("actions", []), {"type": "set_fields", "fields": stated}]
+    return answered
+
+
+def qualification_stated(fields: list[dict[str, Any]], texts: str) -> dict[str, Any]:
+    """What the client's messages say of the fields n8n may fill: an amount in reais ("80 mil", "R$ 80.000")
+    for a numeric field, an allowed value named in the text for a list field."""
+    stated: dict[str, Any] = {}
+    amount = AMOUNT.search(texts)
+    for field_ in fields:
+        if field_["type"] == "numeric" and amount:
+            if amount["thousands"]:
+                stated[field_["name"]] = round(float(amount["number"].replace(",", ".")) * 1000)
+            else:
+                stated[field_["name"]] = int(amount["reais"].replace(".", ""))
+        elif field_["type"] == "select":
+            named = [value for value in field_.get("values", []) if value.lower() in texts.lower()]
+            stated.update({field_["name"]: named[0]} if named else {})
+    return stated
+
+
+def _answer(request: dict[str, Any]) -> dict[str, Any]:
     messages = request.get("messages") or []
     texts = " ".join(message.get("text", "") for message in messages)
     first_name = (request.get("contact", {}).get("name") or "").split(" ")[0] or "tudo bem"

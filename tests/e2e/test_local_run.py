@@ -149,7 +149,7 @@ def test_a_curled_client_message_is_answered_through_the_kommo_sandbox(local_run
     assert run["body"] == [{"bot_id": 101, "entity_id": 27754599, "entity_type": 2}]
 
 
-def test_make_demo_tells_all_four_scenarios_and_the_sandbox_page_shows_what_the_client_saw(
+def test_make_demo_tells_all_five_scenarios_and_the_sandbox_page_shows_what_the_client_saw(
     local_run: dict[str, int],
 ) -> None:
     from local.demo import run_demo
@@ -161,7 +161,9 @@ def test_make_demo_tells_all_four_scenarios_and_the_sandbox_page_shows_what_the_
     assert failed == [], "\n".join(printed)
     [lead] = [view for view in get(f"{kommo}/_sandbox/leads") if view["client"] == "Patrícia Gomes"]
     said_by_assistant = [line["text"] for line in lead["chat"] if line["from"] == "assistant"]
-    assert len(said_by_assistant) == 5  # first message, reply, reply and confirmation, the reply after /liberar
+    # first message, reply, follow-up, reply and confirmation, the reply after /liberar
+    assert len(said_by_assistant) == 6
+    assert "ficou alguma dúvida" in said_by_assistant[2]
     with urllib.request.urlopen(f"{kommo}/_sandbox/", timeout=5) as response:  # noqa: S310
         page = response.read().decode()
     assert "O que o cliente vê" in page
