@@ -188,7 +188,8 @@ def lead_changes(fakes: Fakes) -> LeadChanges:
     return LeadChanges(fakes.kommo, fakes.echoes, fakes.conversations, fakes.clock)
 
 
-def delivery(fakes: Fakes) -> Delivery:
+def delivery(fakes: Fakes, template_fields: dict[str, int] | None = None) -> Delivery:
+    """The shared delivery path; templates fill `template_fields` (default: only `nome`, TEMPLATE_NAME_FIELD)."""
     return Delivery(
         kommo=fakes.kommo,
         echoes=fakes.echoes,
@@ -199,7 +200,7 @@ def delivery(fakes: Fakes) -> Delivery:
             salesbot_id=SALESBOT,
             reply_field_id=REPLY_FIELD,
             template_salesbot_id=TEMPLATE_SALESBOT,
-            template_fields={"nome": TEMPLATE_NAME_FIELD},
+            template_fields=template_fields or {"nome": TEMPLATE_NAME_FIELD},
         ),
         switches=fakes.switches,
         clock=fakes.clock,

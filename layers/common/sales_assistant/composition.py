@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # every service and adapter is imported by the factory that b
     from sales_assistant.services.health import HealthCanary
     from sales_assistant.services.leases import ConversationDoor
     from sales_assistant.services.messages import MessagesToClients
+    from sales_assistant.services.no_show import NoShows
     from sales_assistant.services.ports.storage import FunnelCounts, Once, Triggers
     from sales_assistant.services.proactive import ProactiveOutreach
     from sales_assistant.services.routing import SalespersonRouter
@@ -57,6 +58,31 @@ def takeover_service(settings: Settings) -> TakeoverService:
         auto_resume_hours=settings.auto_resume_hours,
         pause_on_manual_reply=settings.auto_pause_on_human_reply,
         follow_ups=follow_up_ladders(settings),
+        no_shows=partial(no_shows, settings) if settings.appointments_table else None,
+    )
+
+
+@cache
+def no_shows(settings: Settings) -> NoShows:
+    """`/faltou`: a missed meeting marked on the agenda, the client offered new slots of the same salesperson."""
+    from sales_assistant.adapters.agenda import DynamoAgenda
+    from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.services.no_show import NoShows
+
+    return NoShows(
+        agenda=DynamoAgenda(settings.appointments_table),
+        scheduling=scheduling_service(settings),
+        salespeople=salespeople(settings),
+        kommo=kommo_client(settings),
+        consent=consent_service(settings),
+        takeover=takeover_service(settings),
+        conversations=conversation_repository(settings),
+        door=conversation_door(settings),
+        delivery=delivery(settings),
+        notes=lead_notes(settings),
+        once=once_per_key(settings),
+        texts=settings.texts,
+        template=settings.no_show_template,
     )
 
 
@@ -595,6 +621,7 @@ def reset() -> None:
     for factory in (
         health_canary,
         messages_to_clients,
+        no_shows,
         scheduling_service,
         appointment_followups,
         follow_up_messages,

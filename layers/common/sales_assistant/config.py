@@ -345,6 +345,7 @@ class SchedulingSettings(SettingsGroup):
     lead_appointments_max: int = Field(1, alias="LEAD_APPOINTMENTS_MAX", ge=1, le=20)
     appointment_confirmation_template: str = Field("", alias="APPOINTMENT_CONFIRMATION_TEMPLATE", max_length=128)
     appointment_reminder_template: str = Field("", alias="APPOINTMENT_REMINDER_TEMPLATE", max_length=128)
+    no_show_template: str = Field("", alias="NO_SHOW_TEMPLATE", max_length=128)
 
     @property
     def reminder_offsets(self) -> tuple[int, ...]:

@@ -29,7 +29,9 @@ class Texts(Model):
     note_already_active: str = "O bot já estava ativo para este contato: nada foi alterado."
     note_auto_resumed: str = "Bot reativado automaticamente após {hours} h sem atividade humana."
     note_status: str = "Status do bot para o contato {contact}: {status}."
-    note_unknown_command: str = "Comando não reconhecido: {command}. Use /assumir, /liberar ou /status, com ou sem id."
+    note_unknown_command: str = (
+        "Comando não reconhecido: {command}. Use /assumir, /liberar, /status ou /faltou, com ou sem id."
+    )
     note_unknown_id: str = "Não encontrei lead nem contato com o id {id}. Nada foi alterado."
     how_command_pause: str = "comando /assumir"
     how_command_resume: str = "comando /liberar"
@@ -146,6 +148,37 @@ class Texts(Model):
         "A reunião de {data} às {hora} está marcada, mas a janela de 24 h do WhatsApp está fechada e não há modelo"
         " configurado: confirme com o cliente."
     )
+    no_show_offer: str = (
+        "Oi, {nome}! Sentimos sua falta na reunião de {data} às {hora} com {vendedor}. Quer remarcar?"
+        " Tenho estes horários:\n{horarios}\nÉ só responder com o melhor para você. 📅"
+    )
+    note_no_show_offered: str = (
+        "❌ Falta registrada por {who}: reunião de {data} às {hora} com {vendedor}.\n"
+        "O assistente ofereceu novos horários ao cliente:\n{horarios}"
+    )
+    note_no_show_template: str = (
+        "❌ Falta registrada por {who}: reunião de {data} às {hora} com {vendedor}.\n"
+        'A janela de 24 h do WhatsApp está fechada: o assistente enviou o modelo "{modelo}" para remarcar.'
+    )
+    note_no_show_not_offered: str = (
+        "❌ Falta registrada por {who}: reunião de {data} às {hora} com {vendedor}.\n"
+        "O assistente não ofereceu novos horários: {motivo}. Fale com o cliente."
+    )
+    note_no_show_already: str = (
+        "A falta na reunião de {data} às {hora} já estava registrada: nada foi enviado ao cliente de novo."
+    )
+    note_no_show_none: str = "Não encontrei reunião já iniciada deste lead para marcar como falta. Nada foi alterado."
+    no_show_reason_opted_out: str = "o cliente pediu para não receber mensagens do assistente"
+    no_show_reason_salesperson_has_chat: str = "um vendedor assumiu a conversa"
+    no_show_reason_no_slots: str = "não há horários livres na agenda nos próximos dias"
+    no_show_reason_window_closed: str = (
+        "a janela de 24 h do WhatsApp está fechada e não há modelo configurado (NO_SHOW_TEMPLATE)"
+    )
+    no_show_reason_template_not_configured: str = (
+        'o modelo "{modelo}" não pode ser enviado (sem Salesbot de modelo ou sem campo para nome, data e hora)'
+    )
+    no_show_reason_stopped: str = "as mensagens do assistente estão suspensas"
+    no_show_reason_no_contact: str = "o lead não tem contato"
     task_template_needed: str = 'A janela de 24 h do WhatsApp está fechada: envie o modelo "{template}" ao cliente.'
     note_message_missed: str = (
         "Uma mensagem do cliente de {when} (horário de Brasília) está no Kommo, mas não chegou ao assistente:"

@@ -1,4 +1,5 @@
-"""Salesperson chat commands: /assumir, /liberar and /status, with or without an id."""
+"""Salesperson commands (in a lead's chat or in a note on it): /assumir, /liberar, /status and /faltou, with or
+without an id, and what the id names."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-KNOWN_COMMANDS = ("assumir", "liberar", "status")
+from sales_assistant.errors import NotFound
+from sales_assistant.services.ports.kommo import KommoLeads
+
+KNOWN_COMMANDS = ("assumir", "liberar", "status", "faltou")
 _COMMAND = re.compile(r"^/(\S*)\s*(.*)$", re.DOTALL)
 
 
@@ -39,6 +43,27 @@ def parse_command(text: str) -> Command | None:
     if argument.isdigit() and len(argument) <= 18:
         return Command(name, target=int(argument))
     return Command(name, bad_target=argument[:40])
+
+
+def resolve_target(
+    kommo: KommoLeads, target: int | None, contact: int | None, chat_lead: int | None
+) -> tuple[int, int | None] | None:
+    """(contact, lead) of a command's id: a lead id resolves to its main contact, else a contact id (with the lead
+    the command was given on); None when neither exists. Without id: the chat's contact (a note's command names
+    its lead)."""
+    if target is None:
+        return None if contact is None else (contact, chat_lead)
+    try:
+        lead = kommo.lead(target)
+    except NotFound:
+        lead = None
+    if lead is not None and lead.main_contact_id is not None:
+        return lead.main_contact_id, lead.id
+    try:
+        kommo.contact(target)
+    except NotFound:
+        return None
+    return target, chat_lead
 
 
 def _without_accents(text: str) -> str:

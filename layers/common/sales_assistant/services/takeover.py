@@ -7,17 +7,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 from sales_assistant import timing
-from sales_assistant.errors import NotFound
 from sales_assistant.models.bot_state import RECENT_CHANGES, BotState, BotStatus, ChangeReason
 from sales_assistant.models.kommo_webhook import ChatMessage, LeadNote
 from sales_assistant.observability import count, logger
-from sales_assistant.services.commands import Command, parse_command
+from sales_assistant.services.commands import Command, parse_command, resolve_target
 from sales_assistant.services.ports.flows import FollowUpLadder
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
 from sales_assistant.services.ports.storage import BotStates, StateConflict
 from sales_assistant.texts import Texts
+
+if TYPE_CHECKING:  # built on the first /faltou only: a cold start does not load the scheduling services
+    from sales_assistant.services.no_show import NoShows
 
 MAX_WRITE_ATTEMPTS = 5
 CHANGED, REPEATED, UNCHANGED = "changed", "repeated", "unchanged"
@@ -56,9 +59,11 @@ class TakeoverService:
         auto_resume_hours: float,
         pause_on_manual_reply: bool,
         follow_ups: FollowUpLadder,
+        no_shows: Callable[[], NoShows] | None = None,
         clock: Callable[[], float] = timing.now,
     ) -> None:
         self._follow_ups = follow_ups
+        self._no_shows = no_shows  # None: no scheduling here, /faltou is unknown
         self._states = states
         self._kommo = kommo
         self._notes = notes
@@ -164,17 +169,19 @@ class TakeoverService:
 
     def _command(self, command: Command, actor: Actor, key: str, lead: int | None, contact: int | None = None) -> str:
         """Apply a command given on a lead (in its chat, whose contact it is about without an id, or in a note)."""
-        if not command.known:
+        if not command.known or (command.name == "faltou" and self._no_shows is None):
             self._note_on(lead, key, "note_unknown_command", command=f"/{command.name}")
             return "unknown_command"
         if command.bad_target:
             self._note_on(lead, key, "note_unknown_id", id=command.bad_target)
             return "unknown_id"
-        target = self._resolve(command.target, contact, lead)
+        target = resolve_target(self._kommo, command.target, contact, lead)
         if target is None:
             self._note_on(lead, key, "note_unknown_id", id=command.target)
             return "unknown_id"
         contact_id, lead_id = target
+        if command.name == "faltou" and self._no_shows is not None:
+            return self._no_shows().mark(lead_id, actor.name, key)
         if command.name == "assumir":
             self.pause(contact_id, actor, ChangeReason.COMMAND, key, lead_id)
             return "paused"
@@ -206,23 +213,6 @@ class TakeoverService:
             return "still_paused"
         self.pause(message.contact_id, actor, ChangeReason.MANUAL_REPLY, message.id, chat_lead)
         return "paused"
-
-    def _resolve(self, target: int | None, contact: int | None, chat_lead: int | None) -> tuple[int, int | None] | None:
-        """(contact, lead for notes) of a command's id: a lead id resolves to its main contact, else a
-        contact id; None when neither exists. Without id: the chat's contact (a note's command names its lead)."""
-        if target is None:
-            return None if contact is None else (contact, chat_lead)
-        try:
-            lead = self._kommo.lead(target)
-        except NotFound:
-            lead = None
-        if lead is not None and lead.main_contact_id is not None:
-            return lead.main_contact_id, lead.id
-        try:
-            self._kommo.contact(target)
-        except NotFound:
-            return None
-        return target, chat_lead
 
     def _still_overdue_resumed(self, seen_resume_at: int, current: BotState) -> BotState | None:
         """Resumed, if this is still the pause the sweep saw overdue (not one renewed meanwhile)."""
