@@ -344,6 +344,69 @@ LEAD_APPOINTMENTS = """SELECT coalesce(json_agg(json_build_object('id', id, 'sta
 FROM agenda WHERE lead_id = $1 AND status <> 'cancelled' AND ends_at > now()"""
 
 
+# The playbook of the lead's area (n8n/supabase/schema.sql: playbook_for_area), read at every request so that
+# the sales team's edits are live at the next message; the area as a JSON value (n8n would split a text at commas).
+READ_PLAYBOOK = "SELECT playbook_for_area($1::jsonb->>'area') AS playbook"
+# The playbook entries of the lead's area (FAQ, offers valid today, objections) that match the agent's words,
+# best first; always one row, an empty list included.
+SEARCH_PLAYBOOK = """SELECT coalesce(json_agg(json_build_object('id', id, 'kind', kind, 'title', title, 'body', body)
+    ORDER BY rank DESC, id), '[]'::json) AS entries
+FROM search_playbook($1::jsonb->>'area', $1::jsonb->>'query', 5)"""
+
+
+def playbook(flow: Workflow, signed: str) -> str:
+    """`signed` -> Read playbook (the database failing: Database failed (503), which the service retries) ->
+    Playbook instructions (n8n/src/playbook-instructions.js). Returns that last node's name."""
+    respond(
+        flow,
+        "Database failed (503)",
+        (1320, -300),
+        "={{ { error: 'database_error', message: String(($json.error && $json.error.message) || $json.error "
+        "|| 'the database failed') } }}",
+        status=503,
+    )
+    postgres(
+        flow,
+        "Read playbook",
+        (1100, -100),
+        {
+            "operation": "executeQuery",
+            "query": READ_PLAYBOOK,
+            "options": {"queryReplacement": "={{ JSON.stringify({ area: $json.request.lead.area || '' }) }}"},
+        },
+    )
+    code(flow, "Playbook instructions", (1320, -100), "playbook-instructions.js")
+    flow.link(signed, "Read playbook")
+    flow.link("Read playbook", "Playbook instructions")
+    return "Playbook instructions"
+
+
+def search_playbook(flow: Workflow, position: tuple[int, int]) -> None:
+    """The agent's search_playbook tool: the playbook entries of the lead's area about its words, with their ids."""
+    flow.add(
+        "search_playbook",
+        "n8n-nodes-base.postgresTool",
+        2.6,
+        position,
+        parameters={
+            "descriptionType": "manual",
+            "toolDescription": "Procura no playbook da empresa (perguntas frequentes, ofertas válidas hoje e respostas "
+            "a objeções, da área do cliente) as entradas sobre `query`, palavras-chave em português. Responde "
+            '{"entries": [{"id", "kind", "title", "body"}]}, as mais relevantes primeiro; uma lista vazia quer dizer '
+            "que o playbook não trata disso.",
+            "operation": "executeQuery",
+            "query": SEARCH_PLAYBOOK,
+            "options": {
+                "queryReplacement": "={{ JSON.stringify({ area: " + CONVERSATION + ".area, query: $fromAI('query', "
+                "'o que procurar no playbook, em palavras-chave', 'string') }) }}"
+            },
+        },
+        credentials={"postgres": DATABASE},
+        onError="continueRegularOutput",  # a database failure is told to the agent, not a crash
+    )
+    flow.link("search_playbook", "AI Agent", kind="ai_tool")
+
+
 def reply_workflow() -> Workflow:
     flow = Workflow("kommoReplyFlow01", "Kommo assistant: reply (kommo-reply)")
     signed = signed_entry(flow, "kommo-reply")
@@ -472,7 +535,8 @@ def reply_workflow() -> Workflow:
             }
         },
     )
-    flow.link(signed, "Prepare conversation")
+    search_playbook(flow, (1680, 360))
+    flow.link(playbook(flow, signed), "Prepare conversation")
     flow.link("Prepare conversation", "Window open?")
     flow.link("Window open?", "AI Agent")
     flow.link("Window open?", "Template answer", output=1)
@@ -487,11 +551,12 @@ def proactive_workflow() -> Workflow:
     signed = signed_entry(flow, "kommo-proactive")
     code(flow, "Prepare conversation", (660, 200), "prepare-proactive.js")
     condition(flow, "Window open?", (880, 200), "={{ $json.window_open }}")
-    agent(flow, (1120, 100), max_iterations=2)
-    code(flow, "Build answer", (1480, 100), "answer-proactive.js")
+    agent(flow, (1120, 100), max_iterations=3)
+    code(flow, "Build answer", (1480, 100), "answer-reply.js")  # the playbook ids it named (no other tool)
     code(flow, "Template answer", (1120, 420), "template-proactive.js")
     signed_answer(flow, (1720, 200))
-    flow.link(signed, "Prepare conversation")
+    search_playbook(flow, (1200, 360))
+    flow.link(playbook(flow, signed), "Prepare conversation")
     flow.link("Prepare conversation", "Window open?")
     flow.link("Window open?", "AI Agent")
     flow.link("Window open?", "Template answer", output=1)

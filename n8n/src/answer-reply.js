@@ -1,5 +1,8 @@
-// Build the contract answer (docs/contracts/n8n-response.v1.schema.json) from the agent's output:
-// `reply` is the agent's text (at most 4096 characters), `actions` come from the tools it called:
+// Build the contract answer (docs/contracts/n8n-response.v2.schema.json) from the agent's output, in the
+// reply and the first-message workflows: `reply` is the agent's text (at most 4096 characters) without the
+// "[fontes: id, ...]" mark where it names the playbook entries it used; `playbook_ids` (left out when none)
+// lists those of them that a search_playbook call returned (at most 10), so that a named id is one the
+// playbook has; `actions` come from the tools it called:
 // - hand_over -> {"type": "handover", "reason"}: the service pauses the bot and tasks the salesperson;
 // - set_fields -> one {"type": "set_fields", "fields"}: every call's fields merged (a later value of a
 //   field wins), at most 20 fields; the service checks each against the request's qualification. A
@@ -27,6 +30,10 @@ function toolAnswer(observation) {
   return value;
 }
 
+const SOURCES = /\[fontes?:([^\]]*)\]/gi;
+const MAX_PLAYBOOK_IDS = 10;
+const MAX_ID = 64;
+
 const MAX_FIELDS = 20;
 const MAX_TEXT = 1000;
 function fieldValue(value) {
@@ -37,9 +44,15 @@ function fieldValue(value) {
 
 const actions = [];
 const fields = {};
+const returned = new Set();
 for (const step of steps) {
   const tool = String((step.action && step.action.tool) || '');
   const input = (step.action && step.action.toolInput) || {};
+  if (tool === 'search_playbook') {
+    const answer = toolAnswer(step.observation);
+    const entries = answer && Array.isArray(answer.entries) ? answer.entries : [];
+    for (const entry of entries) returned.add(String(entry.id));
+  }
   if (tool === 'hand_over' && !actions.some((action) => action.type === 'handover')) {
     actions.push({ type: 'handover', reason: String(input.reason || 'o assistente pediu um consultor').slice(0, 500) });
   }
@@ -67,5 +80,8 @@ for (const step of steps) {
 
 if (Object.keys(fields).length) actions.push({ type: 'set_fields', fields });
 
-const reply = text ? Array.from(text).slice(0, 4096).join('') : null;
-return [{ json: { reply, actions } }];
+const named = [...text.matchAll(SOURCES)].flatMap((match) => match[1].split(/[\s,;]+/));
+const playbookIds = [...new Set(named)].filter((id) => returned.has(id) && id.length <= MAX_ID).slice(0, MAX_PLAYBOOK_IDS);
+const said = text.replace(SOURCES, '').trim();
+const reply = said ? Array.from(said).slice(0, 4096).join('') : null;
+return [{ json: { reply, actions, ...(playbookIds.length ? { playbook_ids: playbookIds } : {}) } }];

@@ -32,6 +32,7 @@ MAX_TEXT = 1000  # an action's reason, a template parameter: what a salesperson'
 MAX_TEMPLATE_PARAMS = 20
 MAX_FIELDS = 20  # a set_fields action's fields, a multiselect value's items
 MAX_TAGS, MAX_TAG = 5, 50  # an add_tags action's tags, and each one's length
+MAX_PLAYBOOK_IDS = 10  # the playbook entries an answer names
 MAX_TOKENS = 10_000_000  # an answer's tokens of one kind: far above any chat model's context
 
 
@@ -190,7 +191,7 @@ class Usage(_Model):
 
 class N8nResponse(Model):
     """What n8n answers: a reply text, or a template when the 24-hour window is closed, and actions; `usage`
-    (optional) says what the chat model used for it."""
+    (optional) says what the chat model used for it, `playbook_ids` (optional) which playbook entries it used."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -200,13 +201,20 @@ class N8nResponse(Model):
     usage: Usage | None = Field(
         None, description="the chat model's tokens for this answer; one that does not fit is dropped, not the answer"
     )
+    playbook_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        None,
+        max_length=MAX_PLAYBOOK_IDS,
+        description="the ids of the playbook entries the reply used (its prices, terms and conditions come from "
+        "them); a list that does not fit is dropped, not the answer",
+    )
 
-    @field_validator("usage", mode="wrap")
+    @field_validator("usage", "playbook_ids", mode="wrap")
     @classmethod
-    def _usage_or_none(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Usage | None:
-        """A usage block that does not fit costs the answer nothing: it is dropped (its cost goes uncounted)."""
+    def _metadata_or_none(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Metadata that does not fit (usage, playbook_ids) costs the answer nothing: it is dropped (a usage's
+        cost goes uncounted)."""
         try:
-            return handler(value)  # type: ignore[no-any-return]
+            return handler(value)
         except ValidationError:
             return None
 
