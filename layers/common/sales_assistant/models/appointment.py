@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, ConfigDict, Field
 
 from sales_assistant.models import KommoId, Model
 
-AppointmentStatus = Literal["booked", "cancelled"]
+AppointmentStatus = Literal["booked", "cancelled", "no_show"]  # no_show: the client missed it (`/faltou`)
 
 
 class _Body(Model):
