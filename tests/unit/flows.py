@@ -18,6 +18,7 @@ from sales_assistant.services.delivery import Delivery, DeliveryConfig
 from sales_assistant.services.first_messages import FirstMessageComposer, FirstMessageConfig
 from sales_assistant.services.follow_up_messages import FollowUpMessageConfig, FollowUpMessages
 from sales_assistant.services.follow_ups import FollowUpLadders, LadderConfig
+from sales_assistant.services.funnel import Funnel
 from sales_assistant.services.handover import Handovers, HandoverWords
 from sales_assistant.services.leases import ConversationDoor
 from sales_assistant.services.proactive import ProactiveConfig, ProactiveOutreach
@@ -41,6 +42,7 @@ from tests.unit.fakes import (
     InMemoryDeliveryLog,
     InMemoryEchoMemory,
     InMemoryFollowUps,
+    InMemoryFunnel,
     InMemorySalespeople,
     InMemoryTriggers,
     OnceStore,
@@ -82,6 +84,14 @@ class Fakes:
         self.once = OnceStore()
         self.round_robin = FakeRoundRobin()
         self.switches = FakeSwitches()
+        self.funnel_counts = InMemoryFunnel()
+        self.funnel = Funnel(
+            self.funnel_counts,
+            "America/Sao_Paulo",
+            conversations=self.conversations,
+            follow_ups=self.follow_ups,
+            clock=self.clock,
+        )
 
     def add_salesperson(self, vendor_id: int, name: str, *areas: str) -> Salesperson:
         """An active salesperson at work on weekdays 9-18 in São Paulo (no holidays: none is near the tests)."""
@@ -164,6 +174,7 @@ def handovers(fakes: Fakes) -> Handovers:
         notes=fakes.kommo,
         texts=fakes.texts,
         answer_hours=2,
+        funnel=fakes.funnel,
         clock=fakes.clock,
     )
 
@@ -181,6 +192,7 @@ def answer_actions(fakes: Fakes) -> AnswerActions:
         notes=fakes.kommo,
         texts=fakes.texts,
         status_ids=frozenset({ASSISTANT_STATUS}),
+        funnel=fakes.funnel,
     )
 
 
@@ -229,6 +241,7 @@ def reactive(fakes: Fakes) -> ReactiveConversations:
         follow_ups=ladders(fakes),
         once=fakes.once,
         consent=consent(fakes),
+        funnel=fakes.funnel,
         texts=fakes.texts,
         config=ReactiveConfig(
             quiet_seconds=QUIET_SECONDS,
@@ -286,6 +299,7 @@ def proactive(fakes: Fakes, *, fallback_template: str = "boas_vindas") -> Proact
             notes=fakes.kommo,
             actions=actions,
             follow_ups=ladders(fakes),
+            funnel=fakes.funnel,
             texts=fakes.texts,
             clock=fakes.clock,
         ),
@@ -318,6 +332,7 @@ def follow_ups(fakes: Fakes) -> FollowUpMessages:
         notes=fakes.kommo,
         queue=fakes.queue,
         once=fakes.once,
+        funnel=fakes.funnel,
         texts=fakes.texts,
         config=FollowUpMessageConfig(
             n8n_path="/webhook/kommo-follow-up", reply_field_id=REPLY_FIELD, template=FOLLOW_UP_TEMPLATE
@@ -335,5 +350,6 @@ def scheduling(fakes: Fakes) -> SchedulingService:
         kommo=fakes.kommo,
         events=fakes.queue,
         hold_minutes=5,
+        funnel=fakes.funnel,
         clock=fakes.clock,
     )

@@ -113,6 +113,7 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
         follow_ups=follow_up_ladders(settings),
         once=once_per_key(settings),
         consent=consent_service(settings),
+        funnel=funnel(settings),
         texts=settings.texts,
         config=ReactiveConfig(
             quiet_seconds=settings.conversation_quiet_seconds,
@@ -146,6 +147,7 @@ def handovers(settings: Settings) -> Handovers:
         notes=lead_notes(settings),
         texts=settings.texts,
         answer_hours=settings.handover_answer_hours,
+        funnel=funnel(settings),
     )
 
 
@@ -172,6 +174,7 @@ def answer_actions(settings: Settings) -> AnswerActions:
         texts=settings.texts,
         scheduling=scheduling_service(settings) if settings.appointments_table else None,
         status_ids=settings.assistant_status_ids,
+        funnel=funnel(settings),
     )
 
 
@@ -235,6 +238,7 @@ def proactive_outreach(settings: Settings) -> ProactiveOutreach:
         notes=lead_notes(settings),
         actions=answer_actions(settings),
         follow_ups=follow_up_ladders(settings),
+        funnel=funnel(settings),
         texts=settings.texts,
     )
     return ProactiveOutreach(
@@ -365,6 +369,7 @@ def scheduling_service(settings: Settings) -> SchedulingService:
         events=queue_publisher(settings),
         hold_minutes=settings.hold_minutes,
         lead_appointments_max=settings.lead_appointments_max,
+        funnel=funnel(settings),
     )
 
 
@@ -437,9 +442,15 @@ def funnel_counts(settings: Settings) -> FunnelCounts:
 @cache
 def funnel(settings: Settings) -> Funnel:
     """What the flows count in the sales funnel, on the account's days; counts nothing without FUNNEL_TABLE."""
+    from sales_assistant.adapters.follow_ups import DynamoFollowUps
     from sales_assistant.services.funnel import Funnel
 
-    return Funnel(funnel_counts(settings) if settings.funnel_table else None, settings.account_timezone)
+    return Funnel(
+        funnel_counts(settings) if settings.funnel_table else None,
+        settings.account_timezone,
+        conversations=conversation_repository(settings),
+        follow_ups=DynamoFollowUps(settings.follow_ups_table) if settings.follow_ups_table else None,
+    )
 
 
 @cache
@@ -462,6 +473,7 @@ def follow_up_messages(settings: Settings) -> FollowUpMessages:
         notes=lead_notes(settings),
         queue=queue_publisher(settings),
         once=once_per_key(settings),
+        funnel=funnel(settings),
         texts=settings.texts,
         config=FollowUpMessageConfig(
             n8n_path=settings.n8n_follow_up_path,

@@ -24,6 +24,7 @@ from sales_assistant.models.kommo import FieldValue, KommoLead
 from sales_assistant.models.n8n import Action, QualificationField
 from sales_assistant.observability import count
 from sales_assistant.services.echoes import lead_update_echo_keys
+from sales_assistant.services.funnel import Funnel
 from sales_assistant.services.handover import Handovers
 from sales_assistant.services.ports.flows import Booking
 from sales_assistant.services.ports.kommo import LeadNotes, LeadPatcher
@@ -91,9 +92,11 @@ class AnswerActions:
         qualification: Qualification,
         notes: LeadNotes,
         texts: Texts,
+        funnel: Funnel,
         scheduling: Booking | None = None,
         status_ids: frozenset[int] = frozenset(),
     ) -> None:
+        self._funnel = funnel
         self._handovers = handovers
         self._lead_changes = lead_changes
         self._qualification = qualification
@@ -138,6 +141,8 @@ class AnswerActions:
             except DependencyError:
                 self._qualification.forget()  # a field changed in Kommo meanwhile: the retry checks against it
                 raise
+            if update.fields:
+                self._funnel.qualified(lead)
         lines = [self._texts.render("change_status", status=update.status_id)] if update.status_id else []
         lines += update.field_lines
         lines += [self._texts.render("change_tags", tags=", ".join(update.tags))] if update.tags else []

@@ -25,6 +25,7 @@ from sales_assistant.services.actions import AnswerActions
 from sales_assistant.services.answers import Answer, AnswerWriter, client_message
 from sales_assistant.services.consent import ConsentService, Heard
 from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, TemplateNotConfigured
+from sales_assistant.services.funnel import Funnel
 from sales_assistant.services.leases import LeaseLost
 from sales_assistant.services.ports.flows import FollowUpLadder, PauseState
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
@@ -63,10 +64,12 @@ class ReactiveConversations:
         follow_ups: FollowUpLadder,
         once: Once,
         consent: ConsentService,
+        funnel: Funnel,
         texts: Texts,
         config: ReactiveConfig,
         clock: Callable[[], float] = timing.now,
     ) -> None:
+        self._funnel = funnel
         self._conversations = conversations
         self._batches = batches
         self._takeover = takeover
@@ -119,6 +122,7 @@ class ReactiveConversations:
         if isinstance(known, str):
             return self._without_reply(batch, [], known)
         lead, contact = known.lead, known.contact
+        self._funnel.client_wrote(lead, batch.conversation, heard)
         if heard is Heard.STILL_OUT:  # the client repeated an opt-out they were sent a confirmation for
             self._note_unanswered(lead.id, batch.key, "opted_out")
             return self._without_reply(batch, [], "opted_out")

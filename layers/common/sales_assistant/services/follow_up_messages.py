@@ -35,6 +35,7 @@ from sales_assistant.services.actions import AnswerActions
 from sales_assistant.services.answers import Answer, AnswerWriter
 from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, Template, TemplateNotConfigured
 from sales_assistant.services.follow_ups import FollowUpLadders
+from sales_assistant.services.funnel import Funnel
 from sales_assistant.services.leases import ConversationDoor, Lease
 from sales_assistant.services.ports.flows import Consent, PauseState
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
@@ -93,10 +94,12 @@ class FollowUpMessages:
         notes: LeadNotes,
         queue: FollowUpQueue,
         once: Once,
+        funnel: Funnel,
         texts: Texts,
         config: FollowUpMessageConfig,
         clock: Callable[[], float] = timing.now,
     ) -> None:
+        self._funnel = funnel
         self._ladders = ladders
         self._kommo = kommo
         self._salespeople = salespeople
@@ -205,6 +208,7 @@ class FollowUpMessages:
         if answer is not None:
             self._actions.run(answer.actions, to.lead, to.contact.id, ladder.key)
         count("FollowUpsSent", attempt=str(ladder.attempt))
+        self._funnel.follow_up_sent(ladder, to.lead)
         return "sent"
 
     def _compose(self, ladder: FollowUp, to: _To, lease: Lease) -> tuple[Answer | None, Outgoing]:

@@ -21,6 +21,7 @@ from sales_assistant.models.kommo import KommoLead
 from sales_assistant.models.n8n import N8nRequest, N8nResponse
 from sales_assistant.models.salesperson import SalespersonProfile
 from sales_assistant.observability import logger
+from sales_assistant.services.funnel import Funnel
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
 from sales_assistant.services.ports.n8n import AiWriter
 from sales_assistant.services.ports.storage import Salespeople
@@ -59,8 +60,10 @@ class Handovers:
         notes: LeadNotes,
         texts: Texts,
         answer_hours: float,
+        funnel: Funnel,
         clock: Callable[[], float] = timing.now,
     ) -> None:
+        self._funnel = funnel
         self._takeover = takeover
         self._kommo = kommo
         self._salespeople = salespeople
@@ -91,6 +94,7 @@ class Handovers:
         task = self._texts.render("task_handover", reason=reason)
         due = int(opening.timestamp()) if opening else int(now)
         self._notes.task(change_id, lead.id, lead.responsible_user_id or 0, task, due_at=due)
+        self._funnel.handed_over(lead)
 
     def escalate_overdue(self) -> list[int]:
         """Task the manager of each handover nobody answered in time (the schedule's sweep); the contacts' ids."""

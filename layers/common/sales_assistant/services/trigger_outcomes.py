@@ -15,6 +15,7 @@ from sales_assistant.services.actions import AnswerActions
 from sales_assistant.services.answers import Answer
 from sales_assistant.services.delivery import Outgoing
 from sales_assistant.services.first_messages import Addressee
+from sales_assistant.services.funnel import Funnel
 from sales_assistant.services.ports.flows import FollowUpLadder
 from sales_assistant.services.ports.kommo import LeadNotes
 from sales_assistant.services.ports.storage import Conversations, Triggers
@@ -32,9 +33,11 @@ class TriggerOutcomes:
         notes: LeadNotes,
         actions: AnswerActions,
         follow_ups: FollowUpLadder,
+        funnel: Funnel,
         texts: Texts,
         clock: Callable[[], float] = timing.now,
     ) -> None:
+        self._funnel = funnel
         self._follow_ups = follow_ups
         self._triggers = triggers
         self._conversations = conversations
@@ -69,6 +72,7 @@ class TriggerOutcomes:
         self._follow_ups.start(to.lead, to.contact.id, at, trigger.kind)
         self._actions.run(answer.actions, to.lead, to.contact.id, trigger.trigger_id)
         count("ProactiveMessagesSent", kind=trigger.kind)
+        self._funnel.first_message(trigger, "sent", to.salesperson.vendor_id, at)
         if trigger.lead_created_at:
             measure("SpeedToLead", max(at - trigger.lead_created_at, 0))
         return "sent"
@@ -85,6 +89,7 @@ class TriggerOutcomes:
             reason=reason,
         )
         count("ProactiveDeferred", reason=reason)
+        self._funnel.first_message(trigger, "deferred", salesperson.vendor_id)
         logger.info("first message deferred", extra={"lead_id": trigger.lead_id, "due_at": due_at, "reason": reason})
         if reason != "outside_hours":  # the salesperson learns why a new lead has not been contacted yet
             self._notes.note(
@@ -101,6 +106,7 @@ class TriggerOutcomes:
         """The trigger ends without a first message; the salesperson is told why on the lead (if it exists)."""
         self._triggers.update(trigger.trigger_id, "skipped", reason=reason)
         count("ProactiveSkipped", reason=reason)
+        self._funnel.first_message(trigger, f"skipped:{reason}", lead.responsible_user_id if lead else None)
         logger.info("first message not sent", extra={"lead_id": trigger.lead_id, "reason": reason})
         if lead is not None:
             self._notes.note(
