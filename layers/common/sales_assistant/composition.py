@@ -343,6 +343,7 @@ def messages_to_clients(settings: Settings) -> MessagesToClients:
 
     return MessagesToClients(
         kommo=kommo_client(settings),
+        consent=consent_service(settings),
         takeover=takeover_service(settings),
         conversations=conversation_repository(settings),
         door=conversation_door(settings),
@@ -405,6 +406,7 @@ def appointment_followups(settings: Settings) -> AppointmentFollowUps:
         door=conversation_door(settings),
         conversations=conversation_repository(settings),
         takeover=takeover_service(settings),
+        consent=consent_service(settings),
         follow_ups=follow_up_ladders(settings),
         once=once_per_key(settings),
         texts=settings.texts,

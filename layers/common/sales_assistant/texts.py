@@ -179,6 +179,10 @@ class Texts(Model):
     )
     no_show_reason_stopped: str = "as mensagens do assistente estão suspensas"
     no_show_reason_no_contact: str = "o lead não tem contato"
+    note_reminder_opted_out: str = (
+        "O cliente pediu para não receber mensagens do assistente: ele não recebe os lembretes da reunião de {data}"
+        " às {hora}. Se quiser, confirme a reunião com ele."
+    )
     task_template_needed: str = 'A janela de 24 h do WhatsApp está fechada: envie o modelo "{template}" ao cliente.'
     note_message_missed: str = (
         "Uma mensagem do cliente de {when} (horário de Brasília) está no Kommo, mas não chegou ao assistente:"

@@ -20,7 +20,8 @@ router = Router()
     "/messages",
     summary="Send a text to a lead's WhatsApp chat",
     description='Body: {"lead_id": 123, "text": "...", "idempotency_key": "optional"}. 201 once delivered '
-    "(the same key, or the same text without a key, answers 201 again and sends nothing); 409 "
+    "(the same key, or the same text without a key, answers 201 again and sends nothing); 409 opted_out (the "
+    "contact asked for no more messages: opted_out_at says when; nothing sent until they opt back in), "
     "salesperson_has_chat, busy (retry in seconds), outgoing_stopped or in_progress; 422 window_closed "
     "(24 h since the client wrote: only templates go out), no_contact or idempotency_key_reused (the key came "
     "with another text: nothing sent); 404 unknown_lead.",

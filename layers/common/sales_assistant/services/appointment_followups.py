@@ -7,6 +7,10 @@ version the appointment to n8n (kind `scheduling`); for the latest version of a 
 meeting task for the salesperson (one per appointment: created once, then moved with each reschedule),
 the reminders (EventBridge Scheduler) and the client's confirmation through the shared delivery path;
 and for a cancellation, the meeting task completed and the reminders removed.
+
+Consent: a reminder is the assistant writing first, so a contact who opted out gets none (counted in
+`RemindersSkipped` by reason, and one note per appointment on the lead, not one per reminder); the
+confirmation answers the client's own request for the meeting, so it goes whatever the consent.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from sales_assistant.observability import count, logger
 from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, Template, TemplateNotConfigured
 from sales_assistant.services.leases import ConversationDoor
 from sales_assistant.services.meeting_tasks import MeetingTasks, appointment_values
-from sales_assistant.services.ports.flows import FollowUpLadder, PauseState
+from sales_assistant.services.ports.flows import Consent, FollowUpLadder, PauseState
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
 from sales_assistant.services.ports.n8n import AgendaForwarder, AiFailure
 from sales_assistant.services.ports.storage import Agenda, Conversations, Once, Reminders, Salespeople
@@ -61,6 +65,7 @@ class AppointmentFollowUps:
         door: ConversationDoor,
         conversations: Conversations,
         takeover: PauseState,
+        consent: Consent,
         follow_ups: FollowUpLadder,
         once: Once,
         texts: Texts,
@@ -79,6 +84,7 @@ class AppointmentFollowUps:
         self._door = door
         self._conversations = conversations
         self._takeover = takeover
+        self._consent = consent
         self._once = once
         self._texts = texts
         self._config = config
@@ -123,15 +129,21 @@ class AppointmentFollowUps:
         """A reminder's schedule fired: remind the client unless the appointment moved or was cancelled."""
         appointment = self._agenda.get(item.appointment_id)
         if appointment is None or appointment.status != "booked" or appointment.version != item.version:
-            count("RemindersSkipped")
+            count("RemindersSkipped", reason="stale")
             return "stale"
         try:
             lead = self._kommo.lead(appointment.lead_id)
         except NotFound:
             return "lead_deleted"
+        contact = self._contact(appointment)
+        if contact is not None and not self._consent.may_contact(contact.id):
+            count("RemindersSkipped", reason="opted_out")
+            text = self._texts.render("note_reminder_opted_out", **appointment_values(appointment, None))
+            self._notes.note(f"reminder-opted-out:{appointment.appointment_id}", lead.id, text, service=True)
+            return "opted_out"
         key = f"{appointment.appointment_id}:{appointment.version}:{item.minutes_before}"
         salesperson = self._salespeople.get(appointment.vendor_id)
-        return self._tell_client(appointment, salesperson, lead, self._contact(appointment), "reminder", key)
+        return self._tell_client(appointment, salesperson, lead, contact, "reminder", key)
 
     # ------------------------------------------------------------------ steps
     def _forward(

@@ -1,17 +1,19 @@
 """Messages n8n asks the service to send (`POST /messages`): a text to a lead's WhatsApp chat, through
 the shared delivery path, under the conversation's lease, once per key (the key with another text is
-refused), noted on the lead; never over a salesperson who took over, never outside the 24-hour window
-(WhatsApp refuses free text there)."""
+refused), noted on the lead; never to a contact who opted out, never over a salesperson who took over, never
+outside the 24-hour window (WhatsApp refuses free text there)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sales_assistant import timing
 from sales_assistant.errors import Conflict, NotFound, Unprocessable
 from sales_assistant.models.message import MessageRequest
 from sales_assistant.observability import count, fingerprint
+from sales_assistant.services.consent import ConsentService
 from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped
 from sales_assistant.services.idempotency_keys import ensure_same_request
 from sales_assistant.services.leases import ConversationBusy, ConversationDoor
@@ -28,6 +30,7 @@ class MessagesToClients:
         self,
         *,
         kommo: KommoLeads,
+        consent: ConsentService,
         takeover: PauseState,
         conversations: Conversations,
         door: ConversationDoor,
@@ -38,6 +41,7 @@ class MessagesToClients:
         clock: Callable[[], float] = timing.now,
     ) -> None:
         self._kommo = kommo
+        self._consent = consent
         self._takeover = takeover
         self._conversations = conversations
         self._door = door
@@ -65,6 +69,7 @@ class MessagesToClients:
         contact_id = lead.main_contact_id
         if contact_id is None:
             raise Unprocessable("the lead has no contact to write to", code="no_contact")
+        self._refuse_if_opted_out(contact_id)
         if self._takeover.is_paused(contact_id):
             raise Conflict("a salesperson has taken over this conversation", code="salesperson_has_chat")
         conversation_id = f"lead:{lead.id}"
@@ -83,3 +88,14 @@ class MessagesToClients:
         self._notes.note(f"note:{key}", lead.id, self._texts.render("note_api_message", text=request.text))
         count("ApiMessagesSent")
         return delivered_at
+
+    def _refuse_if_opted_out(self, contact_id: int) -> None:
+        """409 `opted_out`, with its date, for a contact whose last word was an opt-out (until they opt back in)."""
+        consent = self._consent.record(contact_id)
+        if consent is not None and consent.opted_out:
+            since = datetime.fromtimestamp(consent.at, UTC).isoformat()
+            raise Conflict(
+                f"the contact opted out of the assistant's messages on {since}: nothing is sent until they opt back in",
+                code="opted_out",
+                details={"opted_out_at": since},
+            )
