@@ -15,20 +15,19 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from sim.steps import LOST, WON, Story
-from sim.world import SimWorld
+from sim.steps import Story
+from sim.world import LOST, WON, SimWorld
 
 DAY = 24 * 3600
 ANSWER_TAG = re.compile(r"\[#([^\]]*)\]")
 FIRST_TAG = re.compile(r"\[first:([a-z_]*)\]")
 TEMPLATE = "[modelo de WhatsApp"
 EXCHANGE = "💬 Cliente:"  # texts.py note_exchange: the record of a question and its answer
+FIRST_MESSAGES = ("trigger", "lead_change", "unsorted_lead")  # the queue records a first message is written on
+FOLLOW_UP = "follow_up"  # the queue record a follow-up is written on
+REPLY = "flush_due"  # the queue record a reply to the client's messages is written on
+NUMBERS = {"numeric": (int, float), "date": (int,)}  # what Kommo takes in a field of each type (a date: unix time)
 Check = Callable[[SimWorld, Story, bool], list[str]]
-
-
-def assistant_messages(world: SimWorld) -> list[tuple[int, dict[str, Any]]]:
-    """The assistant's messages in the chats, with their place in the chat record."""
-    return [(index, entry) for index, entry in enumerate(world.kommo.chat) if entry["from"] == "assistant"]
 
 
 def never_over_a_human(world: SimWorld, story: Story, final: bool) -> list[str]:
@@ -36,7 +35,7 @@ def never_over_a_human(world: SimWorld, story: Story, final: bool) -> list[str]:
     auto_resume = world.settings_value("auto_resume_hours") * 3600
     contact_of = {lead.lead_id: lead.contact_id for lead in world.team.leads}
     violations = []
-    for index, entry in assistant_messages(world):
+    for index, entry in world.assistant_messages():
         for hold in story.holds:
             if contact_of.get(entry["lead_id"]) != hold.contact_id or index < hold.start:
                 continue
@@ -50,7 +49,7 @@ def answered_once(world: SimWorld, story: Story, final: bool) -> list[str]:
     not (a message a salesperson's hold covers, or one they wrote after, is theirs to answer)."""
     tags = Counter(
         message_id
-        for _, entry in assistant_messages(world)
+        for _, entry in world.assistant_messages()
         for found in ANSWER_TAG.findall(entry["text"])
         for message_id in found.split(",")
         if message_id
@@ -89,7 +88,7 @@ def first_messages_in_bounds(world: SimWorld, story: Story, final: bool) -> list
     violations = []
     seen: Counter[tuple[int, str]] = Counter()
     phones = {lead.lead_id: lead.phone for lead in world.team.leads}
-    for _, entry in assistant_messages(world):
+    for _, entry in world.assistant_messages():
         for kind in FIRST_TAG.findall(entry["text"]):
             lead_id = entry["lead_id"]
             seen[(lead_id, kind)] += 1
@@ -195,6 +194,95 @@ def nothing_lost(world: SimWorld, story: Story, final: bool) -> list[str]:
     return violations
 
 
+def follow_ups_after_the_assistant(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """10. A follow-up only when the assistant spoke last: after the client's (or a salesperson's) last message
+    on the lead, a reply or a first message of the assistant came before it (a ladder starts only there, and any
+    client or salesperson message stops it); the fallback reply, which promises a person, starts none."""
+    violations = []
+    fallback = world.settings_value("texts").fallback_reply
+    follow_ups = {index for index, _ in world.assistant_messages(FOLLOW_UP)}
+    starts = {index for index, entry in world.assistant_messages(REPLY, *FIRST_MESSAGES) if entry["text"] != fallback}
+    person: dict[int, int] = {}  # lead -> the chat index of its client's or a salesperson's last message
+    started: dict[int, int] = {}  # lead -> the chat index of the assistant's last reply or first message
+    for index, entry in enumerate(world.kommo.chat):
+        lead_id = entry["lead_id"]
+        if entry["from"] != "assistant":
+            person[lead_id] = index
+        elif index in starts:
+            started[lead_id] = index
+        elif index in follow_ups and started.get(lead_id, -1) < person.get(lead_id, 0):
+            violations.append(f"lead {lead_id}: a follow-up after the client's or a salesperson's last message")
+    return violations
+
+
+def nothing_first_after_opt_out(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """11. No first message or follow-up to a client who opted out ("pare"), unless they opted back in
+    ("voltar") since."""
+    return [
+        f"lead {entry['lead_id']}: a {'follow-up' if world.made_by[index] == FOLLOW_UP else 'first message'} "
+        "after the client opted out"
+        for index, entry in world.assistant_messages(FOLLOW_UP, *FIRST_MESSAGES)
+        if story.opted_out(entry["lead_id"], index)
+    ]
+
+
+def only_qualification_fields_written(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """12. The service writes no lead field but those of QUALIFICATION_FIELDS, each with a value its type in Kommo
+    takes, and the Salesbot relay's (the reply field, the template variables); Kommo sees every PATCH."""
+    qualification = set(world.settings_value("qualification_fields").values())
+    relay = {world.settings_value("kommo_reply_field_id"), *world.settings_value("template_fields").values()}
+    kinds = {field["id"]: field for field in world.kommo.lead_fields}
+    violations = []
+    for lead_id, change in _lead_writes(world):
+        for written in change.get("custom_fields_values") or []:
+            field_id, values = written.get("field_id"), written.get("values") or []
+            if field_id in relay:
+                continue
+            if field_id not in qualification:
+                violations.append(f"lead {lead_id}: field {field_id} written, not one of QUALIFICATION_FIELDS")
+            elif not _fits(kinds.get(field_id), values):
+                violations.append(f"lead {lead_id}: field {field_id} written with {values}, not a value it takes")
+    return violations
+
+
+def only_allowed_statuses_written(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """13. The service moves no lead to a status outside ASSISTANT_STATUS_IDS (n8n's move_status allowlist)."""
+    allowed = world.settings_value("assistant_status_ids")
+    return [
+        f"lead {lead_id}: moved to status {change['status_id']}, not in ASSISTANT_STATUS_IDS"
+        for lead_id, change in _lead_writes(world)
+        if "status_id" in change and change["status_id"] not in allowed
+    ]
+
+
+def follow_ups_at_most(world: SimWorld, story: Story, final: bool) -> list[str]:
+    """14. A lead gets at most FOLLOW_UP_MAX_PER_LEAD follow-ups, whatever its ladders."""
+    most = world.settings_value("follow_up_max_per_lead")
+    sent = Counter(entry["lead_id"] for _, entry in world.assistant_messages(FOLLOW_UP))
+    return [f"lead {lead_id}: {times} follow-ups (at most {most})" for lead_id, times in sent.items() if times > most]
+
+
+def _lead_writes(world: SimWorld) -> list[tuple[int, dict[str, Any]]]:
+    """Every lead change the service sent Kommo (PATCH of one lead or of a list), whatever Kommo answered."""
+    writes = []
+    for request in world.kommo.requests:
+        if request.method != "PATCH" or not request.path.startswith("/api/v4/leads"):
+            continue
+        one = request.path.rsplit("/", 1)[-1]
+        for change in request.body if isinstance(request.body, list) else [request.body]:
+            writes.append((int(one) if one.isdigit() else int(change.get("id", 0)), change))
+    return writes
+
+
+def _fits(field: dict[str, Any] | None, values: list[dict[str, Any]]) -> bool:
+    """Whether a field's written values are one Kommo takes: a list value by its id, a number, a date's unix time."""
+    if field is None or len(values) != 1:
+        return False
+    if field["type"] == "select":
+        return values[0].get("enum_id") in {option["id"] for option in field["enums"] or []}
+    return type(values[0].get("value")) in NUMBERS.get(field["type"], ())
+
+
 def _status_at(world: SimWorld, story: Story, lead_id: int, moment: float) -> int:
     status = 0
     for since, value in story.statuses.get(lead_id, []):
@@ -213,4 +301,9 @@ INVARIANTS: dict[str, Check] = {
     "7 Kommo's rate respected": kommo_rate_respected,
     "8 replay changes nothing": replay_changes_nothing,
     "9 nothing lost": nothing_lost,
+    "10 follow-ups after assistant": follow_ups_after_the_assistant,
+    "11 nothing first after opt-out": nothing_first_after_opt_out,
+    "12 only qualification fields": only_qualification_fields_written,
+    "13 only allowed statuses": only_allowed_statuses_written,
+    "14 follow-ups at most N": follow_ups_at_most,
 }

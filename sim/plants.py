@@ -87,6 +87,62 @@ def poison(stack: ExitStack, world: Any) -> None:
     stack.enter_context(patch.object(DynamoBotStateRepository, "save", refuse))
 
 
+def follows_up_over_a_reply(stack: ExitStack, world: Any) -> None:
+    """10. The follow-up sender ignores the stop: a client's message neither stops the ladder nor counts."""
+    from sales_assistant.services import follow_up_messages
+    from sales_assistant.services.follow_ups import FollowUpLadders
+
+    stack.enter_context(patch.object(FollowUpLadders, "stop", always(None)))
+    stack.enter_context(patch.object(follow_up_messages, "_spoke_since", always(None)))
+
+
+def ignores_opt_out(stack: ExitStack, world: Any) -> None:
+    """11. The consent check always lets the assistant write first: a client who wrote "pare" gets follow-ups."""
+    from sales_assistant.services.consent import ConsentService
+
+    stack.enter_context(patch.object(ConsentService, "may_contact", always(True)))
+
+
+def writes_any_field(stack: ExitStack, world: Any) -> None:
+    """12. Qualification ignores QUALIFICATION_FIELDS and the fields' types: whatever n8n names after a lead field
+    in Kommo is written, as given."""
+    from sales_assistant.models.kommo import FieldValue
+    from sales_assistant.services.qualification import CheckedFields, Qualification, _folded
+
+    def check(self: Qualification, given: dict[str, object]) -> CheckedFields:
+        named = {_folded(known.name): known.id for known in self._kommo.lead_fields()}
+        found = {named[_folded(name)]: value for name, value in given.items() if _folded(name) in named}
+        return CheckedFields(values={field_id: [FieldValue(value=value)] for field_id, value in found.items()})
+
+    stack.enter_context(patch.object(Qualification, "check", check))
+
+
+def closes_deals(stack: ExitStack, world: Any) -> None:
+    """13. The move_status allowlist takes won and lost in: n8n closes the lead's deal."""
+    from sales_assistant.services.actions import AnswerActions
+    from sim.world import LOST, WON
+
+    built = AnswerActions.__init__
+
+    def with_closed(self: AnswerActions, **parts: Any) -> None:
+        built(self, **{**parts, "status_ids": frozenset({WON, LOST, *parts.get("status_ids", ())})})
+
+    stack.enter_context(patch.object(AnswerActions, "__init__", with_closed))
+
+
+def forgets_follow_ups_sent(stack: ExitStack, world: Any) -> None:
+    """14. The follow-up table forgets how many follow-ups a lead got: every new ladder goes to its end."""
+    from sales_assistant.adapters.follow_ups import DynamoFollowUps
+
+    read = DynamoFollowUps.get
+
+    def forgetful(self: DynamoFollowUps, lead_id: int) -> Any:
+        record = read(self, lead_id)
+        return record.model_copy(update={"sent_total": 0}) if record else None
+
+    stack.enter_context(patch.object(DynamoFollowUps, "get", forgetful))
+
+
 PLANTS: dict[str, Callable[[ExitStack, Any], None]] = {
     "talks_over_human": talks_over_human,
     "drops_answers": drops_answers,
@@ -97,6 +153,11 @@ PLANTS: dict[str, Callable[[ExitStack, Any], None]] = {
     "no_rate_limit": no_rate_limit,
     "replay_not_idempotent": replay_not_idempotent,
     "poison": poison,
+    "follows_up_over_a_reply": follows_up_over_a_reply,
+    "ignores_opt_out": ignores_opt_out,
+    "writes_any_field": writes_any_field,
+    "closes_deals": closes_deals,
+    "forgets_follow_ups_sent": forgets_follow_ups_sent,
 }
 
 

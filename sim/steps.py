@@ -18,10 +18,9 @@ from typing import Any
 
 from local.kommo_webhooks import lead_change_body
 from sim.team import SALESPEOPLE
-from sim.world import SimWorld
+from sim.world import LOST, WON, SimWorld
 
 Step = dict[str, Any]
-WON, LOST = 142, 143  # Kommo's closed statuses
 NEXT_STATUS = 61234568
 CLIENT_SAYS = {
     "hello": "Oi! Queria saber mais sobre o consórcio.",
@@ -29,7 +28,13 @@ CLIENT_SAYS = {
     "meeting": "Podemos agendar uma reunião?",
     "price": "Qual o valor da parcela?",
 }
+CONSENT_SAYS = {  # whole messages the service takes as an opt-out (OPT_OUT_PHRASES) or an opt-in (OPT_IN_PHRASES)
+    "stop": "Pare",
+    "stop_long": "Não quero mais receber!",
+    "back": "voltar",
+}
 N8N_ANSWERS = ("text", "template", "handover", "schedule", "move_status", "failure", "garbage", "slow", "unsigned")
+LEAD_CHANGES = ("set_fields", "set_fields_bad", "set_fields_unknown", "move_status_outside")  # sim/world.py N8N_ACTIONS
 HANDOVER_NOTE = "Bot pausado por assistente"  # texts.py note_paused, who = the assistant
 KOMMO_FAULTS = ("429", "500", "timeout_after", "salesbot_ambiguous", "connection")
 
@@ -76,6 +81,12 @@ class Story:
     notes_seen: int = 0
     started: float = 0.0
     replays: list[tuple[str, str]] = field(default_factory=list)  # (what, the change it made: "" if none)
+    consent: dict[int, list[tuple[int, bool]]] = field(default_factory=dict)  # lead -> (chat index, opted out)
+
+    def opted_out(self, lead_id: int, chat_index: int) -> bool:
+        """Whether the lead's client had opted out (and not back in) before this place in the chat."""
+        said = [out for index, out in self.consent.get(lead_id, []) if index < chat_index]
+        return bool(said) and said[-1]
 
     def next_id(self, prefix: str) -> str:
         self.counter += 1
@@ -104,6 +115,7 @@ def draw_step(rng: random.Random, lead_count: int) -> Step:
         (3, lambda: {"do": "client_writes", "lead": lead, "say": "media"}),
         (3, lambda: {"do": "client_burst", "lead": lead, "count": rng.randint(2, 4)}),
         (2, lambda: {"do": "client_writes", "lead": lead, "say": "hello", "late_seconds": rng.randint(60, 7200)}),
+        (2, lambda: {"do": "client_writes", "lead": lead, "say": rng.choice(["stop", "stop_long", "back"])}),
         (5, lambda: {"do": "salesperson_writes", "lead": lead}),
         (5, lambda: {"do": "command", "lead": lead, "verb": rng.choice(["assumir", "liberar", "liberar"])}),
         (4, lambda: {"do": "lead_event", "lead": lead, "event": rng.choice(["add", "unsorted_add"])}),
@@ -114,12 +126,14 @@ def draw_step(rng: random.Random, lead_count: int) -> Step:
         (2, lambda: {"do": "reschedule", "nth": rng.randrange(8), **_slot(rng)}),
         (1, lambda: {"do": "cancel", "nth": rng.randrange(8)}),
         (8, lambda: {"do": "n8n_answers", "kind": rng.choice(N8N_ANSWERS)}),
+        (4, lambda: {"do": "n8n_answers", "kind": rng.choice(LEAD_CHANGES)}),
         (5, lambda: {"do": "kommo_fault", "kind": rng.choice(KOMMO_FAULTS)}),
         (1, lambda: {"do": "outage", "of": rng.choice(["kommo", "n8n"]), "seconds": rng.choice([60, 300, 1200])}),
         (1, lambda: {"do": "lambda_dies", "function": "ConversationWorkerFunction", "after_calls": rng.randint(0, 4)}),
         (1, lambda: {"do": "kill_switch", "on": rng.random() < 0.5}),
         (5, lambda: {"do": "replay"}),
         (15, lambda: {"do": "wait", "seconds": rng.choice([5, 30, 120, 600, 1800, 3600])}),
+        (3, lambda: {"do": "wait", "seconds": rng.choice([2, 3, 5]) * 3600}),  # follow-ups come due (sim/world.py)
         (1, lambda: {"do": "wait", "seconds": rng.choice([4, 12, 30]) * 3600}),
     ]
     weights = [weight for weight, _ in choices]
@@ -155,9 +169,11 @@ def _handovers(world: SimWorld, story: Story) -> None:
 
 def apply_client_writes(world: SimWorld, story: Story, step: Step) -> None:
     lead = world.team.leads[step["lead"]]
-    text = CLIENT_SAYS.get(step["say"], "")
+    text = {**CLIENT_SAYS, **CONSENT_SAYS}.get(step["say"], "")
     extra = [] if step["say"] != "media" else _picture()
     created_at = int(world.clock.now) - int(step.get("late_seconds", 0))
+    if step["say"] in CONSENT_SAYS:
+        story.consent.setdefault(lead.lead_id, []).append((len(world.kommo.chat), step["say"] != "back"))
     _client_message(world, story, lead.lead_id, lead.contact_id, text or "", created_at, extra)
 
 
@@ -346,7 +362,7 @@ def _api(world: SimWorld, story: Story, call: dict[str, Any], lead_id: int) -> N
 
 
 def apply_n8n_answers(world: SimWorld, story: Story, step: Step) -> None:
-    """n8n's next answer is of this kind (text, template, ... garbage, slow)."""
+    """n8n's next answer is of this kind (text, template, ... garbage, slow; lead changes: sim/world.py N8N_ACTIONS)."""
     kind = step["kind"]
     if kind == "failure":
         world.n8n.respond_with(500, {"message": "workflow failed"})

@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 
 from local import n8n_standin
+from local.kommo_seed import ASSISTANT_STATUS_ID
 from sim.clock import VirtualClock
 from sim.echoes import KommoEchoes, lead_states
 from sim.team import SimTeam
@@ -28,10 +29,32 @@ from sim.transport import InProcessHosts
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 KOMMO_HOST, N8N_HOST = "kommo.sim", "n8n.sim"
-SETTINGS = {  # what differs from the template's defaults: only where the hosts are
+SETTINGS = {  # what differs from the template's defaults: where the hosts are, and a short follow-up ladder
     "KOMMO_BASE_URL": f"http://{KOMMO_HOST}",
     "N8N_BASE_URL": f"http://{N8N_HOST}",
     "POWERTOOLS_LOG_LEVEL": "ERROR",
+    "FOLLOW_UP_OFFSETS": json.dumps({"default": ["10m", "1h", "3h"]}),  # due within a run, not days later
+    "FOLLOW_UP_MAX_PER_LEAD": "4",  # more than one ladder: a lead that writes again can reach it
+    "FOLLOW_UP_TEMPLATE": "retomada_follow_up",  # a follow-up outside the 24 h window
+}
+QUALIFICATION_FIELDS = {  # QUALIFICATION_FIELDS' names -> the lead field the team made in Kommo (name, type, values)
+    "orcamento": ("Orçamento", "numeric", None),
+    "interesse": ("Interesse", "select", ["Carro", "Moto", "Caminhão"]),
+    "visita": ("Data da visita", "date", None),
+}
+WON, LOST = 142, 143  # Kommo's closed statuses: never ones the assistant may set
+N8N_ACTIONS = {  # n8n's lead changes by answer kind (sim/steps.py): allowed, or to be refused by value or by name
+    "move_status": [{"type": "move_status", "status_id": ASSISTANT_STATUS_ID}],  # the one ASSISTANT_STATUS_IDS allows
+    "move_status_outside": [{"type": "move_status", "status_id": WON}],
+    "set_fields": [
+        {"type": "set_fields", "fields": {"orcamento": 250000, "interesse": "moto", "visita": "2027-10-01"}},
+    ],
+    "set_fields_bad": [
+        {"type": "set_fields", "fields": {"orcamento": "muito", "interesse": "Avião", "visita": "amanhã"}},
+    ],
+    "set_fields_unknown": [  # names not in QUALIFICATION_FIELDS ("area" is a field in Kommo: Área)
+        {"type": "set_fields", "fields": {"area": "Auto", "cidade": "Campinas"}},
+    ],
 }
 STANDIN_ANSWER = n8n_standin.answer  # the stand-in's own answer (the world puts its tagged one in its place)
 SCHEDULES = {  # template parameters: the sales team's day, with the canary and the sync less often than deployed
@@ -75,6 +98,8 @@ class SimWorld:
     time_out_next: dict[str, int] = field(default_factory=dict)  # function id -> Kommo/n8n calls before it dies
     echoes: KommoEchoes = field(default_factory=KommoEchoes)
     n8n_next: list[str] = field(default_factory=list)  # the kinds of n8n's next answers (sim/steps.py)
+    cause: str = ""  # what the running invocation works on: a queue record's kind, "api" or "schedule"
+    made_by: dict[int, str] = field(default_factory=dict)  # chat entry (its index) -> the cause that wrote it
     drained: bool = True
     _calls_left: int | None = None
 
@@ -86,6 +111,7 @@ class SimWorld:
         timeout = next(f.timeout for f in self.stack.functions() if f.logical_id == function_id)
         context = LambdaContext(function_name=function_id, timeout_seconds=timeout)
         self._calls_left = self.time_out_next.pop(function_id, None)
+        self.cause = _cause(event)
         sink = io.StringIO()
         try:
             with redirect_stdout(sink):
@@ -100,7 +126,7 @@ class SimWorld:
             self.invocations.append(Invocation(function_id, self.clock.now, "raised"))
             raise
         finally:
-            self._calls_left = None
+            self._calls_left, self.cause = None, ""
             self._count_metrics(sink.getvalue())
         failed = bool(isinstance(answer, dict) and answer.get("batchItemFailures"))
         self.invocations.append(Invocation(function_id, self.clock.now, "failed" if failed else "ok"))
@@ -156,6 +182,8 @@ class SimWorld:
         kind = self.n8n_next.pop(0) if self.n8n_next and request.get("kind") == "reply" else ""
         if request.get("kind") == "proactive":
             tag = f"[first:{(request.get('trigger') or {}).get('kind', '')}]"
+        elif request.get("kind") == "follow_up":
+            tag = f"[follow-up:{(request.get('follow_up') or {}).get('attempt', '')}]"
         else:
             tag = "[#" + ",".join(message["id"] for message in request.get("messages") or []) + "]"
         reply = "Resposta do assistente"
@@ -167,13 +195,22 @@ class SimWorld:
                 "reply": reply,
                 "actions": [{"type": "schedule", "slot": meeting_slot(self.clock.now).isoformat()}],
             },
-            "move_status": {"reply": reply, "actions": [{"type": "move_status", "status_id": 61234568}]},
+            **{changes: {"reply": reply, "actions": actions} for changes, actions in N8N_ACTIONS.items()},
         }.get(kind) or STANDIN_ANSWER(request)
         if made.get("reply"):
             made["reply"] = f"{made['reply']} {tag}"
         elif "template" in made:
             made["template"]["params"] = {**made["template"].get("params", {}), "nome": tag}
         return made
+
+    def assistant_messages(self, *causes: str) -> list[tuple[int, dict[str, Any]]]:
+        """The assistant's messages in the chats (with their place in the chat record); with `causes`, only
+        those written while the service worked on such a queue record ("follow_up", "trigger", ...)."""
+        return [
+            (index, entry)
+            for index, entry in enumerate(self.kommo.chat)
+            if entry["from"] == "assistant" and (not causes or self.made_by.get(index) in causes)
+        ]
 
     # ------------------------------------------------------------------ what the service keeps
     def settings_value(self, name: str) -> Any:
@@ -393,7 +430,10 @@ def open_world(seed: int, start: float, lead_count: int = 10, **settings: str) -
         n8n = N8nStandIn(secret=LOCAL_SECRETS["N8N_SIGNING_SECRET"])
         team = SimTeam.draw(random.Random(seed), lead_count)  # noqa: S311 - a replayable world, not a secret
         team.install(kommo, stack)
-        os.environ.update({**stack.environment(), **SETTINGS, **settings})
+        qualification = {name: kommo.add_lead_field(*made) for name, made in QUALIFICATION_FIELDS.items()}
+        os.environ.update(
+            {**stack.environment(), **SETTINGS, "QUALIFICATION_FIELDS": json.dumps(qualification), **settings}
+        )
         reset_caches()
         world = SimWorld(clock, hosts, stack, kommo, n8n, team, boto3.client("sqs"), boto3.client("scheduler"))
         _wire(world)
@@ -428,9 +468,10 @@ def _wire(world: SimWorld) -> None:
         return call
 
     def kommo(method: str, target: str, headers: dict[str, str], body: bytes) -> Any:
-        before, runs = lead_states(world.kommo), len(world.kommo.salesbot_runs)
+        before, runs, said = lead_states(world.kommo), len(world.kommo.salesbot_runs), len(world.kommo.chat)
         answer = world.kommo._http(method, target, headers, body)
         world.echoes.after_call(world.kommo, method, target, before, runs)
+        world.made_by |= dict.fromkeys(range(said, len(world.kommo.chat)), world.cause)
         return answer
 
     world.hosts.serve(KOMMO_HOST, counted(kommo))
@@ -449,6 +490,18 @@ def _wire(world: SimWorld) -> None:
                 every = int(match.group(1)) * (3600 if match.group(2).startswith("hour") else 60)
                 world.rate_schedules.append((function.logical_id, every))
                 world.next_fire[f"{function.logical_id}/{every}"] = world.clock.now + every
+
+
+def _cause(event: dict[str, Any]) -> str:
+    """What an invocation works on: its queue record's kind ("follow_up", "flush_due", ...), else "api" or
+    "schedule"."""
+    records = event.get("Records") or []
+    if records:
+        try:
+            return str(json.loads(records[0]["body"]).get("kind", "record"))
+        except (ValueError, AttributeError):
+            return "record"
+    return "api" if "requestContext" in event else "schedule"
 
 
 def _has_visible(queue_url: str) -> bool:

@@ -98,6 +98,52 @@ TWO_MEETINGS = Story(  # two leads of one salesperson ask for a meeting at the s
     ],
 )
 
+FOLLOW_UP_OVER_A_REPLY = Story(  # a client writes again while n8n is down: the fallback promises a person, no follow-up
+    "follow-up-over-a-reply",
+    WEEKDAY_MORNING,
+    [
+        {"do": "responsible", "lead": 0, "to": SALESPERSON},
+        client_writes(0),
+        wait(120),
+        {"do": "outage", "of": "n8n", "seconds": 1200},
+        client_writes(0, "price"),
+        wait(1800),
+    ],
+)
+OPT_OUT_AND_BACK = Story(  # a client answered writes "Pare", gets nothing more; writes "voltar", gets follow-ups again
+    "opt-out-and-back",
+    WEEKDAY_MORNING,
+    [
+        {"do": "responsible", "lead": 0, "to": SALESPERSON},
+        client_writes(0),
+        wait(60),
+        client_writes(0, "stop"),
+        wait(2 * 3600),
+        client_writes(0, "back"),
+        wait(2 * 3600),
+    ],
+)
+QUALIFYING = Story(  # n8n fills fields (allowed, a bad value, names not in QUALIFICATION_FIELDS) and wants a deal won
+    "qualifying",
+    WEEKDAY_MORNING,
+    [
+        step
+        for lead, kind in enumerate(["set_fields", "set_fields_bad", "set_fields_unknown", "move_status_outside"])
+        for step in ({"do": "n8n_answers", "kind": kind}, client_writes(lead), wait(60))
+    ],
+)
+QUIET_CLIENT = Story(  # a client goes quiet twice: two ladders, but no more follow-ups than FOLLOW_UP_MAX_PER_LEAD
+    "quiet-client",
+    WEEKDAY_MORNING,
+    [
+        {"do": "responsible", "lead": 0, "to": SALESPERSON},
+        client_writes(0),
+        wait(4 * 3600),
+        client_writes(0, "price"),
+        wait(2 * 3600),
+    ],
+)
+
 PLANTED: dict[str, tuple[str, Story]] = {  # invariant -> the plant that breaks it, and the story where it shows
     "1 never over a human": ("talks_over_human", TAKEOVER),
     "2 answered once or noted": ("drops_answers", BUSY_MORNING),
@@ -108,6 +154,11 @@ PLANTED: dict[str, tuple[str, Story]] = {  # invariant -> the plant that breaks 
     "7 Kommo's rate respected": ("no_rate_limit", BUSY_MORNING),
     "8 replay changes nothing": ("replay_not_idempotent", TAKEOVER),
     "9 nothing lost": ("poison", BUSY_MORNING),
+    "10 follow-ups after assistant": ("follows_up_over_a_reply", FOLLOW_UP_OVER_A_REPLY),
+    "11 nothing first after opt-out": ("ignores_opt_out", OPT_OUT_AND_BACK),
+    "12 only qualification fields": ("writes_any_field", QUALIFYING),
+    "13 only allowed statuses": ("closes_deals", QUALIFYING),
+    "14 follow-ups at most N": ("forgets_follow_ups_sent", QUIET_CLIENT),
 }
 STORIES = {story.name: story for _, story in PLANTED.values()}
 
