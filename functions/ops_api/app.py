@@ -1,17 +1,17 @@
-"""Operations API: GET /health and GET /openapi.json (the document of every route of the service)."""
+"""Operations API: GET /health, GET /reports/funnel and GET /openapi.json (the document of every route)."""
 
 from functools import cache
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 
-from sales_assistant.api import ops
+from sales_assistant.api import ops, reports
 from sales_assistant.api.http import build_resolver, openapi_document
 from sales_assistant.config import get_settings
 from sales_assistant.observability import observed
 
 get_settings().require("api")  # the details of /health take the operator token (the n8n token: 403)
-app = build_resolver(ops.router)
+app = build_resolver(ops.router, reports.router)
 
 
 @app.get("/openapi.json", include_in_schema=False)
@@ -27,6 +27,7 @@ def whole_api_document() -> str:
 
     routers = (
         ops.router,
+        reports.router,
         webhooks.router,
         salespeople.router,
         bot.router,

@@ -126,6 +126,7 @@ ANSWERS = {  # what each route can answer besides API Gateway's 429 (request val
     "POST /messages": {201, 401, 403, 404, 409, 422, 502},
     "GET /contacts/{contact_id}/consent": {200, 401, 403, 422},
     "GET /follow-ups": {200, 401, 403, 422},  # 422: no lead_id, or not a Kommo id
+    "GET /reports/funnel": {200, 400, 401, 403, 422},  # 400: a bad day, from after to, too long a range, unknown by
     "DELETE /contacts/{contact_id}/data": {200, 401, 403, 422, 502},  # 502: n8n did not erase its memory
     "GET /vendors/{vendor_id}/availability": {200, 401, 403, 404, 422},
     "POST /holds": {201, 401, 403, 404, 409, 422},  # 403 also: the n8n token for a lead it is not answering
