@@ -9,7 +9,8 @@ from datetime import datetime
 
 import pytest
 
-from sales_assistant.models.appointment import BookingRequest
+from sales_assistant.errors import Conflict
+from sales_assistant.models.appointment import BookingRequest, RescheduleRequest
 from sales_assistant.models.bot_state import ChangeReason
 from sales_assistant.models.kommo_webhook import Author, ChatMessage, LeadNote
 from sales_assistant.services.leases import ConversationDoor
@@ -214,3 +215,18 @@ def test_faltou_typed_in_the_chat_is_about_the_chats_lead(fakes: Fakes) -> None:
 
     assert commands(fakes).handle_salesperson_message(typed) == "no_show_marked"
     assert appointment_status(fakes) == "no_show" and len(sent_to_mariana(fakes)) == 1
+
+
+def test_after_a_no_show_mariana_books_a_new_slot_the_missed_meeting_stays_as_it_was(fakes: Fakes) -> None:
+    ana_notes(fakes, "/faltou")
+    [missed] = fakes.agenda.appointments.values()
+    service = scheduling(fakes)
+    tomorrow_9 = datetime(2026, 3, 4, 9, 0, tzinfo=SAO_PAULO)  # the second slot offered
+
+    with pytest.raises(Conflict) as refused:
+        service.reschedule(missed.appointment_id, RescheduleRequest(start=tomorrow_9))
+    assert refused.value.code == "no_show"
+    assert service.cancel(missed.appointment_id).status == "no_show"  # nothing to free any more
+
+    booked = service.book(BookingRequest(vendor_id=ANA, lead_id=MARIANA_LEAD, start=tomorrow_9))
+    assert booked.status == "booked" and service.get(missed.appointment_id).status == "no_show"

@@ -190,7 +190,7 @@ class SchedulingService:
         """Cancel an appointment and free its slot (cancelling a cancelled one changes nothing)."""
         for _ in range(CHANGE_ATTEMPTS):
             appointment = self.get(appointment_id)
-            if appointment.status == "cancelled":
+            if appointment.status != "booked":  # cancelled, or a no-show (its time is past): nothing to free
                 return appointment
             cancelled = appointment.next_version(int(self._clock()), status="cancelled")
             try:
@@ -207,8 +207,8 @@ class SchedulingService:
         """Move an appointment: the new slot booked and the old one freed in one transaction, or nothing
         changes."""
         appointment = self.get(appointment_id)
-        if appointment.status == "cancelled":
-            raise Conflict("a cancelled appointment cannot be rescheduled; book a new one", code="cancelled")
+        if appointment.status != "booked":  # cancelled, or no_show (`/faltou`): its 409 says which
+            raise Conflict(f"the appointment is {appointment.status}: book a new one", code=appointment.status)
         salesperson = self._salesperson(appointment.vendor_id)
         now = int(self._clock())
         interval = self._bookable(salesperson, request.start, now)
