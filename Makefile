@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
 
-.PHONY: run demo events check lint typecheck template test bench reliability clean test-n8n simulate outages structure
+.PHONY: run demo events check lint typecheck template test bench reliability clean test-n8n eval simulate outages structure
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,9 @@ reliability: $(STAMP)  # the fault suite (also part of `test`), its table writte
 
 test-n8n: $(STAMP)  # opt-in: the shipped workflows in a real n8n 1.123 + PostgreSQL (n8n/README.md)
 	RUN_N8N_TESTS=1 $(BIN)/pytest tests/n8n --durations=5 -rs
+
+eval: $(STAMP)  # the dialogue set (n8n/evals/) through the shipped workflows in a real n8n; EVAL_MODEL_URL/EVAL_MODEL for a real model (docs/evals.md)
+	$(BIN)/python -m scripts.evals.run
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -364,7 +364,7 @@ class RealN8n:
             self.postgres.start()
             self.postgres.load(SCHEMA)
             self.postgres.load(SCHEMA)  # re-runnable
-        self.model = FakeChatModel().start()
+        self.model = (self.model or FakeChatModel()).start()  # a model given beforehand (make eval's) is used
         self._stack.callback(self.model.stop)
         self.n8n = N8n(
             home,

@@ -40,11 +40,12 @@ WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 LANGUAGE_WORDS = {
     "pt": set(
         "não você vocês é são com uma do da dos das no na ao aos obrigado obrigada olá seu sua seus suas posso também "
-        "isso muito mas em e os pra agora então tem vou vai consultor consultora ficou podemos".split()
+        "isso muito mas em e os pra agora então tem vou vai consultor consultora ficou podemos às quer pode fica aqui "
+        "sim nosso nossa pela pelo marcado anotado pronto desculpe entendo".split()
     ),
     "es": set(
         "usted ustedes es son con una del el los las en y gracias hola su sus puedo también eso muy pero ahora "
-        "entonces asesor asesora tiene voy va le lo por podemos".split()
+        "entonces asesor asesora tiene voy va le lo por podemos aquí sí quiere puede nuestro nuestra cuota".split()
     ),
     "en": set(
         "the you your is are with and to of for thanks thank hello hi can will please our we i it this that be have "
@@ -86,6 +87,7 @@ class TurnResult:
     status: int
     answer: Any
     tool_calls: list[ToolCall] = field(default_factory=list)
+    signed: bool = True  # n8n signed the answer as the service requires
 
     @property
     def reply(self) -> str:
@@ -200,6 +202,8 @@ def check_turn(result: TurnResult, expect: Expect, language: str, playbook: Play
 def answered(result: TurnResult) -> Check:
     if result.status != 200:
         return Check("a valid answer", False, f"status {result.status}: {str(result.answer)[:200]}")
+    if not result.signed:
+        return Check("a valid answer", False, "not signed by n8n")
     try:
         N8nResponse.model_validate(result.answer)
     except ValidationError as error:

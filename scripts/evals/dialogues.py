@@ -8,7 +8,6 @@ and docs/evals.md describe the format.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +33,6 @@ REQUIRED_CATEGORIES = (
     "opt_out",
 )
 MIN_DIALOGUES = 30
-CONTRACT_EXAMPLE = ROOT / "docs" / "contracts" / "examples" / "request-reply.json"
 
 
 class _Strict(BaseModel):
@@ -108,6 +106,16 @@ class Turn(_Strict):
     model: list[ModelStep] = Field(min_length=1, description="what the scripted chat model plays")
 
 
+# The lead fields the service lets the assistant fill (QUALIFICATION_FIELDS), as the sample playbook's
+# qualification questions name them (n8n/supabase/playbook/playbook_qualification.csv).
+TEAM_FIELDS = [
+    Qualification(name="valor_credito", type="numeric"),
+    Qualification(name="orcamento", type="numeric"),
+    Qualification(name="interesse", type="select", values=["Carro", "Moto", "Caminhão"]),
+    Qualification(name="cidade", type="text", max_length=256),
+]
+
+
 class Dialogue(_Strict):
     id: str
     title: str
@@ -117,16 +125,13 @@ class Dialogue(_Strict):
     rubric: str = Field(min_length=1, description="what a judge model checks in every answer")
     lead: Lead
     qualification: list[Qualification] | None = Field(
-        None, description="the lead fields set_fields may fill; default: the contract example's (CONTRACT_EXAMPLE)"
+        None, description="the lead fields set_fields may fill (the request's qualification); default: TEAM_FIELDS"
     )
     turns: list[Turn] = Field(min_length=1)
     source: Path = Path()
 
     def fields_to_fill(self) -> list[Qualification]:
-        if self.qualification is not None:
-            return self.qualification
-        example = json.loads(CONTRACT_EXAMPLE.read_text(encoding="utf-8"))
-        return [Qualification.model_validate(field) for field in example["qualification"]]
+        return TEAM_FIELDS if self.qualification is None else self.qualification
 
 
 def load(path: Path) -> Dialogue:
