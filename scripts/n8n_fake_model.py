@@ -5,7 +5,7 @@ real provider (the opt-in test `make test-n8n`, or by hand).
                                                      # http://127.0.0.1:8099/v1
 
 It serves `POST /v1/chat/completions` (plain JSON, or server-sent events when `stream` is true) and
-`GET /v1/models`, records every request, and answers deterministically:
+`GET /v1/models`, records every request and the token usage it reported, and answers deterministically:
 
 - scripted steps first (`script(...)`): a text, a call of the offered tool whose name contains a
   given fragment, with given arguments (or arguments filled in from the tool's JSON schema), or an
@@ -14,6 +14,9 @@ It serves `POST /v1/chat/completions` (plain JSON, or server-sent events when `s
 - otherwise, when tools are offered: the client asks for a human -> the tool named like `hand_over`;
   for a meeting -> `check_availability`;
 - otherwise a greeting that repeats the client's last words (`REPLY_PREFIX` marks it).
+
+Each completion reports its usage as a provider does: about one token per 4 characters of the messages
+sent (`prompt_tokens`) and of the answer (`completion_tokens`), kept in `usages`.
 
 The client's words are the last user message, from the reply workflow's `NEW_MESSAGES` header on
 (what is known of the lead comes before it).
@@ -55,6 +58,7 @@ class FakeChatModel:
     port: int = 0
     model: str = "fake-sales-model"
     requests: list[dict[str, Any]] = field(default_factory=list)
+    usages: list[dict[str, int]] = field(default_factory=list)
     _script: deque[Step] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -69,6 +73,7 @@ class FakeChatModel:
         with self._lock:
             self._script.clear()
             self.requests.clear()
+            self.usages.clear()
 
     @property
     def url(self) -> str:
@@ -150,11 +155,13 @@ class FakeChatModel:
             tool = next((tool for tool in tools if step.tool in tool["name"]), None)
             if tool is not None:
                 arguments = step.arguments if step.arguments is not None else fill_arguments(tool)
-                return self._completion(tool_call=(tool["name"], arguments))
+                return self._completion(messages, tool_call=(tool["name"], arguments))
             step = Step(text=f"{REPLY_PREFIX} (a ferramenta {step.tool} não foi oferecida)")
-        return self._completion(text=step.text)
+        return self._completion(messages, text=step.text)
 
-    def _completion(self, *, text: str = "", tool_call: tuple[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    def _completion(
+        self, messages: list[dict[str, Any]], *, text: str = "", tool_call: tuple[str, dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": text if tool_call is None else None}
         if tool_call is not None:
             name, arguments = tool_call
@@ -165,16 +172,30 @@ class FakeChatModel:
                     "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)},
                 }
             ]
+        prompt_tokens = tokens(json.dumps(messages, ensure_ascii=False))
+        completion_tokens = tokens(text or json.dumps(message.get("tool_calls"), ensure_ascii=False))
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        with self._lock:
+            self.usages.append(usage)
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": self.model,
             "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if tool_call else "stop"}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+            "usage": usage,
         }
 
     # ------------------------------------------------------------------ what tests look at
+    def tokens_reported(self) -> tuple[int, int]:
+        """The input (prompt) and output (completion) tokens of every completion since the last reset, summed."""
+        with self._lock:
+            return sum(u["prompt_tokens"] for u in self.usages), sum(u["completion_tokens"] for u in self.usages)
+
     def tool_results(self) -> list[str]:
         """The content of every tool result the model was shown, once per tool call, in order."""
         seen: dict[str, str] = {}
@@ -195,6 +216,11 @@ def default_step(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) ->
     if tools and MEETING.search(said):
         return Step(tool="check_availability")
     return Step(text=f"{REPLY_PREFIX} Olá! Recebi: {said[:200]}")
+
+
+def tokens(text: str) -> int:
+    """A provider-like token count: about one token per 4 characters, at least 1."""
+    return max(1, len(text) // 4)
 
 
 def content_text(content: Any) -> str:

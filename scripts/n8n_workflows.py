@@ -215,7 +215,7 @@ def signed_answer(flow: Workflow, position: tuple[int, int]) -> str:
 
 def agent(flow: Workflow, position: tuple[int, int], *, max_iterations: int) -> str:
     """The AI Agent (tools agent), prompt and system message from the previous Code node, with the
-    OpenAI-compatible chat model attached."""
+    OpenAI-compatible chat model attached through Count tokens (n8n/src/count-tokens.js)."""
     flow.add(
         "AI Agent",
         "@n8n/n8n-nodes-langchain.agent",
@@ -246,7 +246,19 @@ def agent(flow: Workflow, position: tuple[int, int], *, max_iterations: int) -> 
         },
         credentials={"openAiApi": CHAT_MODEL},
     )
-    flow.link("Chat model", "AI Agent", kind="ai_languageModel")
+    flow.add(  # the chat model passed on as it is, its token usage counted for the answer's `usage`
+        "Count tokens",
+        "@n8n/n8n-nodes-langchain.code",
+        1,
+        (position[0] - 120, position[1] + 420),
+        parameters={
+            "code": {"supplyData": {"code": (SOURCES / "count-tokens.js").read_text()}},
+            "inputs": {"input": [{"type": "ai_languageModel", "maxConnections": 1, "required": True}]},
+            "outputs": {"output": [{"type": "ai_languageModel"}]},
+        },
+    )
+    flow.link("Chat model", "Count tokens", kind="ai_languageModel")
+    flow.link("Count tokens", "AI Agent", kind="ai_languageModel")
     # the model failing (unreachable, timeout, bad key): a 502, which the service retries once before
     # sending its fallback text
     respond(
@@ -566,6 +578,66 @@ def proactive_workflow() -> Workflow:
     return flow
 
 
+def follow_up_workflow() -> Workflow:
+    """Kind follow_up (asked only inside the 24-hour window): the agent writes the nudge from the
+    conversation's turns; no tools, no memory (the request carries the turns)."""
+    flow = Workflow("kommoFollowUp001", "Kommo assistant: follow-up (kommo-follow-up)")
+    signed = signed_entry(flow, "kommo-follow-up")
+    code(flow, "Prepare conversation", (660, 200), "prepare-follow-up.js")
+    agent(flow, (900, 200), max_iterations=1)
+    code(flow, "Build answer", (1260, 200), "answer-proactive.js")
+    signed_answer(flow, (1480, 200))
+    flow.link(signed, "Prepare conversation")
+    flow.link("Prepare conversation", "AI Agent")
+    flow.link("AI Agent", "Build answer")
+    flow.link("Build answer", "Sign answer")
+    return flow
+
+
+# The chat memory (the reply workflow's Postgres Chat Memory, keyed by conversation id) of the contact's
+# conversations, deleted in one statement; always one row (0 once already deleted).
+ERASE_MEMORY = """WITH deleted AS (
+    DELETE FROM n8n_chat_histories WHERE session_id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
+    RETURNING session_id
+)
+SELECT count(*) AS messages, count(DISTINCT session_id) AS conversations FROM deleted"""
+
+
+def erase_workflow() -> Workflow:
+    flow = Workflow("kommoErase000001", "Kommo assistant: erase chat memory (kommo-erase)")
+    signed = signed_entry(flow, "kommo-erase")
+    respond(
+        flow,
+        "Database failed (503)",
+        (1320, 300),
+        "={{ { erased: false, error: 'database_error', message: String(($json.error && $json.error.message) "
+        "|| $json.error || 'the database failed') } }}",
+        status=503,
+    )
+    postgres(
+        flow,
+        "Delete chat memory",
+        (1100, 80),
+        {
+            "operation": "executeQuery",
+            "query": ERASE_MEMORY,
+            "options": {"queryReplacement": "={{ JSON.stringify($json.request.conversation_ids || []) }}"},
+        },
+    )
+    code(
+        flow,
+        "Erased",
+        (1320, 80),
+        "return [{ json: { erased: true, conversations: Number($json.conversations), "
+        "messages: Number($json.messages) } }];",
+    )
+    signed_answer(flow, (1540, 80))
+    flow.link(signed, "Delete chat memory")
+    flow.link("Delete chat memory", "Erased")
+    flow.link("Erased", "Sign answer")
+    return flow
+
+
 def postgres(flow: Workflow, name: str, position: tuple[int, int], parameters: dict[str, Any]) -> str:
     """A Postgres node whose failure answers 503 (the service may retry: every write is idempotent)."""
     flow.add(
@@ -733,6 +805,8 @@ BUILDERS = {
     "kommo-scheduling.json": scheduling_workflow,
     "kommo-salespeople.json": salespeople_workflow,
     "kommo-health.json": health_workflow,
+    "kommo-follow-up.json": follow_up_workflow,
+    "kommo-erase.json": erase_workflow,
 }
 
 

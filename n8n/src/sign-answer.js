@@ -10,8 +10,19 @@ function setting(name) {
   return '';
 }
 
+// An answer the chat model wrote also carries `usage`: the tokens that "Count tokens" (count-tokens.js)
+// added up in the execution's custom data, as the provider reported them.
+const answer = $input.first().json;
+const counted = $execution.customData.getAll();
+if (counted.usage_model !== undefined) {
+  answer.usage = {
+    model: counted.usage_model,
+    input_tokens: Number(counted.usage_input_tokens),
+    output_tokens: Number(counted.usage_output_tokens),
+  };
+}
 const requestId = String($('Verify signature').first().json.request_id || '');
-const body = JSON.stringify($input.first().json);
+const body = JSON.stringify(answer);
 const signature = 'sha256=' + crypto.createHmac('sha256', setting('N8N_SIGNING_SECRET'))
   .update(`answer\n${requestId}\n`).update(body, 'utf8').digest('hex');
 return [{ json: { body, signature } }];

@@ -36,6 +36,7 @@ from sales_assistant.adapters.n8n_signature import SIGNATURE_HEADER, sign, sign_
 from sales_assistant.models.n8n import N8nResponse
 from scripts.n8n_fake_model import REPLY_PREFIX, FakeChatModel, Step, content_text
 from scripts.n8n_harness import SCHEMA, Postgres, RealN8n, free_port, postgres_binaries, wait_until
+from scripts.n8n_workflows import MODEL_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = LOCAL_SECRETS["N8N_SIGNING_SECRET"]
@@ -52,6 +53,8 @@ PATHS = (
     "/webhook/kommo-scheduling",
     "/webhook/kommo-salespeople",
     "/webhook/kommo-health",
+    "/webhook/kommo-follow-up",
+    "/webhook/kommo-erase",
 )
 
 
@@ -243,6 +246,13 @@ def first_item(tool_result: str) -> dict[str, Any]:
 
 def reply_text(patch: dict[str, Any]) -> str:
     return str(patch["body"]["custom_fields_values"][0]["values"][0]["value"])
+
+
+def usage_reported(model: FakeChatModel) -> dict[str, Any]:
+    """The `usage` an AI answer carries: the model the workflows ask for, and the tokens the (fake) provider
+    reported since the model's last reset, summed over the completions."""
+    input_tokens, output_tokens = model.tokens_reported()
+    return {"model": MODEL_NAME, "input_tokens": input_tokens, "output_tokens": output_tokens}
 
 
 # ---------------------------------------------------------------------- the checks
@@ -515,6 +525,7 @@ def test_the_agents_set_fields_calls_become_one_action(stack: Stack) -> None:
     assert answer == {
         "reply": f"{REPLY_PREFIX} Anotado.",
         "actions": [{"type": "set_fields", "fields": {"cidade": "Santos", "interesse": "Moto", "orcamento": 50000}}],
+        "usage": usage_reported(stack.model),
     }
     N8nResponse.model_validate(answer)
     assert (
@@ -547,7 +558,11 @@ def test_a_first_message_is_a_template_or_free_text(stack: Stack, window_open: b
     assert status == 200
     N8nResponse.model_validate(answer)
     if window_open:
-        assert answer == {"reply": "Olá, Juliana! Aqui é o assistente de Carla Mendes.", "actions": []}
+        assert answer == {
+            "reply": "Olá, Juliana! Aqui é o assistente de Carla Mendes.",
+            "actions": [],
+            "usage": usage_reported(stack.model),
+        }
         assert "formulário" in json.dumps(stack.model.requests[0]["messages"], ensure_ascii=False)
     else:
         assert answer == {"template": {"name": "boas_vindas", "params": {"nome": "Juliana"}}, "actions": []}
