@@ -202,16 +202,19 @@ def install_n8n(version: str = N8N_VERSION) -> Path:
 
 @dataclass
 class N8n:
-    """One n8n instance: its own user folder (SQLite database, encryption key) and a free port."""
+    """One n8n instance: its own user folder (SQLite database, encryption key) and free ports (its own and its
+    task runners' broker's, so that two instances can run at once)."""
 
     home: Path
     folder: Path
     port: int = 0
+    broker_port: int = 0
     settings: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port()
+        self.broker_port = self.broker_port or free_port()
 
     @property
     def url(self) -> str:
@@ -236,6 +239,7 @@ class N8n:
             "N8N_EXPRESSION_ENGINE": "legacy",  # isolated-vm cannot be built on Node 20
             # the Code nodes run in a task runner (a child process, internal mode), as n8n 2.x always runs them
             "N8N_RUNNERS_ENABLED": "true",
+            "N8N_RUNNERS_BROKER_PORT": str(self.broker_port),
             "N8N_DIAGNOSTICS_ENABLED": "false",
             "N8N_VERSION_NOTIFICATIONS_ENABLED": "false",
             "N8N_TEMPLATES_ENABLED": "false",
