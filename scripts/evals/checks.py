@@ -37,21 +37,20 @@ TERM = re.compile(
 MARKDOWN = re.compile(r"\*\*|__|`|^\s*#{1,6}\s|^\s*[-*+•]\s|\[[^\]]+\]\([^)]+\)", re.MULTILINE)
 WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # Words that tell the three languages of the set apart (short answers: a few are enough).
-LANGUAGE_WORDS = {
-    "pt": set(
-        "não você vocês é são com uma do da dos das no na ao aos obrigado obrigada olá seu sua seus suas posso também "
-        "isso muito mas em e os pra agora então tem vou vai consultor consultora ficou podemos às quer pode fica aqui "
-        "sim nosso nossa pela pelo marcado anotado pronto desculpe entendo".split()
-    ),
-    "es": set(
-        "usted ustedes es son con una del el los las en y gracias hola su sus puedo también eso muy pero ahora "
-        "entonces asesor asesora tiene voy va le lo por podemos aquí sí quiere puede nuestro nuestra cuota".split()
-    ),
-    "en": set(
-        "the you your is are with and to of for thanks thank hello hi can will please our we i it this that be have "
-        "has consultant an".split()
-    ),
-}
+PORTUGUESE = (
+    "não você vocês é são com uma do da dos das no na ao aos obrigado obrigada olá seu sua seus suas posso também "
+    "isso muito mas em e os pra agora então tem vou vai consultor consultora ficou às quer pode fica aqui "
+    "sim nosso nossa pela pelo marcado anotado pronto desculpe entendo parcela parcelas"
+)
+SPANISH = (
+    "usted ustedes es son con una del el los las en y gracias hola su sus puedo también eso muy pero ahora "
+    "entonces asesor asesora tiene voy va le lo aquí sí quiere puede nuestro nuestra cuota"
+)
+ENGLISH = (
+    "the you your is are with and to of for thanks thank hello hi can will please our we i it this that be have "
+    "has consultant an"
+)
+LANGUAGE_WORDS = {"pt": set(PORTUGUESE.split()), "es": set(SPANISH.split()), "en": set(ENGLISH.split())}
 
 
 @dataclass(frozen=True)
@@ -192,8 +191,8 @@ def check_turn(result: TurnResult, expect: Expect, language: str, playbook: Play
     checks.append(Check(f"at most {expect.max_chars} characters", len(reply) <= expect.max_chars, f"{len(reply)}"))
     markdown = MARKDOWN.search(reply)
     checks.append(Check("no markdown", markdown is None, repr(markdown.group(0)) if markdown else ""))
-    heard = language_of(reply) if reply else ""
-    checks.append(Check(f"written in {language}", heard == language, f"reads as {heard or 'unknown'}"))
+    heard = language_of(reply)  # a reply too short to tell is in no other language either
+    checks.append(Check(f"written in {language}", heard in ("", language), f"reads as {heard or 'any'}"))
     checks += tool_checks(result.tool_calls, expect)
     checks += answer_checks(result, expect, playbook)
     return checks
@@ -247,7 +246,9 @@ def answer_checks(result: TurnResult, expect: Expect, playbook: Playbook) -> lis
     for tool in expect.tools_succeeded:
         answers = [call.result for call in result.tool_calls if call.name == tool]
         failed = not answers or tool_failed(answers[-1])
-        checks.append(Check(f"{tool} answered without error", not failed, answers[-1][:200] if answers else "not called"))
+        checks.append(
+            Check(f"{tool} answered without error", not failed, answers[-1][:200] if answers else "not called")
+        )
     if expect.mentions_any:
         found = any(plain(word) in plain(result.reply) for word in expect.mentions_any)
         checks.append(Check(f"mentions one of {expect.mentions_any}", found, result.reply[:120]))

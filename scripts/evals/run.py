@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -140,7 +139,9 @@ def start_service(port: int, n8n_url: str, log: Path) -> subprocess.Popen[bytes]
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: http("GET", f"{url}/health")[1].get("status") == "ok", 90, "the service's local run")
-        status, synced = http("POST", f"{url}/vendors/sync", b"", {"authorization": f"Bearer {LOCAL_SECRETS['API_TOKEN']}"})
+        status, synced = http(
+            "POST", f"{url}/vendors/sync", b"", {"authorization": f"Bearer {LOCAL_SECRETS['API_TOKEN']}"}
+        )
         if status >= 300:
             raise RuntimeError(f"the salesperson sync answered {status}: {synced}")
     except BaseException:
@@ -186,7 +187,8 @@ def read_playbook(real: RealN8n, area: str) -> Playbook:
     rows: list[dict[str, Any]] = []
     for table in present:
         valid = " AND (valid_from IS NULL OR valid_from <= now()) AND (valid_to IS NULL OR valid_to >= now())"
-        query = f"SELECT * FROM {table} WHERE area IN ('', {quoted})" + (valid if table == "playbook_offers" else "")
+        query = f"SELECT * FROM {table} WHERE area IN ('', {quoted})"  # noqa: S608 - this module's names, quoted area
+        query += valid if table == "playbook_offers" else ""
         rows += real.postgres.rows(query)
     if not rows:
         return Playbook(missing=f"the playbook has no rows for the area {area!r}")
