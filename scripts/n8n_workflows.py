@@ -585,7 +585,7 @@ def follow_up_workflow() -> Workflow:
     signed = signed_entry(flow, "kommo-follow-up")
     code(flow, "Prepare conversation", (660, 200), "prepare-follow-up.js")
     agent(flow, (900, 200), max_iterations=1)
-    code(flow, "Build answer", (1260, 200), "answer-proactive.js")
+    code(flow, "Build answer", (1260, 200), "answer-follow-up.js")
     signed_answer(flow, (1480, 200))
     flow.link(signed, "Prepare conversation")
     flow.link("Prepare conversation", "AI Agent")
