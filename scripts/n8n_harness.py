@@ -303,7 +303,7 @@ class N8n:
             try:
                 urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - loopback
             except urllib.error.HTTPError as error:
-                return error.code != 404
+                return error.code not in (404, 503)  # 503: "n8n is starting up", the workflows not all active
             return True
 
         wait_until(registered, seconds, f"n8n to serve {ready_path}\n{self.log_tail()}")
