@@ -61,7 +61,11 @@ LOCAL_KOMMO_URL = "http://127.0.0.1:8088"  # `make run`'s Kommo sandbox (local/r
 # The templates n8n answers with when the 24-hour window is closed: its settings and their defaults
 # (n8n/src/template-proactive.js and template-reply.js); each has the variable `nome`.
 N8N_TEMPLATES = {"KOMMO_FIRST_TEMPLATE": "boas_vindas", "KOMMO_REOPEN_TEMPLATE": "retomada_contato"}
-APPOINTMENT_TEMPLATES = ("APPOINTMENT_CONFIRMATION_TEMPLATE", "APPOINTMENT_REMINDER_TEMPLATE")  # nome, data, hora
+APPOINTMENT_TEMPLATES = (  # nome, data, hora
+    "APPOINTMENT_CONFIRMATION_TEMPLATE",
+    "APPOINTMENT_REMINDER_TEMPLATE",
+    "NO_SHOW_TEMPLATE",
+)
 WEBHOOK_PATH = "/webhooks/kommo/"
 
 
