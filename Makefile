@@ -54,8 +54,12 @@ template: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam build --region us-east-1
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest
+
+.PHONY: browser
+browser:  # Debian's Chromium for the headless browser test, once (scripts/browser_install.sh; apt-get, as root or sudo)
+	scripts/browser_install.sh
 
 reliability: $(STAMP)  # the fault suite (also part of `test`), its table written to docs/reliability.md
 	WRITE_RELIABILITY_DOC=1 $(BIN)/pytest tests/integration/test_fault_suite.py

@@ -7,7 +7,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sales_assistant.api.reports import FunnelReport, Line
+    from sales_assistant.api.reports import FunnelReport
     from sales_assistant.texts import Texts
 
 # the steps drawn as the funnel, top to bottom
@@ -39,7 +39,8 @@ h1{font-size:22px;margin:0 0 4px}p.sub{color:#52606d;margin:0 0 20px}
 .card b{display:block;font-size:22px}.card span{color:#52606d;font-size:13px}
 table{border-collapse:collapse;font-size:13px;margin-top:16px}
 th,td{border-bottom:1px solid #e4e7eb;padding:6px 8px;text-align:right;white-space:nowrap}
-th:first-child,td:first-child{text-align:left}tr.total td{font-weight:bold;border-top:2px solid #9aa5b1}
+th:first-child,td:first-child{text-align:left}
+td:last-child,th:last-child{font-weight:bold;border-left:2px solid #9aa5b1}
 """
 
 
@@ -92,24 +93,23 @@ def _svg(total: dict[str, Any]) -> str:
 
 
 def _table(report: FunnelReport, texts: Texts) -> str:
-    columns = [*report.columns, "speed_to_lead_p50_seconds", "speed_to_lead_p95_seconds"]
+    """One row per figure, one column per salesperson (or trigger kind) and the total."""
+    names = [*report.columns, "speed_to_lead_p50_seconds", "speed_to_lead_p95_seconds"]
     if any(name.startswith("cost_") for name in report.columns):
-        columns.append("cost_per_conversation_usd")
-    head = "".join(f"<th>{escape(_label(name, texts))}</th>" for name in columns)
-    body = "".join(_line(line, report.columns, columns, "") for line in report.lines)
-    body += _line(report.total, report.columns, columns, ' class="total"')
-    return f"<table><thead><tr><th>{'Vendedor' if report.by == 'salesperson' else 'Origem'}</th>{head}</tr></thead>" + (
-        f"<tbody>{body}</tbody></table>"
+        names.append("cost_per_conversation_usd")
+    lines = [*report.lines, report.total]
+    views = [line.view(report.columns) for line in lines]
+    head = "".join(f"<th>{escape(line.name)}</th>" for line in lines)
+    rows = "".join(
+        f"<tr><td>{escape(_label(name, texts))}</td>"
+        + "".join(
+            f'<td data-line="{escape(line.key)}" data-counter="{name}">{escape(_shown(name, view.get(name)))}</td>'
+            for line, view in zip(lines, views, strict=True)
+        )
+        + "</tr>"
+        for name in names
     )
-
-
-def _line(line: Line, counted: list[str], columns: list[str], attributes: str) -> str:
-    view = line.view(counted)
-    cells = "".join(
-        f'<td data-line="{escape(line.key)}" data-counter="{name}">{escape(_shown(name, view.get(name)))}</td>'
-        for name in columns
-    )
-    return f"<tr{attributes}><td>{escape(line.name)}</td>{cells}</tr>"
+    return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def _label(name: str, texts: Texts) -> str:
