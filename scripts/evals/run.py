@@ -65,6 +65,7 @@ PLAYBOOK_TABLES = (
     "playbook_objections",
     "playbook_handover_topics",
 )
+NOT_JUDGED = "not judged"
 SAMPLE_PLAYBOOK = ROOT / "n8n" / "supabase" / "playbook"
 
 
@@ -76,16 +77,6 @@ class DialogueResult:
 
     def checks(self, *, judged: bool) -> list[Check]:
         return [check for turn in self.turns for check in turn if check.judged == judged]
-
-    @property
-    def failed(self) -> list[tuple[int, Check]]:
-        """Mechanical checks that failed or could not be computed, with their turn (1-based)."""
-        return [
-            (number, check)
-            for number, turn in enumerate(self.turns, 1)
-            for check in turn
-            if not check.judged and check.passed is not True
-        ]
 
 
 # ---------------------------------------------------------------------- the stack
@@ -276,7 +267,7 @@ def judged(
 ) -> Check:
     name = "judge: the rubric"
     if judge_with is None:
-        return Check(name, None, "not judged (EVAL_JUDGE_URL/EVAL_JUDGE_MODEL not set)", judged=True)
+        return Check(name, None, f"{NOT_JUDGED} (EVAL_JUDGE_URL/EVAL_JUDGE_MODEL not set)", judged=True)
     case = {
         "criterios": [dialogue.rubric, turn_rubric],
         "persona_do_cliente": dialogue.persona,
@@ -299,20 +290,24 @@ def table(results: list[DialogueResult]) -> str:
         mechanical = result.checks(judged=False)
         passed = sum(check.passed is True for check in mechanical)
         judge_checks = result.checks(judged=True)
-        scored = [check for check in judge_checks if check.passed is not None]
-        verdict = f"{sum(c.passed is True for c in scored)}/{len(scored)}" if scored else "not judged"
+        verdict = f"{sum(c.passed is True for c in judge_checks)}/{len(judge_checks)}"
+        if all(check.detail.startswith(NOT_JUDGED) for check in judge_checks):
+            verdict = NOT_JUDGED
         tokens = f"{result.tokens[0]}/{result.tokens[1]}" if result.tokens else "-"
         lines.append(f"{result.dialogue.id:{width}}  {passed:>3}/{len(mechanical):<3}  {verdict:>11}  {tokens:>13}")
     return "\n".join(lines)
 
 
-def failures(results: list[DialogueResult]) -> str:
+def failures(results: list[DialogueResult], *, judged: bool = False) -> str:
+    """The mechanical checks that did not pass (or, `judged`, the judge's verdicts that did not), one a line."""
     return "\n".join(
         f"  {result.dialogue.id}, turn {number}: {check.name}"
-        + (" (not computable)" if check.passed is None else "")
+        + (" (not computable)" if check.passed is None and not judged else "")
         + (f": {check.detail}" if check.detail else "")
         for result in results
-        for number, check in result.failed
+        for number, turn in enumerate(result.turns, 1)
+        for check in turn
+        if check.judged == judged and check.passed is not True and not check.detail.startswith(NOT_JUDGED)
     )
 
 
@@ -334,6 +329,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kommo-eval-") as base:
         results = run(dialogues, Path(base))
     print(table(results))
+    judged = failures(results, judged=True)
+    if judged:
+        print("\nthe judge's verdicts that did not pass (they do not fail the run):\n" + judged)
     failed = failures(results)
     if failed:
         print("\nmechanical checks that did not pass:\n" + failed)

@@ -7,13 +7,15 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from scripts.evals.chat import PLACEHOLDER
+from scripts.evals.chat import PLACEHOLDER, RemoteChatModel, judge
 from scripts.evals.checks import Playbook, ToolCall, TurnResult, check_turn, invented_figures
 from scripts.evals.dialogues import MIN_DIALOGUES, REQUIRED_CATEGORIES, Expect, load_all
+from scripts.n8n_fake_model import FakeChatModel, Step
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "n8n" / "supabase" / "playbook"
@@ -164,3 +166,39 @@ def test_a_dialogue_names_only_tools_the_reply_workflow_offers_and_known_placeho
             written = step.text + json.dumps(step.arguments or {})
             braces = re.findall(r"\{[a-z_:0-9]+\}", written)
             assert all(PLACEHOLDER.fullmatch(brace) for brace in braces), braces
+
+
+# ---------------------------------------------------------------------- a real model, a judge
+@pytest.fixture
+def endpoint() -> Iterator[FakeChatModel]:
+    """An OpenAI-compatible endpoint on loopback standing in for the user's model or judge."""
+    served = FakeChatModel().start()
+    yield served
+    served.stop()
+
+
+def test_a_real_models_endpoint_gets_every_completion_under_its_own_model_name(endpoint: FakeChatModel) -> None:
+    endpoint.script(Step(text="Olá! A Ana confirma as condições."))
+    remote = RemoteChatModel(upstream=endpoint.url, upstream_model="user-model", upstream_key="user-key")
+    asked = {"model": "gpt-4.1-mini", "stream": True, "messages": [{"role": "user", "content": "oi"}]}
+    completion = remote.complete(asked)
+    assert completion["choices"][0]["message"]["content"] == "Olá! A Ana confirma as condições."
+    assert [(r["model"], r["stream"]) for r in endpoint.requests] == [("user-model", False)]
+    assert remote.requests == [asked]  # what n8n asked, where the turn's tool calls are read
+
+
+def test_a_model_endpoint_that_fails_is_a_failed_completion(endpoint: FakeChatModel) -> None:
+    endpoint.script(Step(status=500))
+    remote = RemoteChatModel(upstream=endpoint.url, upstream_model="user-model")
+    assert remote.complete({"messages": []})["error"]["code"] == 502
+
+
+def test_the_judge_gives_a_verdict_or_none_never_a_made_up_one(endpoint: FakeChatModel) -> None:
+    endpoint.script(
+        Step(text='Avaliação: {"pass": false, "reason": "citou um prazo que o playbook não tem"}'),
+        Step(text="Parece bom."),
+    )
+    case = {"criterios": ["só preços do playbook"], "resposta_do_assistente": "São 72 meses."}
+    assert judge(endpoint.url, "judge-model", "", case) == (False, "citou um prazo que o playbook não tem")
+    assert judge(endpoint.url, "judge-model", "", case) == (None, "the judge gave no verdict (status 200)")
+    assert endpoint.requests[0]["model"] == "judge-model"
