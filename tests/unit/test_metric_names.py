@@ -81,15 +81,18 @@ def documented_metrics(text: str, template: dict[str, Any]) -> list[tuple[Metric
     return mentions
 
 
-def dashboard(template: dict[str, Any]) -> dict[str, Any]:
-    body = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+def dashboard(template: dict[str, Any], name: str = "OperationsDashboard") -> dict[str, Any]:
+    body = template["Resources"][name]["Properties"]["DashboardBody"]["Fn::Sub"]
     return dict(json.loads(re.sub(r"\$\{[^}]+\}", "x", body)))
 
 
 def dashboard_metrics(template: dict[str, Any]) -> set[Metric]:
-    """Our namespace's metrics on the dashboard: explicit ones and SEARCH expressions."""
+    """Our namespace's metrics on the dashboards (operations and sales): explicit ones and SEARCH expressions."""
     named: set[Metric] = set()
-    for widget in dashboard(template)["widgets"]:
+    widgets = [
+        widget for name in ("OperationsDashboard", "SalesDashboard") for widget in dashboard(template, name)["widgets"]
+    ]
+    for widget in widgets:
         for line in widget["properties"]["metrics"]:
             if isinstance(line[0], dict):
                 for dims, name in re.findall(
