@@ -375,3 +375,21 @@ def test_the_html_page_draws_the_funnel_and_names_each_salesperson(week: Week) -
     assert 'data-step="leads_in">Leads recebidos: 50</text>' in page
     assert f'data-line="total" data-counter="replied">{expected(week.leads)["replied"]}</td>' in page
     assert "Ana Souza" in page and "Diego Ferreira" in page and "Não enviada: o contato não tem telefone" in page
+
+
+def test_a_meeting_marked_no_show_with_faltou_counts_once_for_its_salesperson() -> None:
+    from tests.unit.test_no_show_decisions import ANA, MARIANA_LEAD, ana_notes
+
+    fakes = Fakes(datetime(2026, 3, 2, 9, 0, tzinfo=SAO_PAULO))
+    fakes.add_salesperson(ANA, "Ana Souza", "Auto")
+    fakes.add_lead(MARIANA_LEAD, 93589657, "Mariana Costa", area="Auto", responsible=ANA)
+    start = datetime(2026, 3, 3, 10, 0, tzinfo=SAO_PAULO)
+    scheduling(fakes).book(BookingRequest(vendor_id=ANA, lead_id=MARIANA_LEAD, start=start))
+    fakes.clock.now = datetime(2026, 3, 3, 11, 0, tzinfo=SAO_PAULO).timestamp()
+
+    assert ana_notes(fakes, "/faltou", note_id=501) == "no_show_marked"
+    ana_notes(fakes, "/faltou", note_id=501)  # the webhook again
+
+    tuesday = date(2026, 3, 3)
+    [row] = fakes.funnel_counts.days(tuesday, tuesday)
+    assert (row.salesperson_id, row.counters) == (ANA, {"meeting_no_show": 1})

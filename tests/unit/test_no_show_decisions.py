@@ -70,6 +70,7 @@ def commands(fakes: Fakes, template: str = "") -> TakeoverService:
         delivery=delivery(fakes, {"nome": TEMPLATE_NAME_FIELD, "data": DATE_FIELD, "hora": HOUR_FIELD}),
         notes=fakes.kommo,
         once=fakes.once,
+        funnel=fakes.funnel,
         texts=fakes.texts,
         template=template,
         clock=fakes.clock,

@@ -81,6 +81,7 @@ def no_shows(settings: Settings) -> NoShows:
         delivery=delivery(settings),
         notes=lead_notes(settings),
         once=once_per_key(settings),
+        funnel=funnel(settings),
         texts=settings.texts,
         template=settings.no_show_template,
     )

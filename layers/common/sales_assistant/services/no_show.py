@@ -25,6 +25,7 @@ from sales_assistant.models.kommo import KommoLead
 from sales_assistant.observability import count, logger
 from sales_assistant.services.booking_conflicts import ChangedMeanwhile
 from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, Template, TemplateNotConfigured
+from sales_assistant.services.funnel import Funnel
 from sales_assistant.services.handover import when_in_words
 from sales_assistant.services.leases import ConversationDoor
 from sales_assistant.services.meeting_tasks import appointment_values
@@ -57,6 +58,7 @@ class NoShows:
         delivery: Delivery,
         notes: LeadNotes,
         once: Once,
+        funnel: Funnel,
         texts: Texts,
         template: str = "",
         clock: Callable[[], float] = timing.now,
@@ -72,6 +74,7 @@ class NoShows:
         self._delivery = delivery
         self._notes = notes
         self._once = once
+        self._funnel = funnel
         self._texts = texts
         self._template = template
         self._clock = clock
@@ -89,6 +92,7 @@ class NoShows:
             return ALREADY_MARKED
         offer = self._once("no-show-offer", missed.appointment_id, lambda: self._offer(missed, values))
         self._record(missed)
+        self._funnel.meeting("meeting_no_show", missed)
         outcome = str(offer["outcome"])
         count("NoShowsMarked", offer=outcome)
         logger.info("no-show marked", extra={"appointment_id": missed.appointment_id, "offer": outcome})
