@@ -13,7 +13,8 @@ const add = (key, tokens) => counted.set(key, String(Number(counted.get(key) || 
 model.callbacks.push({
   awaitHandlers: true, // counted before the agent goes on, as n8n's own tracing is
   handleLLMEnd(output) {
-    const tokens = (output.llmOutput && output.llmOutput.tokenUsage) || {};
+    const tokens = output.llmOutput && output.llmOutput.tokenUsage;
+    if (!tokens) return; // the provider reported none: no usage rather than a guess
     counted.set('usage_model', String(model.model || ''));
     add('usage_input_tokens', tokens.promptTokens);
     add('usage_output_tokens', tokens.completionTokens);

@@ -163,9 +163,12 @@ def test_the_stand_in_refuses_a_replayed_request_and_signs_its_answers() -> None
     assert len(standin.requests) == 1
 
 
-def run_signature_nodes(headers: Mapping[str, str], raw: bytes, webhook_url: str, reply: object) -> dict[str, object]:
+def run_signature_nodes(
+    headers: Mapping[str, str], raw: bytes, webhook_url: str, reply: object, custom_data: Mapping[str, str] = {}
+) -> dict[str, object]:
     """n8n/src/verify-signature.js on a request as the Webhook node hands it over (headers, parsed body,
-    raw body, this webhook's URL), then n8n/src/sign-answer.js on `reply`, run in Node.js as n8n runs them."""
+    raw body, this webhook's URL), then n8n/src/sign-answer.js on `reply` (the execution's custom data as
+    `custom_data`), run in Node.js as n8n runs them."""
     sources = {name: (ROOT / "n8n" / "src" / name).read_text() for name in ("verify-signature.js", "sign-answer.js")}
     item = {
         "json": {
@@ -179,6 +182,7 @@ def run_signature_nodes(headers: Mapping[str, str], raw: bytes, webhook_url: str
         f"const raw = Buffer.from({json.dumps(base64.b64encode(raw).decode())}, 'base64');\n"
         "const $vars = {}; const $env = { N8N_SIGNING_SECRET: 'local-n8n-signing-secret-0123456789' };\n"
         "const URL = undefined;  // as in n8n's Code node\n"
+        f"const $execution = {{ customData: {{ getAll: () => ({json.dumps(custom_data)}) }} }};\n"
         "let $input = { first: () => ({ ...item, binary: { data: {} } }) };\n"
         "let verified = null;\n"
         "const $ = () => ({ first: () => ({ json: verified }) });\n"
@@ -213,6 +217,25 @@ def test_the_shipped_workflows_accept_what_the_service_signs_and_sign_what_they_
     assert (verified["signed"], verified["request_id"]) == (True, REQUEST_ID)
     assert json.loads(answer["body"]) == reply
     assert answer["signature"] == sign_answer(N8N_SECRET, REQUEST_ID, answer["body"].encode())  # as the service checks
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the Code nodes run in Node.js")
+def test_a_signed_answer_carries_the_tokens_its_execution_counted() -> None:
+    """Count tokens (n8n/src/count-tokens.js) adds the chat model's reported tokens up in the execution's custom
+    data; the signed answer carries them as the contract's `usage`."""
+    raw = (CONTRACTS / "examples" / "request-reply.json").read_bytes()
+    headers = signed_headers(
+        N8N_SECRET, "/webhook/kommo-reply", raw, timestamp=str(int(time.time())), request_id=REQUEST_ID
+    )
+    reply = {"reply": "Olá, Mariana!", "actions": []}
+    counted = {"usage_model": "gpt-4.1-mini", "usage_input_tokens": "1830", "usage_output_tokens": "96"}
+
+    answer = dict(run_signature_nodes(headers, raw, REPLY_URL, reply, counted)["answer"])  # type: ignore[call-overload]
+
+    usage = {"model": "gpt-4.1-mini", "input_tokens": 1830, "output_tokens": 96}
+    assert json.loads(answer["body"]) == reply | {"usage": usage}
+    assert N8nResponse.model_validate_json(answer["body"]).usage is not None
+    assert answer["signature"] == sign_answer(N8N_SECRET, REQUEST_ID, answer["body"].encode())
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="the Code nodes run in Node.js")
