@@ -182,8 +182,7 @@ class RemoteChatModel(FakeChatModel):
         status, answer = post_json(f"{self.upstream.rstrip('/')}/chat/completions", body, self.upstream_key)
         if status != 200 or not isinstance(answer, dict) or not answer.get("choices"):
             return {"error": {"message": f"the model endpoint answered {status}", "type": "upstream", "code": 502}}
-        answer.setdefault("usage", {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0})
-        return answer
+        return answer  # its usage as the provider reported it (none: the table shows "-", never a guess)
 
 
 def post_json(url: str, body: dict[str, Any], key: str = "") -> tuple[int, Any]:
