@@ -69,7 +69,6 @@ def scheduling_at(clock: Callable[[], float]) -> SchedulingService:
     from sales_assistant.adapters.kommo import kommo_client
     from sales_assistant.adapters.queues import QueuePublisher
     from sales_assistant.adapters.salespeople import DynamoSalespeople
-    from sales_assistant.composition import funnel
     from sales_assistant.config import get_settings
     from sales_assistant.services.scheduling import SchedulingService
 
@@ -80,7 +79,6 @@ def scheduling_at(clock: Callable[[], float]) -> SchedulingService:
         kommo=kommo_client(settings),
         events=QueuePublisher.from_settings(settings),
         hold_minutes=settings.hold_minutes,
-        funnel=funnel(settings),
         clock=clock,
     )
 

@@ -18,7 +18,7 @@ from sales_assistant.services.delivery import Delivery, DeliveryConfig
 from sales_assistant.services.first_messages import FirstMessageComposer, FirstMessageConfig
 from sales_assistant.services.follow_up_messages import FollowUpMessageConfig, FollowUpMessages
 from sales_assistant.services.follow_ups import FollowUpLadders, LadderConfig
-from sales_assistant.services.funnel import Funnel
+from sales_assistant.services.funnel import CountedMeetings, Funnel
 from sales_assistant.services.handover import Handovers, HandoverWords
 from sales_assistant.services.leases import ConversationDoor
 from sales_assistant.services.proactive import ProactiveConfig, ProactiveOutreach
@@ -348,8 +348,7 @@ def scheduling(fakes: Fakes) -> SchedulingService:
         agenda=fakes.agenda,
         salespeople=fakes.salespeople,
         kommo=fakes.kommo,
-        events=fakes.queue,
+        events=CountedMeetings(fakes.queue, fakes.funnel),
         hold_minutes=5,
-        funnel=fakes.funnel,
         clock=fakes.clock,
     )

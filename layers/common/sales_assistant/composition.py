@@ -360,6 +360,7 @@ def scheduling_service(settings: Settings) -> SchedulingService:
     """Scheduling: the agenda in DynamoDB, leads from Kommo, changes published on the scheduling queue."""
     from sales_assistant.adapters.agenda import DynamoAgenda
     from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.services.funnel import CountedMeetings
     from sales_assistant.services.scheduling import SchedulingService
 
     if not (settings.appointments_table and settings.scheduling_queue_url):
@@ -368,10 +369,9 @@ def scheduling_service(settings: Settings) -> SchedulingService:
         agenda=DynamoAgenda(settings.appointments_table),
         salespeople=salespeople(settings),
         kommo=kommo_client(settings),
-        events=queue_publisher(settings),
+        events=CountedMeetings(queue_publisher(settings), funnel(settings)),
         hold_minutes=settings.hold_minutes,
         lead_appointments_max=settings.lead_appointments_max,
-        funnel=funnel(settings),
     )
 
 

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from sales_assistant.models.conversation import Conversation
     from sales_assistant.models.follow_up import FollowUp
     from sales_assistant.models.kommo import KommoLead
+    from sales_assistant.models.queue import AppointmentChanged
     from sales_assistant.models.trigger import Trigger
+    from sales_assistant.services.ports.queues import AppointmentEvents
     from sales_assistant.services.ports.storage import Conversations, FollowUpRecords, FunnelCounts
 
 INBOUND = "inbound"  # the trigger kind of a conversation the client began
@@ -160,3 +162,18 @@ class Funnel:
         if counted and (name in STEPS or name.startswith(SKIPPED)):
             count("FunnelSteps", step=name, salesperson=str(event.salesperson_id))
         return counted
+
+
+class CountedMeetings:
+    """The scheduling service's appointment events (ports.queues.AppointmentEvents), each booking, move and
+    cancellation also counted in the funnel (meeting_booked, meeting_rescheduled, meeting_cancelled) once per
+    appointment: a repeated booking publishes again and counts nothing."""
+
+    def __init__(self, events: AppointmentEvents, funnel: Funnel) -> None:
+        self._events = events
+        self._funnel = funnel
+
+    def publish(self, item: AppointmentChanged) -> str:
+        published = self._events.publish(item)
+        self._funnel.meeting(f"meeting_{item.change}", item.appointment)
+        return published

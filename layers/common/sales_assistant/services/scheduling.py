@@ -46,7 +46,6 @@ from sales_assistant.services.booking_conflicts import (
     hold_view,
     slot_views,
 )
-from sales_assistant.services.funnel import Funnel
 from sales_assistant.services.idempotency_keys import ensure_same_request
 from sales_assistant.services.ports.kommo import KommoLeads
 from sales_assistant.services.ports.queues import AppointmentEvents
@@ -69,11 +68,9 @@ class SchedulingService:
         kommo: KommoLeads,
         events: AppointmentEvents,
         hold_minutes: int,
-        funnel: Funnel,
         lead_appointments_max: int = 1,
         clock: Callable[[], float] = timing.now,
     ) -> None:
-        self._funnel = funnel
         self._agenda = agenda
         self._salespeople = salespeople
         self._kommo = kommo
@@ -182,7 +179,6 @@ class SchedulingService:
             raise Conflict("the lead's appointments changed meanwhile; try again", code="changed_meanwhile") from None
         self._publish("booked", appointment)
         count("AppointmentsBooked")
-        self._funnel.meeting("meeting_booked", appointment)
         logger.info("appointment booked", extra={"appointment_id": appointment.appointment_id, "lead_id": lead.id})
         return appointment
 
@@ -199,7 +195,6 @@ class SchedulingService:
                 continue
             self._publish("cancelled", cancelled)
             count("AppointmentsCancelled")
-            self._funnel.meeting("meeting_cancelled", cancelled)
             return cancelled
         raise Conflict("the appointment kept changing; try again", code="changed_meanwhile")
 
@@ -231,7 +226,6 @@ class SchedulingService:
             ) from None
         self._publish("rescheduled", moved)
         count("AppointmentsRescheduled")
-        self._funnel.meeting("meeting_rescheduled", moved)
         return moved
 
     # ------------------------------------------------------------------ helpers
