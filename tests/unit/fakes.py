@@ -680,6 +680,10 @@ class FakeSwitches:
     def stops(self, vendor_id: int | None) -> str | None:
         return self.kill_switch.stops(vendor_id)
 
+    def monthly_budget_usd(self) -> float | None:
+        """ports.storage.LiveBudget: the budget an operator sets in the kill-switch parameter."""
+        return self.kill_switch.monthly_budget_usd
+
 
 class InMemoryHealthReports:
     """The canary's last report (ports.storage.HealthReports)."""

@@ -12,7 +12,9 @@ from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.salesperson import Salesperson, SalespersonProfile
 from sales_assistant.services.actions import AnswerActions, LeadChanges
 from sales_assistant.services.answers import AnswerWriter
+from sales_assistant.services.budget import Budget
 from sales_assistant.services.consent import ConsentService, Phrases
+from sales_assistant.services.costs import Costs
 from sales_assistant.services.conversation import ReactiveConfig, ReactiveConversations
 from sales_assistant.services.delivery import Delivery, DeliveryConfig
 from sales_assistant.services.first_messages import FirstMessageComposer, FirstMessageConfig
@@ -92,6 +94,8 @@ class Fakes:
             follow_ups=self.follow_ups,
             clock=self.clock,
         )
+        self.costs: Costs | None = None  # counted only where a test sets them (tests/unit/test_costs.py)
+        self.budget: Budget | None = None
 
     def add_salesperson(self, vendor_id: int, name: str, *areas: str) -> Salesperson:
         """An active salesperson at work on weekdays 9-18 in São Paulo (no holidays: none is near the tests)."""
@@ -181,7 +185,7 @@ def handovers(fakes: Fakes) -> Handovers:
 
 def writer(fakes: Fakes) -> AnswerWriter:
     """n8n asked for an answer, the handover's words added by the service (composition.answer_writer)."""
-    return AnswerWriter(HandoverWords(fakes.n8n, handovers(fakes)))
+    return AnswerWriter(HandoverWords(fakes.n8n, handovers(fakes)), fakes.costs)
 
 
 def answer_actions(fakes: Fakes) -> AnswerActions:
@@ -215,6 +219,7 @@ def delivery(fakes: Fakes, template_fields: dict[str, int] | None = None) -> Del
             template_fields=template_fields or {"nome": TEMPLATE_NAME_FIELD},
         ),
         switches=fakes.switches,
+        costs=fakes.costs,
         clock=fakes.clock,
     )
 
@@ -251,6 +256,7 @@ def reactive(fakes: Fakes) -> ReactiveConversations:
             kommo_cache_seconds=600,
         ),
         clock=fakes.clock,
+        budget=fakes.budget,
     )
 
 
@@ -307,6 +313,7 @@ def proactive(fakes: Fakes, *, fallback_template: str = "boas_vindas") -> Proact
         texts=fakes.texts,
         config=ProactiveConfig(),
         clock=fakes.clock,
+        budget=fakes.budget,
     )
 
 
@@ -338,6 +345,7 @@ def follow_ups(fakes: Fakes) -> FollowUpMessages:
             n8n_path="/webhook/kommo-follow-up", reply_field_id=REPLY_FIELD, template=FOLLOW_UP_TEMPLATE
         ),
         clock=fakes.clock,
+        budget=fakes.budget,
     )
 
 

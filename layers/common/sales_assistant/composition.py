@@ -22,8 +22,10 @@ if TYPE_CHECKING:  # every service and adapter is imported by the factory that b
     from sales_assistant.services.actions import AnswerActions, LeadChanges
     from sales_assistant.services.answers import AnswerWriter
     from sales_assistant.services.appointment_followups import AppointmentFollowUps
+    from sales_assistant.services.budget import Budget
     from sales_assistant.services.consent import ConsentService
     from sales_assistant.services.conversation import ReactiveConversations
+    from sales_assistant.services.costs import Costs
     from sales_assistant.services.delivery import Delivery
     from sales_assistant.services.erasure import ContactErasure
     from sales_assistant.services.follow_up_messages import FollowUpMessages
@@ -123,6 +125,7 @@ def reactive_conversations(settings: Settings) -> ReactiveConversations:
             n8n_path=settings.n8n_reply_path,
             kommo_cache_seconds=settings.kommo_cache_seconds,
         ),
+        budget=budget(settings),
     )
 
 
@@ -132,7 +135,7 @@ def answer_writer(settings: Settings) -> AnswerWriter:
     from sales_assistant.services.answers import AnswerWriter
     from sales_assistant.services.handover import HandoverWords
 
-    return AnswerWriter(HandoverWords(n8n_client(settings), handovers(settings)))
+    return AnswerWriter(HandoverWords(n8n_client(settings), handovers(settings)), costs(settings))
 
 
 @cache
@@ -260,6 +263,7 @@ def proactive_outreach(settings: Settings) -> ProactiveOutreach:
         config=ProactiveConfig(
             rules=settings.trigger_rules, cooldown_seconds=int(settings.proactive_cooldown_hours * 3600)
         ),
+        budget=budget(settings),
     )
 
 
@@ -484,6 +488,7 @@ def follow_up_messages(settings: Settings) -> FollowUpMessages:
             template=settings.follow_up_template,
             history_turns=settings.history_turns,
         ),
+        budget=budget(settings),
     )
 
 
@@ -509,7 +514,38 @@ def delivery(settings: Settings) -> Delivery:
             template_fields=settings.template_fields,
         ),
         switches=SsmSwitches(settings.kill_switch_parameter),
+        costs=costs(settings),
     )
+
+
+@cache
+def costs(settings: Settings) -> Costs | None:
+    """What delivered messages and n8n answers cost, counted in the funnel's table (None without FUNNEL_TABLE)."""
+    from sales_assistant.models.prices import PriceTable
+    from sales_assistant.services.costs import Costs
+
+    if not settings.funnel_table:
+        return None
+    return Costs(
+        funnel_counts(settings),
+        PriceTable.shipped(),
+        country=settings.whatsapp_country,
+        timezone=settings.account_timezone,
+    )
+
+
+@cache
+def budget(settings: Settings) -> Budget | None:
+    """The monthly budget over what `costs` counts (MONTHLY_BUDGET_USD, or the kill-switch parameter's
+    monthly_budget_usd set live); None when costs are not counted."""
+    from sales_assistant.adapters.switches import SsmSwitches
+    from sales_assistant.services.budget import Budget, BudgetConfig
+
+    counted = costs(settings)
+    if counted is None:
+        return None
+    config = BudgetConfig(monthly_usd=settings.monthly_budget_usd, stops=settings.budget_stops)
+    return Budget(counted, lead_notes(settings), settings.texts, config, SsmSwitches(settings.kill_switch_parameter))
 
 
 @cache

@@ -367,6 +367,15 @@ class OperationsSettings(SettingsGroup):
     outage_budget_minutes: int = Field(60, alias="OUTAGE_BUDGET_MINUTES", ge=15, le=24 * 60)
     # the account's days (the funnel's, the monthly budget's) begin and end at midnight in this IANA zone
     account_timezone: str = Field("America/Sao_Paulo", alias="ACCOUNT_TIMEZONE", max_length=64)
+    # costs (docs/settings.md, "Costs"): the recipients' country in the price table, and the monthly budget in
+    # USD (0: none; the kill-switch parameter's monthly_budget_usd overrides it live) with what it stops at 100 %
+    whatsapp_country: str = Field("BR", alias="WHATSAPP_COUNTRY", pattern=r"^[A-Z]{2}$")
+    monthly_budget_usd: float = Field(0, alias="MONTHLY_BUDGET_USD", ge=0, le=10_000_000)
+    budget_stops_csv: str = Field(
+        "first_messages,follow_ups",
+        alias="BUDGET_STOPS",
+        pattern=r"^(all|(first_messages|follow_ups|replies)(,(first_messages|follow_ups|replies))*)$",
+    )
 
     @field_validator("account_timezone")
     @classmethod
@@ -378,6 +387,13 @@ class OperationsSettings(SettingsGroup):
         except (ValueError, KeyError):
             raise ValueError("an IANA time zone, e.g. America/Sao_Paulo") from None
         return zone
+
+    @property
+    def budget_stops(self) -> frozenset[str]:
+        """The costly paths the budget holds at 100 % (BUDGET_STOPS): first_messages, follow_ups, replies."""
+        if self.budget_stops_csv == "all":
+            return frozenset({"first_messages", "follow_ups", "replies"})
+        return frozenset(self.budget_stops_csv.split(","))
 
 
 GROUPS: dict[Group, type[SettingsGroup]] = {

@@ -111,6 +111,14 @@ class Texts(Model):
     skip_salesperson_paused: str = "o assistente está pausado para os leads deste(a) vendedor(a)"
     skip_template_not_configured: str = "a janela de 24 h está fechada e não há modelo configurado"
     skip_opted_out: str = "o cliente pediu para não receber mensagens do assistente"
+    skip_budget: str = "o orçamento mensal do assistente foi atingido"
+    task_budget_reached: str = (
+        "O orçamento mensal do assistente (US$ {budget}) foi atingido: até o dia 1º ou até o orçamento ser "
+        "aumentado, ele não envia {paths}. Este lead e os próximos ficam com você."
+    )
+    budget_path_first_messages: str = "primeiras mensagens"
+    budget_path_follow_ups: str = "follow-ups"
+    budget_path_replies: str = "respostas aos clientes"
     opt_out_confirmation: str = (
         "Pronto, não vamos mais te enviar mensagens por aqui. Se precisar de algo, é só escrever."
         " Para voltar a receber nossas mensagens, envie VOLTAR."

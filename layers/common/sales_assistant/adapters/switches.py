@@ -1,13 +1,14 @@
 """The kill switch: one SSM parameter, read with a short cache, that stops the assistant's outgoing
 messages without a deploy, for everyone or for some salespeople's leads.
 
-Value (JSON): {"stop_all": false, "paused_salespeople": [8401234]}. A missing parameter stops nothing;
-an unreadable one keeps the last value read (or stops nothing), and says so in the logs.
+Value (JSON): {"stop_all": false, "paused_salespeople": [8401234]}, and optionally "monthly_budget_usd": 500,
+which overrides the MONTHLY_BUDGET_USD setting (services/budget.py) without a deploy. A missing parameter stops
+nothing; an unreadable one keeps the last value read (or stops nothing), and says so in the logs.
 """
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from sales_assistant.models import Model
 from sales_assistant.observability import logger
@@ -20,6 +21,7 @@ class KillSwitch(Model):
 
     stop_all: bool = False
     paused_salespeople: list[int] = []
+    monthly_budget_usd: float | None = Field(None, ge=0)  # None: the MONTHLY_BUDGET_USD setting
 
     def stops(self, vendor_id: int | None) -> str | None:
         """Why a message to a lead of `vendor_id` must not go out now (None: it may)."""
@@ -39,6 +41,9 @@ class SsmSwitches:
 
     def stops(self, vendor_id: int | None) -> str | None:
         return self._current().stops(vendor_id) if self._parameter_name else None
+
+    def monthly_budget_usd(self) -> float | None:
+        return self._current().monthly_budget_usd if self._parameter_name else None
 
     def _current(self) -> KillSwitch:
         from aws_lambda_powertools.utilities import parameters

@@ -7,6 +7,8 @@ inside the 24-hour window, a template outside it).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sales_assistant.models import Model
 from sales_assistant.models.kommo import KommoLead
 from sales_assistant.models.kommo_webhook import ChatMessage
@@ -15,6 +17,9 @@ from sales_assistant.observability import count, logger
 from sales_assistant.services.delivery import Outgoing, Template
 from sales_assistant.services.leases import Lease
 from sales_assistant.services.ports.n8n import AiFailure, AiWriter
+
+if TYPE_CHECKING:
+    from sales_assistant.services.costs import Costs
 
 
 class Answer(Model):
@@ -26,8 +31,11 @@ class Answer(Model):
     fallback_reason: str | None = None
     template: TemplateReply | None = None
 
-    def outgoing(self, key: str, conversation_id: str, lead: KommoLead, contact_id: int) -> Outgoing | None:
-        """The message to deliver, or None when the AI only asked for actions."""
+    def outgoing(
+        self, key: str, conversation_id: str, lead: KommoLead, contact_id: int, trigger: str | None
+    ) -> Outgoing | None:
+        """The message to deliver (`trigger`: what opened the conversation), or None when the AI only asked for
+        actions."""
         if self.reply is None and self.template is None:
             return None
         return Outgoing(
@@ -40,17 +48,20 @@ class Answer(Model):
             template=Template(self.template.name, self.template.params)
             if self.reply is None and self.template
             else None,
+            trigger=trigger,
         )
 
 
 class AnswerWriter:
     """Asks n8n for an answer under a conversation's lease."""
 
-    def __init__(self, ai: AiWriter) -> None:
+    def __init__(self, ai: AiWriter, costs: Costs | None = None) -> None:
         self._ai = ai
+        self._costs = costs
 
-    def ask(self, path: str, request: N8nRequest, lease: Lease, fallback: str | None) -> Answer:
-        """n8n's answer; when n8n gives none, the `fallback` text (None: nothing to send) with the reason."""
+    def ask(self, path: str, request: N8nRequest, lease: Lease, fallback: str | None, key: str) -> Answer:
+        """n8n's answer; when n8n gives none, the `fallback` text (None: nothing to send) with the reason. What
+        the answer's chat model used is counted once per `key` (the flow's answer key)."""
         lease.renew()
         try:
             response = self._ai.ask(path, request)
@@ -58,6 +69,8 @@ class AnswerWriter:
             count("N8nFallbacks", reason=failure.reason)
             logger.warning("n8n failed: using the fallback", extra={"reason": failure.reason, "kind": request.kind})
             return Answer(reply=fallback, fallback_reason=failure.reason)
+        if self._costs:
+            self._costs.answered(key, request, response.usage)
         return answer_from(response, request.window_open)
 
 

@@ -236,7 +236,7 @@ class AppointmentFollowUps:
             )
         elif template_name:
             params = {name: str(values[name]) for name in ("nome", "data", "hora")}
-            template = Template(template_name, params)
+            template = Template(template_name, params, category="utility")  # WhatsApp bills a confirmation as utility
             message = Outgoing(
                 outgoing_key, conversation_id, lead.id, contact.id, appointment.vendor_id, template=template
             )

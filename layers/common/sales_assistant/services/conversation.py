@@ -23,6 +23,7 @@ from sales_assistant.models.n8n import ContactInfo, LeadInfo, N8nRequest, Salesp
 from sales_assistant.observability import count, logger, mask_phone, mask_text
 from sales_assistant.services.actions import AnswerActions
 from sales_assistant.services.answers import Answer, AnswerWriter, client_message
+from sales_assistant.services.budget import Budget
 from sales_assistant.services.consent import ConsentService, Heard
 from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, TemplateNotConfigured
 from sales_assistant.services.funnel import Funnel
@@ -68,7 +69,9 @@ class ReactiveConversations:
         texts: Texts,
         config: ReactiveConfig,
         clock: Callable[[], float] = timing.now,
+        budget: Budget | None = None,
     ) -> None:
+        self._budget = budget
         self._funnel = funnel
         self._conversations = conversations
         self._batches = batches
@@ -128,6 +131,10 @@ class ReactiveConversations:
             return self._without_reply(batch, [], "opted_out")
         try:  # the kill switch: nothing is asked of n8n, the messages stay in history, no replay later
             self._delivery.check_allowed(lead.responsible_user_id)
+            if self._budget:  # the monthly budget, when it holds replies
+                self._budget.check(
+                    "replies", lead.id, lead.responsible_user_id, batch.conversation.trigger_kind, batch.key
+                )
         except OutgoingStopped as stopped:
             self._note_unanswered(lead.id, batch.key, stopped.reason)
             return self._without_reply(batch, [], stopped.reason)
@@ -136,7 +143,10 @@ class ReactiveConversations:
         answer = Answer.model_validate(
             self._once("answer", batch.key, lambda: self._ask(batch, lead, contact, heard).model_dump(mode="json"))
         )
-        outgoing = answer.outgoing(batch.key, batch.conversation.conversation_id, lead, batch.contact_id)
+        conversation = batch.conversation
+        outgoing = answer.outgoing(
+            batch.key, conversation.conversation_id, lead, batch.contact_id, conversation.trigger_kind
+        )
         if outgoing is None:
             self._actions.run(answer.actions, lead, batch.contact_id, batch.key)
             self._batches.record(batch, batch.client_turns, delivered_at=None)
@@ -257,7 +267,9 @@ class ReactiveConversations:
             return Answer(reply=self._texts.render("unreadable_reply"))
         logger.debug("asking n8n", extra={"contact_phone": mask_phone(contact.phone), "messages": len(batch.messages)})
         request = self._request(batch, lead, contact)
-        answer = self._writer.ask(self._config.n8n_path, request, batch.lease, self._texts.render("fallback_reply"))
+        answer = self._writer.ask(
+            self._config.n8n_path, request, batch.lease, self._texts.render("fallback_reply"), batch.key
+        )
         if not answer.fallback_reason:
             count("BatchesSentToN8n")
         return answer

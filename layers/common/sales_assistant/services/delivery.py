@@ -13,17 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sales_assistant import timing
 from sales_assistant.errors import DependencyDown, DependencyError
 from sales_assistant.models import Model
+from sales_assistant.models.prices import MessageCategory
 from sales_assistant.observability import count, logger
 from sales_assistant.services.echoes import sent_message_echo_keys, template_echo_key
 from sales_assistant.services.leases import Lease
 from sales_assistant.services.ports.kommo import LeadNotes, SalesbotRelay
 from sales_assistant.services.ports.storage import DeliveryLog, EchoMemory, Switches
 from sales_assistant.texts import Texts
+
+if TYPE_CHECKING:
+    from sales_assistant.services.costs import Costs
 
 NOT_APPLIED_STATUSES = {400, 401, 402, 403, 404, 422, 429}  # Kommo refused: the run did not happen
 
@@ -62,6 +66,7 @@ class Template:
 
     name: str
     params: dict[str, str] = field(default_factory=dict)
+    category: Literal["marketing", "utility"] = "marketing"  # as Meta approved it: what it bills
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,12 @@ class Outgoing:
     responsible_user_id: int | None
     text: str = ""
     template: Template | None = None
+    trigger: str | None = None  # what opened the conversation (the funnel's trigger kind; None: the client)
+
+    @property
+    def category(self) -> MessageCategory:
+        """How WhatsApp bills it: the template's category, or service (free text, only inside the window)."""
+        return self.template.category if self.template else "service"
 
     @property
     def echo_keys(self) -> list[str]:
@@ -133,6 +144,7 @@ class Delivery:
         texts: Texts,
         config: DeliveryConfig,
         switches: Switches | None = None,
+        costs: Costs | None = None,
         clock: Callable[[], float] = timing.now,
     ) -> None:
         self._kommo = kommo
@@ -142,6 +154,7 @@ class Delivery:
         self._texts = texts
         self._config = config
         self._switches = switches
+        self._costs = costs
         self._clock = clock
 
     def stops(self, vendor_id: int | None) -> str | None:
@@ -185,8 +198,14 @@ class Delivery:
                 logger.warning("salesbot run outcome unknown: waiting for its echo", extra={"key": outgoing.key})
             raise
         self._log.finish(outgoing.key, "delivered", now)
-        count("RepliesDelivered")
+        self._delivered(outgoing)
         return now
+
+    def _delivered(self, outgoing: Outgoing) -> None:
+        """Count a delivered message (once per key: a redelivered record counts no cost twice)."""
+        count("RepliesDelivered")
+        if self._costs:
+            self._costs.delivered(outgoing)
 
     def _confirm(self, outgoing: Outgoing, record: DeliveryRecord) -> int:
         """After an ambiguous run: delivered if its echo came back since it was attempted (`remember`, before
@@ -194,7 +213,7 @@ class Delivery:
         now = int(self._clock())
         if any(self._echoes.seen(key) for key in outgoing.echo_keys):
             self._log.finish(outgoing.key, "delivered", record.at)
-            count("RepliesDelivered")
+            self._delivered(outgoing)
             count("DeliveriesConfirmedByEcho")
             return record.at
         if now - record.at < self._config.confirm_seconds:

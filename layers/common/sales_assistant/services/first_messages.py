@@ -68,7 +68,7 @@ class FirstMessageComposer:
                 lambda: self._ask(trigger, to, conversation, window_open, lease).model_dump(mode="json"),
             )
         )
-        outgoing = answer.outgoing(trigger.trigger_id, f"lead:{to.lead.id}", to.lead, to.contact.id)
+        outgoing = answer.outgoing(trigger.trigger_id, f"lead:{to.lead.id}", to.lead, to.contact.id, trigger.kind)
         if outgoing is None or (outgoing.template is None and not window_open):
             outgoing = self._fallback(trigger, to, window_open)
         return answer, outgoing
@@ -87,7 +87,7 @@ class FirstMessageComposer:
             trigger=TriggerInfo(kind=trigger.kind, data=trigger.data, routing=to.routing),
             window_open=window_open,
         )
-        return self._writer.ask(self._config.n8n_path, request, lease, fallback=None)
+        return self._writer.ask(self._config.n8n_path, request, lease, None, trigger.trigger_id)
 
     def _fallback(self, trigger: Trigger, to: Addressee, window_open: bool) -> Outgoing | None:
         """The configured first message when n8n gave none that can be sent."""
@@ -97,8 +97,18 @@ class FirstMessageComposer:
         count("ProactiveFallbacks")
         if window_open:
             text = self._texts.render("proactive_fallback", nome=first_name)
-            return Outgoing(key, conversation_id, lead.id, to.contact.id, lead.responsible_user_id, text=text)
+            return Outgoing(
+                key, conversation_id, lead.id, to.contact.id, lead.responsible_user_id, text=text, trigger=trigger.kind
+            )
         if self._config.fallback_template:
             template = Template(self._config.fallback_template, {"nome": first_name} if first_name else {})
-            return Outgoing(key, conversation_id, lead.id, to.contact.id, lead.responsible_user_id, template=template)
+            return Outgoing(
+                key,
+                conversation_id,
+                lead.id,
+                to.contact.id,
+                lead.responsible_user_id,
+                template=template,
+                trigger=trigger.kind,
+            )
         return None

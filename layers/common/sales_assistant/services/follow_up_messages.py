@@ -33,6 +33,7 @@ from sales_assistant.models.salesperson import SalespersonProfile
 from sales_assistant.observability import count
 from sales_assistant.services.actions import AnswerActions
 from sales_assistant.services.answers import Answer, AnswerWriter
+from sales_assistant.services.budget import Budget
 from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, Template, TemplateNotConfigured
 from sales_assistant.services.follow_ups import FollowUpLadders
 from sales_assistant.services.funnel import Funnel
@@ -98,7 +99,9 @@ class FollowUpMessages:
         texts: Texts,
         config: FollowUpMessageConfig,
         clock: Callable[[], float] = timing.now,
+        budget: Budget | None = None,
     ) -> None:
+        self._budget = budget
         self._funnel = funnel
         self._ladders = ladders
         self._kommo = kommo
@@ -150,6 +153,8 @@ class FollowUpMessages:
         except NotFound:
             raise _Stop("lead_deleted") from None
         refused = self._ladders.config.refuses(lead.status_id) or self._delivery.stops(lead.responsible_user_id)
+        if not refused and self._budget:  # the monthly budget, when it holds follow-ups: the ladder ends
+            refused = self._budget.stops("follow_ups", lead.id, lead.responsible_user_id, None, ladder.key)
         if refused:
             raise _Stop(refused)
         return lead
@@ -220,12 +225,18 @@ class FollowUpMessages:
                 raise _Stop("window_closed")
             template = Template(self._config.template, {"nome": to.first_name} if to.first_name else {})
             return None, Outgoing(
-                ladder.key, conversation_id, lead.id, to.contact.id, lead.responsible_user_id, template=template
+                ladder.key,
+                conversation_id,
+                lead.id,
+                to.contact.id,
+                lead.responsible_user_id,
+                template=template,
+                trigger=to.conversation.trigger_kind,
             )
         answer = Answer.model_validate(
             self._once("follow-up-answer", ladder.key, lambda: self._ask(ladder, to, lease).model_dump(mode="json"))
         )
-        outgoing = answer.outgoing(ladder.key, conversation_id, lead, to.contact.id)
+        outgoing = answer.outgoing(ladder.key, conversation_id, lead, to.contact.id, to.conversation.trigger_kind)
         if outgoing is None:  # n8n answered actions only: it decided the lead needs no more follow-ups
             self._actions.run(answer.actions, lead, to.contact.id, ladder.key)
             raise _Stop("ai_declined")
@@ -247,7 +258,7 @@ class FollowUpMessages:
             follow_up=FollowUpInfo(attempt=ladder.attempt, of=len(ladder.offsets), last_message_at=ladder.anchor_at),
         )
         fallback = self._texts.render("follow_up_fallback", nome=to.first_name)
-        return self._writer.ask(self._config.n8n_path, request, lease, fallback)
+        return self._writer.ask(self._config.n8n_path, request, lease, fallback, ladder.key)
 
 
 def _spoke_since(conversation: Conversation, anchor_at: int) -> str | None:

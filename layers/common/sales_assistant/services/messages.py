@@ -78,7 +78,15 @@ class MessagesToClients:
             raise Unprocessable(
                 "the client has not written in 24 hours: WhatsApp takes only a template now", code="window_closed"
             )
-        message = Outgoing(key, conversation_id, lead.id, contact_id, lead.responsible_user_id, text=request.text)
+        message = Outgoing(
+            key,
+            conversation_id,
+            lead.id,
+            contact_id,
+            lead.responsible_user_id,
+            text=request.text,
+            trigger=conversation.trigger_kind,
+        )
         try:
             delivered_at = self._door.deliver(self._delivery, message, "api-message")
         except ConversationBusy:

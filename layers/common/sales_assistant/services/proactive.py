@@ -34,6 +34,7 @@ from sales_assistant.models.trigger import (
 from sales_assistant.observability import count
 from sales_assistant.services.actions import AnswerActions
 from sales_assistant.services.answers import Answer
+from sales_assistant.services.budget import Budget
 from sales_assistant.services.delivery import Delivery, Outgoing, OutgoingStopped, TemplateNotConfigured
 from sales_assistant.services.first_messages import Addressee, FirstMessageComposer
 from sales_assistant.services.leases import ConversationDoor
@@ -82,7 +83,9 @@ class ProactiveOutreach:
         texts: Texts,
         config: ProactiveConfig,
         clock: Callable[[], float] = timing.now,
+        budget: Budget | None = None,
     ) -> None:
+        self._budget = budget
         self._kommo = kommo
         self._triggers = triggers
         self._router = router
@@ -147,7 +150,9 @@ class ProactiveOutreach:
 
     def fire_due(self) -> int:
         """The schedule's sweep: deferred triggers whose salesperson's hours opened go to the queue (those the
-        kill switch holds wait for the next sweep)."""
+        kill switch holds wait for the next sweep; all of them while the monthly budget holds first messages)."""
+        if self._budget and self._budget.reached("first_messages"):
+            return 0
         due = [
             trigger
             for trigger in self._triggers.with_status("deferred", due_before=int(self._clock()))
@@ -177,7 +182,11 @@ class ProactiveOutreach:
             salesperson, routing = self._router.route(trigger, lead)
         except NoSalesperson:
             raise _Skip("no_salesperson", lead) from None
-        held = self._delivery.stops(salesperson.vendor_id)
+        held = self._delivery.stops(salesperson.vendor_id) or (
+            self._budget.stops("first_messages", lead.id, salesperson.vendor_id, trigger.kind, trigger.trigger_id)
+            if self._budget
+            else None
+        )  # the monthly budget parks it like the kill switch: sent by the sweep once the budget allows
         opening = None if held else next_opening(salesperson.profile, now)
         if held or opening is not None:
             due_at = int(opening.timestamp()) if opening is not None else now

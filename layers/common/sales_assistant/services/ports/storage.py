@@ -220,6 +220,12 @@ class Switches(Protocol):
         ...
 
 
+class LiveBudget(Protocol):
+    def monthly_budget_usd(self) -> float | None:
+        """The monthly budget an operator set without a deploy (None: the MONTHLY_BUDGET_USD setting holds)."""
+        ...
+
+
 class HealthReports(Protocol):
     """The canary's last report."""
 
