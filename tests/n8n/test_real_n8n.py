@@ -379,6 +379,7 @@ def test_a_curled_client_message_is_answered_through_the_real_reply_workflow(sta
         "cancel_appointment",
         "hand_over",
         "set_fields",
+        "search_playbook",
     }
     memory = stack.postgres.rows(
         "SELECT message FROM n8n_chat_histories WHERE session_id = 'lead:27754599' ORDER BY id"
@@ -755,6 +756,12 @@ def test_the_schema_applies_twice_on_a_new_database(stack: Stack) -> None:
         ["historico", "r", True],
         ["n8n_chat_histories", "r", True],
         ["n8n_seen_requests", "r", True],
+        ["playbook_company", "r", True],
+        ["playbook_faq", "r", True],
+        ["playbook_handover_topics", "r", True],
+        ["playbook_objections", "r", True],
+        ["playbook_offers", "r", True],
+        ["playbook_qualification", "r", True],
         ["vendedores", "r", True],
     ]
 
