@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 
+from local.stack import load_template
 from sales_assistant.adapters.switches import KillSwitch
 from sales_assistant.models.n8n import N8nResponse
 from sales_assistant.models.prices import PriceTable
@@ -163,3 +164,11 @@ def test_without_a_budget_nothing_is_held_and_no_metric_is_sent(used_percent: li
 
     assert [flow.handle(form_filled(lead_id)) for lead_id in ANA_LEADS] == ["sent"] * len(ANA_LEADS)
     assert used_percent == [] and fakes.kommo.tasks == []
+
+
+def test_the_stacks_alarm_tells_the_operators_at_80_percent_of_the_budget() -> None:
+    alarm = load_template()["Resources"]["BudgetAlarm"]["Properties"]
+
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"]) == ("BudgetUsedPercent", "Maximum", 80)
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert {"Ref": "AlarmTopic"} in alarm["AlarmActions"]["Fn::If"][2]  # the stack's own topic, always
