@@ -38,7 +38,8 @@ def fakes() -> Fakes:
 def month_costs(fakes: Fakes, month: str = "2026-12") -> dict[str, int]:
     """The month's cost counters (the funnel's own steps left out)."""
     totals = fakes.funnel_counts.month_totals(month)
-    return {name: value for name, value in totals.items() if name.startswith(("cost_", "messages_", "tokens_"))}
+    counted = ("cost_", "messages_", "tokens_", "conversations")
+    return {name: value for name, value in totals.items() if name.startswith(counted)}
 
 
 def mariana_is_answered(fakes: Fakes, answer: N8nResponse) -> None:
@@ -76,6 +77,7 @@ def test_a_reply_inside_the_window_is_a_service_message_and_its_tokens_are_price
         "tokens_output": 100,
         "cost_llm_micro_usd": 2000 * 0.40 + 100 * 1.60,  # a dated snapshot is priced as gpt-4.1-mini
         "cost_aws_micro_usd": 470,  # the benchmark's $0.47 per 1,000 conversations
+        "conversations": 1,  # what the report's cost per conversation divides by
     }
     # on Ana's row, as a conversation the client began
     assert set(fakes.funnel_counts.day_counters) == {(date(2026, 12, 7), ANA, "inbound")}

@@ -5,8 +5,8 @@
   WhatsApp bills it) and `cost_whatsapp_micro_usd`;
 - each n8n answer, once per answer key: `tokens_input`, `tokens_output` and `cost_llm_micro_usd` from the
   answer's `usage`;
-- each conversation, a lead's day with a delivered message: `cost_aws_micro_usd`, the benchmark's AWS cost
-  per conversation.
+- each conversation, a lead's day with a delivered message: `conversations` (what the report's cost per
+  conversation divides by) and `cost_aws_micro_usd`, the benchmark's AWS cost per conversation.
 
 Counting never breaks a flow: a count that fails is logged and metered (FunnelCountsFailed), as funnel.py does."""
 
@@ -56,7 +56,7 @@ class Costs:
         self._clock = clock
 
     def delivered(self, outgoing: Outgoing) -> None:
-        """A message went out: its category, what WhatsApp bills for it, and the conversation's AWS share
+        """A message went out: its category, what WhatsApp bills for it, and the conversation with its AWS share
         (once per lead and day)."""
         today = self._today()
         who = (outgoing.lead_id, outgoing.responsible_user_id, outgoing.trigger)
@@ -66,6 +66,7 @@ class Costs:
             logger.warning("no WhatsApp price", extra={"country": self._country, "category": outgoing.category})
         elif micro_usd(usd):
             self.add("cost_whatsapp_micro_usd", *who, once=outgoing.key, amount=micro_usd(usd))
+        self.add("conversations", *who, once=today.isoformat())  # what the report shares the cost by
         aws = self._prices.aws_usd_per_conversation(today)
         if aws:
             self.add("cost_aws_micro_usd", *who, once=today.isoformat(), amount=micro_usd(aws))
