@@ -28,7 +28,7 @@ MONDAY_10AM = datetime(2026, 12, 7, 10, 0, tzinfo=SAO_PAULO)
 FIRST_MESSAGE_MICRO_USD = 62_500 + 470
 TASK_TEXT = (
     "O orçamento mensal do assistente (US$ 0.28) foi atingido: até o dia 1º ou até o orçamento ser aumentado, ele "
-    "não envia primeiras mensagens, follow-ups. Este lead e os próximos ficam com você."
+    "não envia primeiras mensagens e follow-ups. Este lead e os próximos ficam com você."
 )
 
 

@@ -61,7 +61,7 @@ class Budget:
     def used_percent(self) -> float | None:
         """The month's spend as a percentage of the budget, also sent as BudgetUsedPercent (None: no budget, or
         the totals could not be read: logged)."""
-        limit = self.limit_usd()
+        limit = micro_usd(self.limit_usd())
         if not limit:
             return None
         try:
@@ -69,7 +69,7 @@ class Budget:
         except Exception as error:
             logger.warning("budget: the month's spend could not be read", extra={"error": type(error).__name__})
             return None
-        percent = spent * 100 / micro_usd(limit)
+        percent = spent * 100 / limit
         measure("BudgetUsedPercent", percent, MetricUnit.Percent)
         return percent
 
@@ -81,14 +81,15 @@ class Budget:
     def stops(
         self, path: BudgetPath, lead_id: int, salesperson_id: int | None, trigger: str | None, once: str
     ) -> str | None:
-        """ "budget" when `path` is held now, for this lead's message `once` (counted once; the salesperson told
-        once a month), else None."""
+        """The reason, "budget", when `path` is held now for this lead's message `once` (counted once; the
+        salesperson told once a month), else None."""
         if not self.reached(path):
             return None
         count("BudgetHeld", path=path)
         self._costs.add(HELD[path], lead_id, salesperson_id, trigger, once=once)
         if salesperson_id:
-            paths = ", ".join(self._texts.render(f"budget_path_{name}") for name in sorted(self._config.stops))
+            *others, last = [self._texts.render(f"budget_path_{name}") for name in sorted(self._config.stops)]
+            paths = f"{', '.join(others)} e {last}" if others else last
             text = self._texts.render("task_budget_reached", budget=f"{self.limit_usd():g}", paths=paths)
             self._notes.task(f"budget:{self._costs.month()}:{salesperson_id}", lead_id, salesperson_id, text)
         return REASON
