@@ -48,8 +48,8 @@ from sales_assistant.models.n8n import (  # noqa: E402
     SalespersonInfo,
 )
 from sales_assistant.models.n8n import Turn as HistoryTurn  # noqa: E402
-from scripts.evals.chat import RemoteChatModel, ScriptedChatModel, judge, tool_calls  # noqa: E402
-from scripts.evals.checks import Check, Playbook, TurnResult, check_turn  # noqa: E402
+from scripts.evals.chat import RemoteChatModel, ScriptedChatModel, judge, tool_answer, tool_calls  # noqa: E402
+from scripts.evals.checks import Check, Playbook, ToolCall, TurnResult, check_turn  # noqa: E402
 from scripts.evals.dialogues import DIALOGUES, Dialogue, load_all  # noqa: E402
 from scripts.n8n_harness import RealN8n, free_port, wait_until  # noqa: E402
 from scripts.playbook import import_playbook  # noqa: E402
@@ -66,6 +66,7 @@ PLAYBOOK_TABLES = (
     "playbook_handover_topics",
 )
 NOT_JUDGED = "not judged"
+SCHEDULING_CHANGES = ("book_appointment", "reschedule_appointment", "cancel_appointment")
 SAMPLE_PLAYBOOK = ROOT / "n8n" / "supabase" / "playbook"
 
 
@@ -174,7 +175,7 @@ def read_playbook(real: RealN8n, area: str) -> Playbook:
     present = [t for t in PLAYBOOK_TABLES if real.postgres.psql(f"SELECT to_regclass('{t}') IS NOT NULL") == "t"]
     if not present:
         return Playbook(missing="no playbook tables in the database (n8n/supabase/schema.sql)")
-    quoted = "'" + area.replace("'", "''") + "'"
+    quoted = sql_text(area)
     rows: list[dict[str, Any]] = []
     for table in present:
         valid = " AND (valid_from IS NULL OR valid_from <= now()) AND (valid_to IS NULL OR valid_to >= now())"
@@ -204,11 +205,33 @@ def run_dialogue(real: RealN8n, dialogue: Dialogue, judge_with: tuple[str, str, 
         checks.append(judged(dialogue, turn.client, turn.judge, history, outcome, playbook, judge_with))
         result.turns.append(checks)
         result.tokens = add_tokens(result.tokens, answer)
+        settle(real, outcome.tool_calls)
         now = int(time.time())
         history += [HistoryTurn(role="client", text=turn.client, at=now)]
         if outcome.reply:
             history += [HistoryTurn(role="assistant", text=outcome.reply, at=now)]
     return result
+
+
+def settle(real: RealN8n, calls: list[ToolCall]) -> None:
+    """Wait (up to a minute) until each meeting booked, moved or cancelled through the tools is so in n8n's agenda:
+    the service forwards it there through its scheduling queue, and a client's next message comes later than this
+    loop's (my_appointments reads that agenda). One that never arrives shows in the next turn's checks."""
+    assert real.postgres is not None
+    postgres = real.postgres
+    for call in calls:
+        answer = tool_answer(call.result)
+        if call.name not in SCHEDULING_CHANGES or not isinstance(answer, dict) or answer.get("error"):
+            continue
+        appointment, start = sql_text(str(answer.get("id", ""))), sql_text(str(answer.get("start", "")))
+        arrived = f"status = {sql_text('cancelled')}" if call.name == "cancel_appointment" else f"starts_at = {start}"
+        query = f"SELECT id FROM agenda WHERE id = {appointment} AND {arrived}"  # noqa: S608 - quoted values
+        with contextlib.suppress(AssertionError):
+            wait_until(lambda query=query: postgres.rows(query), 60, "the meeting in n8n's agenda")
+
+
+def sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def reply_request(dialogue: Dialogue, conversation: str, text: str, history: list[HistoryTurn]) -> N8nRequest:
