@@ -2,8 +2,8 @@
 
 A dialogue names a client persona, the lead (one of the local run's seeded leads, so that the scheduling
 tools find it), the client's turns, what must hold after each turn (`expect`), a rubric for a judge model,
-and, per turn, what the scripted chat model plays (`model`: tool calls, then a text). n8n/evals/README.md
-and docs/evals.md describe the format.
+and, per turn, what the scripted chat model plays (`model`: tool calls, then a text). docs/evals.md
+describes the format.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 ROOT = Path(__file__).resolve().parents[2]
 DIALOGUES = ROOT / "n8n" / "evals"
@@ -128,15 +128,18 @@ class Dialogue(_Strict):
         None, description="the lead fields set_fields may fill (the request's qualification); default: TEAM_FIELDS"
     )
     turns: list[Turn] = Field(min_length=1)
-    source: Path = Path()
 
     def fields_to_fill(self) -> list[Qualification]:
         return TEAM_FIELDS if self.qualification is None else self.qualification
 
 
 def load(path: Path) -> Dialogue:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return Dialogue.model_validate(data | {"source": path, "id": data.get("id", path.stem)})
+    """A dialogue file; its id is the file's name unless it gives one. An error names the file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return Dialogue.model_validate(data | {"id": data.get("id", path.stem)})
+    except (tomllib.TOMLDecodeError, ValidationError) as error:
+        raise ValueError(f"{path.name}: {error}") from error
 
 
 def load_all(folder: Path = DIALOGUES, only: str = "") -> list[Dialogue]:

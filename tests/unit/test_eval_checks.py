@@ -202,3 +202,9 @@ def test_the_judge_gives_a_verdict_or_none_never_a_made_up_one(endpoint: FakeCha
     assert judge(endpoint.url, "judge-model", "", case) == (False, "citou um prazo que o playbook não tem")
     assert judge(endpoint.url, "judge-model", "", case) == (None, "the judge gave no verdict (status 200)")
     assert endpoint.requests[0]["model"] == "judge-model"
+
+
+def test_a_dialogue_file_with_a_mistake_is_refused_by_its_name(tmp_path: Path) -> None:
+    (tmp_path / "40-sem-persona.toml").write_text('title = "x"\ncovers = ["faq"]\nrubric = "y"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"40-sem-persona\.toml: (.|\n)*persona"):
+        load_all(tmp_path)
