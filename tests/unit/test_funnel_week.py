@@ -125,9 +125,9 @@ def script() -> list[Lead]:
     return leads
 
 
-def expected(leads: list[Lead]) -> dict[str, int]:
+def expected(leads: list[Lead]) -> dict[str, int | None]:
     """The funnel's figures the script implies."""
-    figures = {
+    figures: dict[str, int | None] = {
         "leads_in": len(leads),
         "first_message_sent": sum(lead.sent for lead in leads),
         "first_message_deferred": sum(lead.deferred for lead in leads),
@@ -357,6 +357,24 @@ def test_a_failing_count_breaks_no_flow_and_is_not_retried_into_a_double_count()
     week.answer_all()
 
     assert week.fakes.funnel_counts.month_totals("2026-03") == {"leads_in": 1, "replied": 1}
+
+
+def test_a_booking_whose_lead_cannot_be_read_for_the_funnel_is_booked_and_counted_as_failed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lead = Lead(1, "form")
+    week = Week([lead])
+    week.at(MONDAY, 11)
+
+    def unreadable(conversation_id: str) -> None:
+        raise ConnectionError("the conversations table does not answer")
+
+    monkeypatch.setattr(week.fakes.conversations, "get", unreadable)
+    start = datetime.combine(MEETINGS_DAY, time(10), SAO_PAULO)
+    booked = scheduling(week.fakes).book(BookingRequest(vendor_id=ANA, lead_id=lead.lead_id, start=start))
+
+    assert booked.status == "booked" and week.fakes.agenda.get(booked.appointment_id) == booked
+    assert week.fakes.funnel_counts.day_counters == {}
 
 
 def test_the_csv_has_a_line_per_salesperson_and_the_total(week: Week) -> None:

@@ -10,9 +10,10 @@ data) and metered (FunnelCountsFailed), and the flow goes on. Each step counted 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec
 from zoneinfo import ZoneInfo
 
 from sales_assistant import timing
@@ -50,6 +51,22 @@ STEPS = (
     "opted_out",
 )
 SKIPPED = "first_message_skipped_"
+Hook = ParamSpec("Hook")
+
+
+def never_breaks(hook: Callable[Concatenate[Funnel, Hook], None]) -> Callable[Concatenate[Funnel, Hook], None]:
+    """A hook of the flows: whatever fails in it (a read of the lead's trigger kind, a count) is logged and
+    metered, and the flow goes on."""
+
+    @functools.wraps(hook)
+    def safely(funnel: Funnel, *args: Hook.args, **kwargs: Hook.kwargs) -> None:
+        try:
+            hook(funnel, *args, **kwargs)
+        except Exception as error:  # counting never breaks the flow that counts
+            logger.warning("funnel count failed", extra={"hook": hook.__name__, "error": type(error).__name__})
+            count("FunnelCountsFailed")
+
+    return safely
 
 
 def speed_bucket(seconds: int) -> str:
@@ -92,6 +109,7 @@ class Funnel:
         self._clock = clock
 
     # ------------------------------------------------------------------ proactive outreach
+    @never_breaks
     def first_message(self, trigger: Trigger, outcome: str, salesperson_id: int | None, at: int = 0) -> None:
         """A trigger's outcome (sent, deferred, skipped:<reason>): the lead is in, its first message counted."""
         lead_id, kind = trigger.lead_id, trigger.kind
@@ -102,6 +120,7 @@ class Funnel:
             self.add(speed_bucket(max(at - trigger.lead_created_at, 0)), lead_id, salesperson_id, kind)
 
     # ------------------------------------------------------------------ the reactive flow
+    @never_breaks
     def client_wrote(self, lead: KommoLead, conversation: Conversation, heard: str) -> None:
         """A batch of the client's messages: the lead is in (inbound when the client began), it replied when the
         assistant had written, it replied after a follow-up, it opted out."""
@@ -115,18 +134,22 @@ class Funnel:
         if ladder is not None and ladder.sent and conversation.last_client_message_at > ladder.sent[-1].at:
             self.add("follow_up_replied", lead.id, salesperson_id, kind)
 
+    @never_breaks
     def qualified(self, lead: KommoLead) -> None:
         """n8n's `set_fields` wrote at least one qualification field on the lead."""
         self.add("qualified", lead.id, lead.responsible_user_id, self._trigger_of(lead.id))
 
+    @never_breaks
     def handed_over(self, lead: KommoLead) -> None:
         self.add("handover", lead.id, lead.responsible_user_id, self._trigger_of(lead.id))
 
+    @never_breaks
     def follow_up_sent(self, ladder: FollowUp, lead: KommoLead) -> None:
         """One follow-up out (once per ladder step: ladder.key)."""
         self.add("follow_up_sent", lead.id, lead.responsible_user_id, self._trigger_of(lead.id), once=ladder.key)
 
     # ------------------------------------------------------------------ meetings
+    @never_breaks
     def meeting(self, name: str, appointment: Appointment) -> None:
         """meeting_booked, meeting_rescheduled, meeting_cancelled or meeting_no_show, once per appointment."""
         lead_id = appointment.lead_id
