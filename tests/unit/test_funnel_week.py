@@ -359,7 +359,7 @@ def test_a_failing_count_breaks_no_flow_and_is_not_retried_into_a_double_count()
     assert week.fakes.funnel_counts.month_totals("2026-03") == {"leads_in": 1, "replied": 1}
 
 
-def test_a_booking_whose_lead_cannot_be_read_for_the_funnel_is_booked_and_counted_as_failed(
+def test_a_booking_whose_lead_cannot_be_read_for_the_funnel_is_still_booked_and_counts_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     lead = Lead(1, "form")
