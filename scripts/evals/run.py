@@ -82,15 +82,16 @@ class DialogueResult:
 
 # ---------------------------------------------------------------------- the stack
 @contextlib.contextmanager
-def eval_stack(base: Path) -> Iterator[tuple[RealN8n, str]]:
-    """PostgreSQL, the chat model, n8n and the service's local run; yields the harness and the service's URL."""
+def eval_stack(base: Path, model: ScriptedChatModel | RemoteChatModel | None = None) -> Iterator[tuple[RealN8n, str]]:
+    """PostgreSQL, the chat model (by default as the environment says: chat_model), n8n and the service's local
+    run; yields the harness and the service's URL."""
     api_port = free_port()
     service_url = f"http://127.0.0.1:{api_port}"
     # n8n's tools call the service with the operator token: these requests do not come from the service's
     # conversation flow, and the n8n token acts only for a lead whose answer the service is waiting for
     # (tests/n8n/test_real_n8n.py drives that flow end to end)
     real = RealN8n(SECRET, service_url, LOCAL_SECRETS["API_TOKEN"], base)
-    real.model = chat_model()
+    real.model = model or chat_model()
     with contextlib.ExitStack() as stack:
         stack.callback(real.stop)
         real.start()

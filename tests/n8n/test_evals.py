@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from scripts.evals.chat import ScriptedChatModel
 from scripts.evals.checks import Check
 from scripts.evals.dialogues import Dialogue, load_all
 from scripts.evals.run import eval_stack, failures, run_dialogue, table
@@ -23,12 +24,16 @@ from scripts.n8n_harness import RealN8n, postgres_binaries
 
 @pytest.fixture(scope="module")
 def real(n8n_timings: dict[str, float]) -> Iterator[RealN8n]:
+    """The eval's stack (scripts/evals/run.py) with the scripted model, whatever EVAL_MODEL_URL says."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("Node.js 20 and npm are needed to install n8n")
     if postgres_binaries() is None:
         pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="kommo-eval-test-") as base, eval_stack(Path(base)) as (stack, _):
+    with (
+        tempfile.TemporaryDirectory(prefix="kommo-eval-test-") as base,
+        eval_stack(Path(base), ScriptedChatModel()) as (stack, _),
+    ):
         n8n_timings["setup (evals): total"] = time.perf_counter() - started
         yield stack
 
