@@ -8,11 +8,12 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from sales_assistant import timing
 from sales_assistant.api.http import OPERATOR_ONLY, bearer_route
@@ -105,15 +106,18 @@ class FunnelReport:
     "per conversation.",
     **bearer_route("reports", 400, scopes=OPERATOR_ONLY),
 )
-def get_funnel_report() -> Response[Any]:
+def get_funnel_report(
+    first_day: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    last_day: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+    by: Annotated[str, Query(max_length=40)] = "salesperson",
+    format: Annotated[str | None, Query(max_length=40)] = None,  # noqa: A002 - the query parameter's name
+) -> Response[Any]:
     """400 (with the reason) for a bad date, from after to, a range over the limit, an unknown `by` or format."""
     settings = get_settings()
-    query = router.current_event.query_string_parameters or {}
-    first, last = _range(query.get("from"), query.get("to"), settings.account_timezone)
-    by = query.get("by") or "salesperson"
+    first, last = _range(first_day, last_day, settings.account_timezone)
     if by not in GROUPINGS:
         raise BadRequest(f"by: salesperson or trigger, not {by[:40]!r}", code="unknown_grouping")
-    wanted = _format(query.get("format"), router.current_event.headers.get("accept") or "")
+    wanted = _format(format, router.current_event.headers.get("accept") or "")
     report = funnel_report(settings, first, last, by)
     if wanted == "csv":
         return Response(200, FORMATS["csv"] + "; charset=utf-8", report.csv())
