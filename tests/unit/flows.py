@@ -14,8 +14,8 @@ from sales_assistant.services.actions import AnswerActions, LeadChanges
 from sales_assistant.services.answers import AnswerWriter
 from sales_assistant.services.budget import Budget
 from sales_assistant.services.consent import ConsentService, Phrases
-from sales_assistant.services.costs import Costs
 from sales_assistant.services.conversation import ReactiveConfig, ReactiveConversations
+from sales_assistant.services.costs import Costs
 from sales_assistant.services.delivery import Delivery, DeliveryConfig
 from sales_assistant.services.first_messages import FirstMessageComposer, FirstMessageConfig
 from sales_assistant.services.follow_up_messages import FollowUpMessageConfig, FollowUpMessages
