@@ -23,6 +23,7 @@ from sales_assistant.services.follow_ups import FollowUpLadders, LadderConfig
 from sales_assistant.services.funnel import CountedMeetings, Funnel
 from sales_assistant.services.handover import Handovers, HandoverWords
 from sales_assistant.services.leases import ConversationDoor
+from sales_assistant.services.no_show import NoShows
 from sales_assistant.services.proactive import ProactiveConfig, ProactiveOutreach
 from sales_assistant.services.qualification import Qualification
 from sales_assistant.services.reply_batches import BatchPacing, ReplyBatches
@@ -144,7 +145,8 @@ class Fakes:
         )
 
 
-def takeover(fakes: Fakes) -> TakeoverService:
+def takeover(fakes: Fakes, no_shows: NoShows | None = None) -> TakeoverService:
+    """The commands; `/faltou` only with `no_shows`."""
     return TakeoverService(
         fakes.bot_states,
         fakes.kommo,
@@ -153,6 +155,7 @@ def takeover(fakes: Fakes) -> TakeoverService:
         auto_resume_hours=12,
         pause_on_manual_reply=True,
         follow_ups=ladders(fakes),
+        no_shows=(lambda: no_shows) if no_shows is not None else None,
         clock=fakes.clock,
     )
 

@@ -26,7 +26,6 @@ from tests.unit.flows import (
     Fakes,
     consent,
     delivery,
-    ladders,
     scheduling,
     takeover,
 )
@@ -75,17 +74,7 @@ def commands(fakes: Fakes, template: str = "") -> TakeoverService:
         template=template,
         clock=fakes.clock,
     )
-    return TakeoverService(
-        fakes.bot_states,
-        fakes.kommo,
-        fakes.kommo,
-        fakes.texts,
-        auto_resume_hours=12,
-        pause_on_manual_reply=True,
-        follow_ups=ladders(fakes),
-        no_shows=lambda: no_shows,
-        clock=fakes.clock,
-    )
+    return takeover(fakes, no_shows)
 
 
 def ana_notes(fakes: Fakes, text: str, note_id: int = 501, *, template: str = "") -> str:
