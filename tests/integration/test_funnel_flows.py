@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from local.sqs_pump import deliver_batch, receive
@@ -44,3 +45,29 @@ def test_a_trigger_delivered_twice_and_a_reply_posted_twice_count_the_lead_once(
     counts, rows = funnel_today()
     assert counts == {"leads_in": 1, "first_message_sent": 1, "replied": 1}
     assert rows == [(CARLA, "form")]
+
+
+def test_a_reply_counts_its_funnel_and_costs_in_four_transactions(world: World, monkeypatch: Any) -> None:
+    from sales_assistant.adapters import funnel as module
+
+    table = os.environ["FUNNEL_TABLE"]
+    transactions: list[list[str]] = []  # the funnel's TransactWriteItems, each as its items' tables
+    real_client = module.dynamodb_client()
+
+    class Watched:
+        def transact_write_items(self, TransactItems: list[Any]) -> Any:
+            transactions.append([next(iter(item.values()))["TableName"] for item in TransactItems])
+            return real_client.transact_write_items(TransactItems=TransactItems)
+
+    monkeypatch.setattr(module, "dynamodb_client", Watched)
+    usage = {"model": "gpt-4.1-mini", "input_tokens": 2500, "output_tokens": 125}
+    world.n8n.respond_with(200, {"reply": "Olá, Mariana! Para qual valor de crédito?", "usage": usage})
+    world.post_webhook(client_message("c-1", "Oi, quero um consórcio"))
+    world.pump()
+
+    # the lead in; the answer's tokens and LLM cost; the message's category and WhatsApp cost; the conversation
+    # and its AWS share (each counter its own transaction until 2026-12: 8 transactions, 24 items)
+    assert transactions == [[table] * 3] * 4
+    totals = DynamoFunnelCounts(table).month_totals(datetime.now(ZoneInfo("America/Sao_Paulo")).isoformat()[:7])
+    assert (totals["leads_in"], totals["messages_service"], totals["conversations"]) == (1, 1, 1)
+    assert (totals["tokens_input"], totals["tokens_output"], totals["cost_llm_micro_usd"]) == (2500, 125, 1200)

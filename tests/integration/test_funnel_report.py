@@ -51,7 +51,7 @@ def week(aws: Any) -> Any:
                     day=day,
                     salesperson_id=salesperson,
                     trigger=trigger,
-                    name=name,
+                    counters={name: 1},
                     lead_id=lead_id,
                     once_key=f"{name}:{lead_id}",
                 )
@@ -61,10 +61,9 @@ def week(aws: Any) -> Any:
             day=date(2026, 11, 30),
             salesperson_id=ANA,
             trigger="form",
-            name="cost_llm_micro_usd",
+            counters={"cost_llm_micro_usd": 12_000},
             lead_id=1,
             once_key="answer-1",
-            amount=12_000,
         )
     )
     return aws

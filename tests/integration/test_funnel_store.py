@@ -1,4 +1,5 @@
-"""The funnel's store on moto: a count is one transaction, a replayed once key adds nothing, reports read by key."""
+"""The funnel's store on moto: a count (one counter or several) is one transaction, a replayed once key adds
+nothing, reports read by key."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def event(name: str, lead_id: int, day: date, salesperson_id: int = 7, trigger: 
         day=day,
         salesperson_id=salesperson_id,
         trigger=trigger,
-        name=name,
+        counters={name: 1},
         lead_id=lead_id,
         once_key=f"{name}:{lead_id}",
     )
@@ -53,15 +54,57 @@ def test_an_amount_adds_up_across_leads(aws: Any) -> None:
         funnel.count(
             FunnelEvent(
                 day=date(2026, 12, 2),
-                name="cost_llm_millicents",
+                counters={"cost_llm_millicents": cents},
                 lead_id=lead_id,
                 once_key=f"llm:{lead_id}",
-                amount=cents,
             )
         )
 
     assert funnel.month_totals("2026-12") == {"cost_llm_millicents": 75}
     assert [row.counters for row in funnel.days(date(2026, 12, 2), date(2026, 12, 2))] == [{"cost_llm_millicents": 75}]
+
+
+def answer(lead_id: int, once_key: str) -> FunnelEvent:
+    """An n8n answer's tokens and cost, one moment of the lead."""
+    return FunnelEvent(
+        day=date(2026, 12, 2),
+        salesperson_id=7,
+        counters={"tokens_input": 2000, "tokens_output": 100, "cost_llm_micro_usd": 960},
+        lead_id=lead_id,
+        once_key=once_key,
+    )
+
+
+def test_an_answers_tokens_and_cost_are_one_transaction_counted_all_or_nothing(aws: Any, monkeypatch: Any) -> None:
+    from sales_assistant.adapters import funnel as module
+
+    funnel = store()
+    transactions: list[int] = []  # the items of each TransactWriteItems
+    real_client = module.dynamodb_client()
+
+    class Watched:
+        def transact_write_items(self, TransactItems: list[Any]) -> Any:
+            transactions.append(len(TransactItems))
+            return real_client.transact_write_items(TransactItems=TransactItems)
+
+    monkeypatch.setattr(module, "dynamodb_client", Watched)
+
+    assert funnel.count(answer(1, "tokens_input:1:answer-1"))
+    assert not funnel.count(answer(1, "tokens_input:1:answer-1"))  # the answer redriven
+    assert funnel.count(answer(2, "tokens_input:2:answer-2"))
+
+    assert transactions == [3, 3, 3]  # a once marker, the day's ADD and the month's ADD, however many counters
+    totals = {"tokens_input": 4000, "tokens_output": 200, "cost_llm_micro_usd": 1920}
+    assert funnel.month_totals("2026-12") == totals
+    assert [row.counters for row in funnel.days(date(2026, 12, 2), date(2026, 12, 2))] == [totals]
+
+
+def test_counters_named_as_dynamodb_words_are_counted(aws: Any) -> None:
+    funnel = store()
+    words = {"size": 1, "name": 2, "count": 3, "values": 4}  # reserved words of DynamoDB's expressions
+
+    assert funnel.count(FunnelEvent(day=date(2026, 12, 2), counters=words, lead_id=1, once_key="words:1"))
+    assert funnel.month_totals("2026-12") == words
 
 
 def test_the_report_reads_one_query_per_day_and_never_scans(aws: Any, monkeypatch: Any) -> None:

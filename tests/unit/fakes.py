@@ -768,8 +768,10 @@ class InMemoryFunnel:
         self.day_counters: dict[tuple[date, int, str], dict[str, int]] = {}
         self.month_counters: dict[str, dict[str, int]] = {}
         self.failing = False  # True: every count raises, as a DynamoDB outage would
+        self.writes = 0  # counts tried, each one write (a transaction) in DynamoDB
 
     def count(self, event: FunnelEvent) -> bool:
+        self.writes += 1
         if self.failing:
             raise ConnectionError("the funnel table does not answer")
         if event.once_key in self.once_keys:
@@ -779,7 +781,8 @@ class InMemoryFunnel:
             self.day_counters.setdefault((event.day, event.salesperson_id, event.trigger), {}),
             self.month_counters.setdefault(event.day.isoformat()[:7], {}),
         ):
-            counters[event.name] = counters.get(event.name, 0) + event.amount
+            for name, amount in event.counters.items():
+                counters[name] = counters.get(name, 0) + amount
         return True
 
     def days(self, first: date, last: date) -> list[FunnelRow]:

@@ -144,3 +144,12 @@ def test_a_replayed_webhook_job_answer_or_delivery_counts_no_cost_twice(fakes: F
     fakes.costs.delivered(reply)  # the same delivery counted again, as a redriven record would
 
     assert month_costs(fakes) == counted
+
+
+def test_a_reply_is_counted_in_four_writes_what_is_spent_together_counted_together(fakes: Fakes) -> None:
+    mariana_is_answered(fakes, N8nResponse(reply="Claro! Para qual valor de crédito?", usage=GPT_MINI_ANSWER))
+
+    # the lead in; the answer's tokens and LLM cost; the message's category and WhatsApp cost; the conversation
+    # and its AWS share (each counter its own write until 2026-12: 8 writes, 24 DynamoDB items)
+    assert fakes.funnel_counts.writes == 4
+    assert len(month_costs(fakes)) == 7

@@ -1,8 +1,10 @@
-"""The sales funnel in DynamoDB (FunnelTable). Each count is one TransactWriteItems of three writes:
+"""The sales funnel in DynamoDB (FunnelTable). Each count (an event of one or more counters) is one
+TransactWriteItems of three writes, whatever its number of counters:
 - a once marker (`once#<once_key>`), put only where absent, so a replayed webhook or queue record counts nothing
   (it expires after ONCE_TTL_SECONDS, long after any redrive);
-- an ADD on the day item (pk `day#YYYY-MM-DD`, sk `<salesperson_id>#<trigger>`), one attribute per counter;
-- an ADD on the month's total item (pk `month#YYYY-MM`, sk `total`).
+- one ADD of all the event's counters on the day item (pk `day#YYYY-MM-DD`, sk `<salesperson_id>#<trigger>`),
+  one attribute per counter;
+- the same ADD on the month's total item (pk `month#YYYY-MM`, sk `total`).
 The report reads the day items one Query per day (pk), a bounded range: never a scan."""
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ class DynamoFunnelCounts:
         self._table_name = table_name
 
     def count(self, event: FunnelEvent) -> bool:
-        adding = {
-            "UpdateExpression": "ADD #counter :amount",
-            "ExpressionAttributeNames": {"#counter": event.name},
-            "ExpressionAttributeValues": {":amount": {"N": str(event.amount)}},
+        counters = list(event.counters.items())
+        adding = {  # the counters' names as placeholders: never read as words of the expression
+            "UpdateExpression": "ADD " + ", ".join(f"#c{i} :a{i}" for i in range(len(counters))),
+            "ExpressionAttributeNames": {f"#c{i}": name for i, (name, _) in enumerate(counters)},
+            "ExpressionAttributeValues": {f":a{i}": {"N": str(amount)} for i, (_, amount) in enumerate(counters)},
         }
         day_key = {"pk": {"S": f"day#{event.day.isoformat()}"}, "sk": {"S": f"{event.salesperson_id}#{event.trigger}"}}
         month_key = {"pk": {"S": f"month#{event.day.isoformat()[:7]}"}, "sk": {"S": "total"}}

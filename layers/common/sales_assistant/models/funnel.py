@@ -16,15 +16,16 @@ FunnelTrigger = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
 
 class FunnelEvent(Model):
-    """One step of one lead, counted at most once per `once_key` (e.g. f"replied:{lead_id}")."""
+    """One moment of one lead, counted at most once per `once_key` (e.g. f"replied:{lead_id}"): all its counters
+    together or none (a delivered message is its category's count and what WhatsApp bills for it)."""
 
     day: date  # the day in the account's time zone (ACCOUNT_TIMEZONE)
     salesperson_id: int = Field(0, ge=0)  # 0: none
     trigger: FunnelTrigger = "inbound"
-    name: CounterName
+    # name: amount (negative: a count taken back, a meeting counted held then marked missed)
+    counters: dict[CounterName, int] = Field(min_length=1, max_length=20)
     lead_id: int = Field(ge=0)
     once_key: str = Field(min_length=1, max_length=200)
-    amount: int = Field(1, ge=1)
 
 
 class FunnelRow(Model):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Concatenate, ParamSpec
 from zoneinfo import ZoneInfo
 
@@ -161,21 +161,35 @@ class Funnel:
         conversation = self._conversations.get(f"lead:{lead_id}") if self._conversations else None
         return conversation.trigger_kind if conversation else None
 
+    def today(self) -> date:
+        """The account's day, the one counts go to."""
+        return datetime.fromtimestamp(self._clock(), self._zone).date()
+
     def add(
-        self, name: str, lead_id: int, salesperson_id: int | None, trigger: str | None, once: str = "", amount: int = 1
+        self,
+        name: str,
+        lead_id: int,
+        salesperson_id: int | None,
+        trigger: str | None,
+        once: str = "",
+        amount: int = 1,
+        *,
+        also: Mapping[str, int] | None = None,
     ) -> bool:
-        """Count `name` (`amount`) for the lead today, once per name, lead and `once`; True when counted now."""
-        if self._counts is None:
+        """Count `name` (`amount`) for the lead today, once per name, lead and `once`; True when counted now.
+        `also`: more counters of the same moment, counted with it in one count (one write), under its once key;
+        a counter of 0 is left out."""
+        counters = {counter: number for counter, number in {name: amount, **(also or {})}.items() if number}
+        if self._counts is None or not counters:
             return False
         try:
             event = FunnelEvent(
-                day=datetime.fromtimestamp(self._clock(), self._zone).date(),
+                day=self.today(),
                 salesperson_id=salesperson_id or 0,
                 trigger=trigger or INBOUND,
-                name=name,
+                counters=counters,
                 lead_id=lead_id,
                 once_key=":".join(part for part in (name, str(lead_id), once) if part),
-                amount=amount,
             )
             counted = self._counts.count(event)
         except Exception as error:  # counting never breaks the flow that counts
