@@ -1,12 +1,15 @@
 """What follows a booking, from the scheduling queue: n8n stores the appointment, the salesperson gets a
 meeting task (moved with a reschedule, completed on cancel) and a note on the lead, the client a
 confirmation and reminders; each once, however often the queue delivers, and a failing n8n never loses a
-booking."""
+booking. Once the no-show grace period after its end is over, a meeting nobody marked missed counts held."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import os
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 
@@ -46,8 +49,8 @@ def open_meeting_tasks(world: World) -> list[dict[str, Any]]:
     return [task for task in world.kommo.tasks if task["task_type_id"] == 2 and not task.get("is_completed")]
 
 
-def reminders(world: World) -> dict[str, str]:
-    """Reminder schedules: name -> when (UTC)."""
+def schedules(world: World) -> dict[str, str]:
+    """One-time schedules (the reminders, and each meeting's `over`): name -> when (UTC)."""
     scheduler, group = boto3.client("scheduler"), world.stack.names["ReminderScheduleGroup"]
     names = [schedule["Name"] for schedule in scheduler.list_schedules(GroupName=group)["Schedules"]]
     return {name: scheduler.get_schedule(Name=name, GroupName=group)["ScheduleExpression"] for name in names}
@@ -131,28 +134,28 @@ def test_reminders_are_created_moved_with_a_reschedule_removed_on_cancel_and_sen
     day = working_day()
     _, appointment = book(agenda, at(day, "15:00"))
     agenda.pump()
-    names = {f"{appointment['id']}-1440", f"{appointment['id']}-60"}
-    created = reminders(agenda)
-    assert set(created) == names
+    names, over = {f"{appointment['id']}-1440", f"{appointment['id']}-60"}, f"{appointment['id']}-over"
+    created = schedules(agenda)
+    assert set(created) == names | {over}
 
     call(agenda, "POST", f"/appointments/{appointment['id']}/reschedule", {"start": at(day, "16:00")})
     agenda.pump()
-    moved = reminders(agenda)
-    assert set(moved) == names and all(moved[name] != created[name] for name in names)
+    moved = schedules(agenda)
+    assert set(moved) == names | {over} and all(moved[name] != created[name] for name in names | {over})
     one_hour_before = datetime.fromisoformat(at(day, "15:00")).timestamp()  # 16:00 minus 60 minutes
 
     agenda.kommo.reset()
     assert sorted(fire_due(agenda.stack, boto3.client("scheduler"), agenda.sqs, now=one_hour_before)) == sorted(names)
     agenda.pump()
     assert len(agenda.kommo.salesbot_runs) == 2 and "Lembrete" in agenda.reply_field()  # 24 h and 1 h
-    assert reminders(agenda) == {}
+    assert set(schedules(agenda)) == {over}  # whether the meeting was held: decided after it
 
     _, second = book(agenda, at(day, "10:00"), lead=JULIANA_LEAD)  # Mariana has her meeting (one per lead)
     agenda.pump()
-    assert len(reminders(agenda)) == 2
+    assert set(schedules(agenda)) == {over, f"{second['id']}-1440", f"{second['id']}-60", f"{second['id']}-over"}
     call(agenda, "DELETE", f"/appointments/{second['id']}")
     agenda.pump()
-    assert reminders(agenda) == {}
+    assert set(schedules(agenda)) == {over}
     notes = [note["params"]["text"] for note in agenda.kommo.notes]
     assert any("cancelada" in note for note in notes) and scheduling_requests(agenda)[-1]["appointment"]["status"] == (
         "cancelled"
@@ -188,7 +191,7 @@ def test_a_booking_delivered_after_its_cancellation_is_not_sent_to_n8n_or_the_cl
     agenda.pump()
     agenda.handler("SchedulingFunction")(sqs_event([booked]))
     assert [request["appointment"]["status"] for request in scheduling_requests(agenda)] == ["cancelled"]
-    assert agenda.kommo.salesbot_runs == [] and reminders(agenda) == {}
+    assert agenda.kommo.salesbot_runs == [] and schedules(agenda) == {}
     assert [task for task in agenda.kommo.tasks if task["task_type_id"] == 2] == []
 
 
@@ -241,3 +244,29 @@ def test_a_redelivered_reschedule_or_cancellation_changes_the_meeting_task_once(
     changes = [r.path for r in agenda.kommo.requests if r.method == "PATCH" and "/tasks" in r.path]
     assert changes == [f"/api/v4/tasks/{task['id']}"] * 2  # moved once, completed once
     assert task["is_completed"] and task["complete_till"] == int(datetime.fromisoformat(at(day, "15:00")).timestamp())
+
+
+def test_a_meeting_nobody_marked_missed_counts_held_once_its_grace_period_is_over(agenda: World) -> None:
+    from sales_assistant.adapters.funnel import DynamoFunnelCounts
+
+    open_window(agenda)
+    _, appointment = book(agenda, at(working_day(), "14:00"))
+    agenda.pump()
+    over = f"{appointment['id']}-over"
+    grace_over = datetime.fromisoformat(appointment["end"]).timestamp() + 24 * 3600  # NO_SHOW_GRACE_HOURS
+    assert schedules(agenda)[over] == f"at({datetime.fromtimestamp(grace_over, UTC):%Y-%m-%dT%H:%M:%S})"
+
+    scheduler = boto3.client("scheduler")
+    assert over not in fire_due(agenda.stack, scheduler, agenda.sqs, now=grace_over - 60)  # Ana may still /faltou
+    assert over in fire_due(agenda.stack, scheduler, agenda.sqs, now=grace_over)
+    [fired] = [message for message in queue_messages(agenda.stack, "SchedulingQueue") if over_item(message)]
+    for _ in range(2):  # the schedule's item delivered twice
+        assert agenda.handler("SchedulingFunction")(sqs_event([fired]))["batchItemFailures"] == []
+
+    month = datetime.now(ZoneInfo("America/Sao_Paulo")).isoformat()[:7]
+    assert DynamoFunnelCounts(os.environ["FUNNEL_TABLE"]).month_totals(month)["meeting_held"] == 1
+    assert over not in schedules(agenda)
+
+
+def over_item(message: dict[str, Any]) -> bool:
+    return json.loads(message["Body"])["kind"] == "appointment_over"

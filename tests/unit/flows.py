@@ -23,6 +23,7 @@ from sales_assistant.services.follow_ups import FollowUpLadders, LadderConfig
 from sales_assistant.services.funnel import CountedMeetings, Funnel
 from sales_assistant.services.handover import Handovers, HandoverWords
 from sales_assistant.services.leases import ConversationDoor
+from sales_assistant.services.meetings_held import MeetingsHeld
 from sales_assistant.services.no_show import NoShows
 from sales_assistant.services.proactive import ProactiveConfig, ProactiveOutreach
 from sales_assistant.services.qualification import Qualification
@@ -350,6 +351,11 @@ def follow_ups(fakes: Fakes) -> FollowUpMessages:
         clock=fakes.clock,
         budget=fakes.budget,
     )
+
+
+def meetings_held(fakes: Fakes) -> MeetingsHeld:
+    """Whether a meeting was held, once its no-show grace period is over (composition.meetings_held)."""
+    return MeetingsHeld(agenda=fakes.agenda, once=fakes.once, funnel=fakes.funnel)
 
 
 def scheduling(fakes: Fakes) -> SchedulingService:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # every service and adapter is imported by the factory that b
     from sales_assistant.services.handover import Handovers
     from sales_assistant.services.health import HealthCanary
     from sales_assistant.services.leases import ConversationDoor
+    from sales_assistant.services.meetings_held import MeetingsHeld
     from sales_assistant.services.messages import MessagesToClients
     from sales_assistant.services.no_show import NoShows
     from sales_assistant.services.ports.storage import FunnelCounts, Once, Triggers
@@ -406,6 +407,7 @@ def appointment_followups(settings: Settings) -> AppointmentFollowUps:
             settings.scheduling_queue_arn,
             settings.reminder_role_arn,
             settings.reminder_offsets,
+            settings.no_show_grace_hours * 3600,
         ),
         delivery=delivery(settings),
         door=conversation_door(settings),
@@ -420,6 +422,17 @@ def appointment_followups(settings: Settings) -> AppointmentFollowUps:
             confirmation_template=settings.appointment_confirmation_template,
             reminder_template=settings.appointment_reminder_template,
         ),
+    )
+
+
+@cache
+def meetings_held(settings: Settings) -> MeetingsHeld:
+    """Whether a meeting was held, once its no-show grace period is over (counted in the funnel)."""
+    from sales_assistant.adapters.agenda import DynamoAgenda
+    from sales_assistant.services.meetings_held import MeetingsHeld
+
+    return MeetingsHeld(
+        agenda=DynamoAgenda(settings.appointments_table), once=once_per_key(settings), funnel=funnel(settings)
     )
 
 

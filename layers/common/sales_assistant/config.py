@@ -335,7 +335,7 @@ class ProactiveSettings(SettingsGroup):
 
 
 class SchedulingSettings(SettingsGroup):
-    """Appointments: holds, bookings per lead, reminders and their templates."""
+    """Appointments: holds, bookings per lead, reminders and their templates, no-shows."""
 
     scheduling_queue_arn: str = Field("", alias="SCHEDULING_QUEUE_ARN", pattern=r"^(arn:\S+)?$")
     reminder_schedule_group: str = Field("", alias="REMINDER_SCHEDULE_GROUP", max_length=64)
@@ -346,6 +346,8 @@ class SchedulingSettings(SettingsGroup):
     appointment_confirmation_template: str = Field("", alias="APPOINTMENT_CONFIRMATION_TEMPLATE", max_length=128)
     appointment_reminder_template: str = Field("", alias="APPOINTMENT_REMINDER_TEMPLATE", max_length=128)
     no_show_template: str = Field("", alias="NO_SHOW_TEMPLATE", max_length=128)
+    # how long after a meeting's end `/faltou` may come before the meeting counts held in the funnel
+    no_show_grace_hours: int = Field(24, alias="NO_SHOW_GRACE_HOURS", ge=0, le=720)
 
     @property
     def reminder_offsets(self) -> tuple[int, ...]:

@@ -71,16 +71,18 @@ def lead_event_item(body: str) -> str:
 
 
 def scheduling_item(body: str) -> str:
-    """Scheduling queue: an appointment's follow-ups, and its reminders when their schedule fires."""
-    from sales_assistant.composition import appointment_followups
-    from sales_assistant.models.queue import AppointmentChanged, AppointmentReminderDue
+    """Scheduling queue: an appointment's follow-ups, its reminders when their schedule fires, and whether the
+    meeting was held once its no-show grace period is over."""
+    from sales_assistant.composition import appointment_followups, meetings_held
+    from sales_assistant.models.queue import AppointmentChanged, AppointmentOverDue, AppointmentReminderDue
 
     item = parse_queue_item(body)
-    flow = appointment_followups(get_settings())
     if isinstance(item, AppointmentChanged):
-        outcome = flow.changed(item)
+        outcome = appointment_followups(get_settings()).changed(item)
     elif isinstance(item, AppointmentReminderDue):
-        outcome = flow.remind(item)
+        outcome = appointment_followups(get_settings()).remind(item)
+    elif isinstance(item, AppointmentOverDue):
+        outcome = meetings_held(get_settings()).over(item)
     else:
         raise UnexpectedItem(f"{item.kind} does not belong on the scheduling queue")
     logger.info("scheduling item handled", extra={"kind": item.kind, "outcome": outcome})

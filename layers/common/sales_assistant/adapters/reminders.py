@@ -2,8 +2,9 @@
 
 One schedule per appointment and offset (`<appointment id>-<minutes>`), in the stack's schedule group; at
 its time it puts an `appointment_reminder` item on the scheduling queue (so a reminder is retried and
-dead-lettered like every follow-up) and deletes itself. Booking creates them, a reschedule moves them,
-a cancellation removes them.
+dead-lettered like every follow-up) and deletes itself. One more per appointment (`<appointment id>-over`),
+the no-show grace period after its end, puts an `appointment_over` item (the meeting counts held unless
+marked missed). Booking creates them, a reschedule moves them, a cancellation removes them.
 """
 
 from __future__ import annotations
@@ -13,23 +14,29 @@ from datetime import UTC, datetime
 
 from sales_assistant.adapters.aws import scheduler_client
 from sales_assistant.models.appointment import Appointment
-from sales_assistant.models.queue import AppointmentReminderDue
+from sales_assistant.models.queue import AppointmentOverDue, AppointmentReminderDue
 
 LEAD_SECONDS = 60  # a reminder due sooner than this is not scheduled
+OVER = "over"  # the suffix of the schedule that fires once the meeting's no-show grace period is over
 
 
 class SchedulerReminders:
-    """Creates, moves and deletes an appointment's reminder schedules."""
+    """Creates, moves and deletes an appointment's reminder schedules and its `over` schedule."""
 
-    def __init__(self, group: str, queue_arn: str, role_arn: str, offsets: tuple[int, ...]) -> None:
+    def __init__(self, group: str, queue_arn: str, role_arn: str, offsets: tuple[int, ...], grace_seconds: int) -> None:
+        """`grace_seconds`: how long after its end a meeting not marked missed counts held."""
         self._group = group
         self._queue_arn = queue_arn
         self._role_arn = role_arn
         self._offsets = offsets
+        self._grace_seconds = grace_seconds
 
     def set(self, appointment: Appointment, now: int) -> list[int]:
-        """Schedule (or move) the appointment's reminders; returns their unix times. Offsets already past
-        are removed."""
+        """Schedule (or move) the appointment's reminders and its `over` schedule; returns the reminders' unix
+        times. Offsets already past are removed."""
+        over = AppointmentOverDue(appointment_id=appointment.appointment_id, version=appointment.version)
+        over_at = max(appointment.end + self._grace_seconds, now + LEAD_SECONDS)
+        self._put(schedule_name(appointment.appointment_id, OVER), over_at, over.model_dump_json())
         due = []
         for minutes in self._offsets:
             at = appointment.start - minutes * 60
@@ -44,9 +51,10 @@ class SchedulerReminders:
         return due
 
     def remove(self, appointment_id: str) -> None:
-        """Delete the appointment's reminders (those that exist)."""
+        """Delete the appointment's reminders and its `over` schedule (those that exist)."""
         for minutes in self._offsets:
             self._delete(schedule_name(appointment_id, minutes))
+        self._delete(schedule_name(appointment_id, OVER))
 
     def _put(self, name: str, at: int, body: str) -> None:
         request = {
@@ -70,6 +78,7 @@ class SchedulerReminders:
             client.delete_schedule(Name=name, GroupName=self._group)
 
 
-def schedule_name(appointment_id: str, minutes: int) -> str:
-    """The schedule of one reminder (at most 64 characters of [0-9a-zA-Z-_.])."""
-    return f"{appointment_id}-{minutes}"[:64]
+def schedule_name(appointment_id: str, suffix: int | str) -> str:
+    """The schedule of one reminder (`suffix`: its minutes before) or of the meeting's end (OVER), at most 64
+    characters of [0-9a-zA-Z-_.]."""
+    return f"{appointment_id}-{suffix}"[:64]

@@ -203,6 +203,24 @@ class AppointmentReminderDue(_Item):
         return f"appointment:{self.appointment_id}"
 
 
+class AppointmentOverDue(_Item):
+    """A one-time schedule fired the no-show grace period after an appointment's end: the meeting counts held
+    unless it moved, was cancelled or was marked missed since."""
+
+    flow: ClassVar[Flow] = Flow.SCHEDULING
+    kind: Literal["appointment_over"] = "appointment_over"
+    appointment_id: str
+    version: int
+
+    @property
+    def dedup_key(self) -> str:
+        return f"over:{self.appointment_id}:{self.version}"
+
+    @property
+    def group_id(self) -> str:
+        return f"appointment:{self.appointment_id}"
+
+
 QueueItem = Annotated[
     ClientMessageReceived
     | SalespersonMessageReceived
@@ -213,7 +231,8 @@ QueueItem = Annotated[
     | FollowUpDue
     | ConversationFlushDue
     | AppointmentChanged
-    | AppointmentReminderDue,
+    | AppointmentReminderDue
+    | AppointmentOverDue,
     Field(discriminator="kind"),
 ]
 queue_item_adapter: TypeAdapter[QueueItem] = TypeAdapter(

@@ -44,6 +44,7 @@ STEPS = (
     "meeting_booked",
     "meeting_rescheduled",
     "meeting_cancelled",
+    "meeting_held",
     "meeting_no_show",
     "handover",
     "follow_up_sent",
@@ -151,9 +152,17 @@ class Funnel:
     # ------------------------------------------------------------------ meetings
     @never_breaks
     def meeting(self, name: str, appointment: Appointment) -> None:
-        """meeting_booked, meeting_rescheduled, meeting_cancelled or meeting_no_show, once per appointment."""
+        """meeting_booked, meeting_rescheduled, meeting_cancelled, meeting_held or meeting_no_show, once per
+        appointment."""
         lead_id = appointment.lead_id
         self.add(name, lead_id, appointment.vendor_id, self._trigger_of(lead_id), once=appointment.appointment_id)
+
+    @never_breaks
+    def meeting_not_held(self, appointment: Appointment) -> None:
+        """A meeting counted held, then marked missed (`/faltou`): meeting_held taken back (-1), once per
+        appointment."""
+        lead_id, once = appointment.lead_id, f"{appointment.appointment_id}:taken_back"
+        self.add("meeting_held", lead_id, appointment.vendor_id, self._trigger_of(lead_id), once=once, amount=-1)
 
     # ------------------------------------------------------------------ counting
     def _trigger_of(self, lead_id: int) -> str | None:
@@ -197,7 +206,7 @@ class Funnel:
             count("FunnelCountsFailed")
             return False
         if counted and (name in STEPS or name.startswith(SKIPPED)):
-            count("FunnelSteps", step=name, salesperson=str(event.salesperson_id))
+            count("FunnelSteps", amount, step=name, salesperson=str(event.salesperson_id))
         return counted
 
 

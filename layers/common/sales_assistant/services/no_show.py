@@ -10,6 +10,8 @@ text inside the 24-hour window, or NO_SHOW_TEMPLATE (nome, data, hora of the mis
 the shared delivery path under the conversation's lease. No offer when the contact opted out, a salesperson has
 the chat (the assistant never talks over a human), no slot is free, or the window is closed without a template:
 the salesperson is told why. The answer to the salesperson is one note on the lead per command.
+A meeting marked missed is never counted held; one counted held already (its grace period over) is taken back
+(services/meetings_held.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sales_assistant.services.funnel import Funnel
 from sales_assistant.services.handover import when_in_words
 from sales_assistant.services.leases import ConversationDoor
 from sales_assistant.services.meeting_tasks import appointment_values
+from sales_assistant.services.meetings_held import not_held
 from sales_assistant.services.ports.flows import Consent, PauseState
 from sales_assistant.services.ports.kommo import KommoLeads, LeadNotes
 from sales_assistant.services.ports.storage import Agenda, Conversations, Once, Salespeople
@@ -93,6 +96,7 @@ class NoShows:
         offer = self._once("no-show-offer", missed.appointment_id, lambda: self._offer(missed, values))
         self._record(missed)
         self._funnel.meeting("meeting_no_show", missed)
+        not_held(self._once, self._funnel, missed)
         outcome = str(offer["outcome"])
         count("NoShowsMarked", offer=outcome)
         logger.info("no-show marked", extra={"appointment_id": missed.appointment_id, "offer": outcome})
