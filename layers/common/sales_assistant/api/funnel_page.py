@@ -21,6 +21,7 @@ LABELS = {
     "meeting_booked": "Reuniões marcadas",
     "meeting_rescheduled": "Reuniões remarcadas",
     "meeting_cancelled": "Reuniões canceladas",
+    "meeting_held": "Reuniões realizadas",
     "meeting_no_show": "Faltas",
     "handover": "Passados a um vendedor",
     "follow_up_sent": "Retomadas enviadas",
