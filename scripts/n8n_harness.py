@@ -64,6 +64,71 @@ def wait_until(check: Any, seconds: float, what: str, interval: float = 0.25) ->
     raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
 
 
+def exchange(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[int, Any, bytes]:
+    """One HTTP request: the status, the answer's headers and its raw body (an HTTP error is an answer too)."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def parsed(raw: bytes) -> Any:
+    """A body as JSON, else as text."""
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """One HTTP request: the status and the parsed body."""
+    status, _, raw = exchange(method, url, body, headers)
+    return status, parsed(raw)
+
+
+def serving(n8n_url: str, paths: tuple[str, ...], seconds: float = 120) -> None:
+    """Wait until n8n serves each webhook path (the harness waits for the health workflow only: the others may
+    activate a moment later): an unsigned request is refused by the workflow, not 404 nor 503 (starting up)."""
+    for path in paths:
+        url = f"{n8n_url}/webhook/{path}"
+        wait_until(lambda url=url: http("POST", url, b"{}")[0] not in (404, 503), seconds, f"n8n to serve {path}")
+
+
+def start_local_run(api: int, kommo: int, n8n_url: str, log: Path, api_token: str) -> subprocess.Popen[bytes]:
+    """`python -m local.run` (moto, the HTTP API, the queue pollers, the Kommo sandbox) with N8N_BASE_URL at the
+    real n8n, so no stand-in starts; then the salespeople synced into its cache (as its schedule does)."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "KOMMO_", "N8N_"))}
+    environment |= {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'common'}", "N8N_BASE_URL": n8n_url}
+    command = [sys.executable, "-m", "local.run", "--port", str(api), "--kommo-port", str(kommo)]
+    command += ["--aws-port", str(free_port())]
+    with log.open("ab") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
+    url = f"http://127.0.0.1:{api}"
+    try:
+        wait_until(lambda: http("GET", f"{url}/health")[1].get("status") == "ok", 90, "the service's local run")
+        status, synced = http("POST", f"{url}/vendors/sync", b"", {"authorization": f"Bearer {api_token}"})
+        if status >= 300:
+            raise RuntimeError(f"the salesperson sync answered {status}: {synced}")
+    except BaseException:
+        stop_process(process)
+        raise RuntimeError(f"the service's local run did not start:\n{log.read_text()[-3000:]}") from None
+    return process
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate, then kill after 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
 # ---------------------------------------------------------------------- PostgreSQL
 def postgres_binaries() -> Path | None:
     """The newest installed PostgreSQL's bin folder (Debian's layout, or initdb on PATH)."""

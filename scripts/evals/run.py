@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,7 +50,7 @@ from sales_assistant.models.n8n import Turn as HistoryTurn  # noqa: E402
 from scripts.evals.chat import RemoteChatModel, ScriptedChatModel, judge, tool_answer, tool_calls  # noqa: E402
 from scripts.evals.checks import Check, Playbook, ToolCall, TurnResult, check_turn  # noqa: E402
 from scripts.evals.dialogues import DIALOGUES, Dialogue, load_all  # noqa: E402
-from scripts.n8n_harness import RealN8n, free_port, wait_until  # noqa: E402
+from scripts.n8n_harness import RealN8n, exchange, free_port, serving, start_local_run, stop_process, wait_until  # noqa: E402
 from scripts.playbook import import_playbook  # noqa: E402
 
 SECRET = LOCAL_SECRETS["N8N_SIGNING_SECRET"]
@@ -97,9 +96,8 @@ def eval_stack(base: Path, model: ScriptedChatModel | RemoteChatModel | None = N
         real.start()
         assert real.n8n is not None and real.postgres is not None
         load_sample_playbook(real)
-        # n8n answers once its health workflow is active: the reply workflow may activate a moment later
-        wait_until(lambda: exchange("POST", real.n8n.url + REPLY_PATH, b"{}", {})[0] != 404, 60, "the reply workflow")
-        service = start_service(api_port, real.n8n.url, base / "service.log")
+        serving(real.n8n.url, ("kommo-reply",))
+        service = start_local_run(api_port, free_port(), real.n8n.url, base / "service.log", LOCAL_SECRETS["API_TOKEN"])
         stack.callback(stop_process, service)
         yield real, service_url
 
@@ -118,55 +116,6 @@ def load_sample_playbook(real: RealN8n) -> None:
     by id: a second import changes nothing)."""
     assert real.postgres is not None
     import_playbook(real.postgres.url, SAMPLE_PLAYBOOK)
-
-
-def start_service(port: int, n8n_url: str, log: Path) -> subprocess.Popen[bytes]:
-    """`python -m local.run` (moto, the HTTP API, the queue pollers, the Kommo sandbox) with N8N_BASE_URL at
-    the real n8n, then the salespeople synced into its vendor cache (as its schedule does)."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "KOMMO_", "N8N_"))}
-    environment |= {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'common'}", "N8N_BASE_URL": n8n_url}
-    command = [sys.executable, "-m", "local.run", "--port", str(port)]
-    command += ["--aws-port", str(free_port()), "--kommo-port", str(free_port())]
-    with log.open("ab") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http("GET", f"{url}/health")[1].get("status") == "ok", 90, "the service's local run")
-        status, synced = http(
-            "POST", f"{url}/vendors/sync", b"", {"authorization": f"Bearer {LOCAL_SECRETS['API_TOKEN']}"}
-        )
-        if status >= 300:
-            raise RuntimeError(f"the salesperson sync answered {status}: {synced}")
-    except BaseException:
-        stop_process(process)
-        raise RuntimeError(f"the service's local run did not start:\n{log.read_text()[-3000:]}") from None
-    return process
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
-
-def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    status, _, raw = exchange(method, url, body, headers or {})
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, raw.decode(errors="replace")
-
-
-def exchange(method: str, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, Any, bytes]:
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
 
 
 # ---------------------------------------------------------------------- the playbook

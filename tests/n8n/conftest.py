@@ -7,10 +7,17 @@ run: they run only with RUN_N8N_TESTS=1.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from scripts.n8n_harness import RealN8n, postgres_binaries, serving
 
 ENABLED = os.environ.get("RUN_N8N_TESTS") == "1"
 TIMINGS: dict[str, float] = {}
@@ -29,6 +36,25 @@ def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None
 def n8n_timings() -> dict[str, float]:
     """Where the tests note how long setup and each scenario took (printed at the end)."""
     return TIMINGS
+
+
+@contextlib.contextmanager
+def real_n8n(prefix: str, secret: str, service_url: str, api_token: str, paths: tuple[str, ...]) -> Iterator[RealN8n]:
+    """PostgreSQL, the fake chat model and n8n with the shipped workflows, serving `paths`, in a folder of their
+    own, stopped afterwards; the test skips where Node.js or PostgreSQL is missing."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js 20 and npm are needed to install n8n")
+    if postgres_binaries() is None:
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    with tempfile.TemporaryDirectory(prefix=prefix) as base:
+        real = RealN8n(secret, service_url, api_token, Path(base))
+        try:
+            real.start()
+            assert real.n8n is not None
+            serving(real.n8n.url, paths)
+            yield real
+        finally:
+            real.stop()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -13,14 +13,9 @@ is signed.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,8 +30,19 @@ from local.defaults import LOCAL_SECRETS
 from sales_assistant.adapters.n8n_signature import SIGNATURE_HEADER, sign, sign_answer, signed_headers
 from sales_assistant.models.n8n import N8nResponse
 from scripts.n8n_fake_model import REPLY_PREFIX, FakeChatModel, Step, content_text
-from scripts.n8n_harness import SCHEMA, Postgres, RealN8n, free_port, postgres_binaries, wait_until
+from scripts.n8n_harness import (
+    SCHEMA,
+    Postgres,
+    exchange,
+    free_port,
+    http,
+    parsed,
+    start_local_run,
+    stop_process,
+    wait_until,
+)
 from scripts.n8n_workflows import MODEL_NAME
+from tests.n8n.conftest import real_n8n
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = LOCAL_SECRETS["N8N_SIGNING_SECRET"]
@@ -74,20 +80,13 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(n8n_timings: dict[str, float]) -> Iterator[Stack]:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node.js 20 and npm are needed to install n8n")
-    if postgres_binaries() is None:
-        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
     started = time.perf_counter()
-    api_port, aws_port, kommo_port = free_port(), free_port(), free_port()
-    with tempfile.TemporaryDirectory(prefix="kommo-n8n-test-") as base:
-        real = RealN8n(SECRET, f"http://127.0.0.1:{api_port}", N8N_API_TOKEN, Path(base))
-        real.start()
-        service: subprocess.Popen[bytes] | None = None
+    api_port, kommo_port = free_port(), free_port()
+    with real_n8n("kommo-n8n-test-", SECRET, f"http://127.0.0.1:{api_port}", N8N_API_TOKEN, ()) as real:
+        assert real.n8n is not None and real.model is not None and real.postgres is not None
+        service_started = time.perf_counter()
+        service = start_local_run(api_port, kommo_port, real.n8n.url, real.base / "service.log", API_TOKEN)
         try:
-            assert real.n8n is not None and real.model is not None and real.postgres is not None
-            service_started = time.perf_counter()
-            service = start_service(api_port, aws_port, kommo_port, real.n8n.url, Path(base) / "service.log")
             n8n_timings.update({f"setup: {name}": seconds for name, seconds in real.timings.items()})
             n8n_timings["setup: start the service's local run"] = time.perf_counter() - service_started
             n8n_timings["setup: total"] = time.perf_counter() - started
@@ -101,66 +100,10 @@ def stack(n8n_timings: dict[str, float]) -> Iterator[Stack]:
                 n8n_timings,
             )
         finally:
-            if service is not None:
-                service.terminate()
-                try:
-                    service.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    service.kill()
-                    service.wait(timeout=5)
-            real.stop()
-
-
-def start_service(api: int, aws: int, kommo: int, n8n_url: str, log: Path) -> subprocess.Popen[bytes]:
-    """`python -m local.run` (LocalRunner: moto, the HTTP API, the queue pollers, the Kommo sandbox)
-    with N8N_BASE_URL at the real n8n, so no stand-in starts."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "KOMMO_", "N8N_"))}
-    environment |= {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'common'}", "N8N_BASE_URL": n8n_url}
-    with log.open("ab") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own module
-            [sys.executable, "-m", "local.run", "--port", str(api), "--aws-port", str(aws), "--kommo-port", str(kommo)],
-            cwd=ROOT,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until(lambda: http("GET", f"http://127.0.0.1:{api}/health")[1].get("status") == "ok", 90, "the service")
-    except BaseException:
-        process.terminate()
-        process.wait(timeout=15)
-        raise AssertionError(f"the local run did not start:\n{log.read_text()[-3000:]}") from None
-    # the salespeople into the vendor cache (as the schedule does), so that requests name the vendor
-    status, synced = http("POST", f"http://127.0.0.1:{api}/vendors/sync", b"", {"authorization": f"Bearer {API_TOKEN}"})
-    assert status < 300, synced
-    return process
+            stop_process(service)
 
 
 # ---------------------------------------------------------------------- helpers
-def exchange(
-    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
-) -> tuple[int, Any, bytes]:
-    """One HTTP request: the status, the answer's headers and its raw body."""
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
-
-
-def parsed(raw: bytes) -> Any:
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return raw.decode(errors="replace")
-
-
-def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    status, _, raw = exchange(method, url, body, headers)
-    return status, parsed(raw)
-
-
 def signed_post(
     url: str,
     payload: dict[str, Any],

@@ -8,12 +8,8 @@ scenarios here never reach its API (the agent's hand_over tool is n8n's own).
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
-from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +17,9 @@ import pytest
 from sales_assistant.models.consent import EraseRequest
 from sales_assistant.models.n8n import FollowUpRequest, N8nResponse
 from scripts.n8n_fake_model import FakeChatModel, Step
-from scripts.n8n_harness import Postgres, RealN8n, free_port, postgres_binaries, wait_until
-from tests.n8n.test_real_n8n import N8N_API_TOKEN, SECRET, example, http, signed_post, usage_reported
+from scripts.n8n_harness import Postgres, RealN8n, free_port
+from tests.n8n.conftest import real_n8n
+from tests.n8n.test_real_n8n import N8N_API_TOKEN, SECRET, example, signed_post, usage_reported
 
 MARIANA, MARIANA_LEAD = 93589657, 27754599  # docs/contracts/examples/request-reply.json
 JULIANA_LEAD = 27754601  # docs/contracts/examples/request-follow-up.json, another contact
@@ -31,22 +28,10 @@ PATHS = ("kommo-follow-up", "kommo-erase", "kommo-reply", "kommo-proactive")
 
 @pytest.fixture(scope="module")
 def n8n(n8n_timings: dict[str, float]) -> Iterator[RealN8n]:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node.js 20 and npm are needed to install n8n")
-    if postgres_binaries() is None:
-        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="kommo-n8n-follow-up-") as base:
-        real = RealN8n(SECRET, f"http://127.0.0.1:{free_port()}", N8N_API_TOKEN, Path(base))
-        real.start()
-        try:
-            assert real.n8n is not None
-            for path in PATHS:
-                wait_until(partial(active, f"{real.n8n.url}/webhook/{path}"), 60, f"the workflow of {path}")
-            n8n_timings["setup (follow-up, erase): total"] = time.perf_counter() - started
-            yield real
-        finally:
-            real.stop()
+    with real_n8n("kommo-n8n-follow-up-", SECRET, f"http://127.0.0.1:{free_port()}", N8N_API_TOKEN, PATHS) as real:
+        n8n_timings["setup (follow-up, erase): total"] = time.perf_counter() - started
+        yield real
 
 
 @pytest.fixture
@@ -60,11 +45,6 @@ def model(n8n: RealN8n) -> FakeChatModel:
 def postgres(n8n: RealN8n) -> Postgres:
     assert n8n.postgres is not None
     return n8n.postgres
-
-
-def active(url: str) -> bool:
-    """A workflow is active once it refuses an unsigned request (not 404, nor 503 while n8n starts up)."""
-    return bool(http("POST", url, b"{}")[0] == 401)
 
 
 def post(n8n: RealN8n, path: str, request: dict[str, Any]) -> tuple[int, Any]:

@@ -10,8 +10,6 @@ Setup (once for the module): PostgreSQL, the fake chat model and n8n with the sh
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +19,10 @@ import pytest
 
 from sales_assistant.models.n8n import N8nResponse
 from scripts.n8n_fake_model import REPLY_PREFIX, FakeChatModel, Step
-from scripts.n8n_harness import Postgres, RealN8n, free_port, postgres_binaries, wait_until
+from scripts.n8n_harness import Postgres, RealN8n, free_port
 from scripts.playbook import TABLES, export_playbook, import_playbook
-from tests.n8n.test_real_n8n import N8N_API_TOKEN, SECRET, example, first_item, http, signed_post
+from tests.n8n.conftest import real_n8n
+from tests.n8n.test_real_n8n import N8N_API_TOKEN, SECRET, example, first_item, signed_post
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "n8n" / "supabase" / "playbook"
@@ -31,24 +30,13 @@ SAMPLE = ROOT / "n8n" / "supabase" / "playbook"
 
 @pytest.fixture(scope="module")
 def n8n(n8n_timings: dict[str, float]) -> Iterator[RealN8n]:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node.js 20 and npm are needed to install n8n")
-    if postgres_binaries() is None:
-        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="kommo-n8n-playbook-") as base:
-        real = RealN8n(SECRET, f"http://127.0.0.1:{free_port()}", N8N_API_TOKEN, Path(base))
-        real.start()
-        try:
-            assert real.postgres is not None and real.n8n is not None
-            import_playbook(real.postgres.url, SAMPLE)
-            for path in ("kommo-reply", "kommo-proactive"):  # the harness waits for the health webhook only
-                url = f"{real.n8n.url}/webhook/{path}"
-                wait_until(lambda url=url: http("POST", url, b"{}")[0] != 404, 120, f"n8n to serve {path}")
-            n8n_timings["setup (playbook): total"] = time.perf_counter() - started
-            yield real
-        finally:
-            real.stop()
+    paths = ("kommo-reply", "kommo-proactive")
+    with real_n8n("kommo-n8n-playbook-", SECRET, f"http://127.0.0.1:{free_port()}", N8N_API_TOKEN, paths) as real:
+        assert real.postgres is not None
+        import_playbook(real.postgres.url, SAMPLE)
+        n8n_timings["setup (playbook): total"] = time.perf_counter() - started
+        yield real
 
 
 @pytest.fixture
