@@ -83,6 +83,9 @@ def test_an_answers_tokens_and_cost_are_one_transaction_counted_all_or_nothing(a
     real_client = module.dynamodb_client()
 
     class Watched:
+        def get_item(self, **request: Any) -> Any:
+            return real_client.get_item(**request)
+
         def transact_write_items(self, TransactItems: list[Any]) -> Any:
             transactions.append(len(TransactItems))
             return real_client.transact_write_items(TransactItems=TransactItems)
@@ -93,7 +96,8 @@ def test_an_answers_tokens_and_cost_are_one_transaction_counted_all_or_nothing(a
     assert not funnel.count(answer(1, "tokens_input:1:answer-1"))  # the answer redriven
     assert funnel.count(answer(2, "tokens_input:2:answer-2"))
 
-    assert transactions == [3, 3, 3]  # a once marker, the day's ADD and the month's ADD, however many counters
+    # a once marker, the day's ADD and the month's ADD, however many counters; the redriven answer stops at its marker
+    assert transactions == [3, 3]
     totals = {"tokens_input": 4000, "tokens_output": 200, "cost_llm_micro_usd": 1920}
     assert funnel.month_totals("2026-12") == totals
     assert [row.counters for row in funnel.days(date(2026, 12, 2), date(2026, 12, 2))] == [totals]
@@ -127,3 +131,58 @@ def test_the_report_reads_one_query_per_day_and_never_scans(aws: Any, monkeypatc
     funnel.days(date(2026, 12, 1), date(2026, 12, 3))
 
     assert calls == ["query", "query", "query"]
+
+
+def test_a_repeat_is_stopped_by_reading_its_marker_without_a_transaction(aws: Any, monkeypatch: Any) -> None:
+    """Most of a conversation's counts are repeats (the lead in, the lead replied): a read, a fifth of a
+    write's price, tells them apart before any transaction is billed."""
+    from sales_assistant.adapters import funnel as module
+
+    funnel = store()
+    assert funnel.count(event("replied", 101, date(2026, 12, 2)))
+    calls: list[str] = []
+    real_client = module.dynamodb_client()
+
+    class Watched:
+        def __getattr__(self, name: str) -> Any:
+            calls.append(name)
+            return getattr(real_client, name)
+
+    monkeypatch.setattr(module, "dynamodb_client", Watched)
+
+    for _ in range(3):  # the client's next messages, each answered
+        assert not funnel.count(event("replied", 101, date(2026, 12, 2)))
+
+    assert calls == ["get_item"] * 3
+    assert funnel.month_totals("2026-12") == {"replied": 1}
+
+
+def test_two_counts_on_the_months_total_at_once_are_both_counted(aws: Any, monkeypatch: Any) -> None:
+    """DynamoDB cancels one of two transactions on the same item at the same moment (TransactionConflict): the
+    cancelled count is tried again, not lost."""
+    from botocore.exceptions import ClientError
+
+    from sales_assistant.adapters import funnel as module
+
+    funnel = store()
+    real_client = module.dynamodb_client()
+    conflicts = [1, 1]  # the next two transactions collide with another writer's
+
+    class Colliding:
+        def get_item(self, **request: Any) -> Any:
+            return real_client.get_item(**request)
+
+        def transact_write_items(self, TransactItems: list[Any]) -> Any:
+            if conflicts:
+                conflicts.pop()
+                reasons = [{"Code": "None"}, {"Code": "None"}, {"Code": "TransactionConflict"}]
+                error = {"Error": {"Code": "TransactionCanceledException"}, "CancellationReasons": reasons}
+                raise ClientError(error, "TransactWriteItems")  # type: ignore[arg-type]
+            return real_client.transact_write_items(TransactItems=TransactItems)
+
+    monkeypatch.setattr(module, "dynamodb_client", Colliding)
+    monkeypatch.setattr(module.time, "sleep", lambda seconds: None)
+
+    assert funnel.count(event("leads_in", 7, date(2026, 12, 2)))
+    assert funnel.month_totals("2026-12") == {"leads_in": 1}
+    assert conflicts == []

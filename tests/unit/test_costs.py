@@ -76,7 +76,7 @@ def test_a_reply_inside_the_window_is_a_service_message_and_its_tokens_are_price
         "tokens_input": 2000,
         "tokens_output": 100,
         "cost_llm_micro_usd": 2000 * 0.40 + 100 * 1.60,  # a dated snapshot is priced as gpt-4.1-mini
-        "cost_aws_micro_usd": 470,  # the benchmark's $0.47 per 1,000 conversations
+        "cost_aws_micro_usd": 540,  # the benchmark's $0.54 per 1,000 conversations (2026-12-03)
         "conversations": 1,  # what the report's cost per conversation divides by
     }
     # on Ana's row, as a conversation the client began

@@ -5,10 +5,16 @@ TransactWriteItems of three writes, whatever its number of counters:
 - one ADD of all the event's counters on the day item (pk `day#YYYY-MM-DD`, sk `<salesperson_id>#<trigger>`),
   one attribute per counter;
 - the same ADD on the month's total item (pk `month#YYYY-MM`, sk `total`).
+A count first reads its once marker (a read costs a fifth of a write): most of a conversation's counts are
+repeats (the lead in, the lead replied) and stop there, without a transaction billed for nothing. Two
+transactions on the same item at once (the month's total, under a busy minute) cancel one of them: it is tried
+again, up to CONFLICT_ATTEMPTS times.
 The report reads the day items one Query per day (pk), a bounded range: never a scan."""
 
 from __future__ import annotations
 
+import random
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,6 +24,7 @@ from sales_assistant.models.funnel import FunnelEvent, FunnelRow
 
 ONCE_TTL_SECONDS = 400 * 86400  # a lead counted once stays counted for more than a year of reports
 KEYS = ("pk", "sk")
+CONFLICT_ATTEMPTS = 4
 
 
 class DynamoFunnelCounts:
@@ -35,24 +42,38 @@ class DynamoFunnelCounts:
         }
         day_key = {"pk": {"S": f"day#{event.day.isoformat()}"}, "sk": {"S": f"{event.salesperson_id}#{event.trigger}"}}
         month_key = {"pk": {"S": f"month#{event.day.isoformat()[:7]}"}, "sk": {"S": "total"}}
-        marker = {
-            "pk": {"S": f"once#{event.once_key}"},
-            "sk": {"S": "once"},
-            "expires_at": {"N": str(int(timing.now()) + ONCE_TTL_SECONDS)},
-        }
+        marker_key = {"pk": {"S": f"once#{event.once_key}"}, "sk": {"S": "once"}}
+        if self._counted(marker_key):
+            return False
+        marker = {**marker_key, "expires_at": {"N": str(int(timing.now()) + ONCE_TTL_SECONDS)}}
         items = [
             {"Put": {"TableName": self._table_name, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
             {"Update": {"TableName": self._table_name, "Key": day_key, **adding}},
             {"Update": {"TableName": self._table_name, "Key": month_key, **adding}},
         ]
-        try:
-            dynamodb_client().transact_write_items(TransactItems=items)
-        except Exception as error:
-            reasons = getattr(error, "response", {}).get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
+        return self._transact(items)
+
+    def _transact(self, items: list[dict[str, Any]]) -> bool:
+        """True when written, False when the once marker was there; a conflict is tried again."""
+        attempt = 1
+        while True:
+            try:
+                dynamodb_client().transact_write_items(TransactItems=items)
+                return True
+            except Exception as error:
+                reasons = getattr(error, "response", {}).get("CancellationReasons") or []
+                codes = [reason.get("Code") for reason in reasons]
+                if codes[:1] == ["ConditionalCheckFailed"]:
+                    return False
+                if "TransactionConflict" not in codes or attempt == CONFLICT_ATTEMPTS:
+                    raise
+            time.sleep(random.uniform(0.02, 0.1) * attempt)  # noqa: S311 - jitter, not a secret
+            attempt += 1
+
+    def _counted(self, marker_key: dict[str, Any]) -> bool:
+        """Whether the once marker is there (an eventually consistent read: the transaction's condition decides)."""
+        answer = dynamodb_client().get_item(TableName=self._table_name, Key=marker_key, ProjectionExpression="pk")
+        return "Item" in answer
 
     def days(self, first: date, last: date) -> list[FunnelRow]:
         rows: list[FunnelRow] = []
