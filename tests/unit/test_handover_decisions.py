@@ -180,6 +180,21 @@ def test_the_handover_pause_waits_for_a_person_where_an_idle_pause_would_resume(
     assert takeover(fakes).is_paused(MARIANA)
 
 
+def test_the_salesperson_answering_after_the_manager_was_tasked_gets_the_usual_idle_resume() -> None:
+    fakes = world_at(at(2026, 3, 2, 10))
+    mariana_asks_for_a_person(fakes)
+    fakes.clock.now = at(2026, 3, 2, 12, 30).timestamp()
+    assert handovers(fakes).escalate_overdue() == [MARIANA]  # nobody answered in 2 working hours: Bruno tasked
+    fakes.clock.now = at(2026, 3, 2, 15).timestamp()
+    ana_answers(fakes)
+
+    fakes.clock.now = at(2026, 3, 3, 2, 59).timestamp()  # 11:59 after Ana's answer
+    assert takeover(fakes).resume_overdue() == []
+    fakes.clock.now = at(2026, 3, 3, 3, 1).timestamp()  # 12 h of quiet: the bot answers Mariana again
+    assert takeover(fakes).resume_overdue() == [MARIANA]
+    assert not takeover(fakes).is_paused(MARIANA)
+
+
 def test_liberar_before_the_deadline_means_no_manager_task() -> None:
     fakes = world_at(at(2026, 3, 2, 10))
     mariana_asks_for_a_person(fakes)

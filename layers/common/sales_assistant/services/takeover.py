@@ -204,10 +204,12 @@ class TakeoverService:
         if self.is_paused(message.contact_id):
 
             def renewed(current: BotState) -> BotState | None:
-                # The salesperson is still at it, or answers a handover: the auto-resume pushed back, no escalation.
-                if not current.paused_at(self._clock()) or (current.resume_at is None and current.escalate_at is None):
+                # The salesperson is still at it, or answers a handover (escalated to the manager or not): the
+                # auto-resume pushed back, no escalation.
+                resume_at = self._resume_at()
+                if not current.paused_at(self._clock()) or (resume_at is None and current.escalate_at is None):
                     return None
-                return current.model_copy(update={"resume_at": self._resume_at(), "escalate_at": None})
+                return current.model_copy(update={"resume_at": resume_at, "escalate_at": None})
 
             self.change(message.contact_id, message.id, renewed)
             return "still_paused"
