@@ -7,8 +7,12 @@ import json
 import threading
 from typing import Any
 
+import boto3
+
 from local.lambda_events import http_api_event, schedule_event, sqs_event
 from local.sam_events import kommo_body
+from local.sqs_pump import deliver_batch, receive
+from sales_assistant.config import get_settings
 from tests.conftest import World
 from tests.integration.test_fault_suite import wait_until
 from tests.integration.test_reactive_flow import client_message
@@ -49,6 +53,43 @@ def test_liberar_resumes_and_the_bot_answers_again(world: World) -> None:
     world.post_webhook(client_message("c-2", "alguém aí?"))
     world.pump()
     assert len(world.kommo.salesbot_runs) == 1
+
+
+def commands_round(world: World) -> None:
+    """One delivery of what waits on the commands queue; a failed record is visible again at once."""
+    url, arn = world.stack.physical_ids["CommandsQueue"], world.stack.arns["CommandsQueue"]
+    if messages := receive(world.sqs, url):
+        deliver_batch(world.sqs, world.handler("BotCommandsFunction"), url, arn, messages, retry_after_seconds=0)
+
+
+def test_a_liberar_whose_note_kommo_refuses_never_holds_up_the_salespersons_next_reply(world: World) -> None:
+    """Kommo refuses notes while Ana gives the chat back and then writes to Mariana by hand: /liberar's note waits
+    on its own, her reply pauses the bot at once (it would have waited behind the note in the lead's FIFO group),
+    the client is not answered over her, and the note is written when Kommo takes notes again."""
+    world.post_webhook(salesperson_message("cmd-1", "/assumir"))
+    world.pump()
+    for path in ("/api/v4/leads/notes", "/api/v4/leads/27754599/notes"):  # in bulk, or one
+        world.kommo.fail_for(600, 500, path)
+    world.post_webhook(salesperson_message("cmd-2", "/liberar"))
+    world.post_webhook(salesperson_message("manual-1", "Oi Mariana, é a Ana de novo. Te ligo em 5 min."))
+    for _ in range(3):  # the command, the reply and the queued note, each as the queue gives them
+        commands_round(world)
+
+    state = world.bot_state()
+    assert state.status == "paused" and state.reason == "manual_reply"
+    world.post_webhook(client_message("c-1", "combinado!"))
+    for _ in range(3):
+        world.pump_queue("ConversationsQueue", "ConversationWorkerFunction")
+    assert world.kommo.salesbot_runs == []
+
+    world.kommo.recover()
+    kommo_table = boto3.resource("dynamodb").Table(get_settings().kommo_table)
+    kommo_table.update_item(  # the breaker's wait, if the refusals opened it, is over (30 s in real time)
+        Key={"pk": "breaker#kommo"}, UpdateExpression="SET open_until = :past", ExpressionAttributeValues={":past": 1}
+    )
+    commands_round(world)
+    notes = [note["params"]["text"] for note in world.kommo.notes]
+    assert notes.count("Bot reativado por Ana Souza (comando /liberar).") == 1
 
 
 def test_a_salespersons_normal_reply_pauses_the_bot(world: World) -> None:

@@ -27,6 +27,7 @@ LEFT_OFF = {  # emitted, deliberately not on the dashboard: in the logs' detail,
     "VendorListForwardFailed",  # logged with the reason; the next sync sends the salesperson list again
     "ConsentChanges",  # by status (opted_out, opted_in): each one noted on its lead, GET /contacts/{id}/consent
     "ContactsErased",  # an operator's request, answered with what was erased where
+    "CommandNotesDeferred",  # a command's note queued while Kommo refused it: written when Kommo is back
 }
 Metric = tuple[str, tuple[str, ...]]  # name and its dimensions besides `service`
 DOCS = ("README.md", "docs/runbook.md")

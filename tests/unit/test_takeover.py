@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from sales_assistant.adapters.kommo.errors import KommoUnavailable
 from sales_assistant.models.bot_state import BotStatus, ChangeReason
 from sales_assistant.models.kommo import KommoContact, KommoLead
 from sales_assistant.models.kommo_webhook import Author, ChatMessage
@@ -100,6 +101,31 @@ def test_liberar_resumes(takeover: TakeoverService, kommo: FakeKommo) -> None:
     assert takeover.handle_salesperson_message(salesperson_says("/liberar", "m-2")) == "resumed"
     assert not takeover.is_paused(93589657)
     assert note_texts(kommo)[-1] == "Bot reativado por Ana Souza (comando /liberar)."
+
+
+def test_liberar_waits_for_kommo_to_take_its_note_while_assumir_never_does(
+    takeover: TakeoverService, kommo: FakeKommo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kommo refusing notes: /liberar fails (its queue record retried) and the bot stays quiet, so a salesperson
+    who writes by hand meanwhile is never talked over; /assumir pauses even then."""
+    refused = KommoUnavailable("Kommo answered 500")
+
+    def kommo_down(*args: object, **kwargs: object) -> None:
+        raise refused
+
+    takeover.handle_salesperson_message(salesperson_says("/assumir", "m-1"))
+    with monkeypatch.context() as outage:
+        outage.setattr(kommo, "note", kommo_down)
+        with pytest.raises(KommoUnavailable):
+            takeover.handle_salesperson_message(salesperson_says("/liberar", "m-2"))
+        assert takeover.is_paused(93589657)
+        with pytest.raises(KommoUnavailable):
+            takeover.handle_salesperson_message(salesperson_says("/assumir 93589658", "m-3"))
+        assert takeover.is_paused(93589658)  # the pause is stored before its note is tried
+
+    assert takeover.handle_salesperson_message(salesperson_says("/liberar", "m-2")) == "resumed"  # retried
+    assert not takeover.is_paused(93589657)
+    assert note_texts(kommo).count("Bot reativado por Ana Souza (comando /liberar).") == 1
 
 
 def test_a_manual_reply_pauses_and_later_ones_push_the_auto_resume_back(

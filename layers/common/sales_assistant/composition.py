@@ -47,16 +47,20 @@ LEASE_MARGIN_SECONDS = 30
 
 
 @cache
-def takeover_service(settings: Settings) -> TakeoverService:
-    """Human takeover: bot state in DynamoDB, notes through Kommo."""
+def takeover_service(settings: Settings, *, notes_later: bool = False) -> TakeoverService:
+    """Human takeover: bot state in DynamoDB, notes through Kommo. `notes_later` (the commands queue's consumer):
+    a note Kommo cannot take is queued for later, so the lead's next commands and manual replies never wait
+    behind it in their FIFO group."""
     from sales_assistant.adapters.bot_state import DynamoBotStateRepository
     from sales_assistant.adapters.kommo import kommo_client
+    from sales_assistant.services.later_notes import NotesOrLater
     from sales_assistant.services.takeover import TakeoverService
 
+    notes = lead_notes(settings)
     return TakeoverService(
         DynamoBotStateRepository(settings.bot_state_table),
         kommo_client(settings),
-        lead_notes(settings),
+        NotesOrLater(notes, queue_publisher(settings)) if notes_later else notes,
         settings.texts,
         auto_resume_hours=settings.auto_resume_hours,
         pause_on_manual_reply=settings.auto_pause_on_human_reply,

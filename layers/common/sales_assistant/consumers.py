@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from sales_assistant.composition import conversation_repository, reactive_conversations, takeover_service
+from sales_assistant.composition import conversation_repository, lead_notes, reactive_conversations, takeover_service
 from sales_assistant.config import get_settings
 from sales_assistant.models.kommo_webhook import ChatMessage
 from sales_assistant.models.n8n import Turn
@@ -14,6 +14,7 @@ from sales_assistant.models.queue import (
     ConversationFlushDue,
     FollowUpDue,
     LeadChanged,
+    LeadNoteDue,
     SalespersonMessageReceived,
     SalespersonNoteAdded,
     TriggerDue,
@@ -94,7 +95,10 @@ def command_item(body: str) -> str:
     written in a note on a lead is applied too (the client never saw it: it is no turn of the conversation)."""
     item = parse_queue_item(body)
     follow(conversation=item.group_id)
-    takeover = takeover_service(get_settings())
+    if isinstance(item, LeadNoteDue):  # a command's note Kommo could not take then
+        lead_notes(get_settings()).note(item.key, item.lead_id, item.text, service=item.service)
+        return "note_written"
+    takeover = takeover_service(get_settings(), notes_later=True)
     if isinstance(item, SalespersonMessageReceived):
         _record_salesperson_turn(item.message)
         outcome = takeover.handle_salesperson_message(item.message, item.author)

@@ -77,6 +77,26 @@ class SalespersonNoteAdded(_Item):
         return f"lead:{self.note.lead_id}"
 
 
+class LeadNoteDue(_Item):
+    """A note a command owes the salespeople, which Kommo could not take when the command ran: written later,
+    in a group of its own, so the lead's next commands and manual replies never wait behind it."""
+
+    flow: ClassVar[Flow] = Flow.COMMANDS
+    kind: Literal["lead_note"] = "lead_note"
+    key: str = Field(max_length=400)
+    lead_id: int
+    text: str = Field(max_length=10_000)
+    service: bool = False
+
+    @property
+    def dedup_key(self) -> str:
+        return "lead-note:" + hashlib.sha256(self.key.encode()).hexdigest()[:40]
+
+    @property
+    def group_id(self) -> str:
+        return f"lead-notes:{self.lead_id}"
+
+
 class LeadChanged(_Item):
     """A lead was added, changed status or changed responsible: the proactive flow may act."""
 
@@ -225,6 +245,7 @@ QueueItem = Annotated[
     ClientMessageReceived
     | SalespersonMessageReceived
     | SalespersonNoteAdded
+    | LeadNoteDue
     | LeadChanged
     | UnsortedLeadAdded
     | TriggerDue

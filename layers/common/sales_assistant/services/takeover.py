@@ -107,21 +107,24 @@ class TakeoverService:
         self, contact_id: int, actor: Actor, reason: ChangeReason, change_id: str, lead_id: int | None = None
     ) -> BotState:
         """Resume the bot for a contact and note it on the lead (idempotent per change_id); a bot that
-        was already active stays as it is and the note says so."""
+        was already active stays as it is and the note says so. The note comes first: while Kommo cannot take
+        it, the bot stays paused (and the salesperson's next messages, queued behind the command, keep it so),
+        where a pause is applied at once whatever Kommo does: silence never waits on Kommo, speech does."""
 
         def resumed(current: BotState) -> BotState | None:
             if current.status == BotStatus.ACTIVE:
                 return None
             return self._moved(current, BotStatus.ACTIVE, actor, reason, None, lead_id)
 
+        seen = self.state(contact_id)
+        if seen.status == BotStatus.ACTIVE and not seen.applied(change_id):
+            self._note_on(lead_id or seen.lead_id, change_id, "note_already_active")
+            return seen
+        how = self._texts.render(_HOW_RESUMED.get(reason, "how_admin_api"))
+        self._note_on(lead_id or seen.lead_id, change_id, "note_resumed", who=actor.name, how=how)
         state, outcome = self.change(contact_id, change_id, resumed)
-        if outcome == UNCHANGED:
-            self._note_on(lead_id or state.lead_id, change_id, "note_already_active")
-            return state
         if outcome == CHANGED:
             count("BotResumed", reason=reason.value)
-        how = self._texts.render(_HOW_RESUMED.get(reason, "how_admin_api"))
-        self._note(state, change_id, "note_resumed", who=actor.name, how=how)
         return state
 
     def resume_overdue(self) -> list[int]:

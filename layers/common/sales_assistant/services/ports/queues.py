@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from sales_assistant.models.queue import AppointmentChanged, FollowUpDue, TriggerDue
+    from sales_assistant.models.queue import AppointmentChanged, FollowUpDue, LeadNoteDue, TriggerDue
 
 
 class FlushScheduler(Protocol):
@@ -30,3 +30,9 @@ class AppointmentEvents(Protocol):
     """Queues an appointment's change for its follow-ups (agenda, confirmation, reminders)."""
 
     def publish(self, item: AppointmentChanged) -> str: ...
+
+
+class LaterNotes(Protocol):
+    """Queues a note Kommo could not take now, to be written by a later invocation."""
+
+    def publish(self, item: LeadNoteDue) -> str: ...
