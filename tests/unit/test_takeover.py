@@ -128,6 +128,19 @@ def test_liberar_waits_for_kommo_to_take_its_note_while_assumir_never_does(
     assert note_texts(kommo).count("Bot reativado por Ana Souza (comando /liberar).") == 1
 
 
+@pytest.mark.parametrize("typed", ["/assumir 27754599", "/assumir 93589657"])  # the chat's lead, its contact
+def test_a_command_naming_the_chats_own_lead_or_contact_needs_no_kommo_read(
+    typed: str, takeover: TakeoverService, kommo: FakeKommo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def kommo_down(*args: object) -> None:
+        raise KommoUnavailable("Kommo answered 503")
+
+    monkeypatch.setattr(kommo, "lead", kommo_down)
+    monkeypatch.setattr(kommo, "contact", kommo_down)
+    assert takeover.handle_salesperson_message(salesperson_says(typed)) == "paused"
+    assert takeover.is_paused(93589657)
+
+
 def test_a_manual_reply_pauses_and_later_ones_push_the_auto_resume_back(
     takeover: TakeoverService, clock: Clock
 ) -> None:

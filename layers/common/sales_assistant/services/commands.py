@@ -50,8 +50,9 @@ def resolve_target(
 ) -> tuple[int, int | None] | None:
     """(contact, lead) of a command's id: a lead id resolves to its main contact, else a contact id (with the lead
     the command was given on); None when neither exists. Without id: the chat's contact (a note's command names
-    its lead)."""
-    if target is None:
+    its lead; the chat's own lead or contact id: that contact, with no Kommo call, so a command typed in the
+    client's chat works while Kommo is down)."""
+    if target is None or (contact is not None and target in (contact, chat_lead)):
         return None if contact is None else (contact, chat_lead)
     try:
         lead = kommo.lead(target)
