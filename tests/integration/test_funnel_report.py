@@ -16,6 +16,7 @@ from local.lambda_events import LambdaContext, http_api_event
 from sales_assistant.adapters.funnel import DynamoFunnelCounts
 from sales_assistant.models.funnel import FunnelEvent
 from tests.conftest import API_TOKEN, N8N_API_TOKEN, handler_of
+from tests.integration.test_funnel_store import event
 
 ANA, DIEGO = 8401234, 8401237
 OPERATOR = {"authorization": f"Bearer {API_TOKEN}"}
@@ -46,16 +47,7 @@ def week(aws: Any) -> Any:
     }
     for lead_id, (salesperson, trigger, day, names) in steps.items():
         for name in names:
-            funnel.count(
-                FunnelEvent(
-                    day=day,
-                    salesperson_id=salesperson,
-                    trigger=trigger,
-                    counters={name: 1},
-                    lead_id=lead_id,
-                    once_key=f"{name}:{lead_id}",
-                )
-            )
+            funnel.count(event(name, lead_id, day, salesperson, trigger))
     funnel.count(
         FunnelEvent(
             day=date(2026, 11, 30),
